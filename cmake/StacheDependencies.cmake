@@ -1,0 +1,22 @@
+# Every third-party dependency, found once. README.md#dependencies says why
+# each one is here. All come from Debian bookworm packages (scripts/setup.sh).
+find_package(Threads REQUIRED)
+find_package(Protobuf REQUIRED)            # 3.21: module mode, no CMake config
+find_package(gRPC CONFIG REQUIRED)         # 1.51
+find_package(absl CONFIG REQUIRED)         # 20220623
+find_package(GTest CONFIG REQUIRED)
+find_package(benchmark CONFIG REQUIRED)
+find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs objdetect)
+find_package(nlohmann_json CONFIG REQUIRED)
+find_package(CURL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(pugixml CONFIG REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(DLIB REQUIRED IMPORTED_TARGET dlib-1)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+
+include(GoogleTest)
+
+# Tools the tests drive for real (installed by scripts/setup.sh).
+find_program(STACHE_BUF buf PATHS /usr/local/bin)
+find_program(STACHE_GRPCURL grpcurl PATHS /usr/local/bin)

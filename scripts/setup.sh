@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Installs everything stache needs to build, run and test, on a fresh Debian
+# bookworm machine. Idempotent: a second run only checks.
+#
+#   scripts/setup.sh            # packages, Go tools, test photos
+#
+# Debian packages come from the configured apt mirror; Go tools from the Go
+# module proxy at pinned versions; test photos are extracted from Debian .deb
+# files into build/testdata (never committed).
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+testdata_dir="${STACHE_TESTDATA_DIR:-$repo_root/build/testdata}"
+
+# Build toolchain and libraries. Each one is explained in README.md#dependencies.
+apt_packages=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libopencv-dev opencv-data libdlib-dev libdlib-data
+  libsqlite3-dev libcurl4-openssl-dev libpugixml-dev
+  libcpp-httplib-dev nlohmann-json3-dev
+)
+
+# Go tools, pinned. Bump deliberately.
+go_tools=(
+  "github.com/bufbuild/buf/cmd/buf@v1.75.0"
+  "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
+)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Go tools go to /usr/local/bin so that every shell, CMake and ctest find them.
+export PATH="/usr/local/go/bin:$PATH"
+tool_bin=/usr/local/bin
+for spec in "${go_tools[@]}"; do
+  name="${spec%@*}"; name="${name##*/}"; version="${spec##*@}"
+  stamp="$tool_bin/.$name.version"
+  if [ -x "$tool_bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then continue; fi
+  echo "setup: go install $spec"
+  as_root env GOBIN="$tool_bin" GOFLAGS=-mod=mod go install "$spec"
+  echo "$version" | as_root tee "$stamp" >/dev/null
+done
+
+# Test photos with faces (and without) from Debian packages, extracted without
+# installing the packages.
+extract_from_deb() {  # package, then paths inside it; each lands in testdata/
+  local pkg="$1"; shift
+  local needed=()
+  for inner in "$@"; do [ -s "$testdata_dir/$(basename "$inner")" ] || needed+=("./$inner"); done
+  [ ${#needed[@]} -eq 0 ] && return 0
+  local tmp; tmp="$(mktemp -d)"
+  # As root, apt's _apt sandbox user cannot write to a private temp dir.
+  (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null)
+  dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb | tar -x -C "$tmp" "${needed[@]}"
+  for inner in "${needed[@]}"; do cp "$tmp/$inner" "$testdata_dir/"; done
+  rm -rf "$tmp"
+}
+mkdir -p "$testdata_dir"
+extract_from_deb python-matplotlib-data usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg
+extract_from_deb python3-skimage \
+  usr/lib/python3/dist-packages/skimage/data/astronaut.png \
+  usr/lib/python3/dist-packages/skimage/data/coffee.png \
+  usr/lib/python3/dist-packages/skimage/data/chelsea.png
+echo "setup: ok"

@@ -1,0 +1,84 @@
+#include "server/flags.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/build_info.h"
+#include "server/log.h"
+
+// Shared by all servers; defined here rather than in each main.cc so that
+// their names, defaults and help text cannot drift apart.
+ABSL_FLAG(std::string, host, "0.0.0.0",
+          "Address to listen on. Use 127.0.0.1 to accept local clients only.");
+ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(20),
+          "On SIGTERM/SIGINT: report NOT_SERVING, stop accepting calls and "
+          "let in-flight calls finish for at most this long, then exit 0.");
+ABSL_FLAG(int64_t, max_image_bytes, 25'000'000,
+          "Largest encoded image accepted, in bytes. gRPC message limits of "
+          "servers and clients are raised to fit it.");
+ABSL_FLAG(std::string, log_level, "info",
+          "Lowest level logged: debug, info, warning or error.");
+
+namespace stache::server {
+
+std::string EnvironmentVariableForFlag(absl::string_view flag_name) {
+  std::string name(flag_name);
+  absl::AsciiStrToUpper(&name);
+  return absl::StrCat("STACHE_", name);
+}
+
+void ParseFlags(int argc, char** argv, absl::string_view usage) {
+  absl::FlagsUsageConfig usage_config;
+  // --help lists the project's flags, not Abseil's internal ones.
+  usage_config.contains_help_flags = [](absl::string_view file) {
+    return !absl::StrContains(file, "absl/");
+  };
+  usage_config.version_string = [] {
+    return absl::StrCat(kVersion, " (", kBuildId, ")\n");
+  };
+  absl::SetFlagsUsageConfig(usage_config);
+  absl::SetProgramUsageMessage(absl::StrCat(
+      usage,
+      "\n\nEvery flag can also be set from the environment as "
+      "STACHE_<FLAG_NAME>, e.g. STACHE_GRACE_PERIOD=30s; the command line "
+      "wins."));
+
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    const char* value = std::getenv(EnvironmentVariableForFlag(name).c_str());
+    if (value == nullptr) continue;
+    std::string error;
+    if (!flag->ParseFrom(value, &error)) {
+      std::fprintf(stderr, "invalid value for %s: %s\n",
+                   EnvironmentVariableForFlag(name).c_str(), error.c_str());
+      std::exit(2);
+    }
+  }
+  absl::ParseCommandLine(argc, argv);
+
+  LogLevel level;
+  if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "invalid --log_level '%s': use debug, info, warning or error\n",
+                 absl::GetFlag(FLAGS_log_level).c_str());
+    std::exit(2);
+  }
+  SetLogLevel(level);
+}
+
+ServerConfig ServerConfigFromFlags(int port) {
+  ServerConfig config;
+  config.host = absl::GetFlag(FLAGS_host);
+  config.port = port;
+  config.grace_period = absl::GetFlag(FLAGS_grace_period);
+  config.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
+  return config;
+}
+
+}  // namespace stache::server

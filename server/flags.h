@@ -1,0 +1,40 @@
+// Command-line parsing shared by every binary: Abseil flags, each of which can
+// also be set from the environment as STACHE_<FLAG_NAME_IN_CAPITALS> (the
+// command line wins). Also defines the flags every gRPC server has, so that
+// they are spelled and documented once.
+//
+//   ABSL_FLAG(int, port, 50051, "gRPC port");  // in main.cc
+//   stache::server::ParseFlags(argc, argv, "stache-detector: finds faces");
+//   ServerConfig config = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port));
+#ifndef STACHE_SERVER_FLAGS_H_
+#define STACHE_SERVER_FLAGS_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/flags/declare.h"
+#include "absl/time/time.h"
+#include "server/grpc_server.h"
+
+ABSL_DECLARE_FLAG(std::string, host);
+ABSL_DECLARE_FLAG(absl::Duration, grace_period);
+ABSL_DECLARE_FLAG(int64_t, max_image_bytes);
+ABSL_DECLARE_FLAG(std::string, log_level);
+
+namespace stache::server {
+
+// Applies STACHE_* environment overrides, then parses argv (handles --help and
+// --version). Exits with status 2 and one clear line on a bad value.
+void ParseFlags(int argc, char** argv, absl::string_view usage);
+
+// The environment variable that overrides `flag_name`: "max_image_bytes" ->
+// "STACHE_MAX_IMAGE_BYTES".
+std::string EnvironmentVariableForFlag(absl::string_view flag_name);
+
+// Reads the shared server flags into a config; `port` comes from the binary's
+// own --port flag because each service has its own default.
+ServerConfig ServerConfigFromFlags(int port);
+
+}  // namespace stache::server
+
+#endif  // STACHE_SERVER_FLAGS_H_

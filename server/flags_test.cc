@@ -1,0 +1,77 @@
+#include "server/flags.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/flags/flag.h"
+#include "server/grpc_server.h"
+#include "tests/testing/status_matchers.h"
+
+namespace stache::server {
+namespace {
+
+using ::stache::testing::IsOk;
+using ::stache::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(FlagsTest, EnvironmentVariableNameIsPrefixedAndCapitalised) {
+  EXPECT_EQ(EnvironmentVariableForFlag("max_image_bytes"), "STACHE_MAX_IMAGE_BYTES");
+}
+
+TEST(FlagsTest, ServerConfigComesFromTheSharedFlags) {
+  absl::SetFlag(&FLAGS_grace_period, absl::Seconds(3));
+  absl::SetFlag(&FLAGS_max_image_bytes, 1234);
+  ServerConfig config = ServerConfigFromFlags(50051);
+  EXPECT_EQ(config.port, 50051);
+  EXPECT_EQ(config.grace_period, absl::Seconds(3));
+  EXPECT_EQ(config.max_image_bytes, 1234);
+}
+
+TEST(FlagsTest, EnvironmentOverridesDefaultAndCommandLineOverridesEnvironment) {
+  setenv("STACHE_LOG_LEVEL", "warning", 1);
+  setenv("STACHE_HOST", "127.0.0.2", 1);
+  char arg0[] = "test";
+  char arg1[] = "--host=127.0.0.3";
+  char* argv[] = {arg0, arg1, nullptr};
+  ParseFlags(2, argv, "test");
+  EXPECT_EQ(absl::GetFlag(FLAGS_log_level), "warning");
+  EXPECT_EQ(absl::GetFlag(FLAGS_host), "127.0.0.3");
+  unsetenv("STACHE_LOG_LEVEL");
+  unsetenv("STACHE_HOST");
+}
+
+void ParseWithBadGracePeriodInEnvironment() {
+  setenv("STACHE_GRACE_PERIOD", "soon", 1);
+  char arg0[] = "test";
+  char* argv[] = {arg0, nullptr};
+  ParseFlags(1, argv, "test");
+}
+
+TEST(FlagsTest, BadEnvironmentValueExitsWithTheVariableName) {
+  EXPECT_EXIT(ParseWithBadGracePeriodInEnvironment(), ::testing::ExitedWithCode(2),
+              HasSubstr("STACHE_GRACE_PERIOD"));
+}
+
+TEST(ServerConfigTest, RejectsImpossibleValuesNamingTheFlag) {
+  ServerConfig config;
+  EXPECT_THAT(ValidateServerConfig(config), IsOk());
+  config.port = 70000;
+  EXPECT_THAT(ValidateServerConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--port")));
+  config = ServerConfig();
+  config.max_image_bytes = 0;
+  EXPECT_THAT(ValidateServerConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_image_bytes")));
+  config = ServerConfig();
+  config.grace_period = absl::Seconds(-1);
+  EXPECT_THAT(ValidateServerConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--grace_period")));
+}
+
+TEST(ServerConfigTest, MessageLimitFitsTheLargestImage) {
+  EXPECT_GT(MaxMessageBytes(25'000'000), 25'000'000);
+  EXPECT_EQ(MaxMessageBytes(int64_t{1} << 40), INT32_MAX);
+}
+
+}  // namespace
+}  // namespace stache::server

@@ -1,0 +1,139 @@
+#include "server/grpc_server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "grpc/health/v1/health.pb.h"
+#include "absl/strings/str_format.h"
+#include "server/build_info.h"
+#include "server/log.h"
+
+namespace stache::server {
+namespace {
+
+std::chrono::system_clock::time_point DeadlineAfter(absl::Duration duration) {
+  return absl::ToChronoTime(absl::Now() + duration);
+}
+
+}  // namespace
+
+int MaxMessageBytes(int64_t max_image_bytes) {
+  const int64_t limit = max_image_bytes + kMessageOverheadBytes;
+  return limit > INT32_MAX ? INT32_MAX : static_cast<int>(limit);
+}
+
+absl::Status ValidateServerConfig(const ServerConfig& config) {
+  if (config.port < 0 || config.port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--port %d is not a TCP port (0..65535)", config.port));
+  }
+  if (config.grace_period < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--grace_period must not be negative");
+  }
+  if (config.max_image_bytes <= 0 ||
+      config.max_image_bytes > INT32_MAX - kMessageOverheadBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--max_image_bytes %d must be between 1 and %d", config.max_image_bytes,
+        INT32_MAX - kMessageOverheadBytes));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
+    const ServerConfig& config, ServiceIdentity identity,
+    const std::vector<grpc::Service*>& services) {
+  if (absl::Status status = ValidateServerConfig(config); !status.ok()) {
+    return status;
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  // A direct call keeps the reflection library linked (it otherwise relies on
+  // a static initializer that the linker may drop).
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  // gRPC's built-in health service has no descriptor of its own; touching
+  // ours links it into the generated pool so reflection can describe it and
+  // grpcurl can call grpc.health.v1.Health/Check.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+
+  const std::vector<std::string> health_names = identity.service_names;
+  auto info = std::make_unique<InfoServiceImpl>(std::move(identity));
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  const std::string address = absl::StrCat(config.host, ":", config.port);
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  // Without this, Linux lets a second process bind the same port and the
+  // two silently share traffic; a busy port must be a start-up error.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(MaxMessageBytes(config.max_image_bytes));
+  builder.SetMaxSendMessageSize(MaxMessageBytes(config.max_image_bytes));
+  builder.RegisterService(info.get());
+  for (grpc::Service* service : services) builder.RegisterService(service);
+
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", address,
+        ": the port is in use or the address is not local"));
+  }
+  server->GetHealthCheckService()->SetServingStatus(true);
+  for (const std::string& name : health_names) {
+    server->GetHealthCheckService()->SetServingStatus(name, true);
+  }
+  LogInfo("serving", {{"address", config.host},
+                      {"port", port},
+                      {"version", std::string(kVersion)},
+                      {"build_id", std::string(kBuildId)},
+                      {"max_message_bytes", MaxMessageBytes(config.max_image_bytes)}});
+  return std::unique_ptr<GrpcServer>(
+      new GrpcServer(config, std::move(info), std::move(server), port));
+}
+
+GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<InfoServiceImpl> info,
+                       std::unique_ptr<grpc::Server> server, int port)
+    : config_(std::move(config)),
+      info_(std::move(info)),
+      server_(std::move(server)),
+      port_(port) {}
+
+GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
+
+void GrpcServer::Shutdown(absl::Duration grace) {
+  if (shut_down_.exchange(true)) return;
+  // Health first, so balancers and health-checking clients move away before
+  // the listener closes.
+  server_->GetHealthCheckService()->SetServingStatus(false);
+  server_->Shutdown(DeadlineAfter(grace));
+  server_->Wait();
+}
+
+void BlockTerminationSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+absl::Status GrpcServer::RunUntilTerminated() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  LogInfo("shutting down", {{"signal", strsignal(signal_number)},
+                            {"grace_period_seconds",
+                             absl::ToDoubleSeconds(config_.grace_period)}});
+  Shutdown(config_.grace_period);
+  LogInfo("stopped");
+  return absl::OkStatus();
+}
+
+}  // namespace stache::server

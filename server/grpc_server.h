@@ -1,0 +1,85 @@
+// A gRPC server with what every stache service needs around its own API:
+// grpc.health.v1 health checking, server reflection (grpcurl works without
+// .proto files), stache.info.v1.InfoService, message limits sized for the
+// largest image, and a graceful shutdown.
+//
+//   DetectorServiceImpl detector(...);
+//   STACHE_ASSIGN_OR_RETURN(auto server, GrpcServer::Start(config, identity, {&detector}));
+//   return server->RunUntilTerminated();  // blocks until SIGTERM/SIGINT
+#ifndef STACHE_SERVER_GRPC_SERVER_H_
+#define STACHE_SERVER_GRPC_SERVER_H_
+
+#include <grpcpp/server.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/info_service.h"
+
+namespace stache::server {
+
+struct ServerConfig {
+  std::string host = "0.0.0.0";
+  int port = 0;  // 0 picks a free port (tests).
+  absl::Duration grace_period = absl::Seconds(20);
+  // Largest encoded image accepted; gRPC message limits are this plus
+  // kMessageOverheadBytes for the other fields of a request.
+  int64_t max_image_bytes = 25'000'000;
+};
+
+// Room for the non-image fields of a message (faces, options, metadata).
+inline constexpr int64_t kMessageOverheadBytes = 1 << 20;
+
+// The gRPC message size limit that fits an image of `max_image_bytes`.
+int MaxMessageBytes(int64_t max_image_bytes);
+
+// Rejects impossible values with a message naming the flag.
+absl::Status ValidateServerConfig(const ServerConfig& config);
+
+// Owns the grpc::Server. Thread-safe. The services passed to Start must
+// outlive it.
+class GrpcServer final {
+ public:
+  // Starts serving `services` (and health, reflection, info). Fails with a
+  // clear message when the address cannot be bound (port in use).
+  static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
+      const ServerConfig& config, ServiceIdentity identity,
+      const std::vector<grpc::Service*>& services);
+
+  ~GrpcServer();
+
+  // The bound port (useful with port 0).
+  int port() const { return port_; }
+
+  // Health goes NOT_SERVING for every service, new calls are refused,
+  // in-flight calls get up to `grace` to finish and are then cancelled.
+  void Shutdown(absl::Duration grace);
+
+  // Blocks SIGTERM and SIGINT, waits for one, then Shutdown(grace_period).
+  // Returns OK: a signalled shutdown is a clean exit.
+  absl::Status RunUntilTerminated();
+
+ private:
+  GrpcServer(ServerConfig config, std::unique_ptr<InfoServiceImpl> info,
+             std::unique_ptr<grpc::Server> server, int port);
+
+  const ServerConfig config_;
+  std::unique_ptr<InfoServiceImpl> info_;
+  std::unique_ptr<grpc::Server> server_;
+  const int port_;
+  std::atomic<bool> shut_down_{false};
+};
+
+// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
+// later, so that RunUntilTerminated can sigwait for them. Call at the top of
+// main, before any threads exist.
+void BlockTerminationSignals();
+
+}  // namespace stache::server
+
+#endif  // STACHE_SERVER_GRPC_SERVER_H_

@@ -1,0 +1,200 @@
+#include "server/grpc_server.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "server/status.h"
+#include "stache/detector/v1/detector.grpc.pb.h"
+#include "stache/info/v1/info.grpc.pb.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace stache::server {
+namespace {
+
+using ::grpc::health::v1::HealthCheckRequest;
+using ::grpc::health::v1::HealthCheckResponse;
+using ::stache::testing::IsOk;
+using ::stache::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// A DetectorService whose Detect blocks until released, to have a call in
+// flight during shutdown.
+class SlowDetectorService final : public stache::detector::v1::DetectorService::Service {
+ public:
+  grpc::Status Detect(grpc::ServerContext*, const stache::detector::v1::DetectRequest*,
+                      stache::detector::v1::DetectResponse* response) override {
+    started.Notify();
+    release.WaitForNotificationWithTimeout(absl::Seconds(10));
+    response->set_image_width_px(7);
+    return grpc::Status::OK;
+  }
+  absl::Notification started;
+  absl::Notification release;
+};
+
+ServerConfig LocalConfig() {
+  ServerConfig config;
+  config.host = "127.0.0.1";
+  config.port = 0;
+  return config;
+}
+
+std::shared_ptr<grpc::Channel> ChannelTo(int port) {
+  return grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                             grpc::InsecureChannelCredentials());
+}
+
+TEST(StatusTest, ConvertsBothWaysKeepingCodeAndMessage) {
+  absl::Status status = absl::ResourceExhaustedError("too big");
+  grpc::Status grpc_status = ToGrpcStatus(status);
+  EXPECT_EQ(grpc_status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(grpc_status.error_message(), "too big");
+  EXPECT_EQ(FromGrpcStatus(grpc_status), status);
+  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+}
+
+absl::StatusOr<int> Half(int value) {
+  if (value % 2 != 0) return absl::InvalidArgumentError("odd");
+  return value / 2;
+}
+absl::StatusOr<int> Quarter(int value) {
+  STACHE_ASSIGN_OR_RETURN(int half, Half(value));
+  STACHE_ASSIGN_OR_RETURN(int quarter, Half(half));
+  return quarter;
+}
+
+TEST(StatusTest, AssignOrReturnPropagatesErrors) {
+  EXPECT_EQ(*Quarter(8), 2);
+  EXPECT_THAT(Quarter(6), StatusIs(absl::StatusCode::kInvalidArgument, "odd"));
+}
+
+TEST(GrpcServerTest, ServesHealthPerServiceAndInfo) {
+  auto server = GrpcServer::Start(
+      LocalConfig(),
+      {.service_name = "test", .service_names = {"stache.test.v1.TestService"}}, {});
+  ASSERT_THAT(server, IsOk());
+  auto channel = ChannelTo((*server)->port());
+
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  for (const char* name : {"", "stache.test.v1.TestService"}) {
+    grpc::ClientContext context;
+    HealthCheckRequest request;
+    request.set_service(name);
+    HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(&context, request, &response).ok()) << name;
+    EXPECT_EQ(response.status(), HealthCheckResponse::SERVING) << name;
+  }
+
+  auto info = stache::info::v1::InfoService::NewStub(channel);
+  grpc::ClientContext context;
+  stache::info::v1::GetInfoResponse response;
+  ASSERT_TRUE(info->GetInfo(&context, {}, &response).ok());
+  EXPECT_EQ(response.service_name(), "test");
+  EXPECT_THAT(response.api_packages(), ElementsAre("stache.info.v1", "stache.test.v1"));
+  EXPECT_FALSE(response.instance_id().empty());
+  EXPECT_GE(response.uptime_seconds(), 0);
+}
+
+TEST(GrpcServerTest, AcceptsMessagesUpToTheImageLimit) {
+  ServerConfig config = LocalConfig();
+  config.max_image_bytes = 6'000'000;  // larger than gRPC's 4 MiB default
+  SlowDetectorService service;
+  service.release.Notify();
+  auto server = GrpcServer::Start(config, {.service_name = "test"}, {&service});
+  ASSERT_THAT(server, IsOk());
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(MaxMessageBytes(config.max_image_bytes));
+  auto stub = stache::detector::v1::DetectorService::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials(),
+      args));
+  stache::detector::v1::DetectRequest request;
+  request.set_image(std::string(5'500'000, 'x'));
+  stache::detector::v1::DetectResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub->Detect(&context, request, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  request.set_image(std::string(config.max_image_bytes + kMessageOverheadBytes, 'x'));
+  grpc::ClientContext too_big_context;
+  status = stub->Detect(&too_big_context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+}
+
+TEST(GrpcServerTest, FailsClearlyWhenThePortIsTaken) {
+  auto first = GrpcServer::Start(LocalConfig(), {.service_name = "a"}, {});
+  ASSERT_THAT(first, IsOk());
+  ServerConfig config = LocalConfig();
+  config.port = (*first)->port();
+  EXPECT_THAT(GrpcServer::Start(config, {.service_name = "b"}, {}),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr(absl::StrCat("127.0.0.1:", config.port))));
+}
+
+TEST(GrpcServerTest, ShutdownLetsInFlightCallsFinishAndRefusesNewOnes) {
+  SlowDetectorService slow;
+  auto server = GrpcServer::Start(
+      LocalConfig(),
+      {.service_name = "slow", .service_names = {"stache.detector.v1.DetectorService"}},
+      {&slow});
+  ASSERT_THAT(server, IsOk());
+  auto channel = ChannelTo((*server)->port());
+  auto stub = stache::detector::v1::DetectorService::NewStub(channel);
+
+  grpc::Status in_flight_status;
+  stache::detector::v1::DetectResponse in_flight_response;
+  std::thread in_flight([&] {
+    grpc::ClientContext context;
+    in_flight_status = stub->Detect(&context, {}, &in_flight_response);
+  });
+  ASSERT_TRUE(slow.started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+
+  std::thread shutdown([&] { (*server)->Shutdown(absl::Seconds(10)); });
+  // New calls are refused once shutdown has begun.
+  EXPECT_TRUE(::stache::testing::WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+        stache::detector::v1::DetectResponse response;
+        return !stub->Detect(&context, {}, &response).ok();
+      },
+      absl::Seconds(5)));
+  slow.release.Notify();
+  in_flight.join();
+  shutdown.join();
+  EXPECT_TRUE(in_flight_status.ok()) << in_flight_status.error_message();
+  EXPECT_EQ(in_flight_response.image_width_px(), 7u);
+}
+
+TEST(GrpcServerTest, ShutdownCancelsCallsThatOutliveTheGracePeriod) {
+  SlowDetectorService slow;
+  auto server = GrpcServer::Start(LocalConfig(), {.service_name = "slow"}, {&slow});
+  ASSERT_THAT(server, IsOk());
+  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  grpc::Status in_flight_status;
+  std::thread in_flight([&] {
+    grpc::ClientContext context;
+    stache::detector::v1::DetectResponse response;
+    in_flight_status = stub->Detect(&context, {}, &response);
+  });
+  ASSERT_TRUE(slow.started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Time start = absl::Now();
+  std::thread release_later([&] {
+    absl::SleepFor(absl::Seconds(3));
+    slow.release.Notify();
+  });
+  (*server)->Shutdown(absl::Milliseconds(200));
+  in_flight.join();
+  release_later.join();
+  EXPECT_FALSE(in_flight_status.ok());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3) + absl::Milliseconds(500));
+}
+
+}  // namespace
+}  // namespace stache::server

@@ -1,0 +1,60 @@
+#include "server/info_service.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/build_info.h"
+
+namespace stache::server {
+
+std::string DefaultInstanceId() {
+  // ECS sets ECS_CONTAINER_METADATA_URI_V4 to .../v4/<task id>-<container id>;
+  // the gateway reads the full task metadata, here the id is enough.
+  std::string base;
+  if (const char* uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4"); uri) {
+    std::vector<std::string> parts = absl::StrSplit(uri, '/');
+    base = absl::StrCat("ecs-", parts.back());
+  } else {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    base = host;
+  }
+  return absl::StrCat(base, "/", getpid());
+}
+
+InfoServiceImpl::InfoServiceImpl(ServiceIdentity identity)
+    : identity_(std::move(identity)),
+      instance_id_(DefaultInstanceId()),
+      start_time_(absl::Now()) {}
+
+grpc::Status InfoServiceImpl::GetInfo(
+    grpc::ServerContext* /*context*/,
+    const stache::info::v1::GetInfoRequest* /*request*/,
+    stache::info::v1::GetInfoResponse* response) {
+  response->set_service_name(identity_.service_name);
+  response->set_version(kVersion);
+  response->set_build_id(kBuildId);
+  response->set_instance_id(instance_id_);
+  response->set_uptime_seconds(absl::ToDoubleSeconds(absl::Now() - start_time_));
+  const absl::Duration since_epoch = start_time_ - absl::UnixEpoch();
+  response->mutable_start_time()->set_seconds(absl::ToInt64Seconds(since_epoch));
+  response->mutable_start_time()->set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch % absl::Seconds(1))));
+  response->add_api_packages("stache.info.v1");
+  for (const std::string& name : identity_.service_names) {
+    // "stache.detector.v1.DetectorService" -> "stache.detector.v1"
+    response->add_api_packages(name.substr(0, name.rfind('.')));
+  }
+  for (const LoadedComponent& component : identity_.components) {
+    auto* out = response->add_components();
+    out->set_name(component.name);
+    out->set_kind(component.kind);
+    out->set_detail(component.detail);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace stache::server

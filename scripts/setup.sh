@@ -17,9 +17,10 @@ apt_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libopencv-dev opencv-data libdlib-dev libdlib-data
+  libopencv-dev opencv-data libdlib-dev libdlib-data libblas-dev liblapack-dev
   libsqlite3-dev libcurl4-openssl-dev libpugixml-dev
   libcpp-httplib-dev nlohmann-json3-dev
+  wrk chromium chromium-driver python3-selenium
 )
 
 # Go tools, pinned. Bump deliberately.

@@ -1,0 +1,492 @@
+#include "imaging/image_decoder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace stache::imaging {
+namespace {
+
+// Like string_view::substr, but an out-of-range position gives an empty
+// view: Debian's absl::string_view throws instead.
+absl::string_view Slice(absl::string_view bytes, size_t position,
+                        size_t length = absl::string_view::npos) {
+  if (position > bytes.size()) return {};
+  return bytes.substr(position, length);
+}
+
+// Bounds-checked big/little-endian reads over the encoded bytes. Every
+// accessor returns false instead of reading past the end, so truncated and
+// hostile headers become errors, never out-of-bounds reads.
+class ByteReader final {
+ public:
+  ByteReader(absl::string_view bytes, bool little_endian)
+      : bytes_(bytes), little_endian_(little_endian) {}
+
+  size_t size() const { return bytes_.size(); }
+
+  bool U8(size_t offset, uint32_t* value) const {
+    if (offset >= bytes_.size()) return false;
+    *value = static_cast<uint8_t>(bytes_[offset]);
+    return true;
+  }
+  bool U16(size_t offset, uint32_t* value) const { return Read(offset, 2, value); }
+  bool U24(size_t offset, uint32_t* value) const { return Read(offset, 3, value); }
+  bool U32(size_t offset, uint32_t* value) const { return Read(offset, 4, value); }
+  bool Matches(size_t offset, absl::string_view expected) const {
+    return offset <= bytes_.size() &&
+           Slice(bytes_, offset, expected.size()) == expected;
+  }
+
+ private:
+  bool Read(size_t offset, size_t width, uint32_t* value) const {
+    if (offset > bytes_.size() || bytes_.size() - offset < width) return false;
+    uint32_t result = 0;
+    for (size_t i = 0; i < width; ++i) {
+      const uint32_t byte = static_cast<uint8_t>(bytes_[offset + i]);
+      result |= little_endian_ ? byte << (8 * i) : byte << (8 * (width - 1 - i));
+    }
+    *value = result;
+    return true;
+  }
+
+  absl::string_view bytes_;
+  bool little_endian_;
+};
+
+absl::Status Truncated(ImageFormat format) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "the ", ImageFormatName(format),
+      " image is truncated or corrupt: its header ends early"));
+}
+
+struct TiffFacts {
+  uint32_t width = 0;
+  uint32_t height = 0;
+  int orientation = 1;
+};
+
+// Reads width, height and orientation from the first IFD of a TIFF
+// structure (a TIFF file, or the EXIF block of a JPEG, PNG or WebP).
+bool ParseTiffIfd0(absl::string_view tiff, TiffFacts* facts) {
+  if (tiff.size() < 8) return false;
+  bool little_endian;
+  if (Slice(tiff, 0, 4) == absl::string_view("II*\0", 4)) {
+    little_endian = true;
+  } else if (Slice(tiff, 0, 4) == absl::string_view("MM\0*", 4)) {
+    little_endian = false;
+  } else {
+    return false;
+  }
+  ByteReader reader(tiff, little_endian);
+  uint32_t ifd = 0, count = 0;
+  if (!reader.U32(4, &ifd) || !reader.U16(ifd, &count)) return false;
+  for (uint32_t i = 0; i < count; ++i) {
+    const size_t entry = size_t{ifd} + 2 + 12 * size_t{i};
+    uint32_t tag = 0, type = 0, value = 0;
+    if (!reader.U16(entry, &tag) || !reader.U16(entry + 2, &type)) return false;
+    // SHORT (3) values sit in the first two bytes of the value field.
+    const bool ok = type == 3 ? reader.U16(entry + 8, &value)
+                  : type == 4 ? reader.U32(entry + 8, &value)
+                              : false;
+    if (!ok) continue;
+    if (tag == 256) facts->width = value;
+    if (tag == 257) facts->height = value;
+    if (tag == 274 && value >= 1 && value <= 8) facts->orientation = static_cast<int>(value);
+  }
+  return true;
+}
+
+int OrientationFromExif(absl::string_view exif) {
+  TiffFacts facts;
+  return ParseTiffIfd0(exif, &facts) ? facts.orientation : 1;
+}
+
+absl::StatusOr<ImageHeader> ReadJpegHeader(absl::string_view bytes) {
+  ImageHeader header{.format = ImageFormat::kJpeg};
+  ByteReader reader(bytes, /*little_endian=*/false);
+  size_t offset = 2;
+  bool have_size = false;
+  while (true) {
+    uint32_t marker_start = 0, marker = 0;
+    if (!reader.U8(offset, &marker_start) || !reader.U8(offset + 1, &marker)) {
+      return Truncated(header.format);
+    }
+    if (marker_start != 0xFF) {
+      return absl::InvalidArgumentError(
+          "the JPEG image is corrupt: a header segment is malformed");
+    }
+    if (marker == 0xFF) {  // fill byte
+      ++offset;
+      continue;
+    }
+    offset += 2;
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) continue;
+    if (marker == 0xD9) return Truncated(header.format);  // EOI before any scan
+    uint32_t length = 0;
+    if (!reader.U16(offset, &length) || length < 2) return Truncated(header.format);
+    const size_t segment = offset + 2;
+    const size_t segment_length = length - 2;
+    if (segment_length > bytes.size() - segment) return Truncated(header.format);
+    const absl::string_view body = Slice(bytes, segment, segment_length);
+    const bool is_sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 &&
+                        marker != 0xC8 && marker != 0xCC;
+    if (is_sof) {
+      uint32_t height = 0, width = 0;
+      ByteReader sof(body, false);
+      if (!sof.U16(1, &height) || !sof.U16(3, &width)) return Truncated(header.format);
+      header.width = width;
+      header.height = height;
+      have_size = true;
+    } else if (marker == 0xE1 && Slice(body, 0, 6) == absl::string_view("Exif\0\0", 6)) {
+      header.orientation = OrientationFromExif(Slice(body, 6));
+    } else if (marker == 0xDA) {  // start of scan: the header is over
+      if (!have_size) {
+        return absl::InvalidArgumentError(
+            "the JPEG image is corrupt: it has no frame header");
+      }
+      // Entropy-coded data never contains FF D9 (FF is stuffed), so a
+      // missing end-of-image marker after the scan means the file was cut.
+      const absl::string_view scan = Slice(bytes, segment + segment_length);
+      if (scan.find("\xFF\xD9") == absl::string_view::npos) {
+        return absl::InvalidArgumentError(
+            "the JPEG image is truncated: its end-of-image marker is missing");
+      }
+      return header;
+    }
+    offset = segment + segment_length;
+  }
+}
+
+absl::StatusOr<ImageHeader> ReadPngHeader(absl::string_view bytes) {
+  ImageHeader header{.format = ImageFormat::kPng};
+  ByteReader reader(bytes, false);
+  uint32_t width = 0, height = 0;
+  if (!reader.Matches(12, "IHDR") || !reader.U32(16, &width) || !reader.U32(20, &height)) {
+    return Truncated(header.format);
+  }
+  header.width = width;
+  header.height = height;
+  // Chunks before the image data may carry EXIF (eXIf).
+  size_t offset = 8;
+  uint32_t length = 0;
+  while (reader.U32(offset, &length) && length <= bytes.size()) {
+    const absl::string_view type = Slice(bytes, offset + 4, 4);
+    if (type == "IDAT" || type == "IEND") break;
+    if (type == "eXIf" && offset + 8 + length <= bytes.size()) {
+      header.orientation = OrientationFromExif(Slice(bytes, offset + 8, length));
+    }
+    offset += size_t{12} + length;
+  }
+  return header;
+}
+
+absl::StatusOr<ImageHeader> ReadWebpHeader(absl::string_view bytes) {
+  ImageHeader header{.format = ImageFormat::kWebp};
+  ByteReader reader(bytes, /*little_endian=*/true);
+  size_t offset = 12;
+  bool have_size = false;
+  uint32_t length = 0;
+  while (offset + 8 <= bytes.size() && reader.U32(offset + 4, &length)) {
+    const absl::string_view type = Slice(bytes, offset, 4);
+    const size_t data = offset + 8;
+    uint32_t a = 0, b = 0;
+    if (type == "VP8X") {
+      if (!reader.U24(data + 4, &a) || !reader.U24(data + 7, &b)) break;
+      header.width = int64_t{a} + 1;
+      header.height = int64_t{b} + 1;
+      have_size = true;
+    } else if (type == "VP8 " && !have_size) {
+      if (!reader.Matches(data + 3, "\x9d\x01\x2a") || !reader.U16(data + 6, &a) ||
+          !reader.U16(data + 8, &b)) {
+        break;
+      }
+      header.width = a & 0x3FFF;
+      header.height = b & 0x3FFF;
+      have_size = true;
+    } else if (type == "VP8L" && !have_size) {
+      uint32_t bits = 0;
+      if (!reader.Matches(data, "\x2f") || !reader.U32(data + 1, &bits)) break;
+      header.width = int64_t{bits & 0x3FFF} + 1;
+      header.height = int64_t{(bits >> 14) & 0x3FFF} + 1;
+      have_size = true;
+    } else if (type == "EXIF" && data + length <= bytes.size()) {
+      absl::string_view exif = Slice(bytes, data, length);
+      if (Slice(exif, 0, 6) == absl::string_view("Exif\0\0", 6)) exif.remove_prefix(6);
+      header.orientation = OrientationFromExif(exif);
+    }
+    offset = data + length + (length & 1);  // chunks are padded to even sizes
+  }
+  if (!have_size) return Truncated(header.format);
+  return header;
+}
+
+absl::StatusOr<ImageHeader> ReadBmpHeader(absl::string_view bytes) {
+  ImageHeader header{.format = ImageFormat::kBmp};
+  ByteReader reader(bytes, /*little_endian=*/true);
+  uint32_t dib_size = 0, width = 0, height = 0;
+  if (!reader.U32(14, &dib_size)) return Truncated(header.format);
+  if (dib_size == 12) {
+    if (!reader.U16(18, &width) || !reader.U16(20, &height)) return Truncated(header.format);
+    header.width = width;
+    header.height = height;
+  } else {
+    if (!reader.U32(18, &width) || !reader.U32(22, &height)) return Truncated(header.format);
+    // Signed: a negative height means rows are stored top-down.
+    header.width = std::abs(static_cast<int64_t>(static_cast<int32_t>(width)));
+    header.height = std::abs(static_cast<int64_t>(static_cast<int32_t>(height)));
+  }
+  return header;
+}
+
+absl::StatusOr<ImageHeader> ReadTiffHeader(absl::string_view bytes) {
+  ImageHeader header{.format = ImageFormat::kTiff};
+  TiffFacts facts;
+  if (!ParseTiffIfd0(bytes, &facts) || facts.width == 0 || facts.height == 0) {
+    return Truncated(header.format);
+  }
+  header.width = facts.width;
+  header.height = facts.height;
+  header.orientation = facts.orientation;
+  return header;
+}
+
+ImageFormat SniffFormat(absl::string_view bytes) {
+  auto starts_with = [&](absl::string_view prefix) {
+    return Slice(bytes, 0, prefix.size()) == prefix;
+  };
+  if (starts_with("\xFF\xD8\xFF")) return ImageFormat::kJpeg;
+  if (starts_with("\x89PNG\r\n\x1a\n")) return ImageFormat::kPng;
+  if (starts_with("RIFF") && Slice(bytes, 8, 4) == "WEBP") return ImageFormat::kWebp;
+  if (starts_with("BM")) return ImageFormat::kBmp;
+  if (starts_with(absl::string_view("II*\0", 4)) || starts_with(absl::string_view("MM\0*", 4))) {
+    return ImageFormat::kTiff;
+  }
+  return ImageFormat::kUnknown;
+}
+
+// 16-bit, grey and grey+alpha images become 8-bit BGR(A).
+cv::Mat ToBgr8(const cv::Mat& decoded, bool keep_alpha) {
+  cv::Mat image = decoded;
+  if (image.depth() == CV_16U) {
+    image.convertTo(image, CV_8U, 1.0 / 257.0);
+  } else if (image.depth() != CV_8U) {
+    cv::normalize(image, image, 0, 255, cv::NORM_MINMAX, CV_8U);
+  }
+  switch (image.channels()) {
+    case 1:
+      cv::cvtColor(image, image, cv::COLOR_GRAY2BGR);
+      break;
+    case 2: {  // grey + alpha
+      std::vector<cv::Mat> planes;
+      cv::split(image, planes);
+      std::vector<cv::Mat> bgra = {planes[0], planes[0], planes[0], planes[1]};
+      cv::merge(bgra, image);
+      break;
+    }
+    default:
+      break;
+  }
+  if (image.channels() == 4 && !keep_alpha) cv::cvtColor(image, image, cv::COLOR_BGRA2BGR);
+  return image;
+}
+
+}  // namespace
+
+const char* ImageFormatName(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return "jpeg";
+    case ImageFormat::kPng:
+      return "png";
+    case ImageFormat::kWebp:
+      return "webp";
+    case ImageFormat::kBmp:
+      return "bmp";
+    case ImageFormat::kTiff:
+      return "tiff";
+    case ImageFormat::kUnknown:
+      break;
+  }
+  return "unknown";
+}
+
+const char* ImageFormatMimeType(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return "image/jpeg";
+    case ImageFormat::kPng:
+      return "image/png";
+    case ImageFormat::kWebp:
+      return "image/webp";
+    case ImageFormat::kBmp:
+      return "image/bmp";
+    case ImageFormat::kTiff:
+      return "image/tiff";
+    case ImageFormat::kUnknown:
+      break;
+  }
+  return "application/octet-stream";
+}
+
+absl::StatusOr<ImageHeader> ReadImageHeader(absl::string_view bytes) {
+  if (bytes.empty()) return absl::InvalidArgumentError("the image is empty (0 bytes)");
+  absl::StatusOr<ImageHeader> header;
+  switch (SniffFormat(bytes)) {
+    case ImageFormat::kJpeg:
+      header = ReadJpegHeader(bytes);
+      break;
+    case ImageFormat::kPng:
+      header = ReadPngHeader(bytes);
+      break;
+    case ImageFormat::kWebp:
+      header = ReadWebpHeader(bytes);
+      break;
+    case ImageFormat::kBmp:
+      header = ReadBmpHeader(bytes);
+      break;
+    case ImageFormat::kTiff:
+      header = ReadTiffHeader(bytes);
+      break;
+    case ImageFormat::kUnknown:
+      return absl::InvalidArgumentError(
+          "the data is not an image in a supported format (JPEG, PNG, WebP, BMP "
+          "or TIFF)");
+  }
+  if (header.ok() && (header->width <= 0 || header->height <= 0)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the %s image declares an empty size (%d x %d pixels)",
+        ImageFormatName(header->format), header->width, header->height));
+  }
+  return header;
+}
+
+absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
+                                         const DecodeLimits& limits) {
+  absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
+  if (!header.ok()) return header.status();
+  // Checked before OpenCV allocates anything: a small file may announce a
+  // huge image (a decompression bomb).
+  if (header->width * header->height > limits.max_pixels) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the image is %d x %d pixels (%d in all), more than the limit of %d "
+        "pixels",
+        header->width, header->height, header->width * header->height,
+        limits.max_pixels));
+  }
+  cv::Mat decoded;
+  try {
+    // Orientation is applied below by our own rule, the same for every
+    // format and every service.
+    const int flags = (limits.keep_alpha ? cv::IMREAD_UNCHANGED : cv::IMREAD_ANYDEPTH |
+                                                                      cv::IMREAD_ANYCOLOR) |
+                      cv::IMREAD_IGNORE_ORIENTATION;
+    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U,
+                         const_cast<char*>(bytes.data()));
+    decoded = cv::imdecode(buffer, flags);
+  } catch (const cv::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ", ImageFormatName(header->format),
+        " image could not be decoded: ", e.err));
+  }
+  if (decoded.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ", ImageFormatName(header->format),
+        " image could not be decoded: the data is corrupt or truncated"));
+  }
+  if (decoded.cols != header->width || decoded.rows != header->height) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the %s image is inconsistent: its header says %d x %d pixels but it "
+        "decodes to %d x %d",
+        ImageFormatName(header->format), header->width, header->height,
+        decoded.cols, decoded.rows));
+  }
+  return DecodedImage{
+      .pixels = ApplyOrientation(ToBgr8(decoded, limits.keep_alpha), header->orientation),
+      .format = header->format,
+      .orientation = header->orientation};
+}
+
+cv::Mat ApplyOrientation(const cv::Mat& stored, int orientation) {
+  cv::Mat out;
+  switch (orientation) {
+    case 2:
+      cv::flip(stored, out, 1);
+      return out;
+    case 3:
+      cv::flip(stored, out, -1);
+      return out;
+    case 4:
+      cv::flip(stored, out, 0);
+      return out;
+    case 5:
+      cv::transpose(stored, out);
+      return out;
+    case 6:  // stored rotated 90 degrees counter-clockwise: turn it clockwise
+      cv::rotate(stored, out, cv::ROTATE_90_CLOCKWISE);
+      return out;
+    case 7:
+      cv::transpose(stored, out);
+      cv::flip(out, out, -1);
+      return out;
+    case 8:
+      cv::rotate(stored, out, cv::ROTATE_90_COUNTERCLOCKWISE);
+      return out;
+    default:
+      return stored;
+  }
+}
+
+absl::StatusOr<std::string> EncodeImage(const cv::Mat& pixels, ImageFormat format,
+                                        int quality) {
+  if (pixels.empty()) return absl::InvalidArgumentError("there is no image to encode");
+  if (quality < 1 || quality > 100) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("quality %d is out of range: use 1..100", quality));
+  }
+  std::string extension;
+  std::vector<int> params;
+  cv::Mat image = pixels;
+  switch (format) {
+    case ImageFormat::kJpeg:
+      extension = ".jpg";
+      params = {cv::IMWRITE_JPEG_QUALITY, quality};
+      if (image.channels() == 4) cv::cvtColor(image, image, cv::COLOR_BGRA2BGR);
+      break;
+    case ImageFormat::kPng:
+      extension = ".png";
+      params = {cv::IMWRITE_PNG_COMPRESSION, 3};
+      break;
+    case ImageFormat::kWebp:
+      extension = ".webp";
+      params = {cv::IMWRITE_WEBP_QUALITY, quality};
+      break;
+    case ImageFormat::kBmp:
+      extension = ".bmp";
+      break;
+    case ImageFormat::kTiff:
+      extension = ".tiff";
+      break;
+    case ImageFormat::kUnknown:
+      return absl::InvalidArgumentError("cannot encode to an unknown image format");
+  }
+  std::vector<uchar> encoded;
+  try {
+    if (!cv::imencode(extension, image, encoded, params)) {
+      return absl::InternalError(
+          absl::StrCat("the ", ImageFormatName(format), " encoder failed"));
+    }
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(
+        absl::StrCat("the ", ImageFormatName(format), " encoder failed: ", e.err));
+  }
+  return std::string(encoded.begin(), encoded.end());
+}
+
+}  // namespace stache::imaging

@@ -1,0 +1,243 @@
+#include "imaging/image_decoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "tests/testing/images.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace stache::imaging {
+namespace {
+
+using ::stache::testing::IsOk;
+using ::stache::testing::ReadFileOrDie;
+using ::stache::testing::StatusIs;
+using ::stache::testing::TestDataPath;
+using ::stache::testing::WithExifOrientation;
+using ::testing::HasSubstr;
+
+// A 60x40 image whose quadrants have distinct colours, so orientation
+// mistakes show.
+cv::Mat QuadrantImage() {
+  cv::Mat image(40, 60, CV_8UC3, cv::Scalar(0, 0, 0));
+  image(cv::Rect(0, 0, 30, 20)).setTo(cv::Scalar(255, 0, 0));   // top-left blue
+  image(cv::Rect(30, 0, 30, 20)).setTo(cv::Scalar(0, 255, 0));  // top-right green
+  image(cv::Rect(0, 20, 30, 20)).setTo(cv::Scalar(0, 0, 255));  // bottom-left red
+  return image;
+}
+
+std::string Encode(const cv::Mat& image, ImageFormat format) {
+  absl::StatusOr<std::string> bytes = EncodeImage(image, format, 95);
+  EXPECT_THAT(bytes, IsOk());
+  return bytes.ok() ? *bytes : "";
+}
+
+TEST(ImageHeaderTest, ReadsTheRealPhotos) {
+  auto jpeg = ReadImageHeader(ReadFileOrDie(TestDataPath("grace_hopper.jpg")));
+  ASSERT_THAT(jpeg, IsOk());
+  EXPECT_EQ(jpeg->format, ImageFormat::kJpeg);
+  EXPECT_EQ(jpeg->width, 512);
+  EXPECT_EQ(jpeg->height, 600);
+  EXPECT_EQ(jpeg->orientation, 1);
+
+  auto png = ReadImageHeader(ReadFileOrDie(TestDataPath("astronaut.png")));
+  ASSERT_THAT(png, IsOk());
+  EXPECT_EQ(png->format, ImageFormat::kPng);
+  EXPECT_EQ(png->width, 512);
+  EXPECT_EQ(png->height, 512);
+}
+
+class FormatTest : public ::testing::TestWithParam<ImageFormat> {};
+
+TEST_P(FormatTest, HeaderMatchesAndDecodeRoundTrips) {
+  const cv::Mat image = QuadrantImage();
+  const std::string bytes = Encode(image, GetParam());
+  auto header = ReadImageHeader(bytes);
+  ASSERT_THAT(header, IsOk());
+  EXPECT_EQ(header->format, GetParam());
+  EXPECT_EQ(header->width, 60);
+  EXPECT_EQ(header->height, 40);
+
+  auto decoded = DecodeImage(bytes, {});
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->format, GetParam());
+  ASSERT_EQ(decoded->pixels.type(), CV_8UC3);
+  EXPECT_EQ(decoded->pixels.size(), image.size());
+  // Lossy formats blur the quadrant edges; on average they stay close.
+  EXPECT_LT(cv::norm(decoded->pixels, image, cv::NORM_L1) / image.total(), 10);
+}
+
+TEST_P(FormatTest, EveryTruncationIsAnErrorNotACrash) {
+  const std::string bytes = Encode(QuadrantImage(), GetParam());
+  for (size_t length = 0; length < bytes.size(); length += 1 + length / 16) {
+    absl::StatusOr<DecodedImage> decoded = DecodeImage(bytes.substr(0, length), {});
+    if (decoded.ok()) {
+      // Some formats decode a prefix (BMP, TIFF strips); it must still be sane.
+      EXPECT_EQ(decoded->pixels.size(), cv::Size(60, 40));
+    } else {
+      EXPECT_EQ(decoded.status().code(), absl::StatusCode::kInvalidArgument)
+          << length << ": " << decoded.status();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFormats, FormatTest,
+                         ::testing::Values(ImageFormat::kJpeg, ImageFormat::kPng,
+                                           ImageFormat::kWebp, ImageFormat::kBmp,
+                                           ImageFormat::kTiff),
+                         [](const auto& info) { return ImageFormatName(info.param); });
+
+TEST(DecodeImageTest, RejectsEmptyData) {
+  EXPECT_THAT(DecodeImage("", {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
+}
+
+TEST(DecodeImageTest, RejectsNonImages) {
+  EXPECT_THAT(DecodeImage("hello, this is text", {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an image")));
+  std::mt19937 random(42);
+  std::string noise(4096, '\0');
+  for (char& c : noise) c = static_cast<char>(random());
+  EXPECT_THAT(DecodeImage(noise, {}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                               HasSubstr("not an image")));
+}
+
+TEST(DecodeImageTest, RejectsAJpegCutInTheMiddleOfItsData) {
+  const std::string jpeg = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
+  EXPECT_THAT(DecodeImage(jpeg.substr(0, jpeg.size() / 2), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("truncated")));
+}
+
+TEST(DecodeImageTest, RejectsCorruptData) {
+  std::string png = Encode(QuadrantImage(), ImageFormat::kPng);
+  for (size_t i = png.size() / 2; i < png.size() - 12; ++i) png[i] ^= 0x5A;
+  EXPECT_THAT(DecodeImage(png, {}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("could not be decoded")));
+}
+
+// Rewrites the size a JPEG's frame header announces.
+std::string WithJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    const auto marker = static_cast<uint8_t>(jpeg[i + 1]);
+    if (static_cast<uint8_t>(jpeg[i]) == 0xFF && (marker == 0xC0 || marker == 0xC2)) {
+      jpeg[i + 5] = static_cast<char>(height >> 8);
+      jpeg[i + 6] = static_cast<char>(height & 0xFF);
+      jpeg[i + 7] = static_cast<char>(width >> 8);
+      jpeg[i + 8] = static_cast<char>(width & 0xFF);
+      return jpeg;
+    }
+  }
+  ADD_FAILURE() << "no SOF marker";
+  return jpeg;
+}
+
+TEST(DecodeImageTest, RefusesDecompressionBombsBeforeDecoding) {
+  // A 2 KB JPEG announcing 65000 x 65000 pixels (4.2 gigapixels).
+  const std::string bomb =
+      WithJpegSize(Encode(QuadrantImage(), ImageFormat::kJpeg), 65000, 65000);
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(DecodeImage(bomb, {.max_pixels = 40'000'000}),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("65000 x 65000 pixels")));
+  // Refused from the header alone: no multi-gigabyte allocation, no decode.
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(50));
+
+  std::string png = Encode(QuadrantImage(), ImageFormat::kPng);
+  for (size_t offset : {16, 20}) {  // IHDR width and height: 60000 each
+    png[offset] = png[offset + 1] = '\x00';
+    png[offset + 2] = '\xEA';
+    png[offset + 3] = '\x60';
+  }
+  EXPECT_THAT(DecodeImage(png, {.max_pixels = 40'000'000}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
+}
+
+TEST(DecodeImageTest, AppliesTheConfiguredPixelLimit) {
+  const std::string jpeg = Encode(QuadrantImage(), ImageFormat::kJpeg);
+  EXPECT_THAT(DecodeImage(jpeg, {.max_pixels = 60 * 40}), IsOk());
+  EXPECT_THAT(DecodeImage(jpeg, {.max_pixels = 60 * 40 - 1}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("2400 in all")));
+}
+
+TEST(DecodeImageTest, AppliesExifOrientationSix) {
+  const std::string jpeg =
+      WithExifOrientation(Encode(QuadrantImage(), ImageFormat::kJpeg), 6);
+  auto header = ReadImageHeader(jpeg);
+  ASSERT_THAT(header, IsOk());
+  EXPECT_EQ(header->orientation, 6);
+  auto decoded = DecodeImage(jpeg, {});
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->orientation, 6);
+  // 60x40 stored, 40x60 as viewed; rotated clockwise, the stored top-left
+  // (blue) is now top-right and the stored bottom-left (red) top-left.
+  ASSERT_EQ(decoded->pixels.size(), cv::Size(40, 60));
+  const cv::Vec3b top_right = decoded->pixels.at<cv::Vec3b>(5, 35);
+  const cv::Vec3b top_left = decoded->pixels.at<cv::Vec3b>(5, 5);
+  EXPECT_GT(top_right[0], 200);
+  EXPECT_GT(top_left[2], 200);
+}
+
+TEST(ApplyOrientationTest, MatchesTheExifDefinitionForAllEight) {
+  // Where the stored top-left pixel ends up, for each orientation, in a
+  // 3 wide x 2 high stored image.
+  cv::Mat stored = cv::Mat::zeros(2, 3, CV_8UC1);
+  stored.at<uchar>(0, 0) = 255;
+  const cv::Point expected[9] = {{}, {0, 0}, {2, 0}, {2, 1}, {0, 1},
+                                 {0, 0}, {1, 0}, {1, 2}, {0, 2}};
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    cv::Mat viewed = ApplyOrientation(stored, orientation);
+    cv::Point max_location;
+    cv::minMaxLoc(viewed, nullptr, nullptr, nullptr, &max_location);
+    EXPECT_EQ(max_location, expected[orientation]) << "orientation " << orientation;
+    EXPECT_EQ(viewed.total(), stored.total());
+  }
+}
+
+TEST(DecodeImageTest, KeepsAlphaOnlyWhenAsked) {
+  cv::Mat bgra(10, 10, CV_8UC4, cv::Scalar(10, 20, 30, 128));
+  const std::string png = Encode(bgra, ImageFormat::kPng);
+  auto with_alpha = DecodeImage(png, {.keep_alpha = true});
+  ASSERT_THAT(with_alpha, IsOk());
+  EXPECT_EQ(with_alpha->pixels.type(), CV_8UC4);
+  auto without = DecodeImage(png, {});
+  ASSERT_THAT(without, IsOk());
+  EXPECT_EQ(without->pixels.type(), CV_8UC3);
+}
+
+TEST(DecodeImageTest, GreyAndSixteenBitBecomeEightBitBgr) {
+  cv::Mat grey16(8, 8, CV_16UC1, cv::Scalar(65535));
+  auto decoded = DecodeImage(Encode(grey16, ImageFormat::kPng), {});
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->pixels.type(), CV_8UC3);
+  EXPECT_EQ(decoded->pixels.at<cv::Vec3b>(0, 0), cv::Vec3b(255, 255, 255));
+}
+
+TEST(EncodeImageTest, RejectsBadQualityAndUnknownFormat) {
+  EXPECT_THAT(EncodeImage(QuadrantImage(), ImageFormat::kJpeg, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1..100")));
+  EXPECT_THAT(EncodeImage(QuadrantImage(), ImageFormat::kJpeg, 101),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1..100")));
+  EXPECT_THAT(EncodeImage(QuadrantImage(), ImageFormat::kUnknown, 90),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown")));
+}
+
+TEST(EncodeImageTest, WritesNoOrientationTag) {
+  const std::string jpeg =
+      WithExifOrientation(Encode(QuadrantImage(), ImageFormat::kJpeg), 6);
+  auto decoded = DecodeImage(jpeg, {});
+  ASSERT_THAT(decoded, IsOk());
+  auto header = ReadImageHeader(Encode(decoded->pixels, ImageFormat::kJpeg));
+  ASSERT_THAT(header, IsOk());
+  EXPECT_EQ(header->orientation, 1);
+  EXPECT_EQ(header->width, 40);
+  EXPECT_EQ(header->height, 60);
+}
+
+}  // namespace
+}  // namespace stache::imaging

@@ -2,7 +2,8 @@
 # Installs everything stache needs to build, run and test, on a fresh Debian
 # bookworm machine. Idempotent: a second run only checks.
 #
-#   scripts/setup.sh            # packages, Go tools, test photos
+#   scripts/setup.sh                   # packages, Go tools, test photos
+#   scripts/setup.sh --build-deps-only # only what compiling needs (Docker build stage)
 #
 # Debian packages come from the configured apt mirror; Go tools from the Go
 # module proxy at pinned versions; test photos are extracted from Debian .deb
@@ -11,17 +12,25 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 testdata_dir="${STACHE_TESTDATA_DIR:-$repo_root/build/testdata}"
+build_deps_only=0
+[ "${1:-}" = "--build-deps-only" ] && build_deps_only=1
 
 # Build toolchain and libraries. Each one is explained in README.md#dependencies.
-apt_packages=(
+build_packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev opencv-data libdlib-dev libdlib-data libblas-dev liblapack-dev
   libsqlite3-dev libcurl4-openssl-dev libpugixml-dev
   libcpp-httplib-dev nlohmann-json3-dev
-  wrk chromium chromium-driver python3-selenium
 )
+# Tools that only the tests, the local run and the deploy scripts use.
+tool_packages=(
+  wrk chromium chromium-driver python3-selenium
+  debootstrap docker-compose python3-botocore python3-yaml
+)
+apt_packages=("${build_packages[@]}")
+[ $build_deps_only -eq 1 ] || apt_packages+=("${tool_packages[@]}")
 
 # Go tools, pinned. Bump deliberately.
 go_tools=(
@@ -39,6 +48,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ $build_deps_only -eq 1 ]; then
+  echo "setup: build dependencies ok"
+  exit 0
 fi
 
 # Go tools go to /usr/local/bin so that every shell, CMake and ctest find them.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds the images stache-{detector,overlay,storage,gateway}:<tag> from the
+# committed HEAD (git archive, so the images are exactly a revision), with
+# OCI version and revision labels that GetInfo reports too.
+#
+#   deploy/build-images.sh                       # tag = project version
+#   deploy/build-images.sh --version 0.2.0 --tag 0.2.0
+#
+# Builds debian:bookworm(-slim) locally first when they are missing.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo_root"
+version="$(sed -n 's/^project(stache VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
+tag=""
+services=(detector overlay storage gateway)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --version) version="$2"; shift 2 ;;
+    --tag) tag="$2"; shift 2 ;;
+    --services) read -r -a services <<< "$2"; shift 2 ;;
+    *) echo "usage: $0 [--version V] [--tag T] [--services 'detector overlay']" >&2; exit 2 ;;
+  esac
+done
+tag="${tag:-$version}"
+revision="$(git rev-parse --short=12 HEAD)"
+
+deploy/base/build-base-images.sh
+for service in "${services[@]}"; do
+  echo "build-images: stache-$service:$tag (version $version, revision $revision)"
+  git archive --format=tar HEAD | docker build --quiet -f deploy/Dockerfile \
+    --target "$service" \
+    --build-arg STACHE_VERSION="$version" \
+    --build-arg GIT_REVISION="$revision" \
+    -t "stache-$service:$tag" - >/dev/null
+done
+echo "build-images: done"

@@ -1,0 +1,108 @@
+// Puts mustaches on a photo: decodes it (pixel limit, EXIF orientation
+// applied, through the shared imaging code), draws one mustache per face and
+// re-encodes it as JPEG, PNG or WebP without an orientation tag.
+//
+//   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<MustacheOverlay> overlay,
+//                           MustacheOverlay::Create({.default_style = "walrus"}));
+//   STACHE_ASSIGN_OR_RETURN(OverlayResult result,
+//                           overlay->Apply({.image = bytes, .faces = faces}));
+#ifndef STACHE_OVERLAY_MUSTACHE_OVERLAY_H_
+#define STACHE_OVERLAY_MUSTACHE_OVERLAY_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "imaging/image_decoder.h"
+#include "overlay/mustache_renderer.h"
+#include "overlay/mustache_style.h"
+
+namespace stache::overlay {
+
+// The style name that picks a style per face at random.
+inline constexpr absl::string_view kRandomStyle = "random";
+
+struct OverlayConfig {
+  // Style used when a request names none: a style name or "random".
+  std::string default_style = "handlebar";
+  // Largest decoded image (width * height, stored size) accepted.
+  int64_t max_pixels = 40'000'000;
+  // JPEG and WebP quality used when a request asks for 0.
+  int default_quality = 90;
+};
+
+// INVALID_ARGUMENT naming the bad field.
+absl::Status ValidateOverlayConfig(const OverlayConfig& config);
+
+struct OverlayRequest {
+  // The encoded photo: JPEG, PNG, WebP, BMP or TIFF.
+  absl::string_view image;
+  // In pixels of the photo as a viewer sees it (orientation applied).
+  std::vector<Face> faces;
+  // A style name, "random", or empty for the configured default.
+  std::string style;
+  // kJpeg, kPng or kWebp; nullopt keeps the input's format (JPEG for inputs
+  // that are BMP or TIFF).
+  std::optional<imaging::ImageFormat> output_format;
+  // 1..100 for JPEG and WebP, 0 for the configured default.
+  uint32_t quality = 0;
+  // Seed for "random"; 0 picks a fresh one.
+  uint64_t random_seed = 0;
+};
+
+struct OverlayResult {
+  std::string image;
+  imaging::ImageFormat format = imaging::ImageFormat::kUnknown;
+  int width_px = 0;
+  int height_px = 0;
+  // The style drawn on each face, in request order.
+  std::vector<std::string> styles_applied;
+  absl::Duration decode_duration;
+  absl::Duration draw_duration;
+  absl::Duration encode_duration;
+};
+
+struct StyleInfo {
+  std::string name;
+  std::string display_name;
+  // A small PNG with transparency.
+  std::string preview_png;
+};
+
+// Immutable after Create, so Apply may run on any number of threads at once
+// without locking.
+class MustacheOverlay final {
+ public:
+  // Builds the styles and their previews. INVALID_ARGUMENT for a bad config
+  // (an unknown default style, for example).
+  static absl::StatusOr<std::unique_ptr<MustacheOverlay>> Create(const OverlayConfig& config);
+
+  // INVALID_ARGUMENT for an undecodable image, a bad face, an unknown style,
+  // an output format that is not JPEG, PNG or WebP, or a quality above 100;
+  // RESOURCE_EXHAUSTED for an image over the pixel limit. Zero faces give the
+  // image re-encoded unchanged.
+  absl::StatusOr<OverlayResult> Apply(const OverlayRequest& request) const;
+
+  // In the order of MakeBuiltInStyles.
+  const std::vector<StyleInfo>& styles() const { return style_infos_; }
+
+ private:
+  MustacheOverlay(OverlayConfig config, std::vector<MustacheStyle> styles,
+                  std::vector<StyleInfo> style_infos);
+
+  // Resolves the request's style name to one style per face.
+  absl::StatusOr<std::vector<const MustacheStyle*>> PickStyles(const OverlayRequest& request) const;
+
+  const OverlayConfig config_;
+  const std::vector<MustacheStyle> styles_;
+  const std::vector<StyleInfo> style_infos_;
+};
+
+}  // namespace stache::overlay
+
+#endif  // STACHE_OVERLAY_MUSTACHE_OVERLAY_H_

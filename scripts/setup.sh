@@ -21,7 +21,7 @@ build_packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev opencv-data libdlib-dev libdlib-data libblas-dev liblapack-dev
-  libsqlite3-dev libcurl4-openssl-dev libpugixml-dev
+  libsqlite3-dev libcurl4-openssl-dev libssl-dev libpugixml-dev
   libcpp-httplib-dev nlohmann-json3-dev
 )
 # Tools that only the tests, the local run and the deploy scripts use.
@@ -36,6 +36,10 @@ apt_packages=("${build_packages[@]}")
 go_tools=(
   "github.com/bufbuild/buf/cmd/buf@v1.75.0"
   "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
+  # S3 server for the storage tests. MinIO's RELEASE.<date> tags are not
+  # semver, so the module proxy serves pseudo-versions only: this one is what
+  # it resolved as latest (commit 7aac2a2c5b7c of 2026-02-12).
+  "github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c"
 )
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

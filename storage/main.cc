@@ -1,16 +1,58 @@
 // stache-storage: stores each service's objects in its own namespaces.
+#include <cstdlib>
+
 #include "absl/flags/flag.h"
-#include "storage/storage_server.h"
 #include "server/flags.h"
 #include "server/log.h"
+#include "storage/storage_server.h"
 
 ABSL_FLAG(int, port, 50053, "gRPC port to listen on.");
+ABSL_FLAG(std::string, backend, "local",
+          "Where objects live: local (a directory, see --data_dir) or s3 (a bucket "
+          "shared by every storage task; credentials from AWS_ACCESS_KEY_ID and "
+          "AWS_SECRET_ACCESS_KEY, optionally AWS_SESSION_TOKEN).");
+ABSL_FLAG(std::string, data_dir, "./data/storage",
+          "local: the objects and their metadata (one process per directory). "
+          "s3: scratch space for uploads in flight.");
+ABSL_FLAG(std::string, s3_endpoint, "",
+          "S3 endpoint with scheme, e.g. https://s3.eu-west-1.amazonaws.com or "
+          "http://127.0.0.1:9000 (path-style requests).");
+ABSL_FLAG(std::string, s3_bucket, "", "S3 bucket (must exist).");
+ABSL_FLAG(std::string, s3_region, "us-east-1", "S3 region used for request signing.");
+ABSL_FLAG(std::string, auth_policy_file, "",
+          "JSON file mapping bearer tokens to the namespaces they may read and "
+          "write (see README). Or put the JSON in STACHE_STORAGE_AUTH_POLICY. "
+          "Neither: a development default (token dev-gateway-token, namespace gateway).");
+ABSL_FLAG(int64_t, max_object_bytes, 25 * 1024 * 1024,
+          "Largest object accepted, in bytes; larger Puts fail with RESOURCE_EXHAUSTED.");
+
+namespace {
+
+std::string Environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? "" : value;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("storage");
-  stache::server::ParseFlags(argc, argv, "stache-storage: stores each service's objects in its own namespaces.");
+  stache::server::ParseFlags(argc, argv,
+                             "stache-storage: stores each service's objects in its own namespaces.");
+  const int64_t max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
   stache::storage::StorageServerConfig config{
-      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port))};
+      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port)),
+      .backend = absl::GetFlag(FLAGS_backend),
+      .data_dir = absl::GetFlag(FLAGS_data_dir),
+      .max_object_bytes = max_object_bytes > 0 ? static_cast<uint64_t>(max_object_bytes) : 0,
+      .s3_endpoint = absl::GetFlag(FLAGS_s3_endpoint),
+      .s3_bucket = absl::GetFlag(FLAGS_s3_bucket),
+      .s3_region = absl::GetFlag(FLAGS_s3_region),
+      .s3_access_key_id = Environment("AWS_ACCESS_KEY_ID"),
+      .s3_secret_access_key = Environment("AWS_SECRET_ACCESS_KEY"),
+      .s3_session_token = Environment("AWS_SESSION_TOKEN"),
+      .auth_policy_file = absl::GetFlag(FLAGS_auth_policy_file),
+      .auth_policy_json = Environment("STACHE_STORAGE_AUTH_POLICY")};
   if (absl::Status status = stache::storage::RunStorageServer(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;

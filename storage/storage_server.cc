@@ -1,17 +1,110 @@
 #include "storage/storage_server.h"
 
-#include "storage/storage_service.h"
+#include "absl/strings/str_cat.h"
+#include "server/log.h"
 #include "server/status.h"
+#include "storage/local_blob_store.h"
+#include "storage/s3_blob_store.h"
+#include "storage/storage_service.h"
 
 namespace stache::storage {
 
+absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
+  STACHE_RETURN_IF_ERROR(server::ValidateServerConfig(config.server));
+  if (config.backend != "local" && config.backend != "s3") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--backend=", config.backend, " is not one of local, s3"));
+  }
+  if (config.data_dir.empty()) return absl::InvalidArgumentError("--data_dir is empty");
+  if (config.max_object_bytes == 0) {
+    return absl::InvalidArgumentError("--max_object_bytes must be positive");
+  }
+  if (config.backend == "s3") {
+    if (config.s3_endpoint.empty()) {
+      return absl::InvalidArgumentError("--backend=s3 needs --s3_endpoint");
+    }
+    if (config.s3_bucket.empty()) {
+      return absl::InvalidArgumentError("--backend=s3 needs --s3_bucket");
+    }
+    if (config.s3_access_key_id.empty() || config.s3_secret_access_key.empty()) {
+      return absl::InvalidArgumentError(
+          "--backend=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
+    }
+  }
+  if (!config.auth_policy_file.empty() && !config.auth_policy_json.empty()) {
+    return absl::InvalidArgumentError(
+        "set either --auth_policy_file or STACHE_STORAGE_AUTH_POLICY, not both");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(const StorageServerConfig& config) {
+  if (config.backend == "s3") {
+    STACHE_ASSIGN_OR_RETURN(
+        std::unique_ptr<S3BlobStore> store,
+        S3BlobStore::Open({.endpoint = config.s3_endpoint,
+                           .region = config.s3_region,
+                           .bucket = config.s3_bucket,
+                           .access_key_id = config.s3_access_key_id,
+                           .secret_access_key = config.s3_secret_access_key,
+                           .session_token = config.s3_session_token,
+                           .spool_dir = config.data_dir + "/spool",
+                           .max_object_bytes = config.max_object_bytes}));
+    return store;
+  }
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> store,
+                          LocalBlobStore::Open({.data_dir = config.data_dir,
+                                                .max_object_bytes = config.max_object_bytes}));
+  const LocalRecoveryReport& report = store->recovery_report();
+  server::LogInfo("local store recovered",
+                  {{"data_dir", config.data_dir},
+                   {"temp_files_removed", report.temp_files_removed},
+                   {"unreferenced_blobs_removed", report.unreferenced_blobs_removed},
+                   {"objects_missing_blobs", report.objects_missing_blobs}});
+  if (report.objects_missing_blobs > 0) {
+    server::LogError("objects have lost their bytes; Get answers DATA_LOSS for them",
+                     {{"count", report.objects_missing_blobs}});
+  }
+  return store;
+}
+
+absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& config,
+                                                    std::string* source) {
+  if (!config.auth_policy_file.empty()) {
+    *source = absl::StrCat("file ", config.auth_policy_file);
+    return NamespacePolicy::FromFile(config.auth_policy_file);
+  }
+  if (!config.auth_policy_json.empty()) {
+    *source = "environment STACHE_STORAGE_AUTH_POLICY";
+    return NamespacePolicy::FromJson(config.auth_policy_json);
+  }
+  *source = "development default";
+  server::LogWarning(
+      "no auth policy configured: using the development default, for local runs only",
+      {{"namespace", kDevelopmentNamespace},
+       {"hint", "set --auth_policy_file or STACHE_STORAGE_AUTH_POLICY in production"}});
+  return NamespacePolicy::DevelopmentDefault();
+}
+
 absl::Status RunStorageServer(const StorageServerConfig& config) {
   server::BlockTerminationSignals();
-  StorageServiceImpl service;
+  STACHE_RETURN_IF_ERROR(ValidateStorageServerConfig(config));
+  std::string policy_source;
+  STACHE_ASSIGN_OR_RETURN(const NamespacePolicy policy,
+                          LoadNamespacePolicy(config, &policy_source));
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(config));
+  StorageServiceImpl service(store.get(), &policy);
   server::ServiceIdentity identity{
       .service_name = "storage",
       .service_names = {"stache.storage.v1.StorageService"},
-      .components = {}};
+      .components = {
+          {.name = store->BackendName(), .kind = "backend", .detail = store->BackendLocation()},
+          {.name = "auth_policy",
+           .kind = "policy",
+           .detail = absl::StrCat(policy_source, " (", policy.caller_count(), " callers)")},
+          {.name = "max_object_bytes",
+           .kind = "limit",
+           .detail = absl::StrCat(store->max_object_bytes())}}};
   STACHE_ASSIGN_OR_RETURN(
       std::unique_ptr<server::GrpcServer> grpc_server,
       server::GrpcServer::Start(config.server, std::move(identity), {&service}));

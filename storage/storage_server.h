@@ -1,20 +1,53 @@
 // Runs the storage service as a process: config in, serve until SIGTERM.
 //
-//   StorageServerConfig config{.server = ServerConfigFromFlags(port)};
+//   StorageServerConfig config{.server = ServerConfigFromFlags(port),
+//                              .data_dir = "./data/storage"};
 //   return RunStorageServer(config).ok() ? 0 : 1;
 #ifndef STACHE_STORAGE_STORAGE_SERVER_H_
 #define STACHE_STORAGE_STORAGE_SERVER_H_
 
+#include <memory>
+#include <string>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "server/grpc_server.h"
+#include "storage/blob_store.h"
+#include "storage/namespace_policy.h"
 
 namespace stache::storage {
 
 struct StorageServerConfig {
   server::ServerConfig server;
+  std::string backend = "local";  // "local" or "s3"
+  // local: where objects live. s3: scratch space for uploads in flight.
+  std::string data_dir = "./data/storage";
+  uint64_t max_object_bytes = kDefaultMaxObjectBytes;
+  std::string s3_endpoint;
+  std::string s3_bucket;
+  std::string s3_region = "us-east-1";
+  // Secrets: from the environment, never from flags.
+  std::string s3_access_key_id;
+  std::string s3_secret_access_key;
+  std::string s3_session_token;
+  // At most one of these; neither means NamespacePolicy::DevelopmentDefault().
+  std::string auth_policy_file;
+  std::string auth_policy_json;
 };
 
-// Blocks until SIGTERM/SIGINT. Fails fast on bad config or a busy port.
+// Rejects impossible values with a message naming the flag.
+absl::Status ValidateStorageServerConfig(const StorageServerConfig& config);
+
+// The backend the config names, opened (and recovered, or reached).
+absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(const StorageServerConfig& config);
+
+// The configured policy; `source` says where it came from, for logs and
+// GetInfo ("file <path>", "environment", "development default").
+absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& config,
+                                                    std::string* source);
+
+// Blocks until SIGTERM/SIGINT. Fails fast on bad config, an unusable data
+// dir or bucket, a bad auth policy, or a busy port.
 absl::Status RunStorageServer(const StorageServerConfig& config);
 
 }  // namespace stache::storage

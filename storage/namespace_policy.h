@@ -1,0 +1,79 @@
+// Who may read and write which namespaces: bearer tokens mapped to callers
+// and their namespaces, loaded from JSON (a file or an environment variable;
+// never a flag, which `ps` would show).
+//
+//   STACHE_ASSIGN_OR_RETURN(NamespacePolicy policy, NamespacePolicy::FromFile(path));
+//   STACHE_RETURN_IF_ERROR(policy.Check("Bearer s3cr3t...", "gateway", Access::kWrite));
+//
+// Format:
+//   {"callers": [
+//     {"name": "gateway", "token": "<at least 16 characters>",
+//      "read": ["gateway"], "write": ["gateway"]},
+//     {"name": "audit", "token_sha256": "<hex SHA-256 of the token>",
+//      "read": ["gateway"]}]}
+// "read" grants Get, Stat and List; "write" grants Put and Delete. A policy
+// file may hold "token_sha256" instead of "token" so that it never contains
+// the secret itself.
+#ifndef STACHE_STORAGE_NAMESPACE_POLICY_H_
+#define STACHE_STORAGE_NAMESPACE_POLICY_H_
+
+#include <array>
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace stache::storage {
+
+// The development default, used only when no policy is configured (and
+// logged as such): the gateway's token and namespace in `make run`.
+inline constexpr char kDevelopmentToken[] = "dev-gateway-token";
+inline constexpr char kDevelopmentNamespace[] = "gateway";
+inline constexpr size_t kMinTokenBytes = 16;
+
+enum class Access { kRead, kWrite };
+
+struct Caller {
+  std::string name;  // for logs; not a secret
+  std::set<std::string> readable;
+  std::set<std::string> writable;
+};
+
+// Immutable after construction, so thread-safe.
+class NamespacePolicy final {
+ public:
+  // INVALID_ARGUMENT naming the problem (unknown field, short or duplicate
+  // token, bad namespace, ...).
+  static absl::StatusOr<NamespacePolicy> FromJson(absl::string_view json);
+  static absl::StatusOr<NamespacePolicy> FromFile(const std::string& path);
+  // kDevelopmentToken may read and write kDevelopmentNamespace.
+  static NamespacePolicy DevelopmentDefault();
+
+  // `authorization` is the "authorization" request metadata, "Bearer
+  // <token>". UNAUTHENTICATED when it is missing, malformed or unknown.
+  // Compares token digests in constant time and always checks every caller.
+  absl::StatusOr<const Caller*> Authenticate(absl::string_view authorization) const;
+  // PERMISSION_DENIED unless `caller` is granted `access` to `ns`.
+  static absl::Status Authorize(const Caller& caller, absl::string_view ns, Access access);
+  // Authenticate, then Authorize.
+  absl::Status Check(absl::string_view authorization, absl::string_view ns,
+                     Access access) const;
+
+  size_t caller_count() const { return entries_.size(); }
+
+ private:
+  struct Entry {
+    std::array<uint8_t, 32> token_sha256;
+    Caller caller;
+  };
+  NamespacePolicy() = default;
+
+  std::vector<Entry> entries_;
+};
+
+}  // namespace stache::storage
+
+#endif  // STACHE_STORAGE_NAMESPACE_POLICY_H_

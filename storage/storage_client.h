@@ -1,0 +1,79 @@
+// A small client for stache.storage.v1.StorageService, for other services
+// (the gateway): whole objects in and out as bytes, chunked on the wire,
+// with the bearer token attached and the SHA-256 checked both ways.
+//
+//   auto channel = server::MakeChannel("localhost:50053", max_image_bytes);
+//   StorageClient storage(v1::StorageService::NewStub(channel),
+//                         {.token = token_from_env_or_file});
+//   STACHE_ASSIGN_OR_RETURN(v1::ObjectInfo info, storage.PutObject(
+//       {.ns = "gateway", .key = "originals/42.jpg", .content_type = "image/jpeg"}, bytes));
+//   STACHE_ASSIGN_OR_RETURN(StoredObject object, storage.GetObject("gateway", "originals/42.jpg"));
+#ifndef STACHE_STORAGE_STORAGE_CLIENT_H_
+#define STACHE_STORAGE_STORAGE_CLIENT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "stache/storage/v1/storage.grpc.pb.h"
+#include "storage/blob_store.h"
+#include "storage/namespace_policy.h"
+
+namespace stache::storage {
+
+// What PutObject stores besides the bytes.
+struct ObjectToPut {
+  std::string ns;
+  std::string key;
+  std::string content_type;
+  std::map<std::string, std::string> labels;
+};
+
+struct StoredObject {
+  v1::ObjectInfo info;
+  std::string bytes;
+};
+
+struct StorageClientOptions {
+  // Sent as "authorization: Bearer <token>". The default is the storage
+  // service's development default; configure a real one in production.
+  std::string token = kDevelopmentToken;
+  size_t chunk_bytes = kChunkBytes;
+  // Deadline of each call.
+  absl::Duration timeout = absl::Seconds(30);
+};
+
+// Thread-safe (the stub is). Errors are the service's gRPC status as
+// absl::Status (NOT_FOUND, PERMISSION_DENIED, RESOURCE_EXHAUSTED, ...).
+class StorageClient final {
+ public:
+  StorageClient(std::shared_ptr<v1::StorageService::StubInterface> stub,
+                StorageClientOptions options = {});
+
+  // Stores `bytes` (replacing any object under the key). The size and
+  // SHA-256 are sent along, so nothing is stored if the bytes arrive damaged.
+  absl::StatusOr<v1::ObjectInfo> PutObject(const ObjectToPut& object, absl::string_view bytes);
+  // The whole object; DATA_LOSS if its bytes do not match its SHA-256.
+  absl::StatusOr<StoredObject> GetObject(absl::string_view ns, absl::string_view key);
+  absl::StatusOr<v1::ObjectInfo> StatObject(absl::string_view ns, absl::string_view key);
+  // One page, newest first; pass next_page_token back for the next one.
+  absl::StatusOr<v1::ListResponse> ListObjects(absl::string_view ns,
+                                               absl::string_view key_prefix,
+                                               uint32_t page_size = 0,
+                                               absl::string_view page_token = "");
+  absl::Status DeleteObject(absl::string_view ns, absl::string_view key);
+
+ private:
+  void Prepare(grpc::ClientContext& context) const;
+
+  const std::shared_ptr<v1::StorageService::StubInterface> stub_;
+  const StorageClientOptions options_;
+};
+
+}  // namespace stache::storage
+
+#endif  // STACHE_STORAGE_STORAGE_CLIENT_H_

@@ -1,20 +1,39 @@
 #include "detector/detector_server.h"
 
+#include <memory>
+#include <utility>
+
+#include "absl/time/clock.h"
 #include "detector/detector_service.h"
+#include "server/log.h"
 #include "server/status.h"
 
 namespace stache::detector {
 
-absl::Status RunDetectorServer(const DetectorServerConfig& config) {
-  server::BlockTerminationSignals();
-  DetectorServiceImpl service;
+server::ServiceIdentity DetectorIdentity(const FaceDetector& detector) {
   server::ServiceIdentity identity{
       .service_name = "detector",
-      .service_names = {"stache.detector.v1.DetectorService"},
-      .components = {}};
+      .service_names = {"stache.detector.v1.DetectorService"}};
+  for (const LoadedModel& model : detector.loaded_models()) {
+    identity.components.push_back({.name = model.name, .kind = "model", .detail = model.detail});
+  }
+  return identity;
+}
+
+absl::Status RunDetectorServer(const DetectorServerConfig& config) {
+  server::BlockTerminationSignals();
+  STACHE_RETURN_IF_ERROR(server::ValidateServerConfig(config.server));
+  const absl::Time load_start = absl::Now();
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<FaceDetector> detector,
+                          FaceDetector::Create(config.detector));
+  server::LogInfo("models loaded",
+                  {{"face_finder", FaceFinderName(config.detector.face_finder)},
+                   {"landmark_model", config.detector.landmark_model_path},
+                   {"load_ms", absl::ToDoubleMilliseconds(absl::Now() - load_start)}});
+  DetectorServiceImpl service(*detector, config.server.max_image_bytes);
   STACHE_ASSIGN_OR_RETURN(
       std::unique_ptr<server::GrpcServer> grpc_server,
-      server::GrpcServer::Start(config.server, std::move(identity), {&service}));
+      server::GrpcServer::Start(config.server, DetectorIdentity(*detector), {&service}));
   return grpc_server->RunUntilTerminated();
 }
 

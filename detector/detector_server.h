@@ -1,4 +1,5 @@
-// Runs the detector service as a process: config in, serve until SIGTERM.
+// Runs the detector service as a process: config in, models loaded once,
+// serve until SIGTERM.
 //
 //   DetectorServerConfig config{.server = ServerConfigFromFlags(port)};
 //   return RunDetectorServer(config).ok() ? 0 : 1;
@@ -6,15 +7,22 @@
 #define STACHE_DETECTOR_DETECTOR_SERVER_H_
 
 #include "absl/status/status.h"
+#include "detector/detector.h"
 #include "server/grpc_server.h"
+#include "server/info_service.h"
 
 namespace stache::detector {
 
 struct DetectorServerConfig {
   server::ServerConfig server;
+  DetectorConfig detector;
 };
 
-// Blocks until SIGTERM/SIGINT. Fails fast on bad config or a busy port.
+// What GetInfo reports: the service and the models `detector` loaded.
+server::ServiceIdentity DetectorIdentity(const FaceDetector& detector);
+
+// Loads the models (failing fast, naming a missing or unreadable file), then
+// blocks until SIGTERM/SIGINT. Fails fast on bad config or a busy port.
 absl::Status RunDetectorServer(const DetectorServerConfig& config);
 
 }  // namespace stache::detector

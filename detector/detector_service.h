@@ -1,16 +1,33 @@
-// gRPC adapter for stache.detector.v1.DetectorService.
+// gRPC adapter for stache.detector.v1.DetectorService: translates protos to
+// FaceDetector calls and absl::Status to grpc::Status, nothing else.
 //
-//   DetectorServiceImpl service;
-//   GrpcServer::Start(config, identity, {&service});
+//   DetectorServiceImpl service(*detector, config.server.max_image_bytes);
+//   GrpcServer::Start(config.server, identity, {&service});
 #ifndef STACHE_DETECTOR_DETECTOR_SERVICE_H_
 #define STACHE_DETECTOR_DETECTOR_SERVICE_H_
 
+#include <cstdint>
+
+#include "detector/detector.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
 
 namespace stache::detector {
 
-// TODO(#3): every RPC answers UNIMPLEMENTED until the service lands.
-class DetectorServiceImpl final : public stache::detector::v1::DetectorService::Service {};
+// Thread-safe (FaceDetector is). Does not own the detector, which must
+// outlive it.
+class DetectorServiceImpl final : public stache::detector::v1::DetectorService::Service {
+ public:
+  DetectorServiceImpl(const FaceDetector& detector, int64_t max_image_bytes)
+      : detector_(detector), max_image_bytes_(max_image_bytes) {}
+
+  grpc::Status Detect(grpc::ServerContext* context,
+                      const stache::detector::v1::DetectRequest* request,
+                      stache::detector::v1::DetectResponse* response) override;
+
+ private:
+  const FaceDetector& detector_;
+  const int64_t max_image_bytes_;
+};
 
 }  // namespace stache::detector
 

@@ -1,0 +1,61 @@
+// The face finders behind FaceDetector: each looks at a small greyscale copy
+// of the photo and returns face boxes in that copy's pixels.
+//
+//   STACHE_ASSIGN_OR_RETURN(auto finder, MakeHogFaceFinder());
+//   STACHE_ASSIGN_OR_RETURN(std::vector<FaceCandidate> faces, finder->Find(small_grey));
+#ifndef STACHE_DETECTOR_INTERNAL_FACE_FINDER_H_
+#define STACHE_DETECTOR_INTERNAL_FACE_FINDER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "absl/status/statusor.h"
+
+namespace stache::detector::internal {
+
+struct FaceCandidate {
+  // In the pixels of the image given to Find. Boxes follow dlib's frontal
+  // face convention (brows to chin, ear to ear) whatever the finder, so that
+  // the shape predictor and the box geometry see the same kind of box.
+  cv::Rect2f box;
+  // 0..1; 0.5 at the finder's decision threshold.
+  float confidence = 0;
+  // The finder's own coarse estimate of the roll (degrees, clockwise
+  // positive), 0 when it has none.
+  float roll_hint_degrees = 0;
+};
+
+// Thread-safe: Find may be called concurrently.
+class FaceFinder {
+ public:
+  virtual ~FaceFinder() = default;
+  // Smallest face box width (pixels of the image given to Find) the finder
+  // can see; the caller scales the image so that wanted faces reach it.
+  virtual float smallest_face_px() const = 0;
+  // `grey` is CV_8UC1. Faces narrower than `min_face_px` may be skipped.
+  virtual absl::StatusOr<std::vector<FaceCandidate>> Find(const cv::Mat& grey,
+                                                          float min_face_px) const = 0;
+};
+
+// dlib's HOG frontal face detector (five filters: frontal, turned left and
+// right, rolled left and right).
+std::unique_ptr<FaceFinder> MakeHogFaceFinder();
+
+// An OpenCV cascade file, run on the upright image and on copies rotated by
+// +-kCascadeRollDegrees. Fails with a message naming the file when it cannot
+// be read or is not a cascade.
+absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCascadeFaceFinder(const std::string& path);
+
+inline constexpr float kCascadeRollDegrees = 20;
+
+// Greedy non-maximum suppression: keeps the most confident of boxes that
+// overlap by more than `max_overlap` (intersection over the smaller box).
+std::vector<FaceCandidate> SuppressOverlaps(std::vector<FaceCandidate> candidates,
+                                            float max_overlap);
+
+}  // namespace stache::detector::internal
+
+#endif  // STACHE_DETECTOR_INTERNAL_FACE_FINDER_H_

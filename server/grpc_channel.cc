@@ -1,0 +1,60 @@
+#include "server/grpc_channel.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include "server/grpc_server.h"
+
+namespace stache::server {
+
+const std::string& ClientServiceConfigJson() {
+  // Retries are transparent only for calls that can safely run twice. Apply
+  // and Put/Delete are left out on purpose: a retried Put after a lost
+  // response is harmless today, but the contract does not promise it.
+  // Retries happen on UNAVAILABLE only (the peer never saw the call or went
+  // away), at most 3 attempts, with exponential backoff; the call's deadline
+  // bounds them all.
+  static const std::string* const kConfig = new std::string(R"json({
+  "loadBalancingConfig": [{"round_robin": {}}],
+  "methodConfig": [{
+    "name": [
+      {"service": "stache.detector.v1.DetectorService", "method": "Detect"},
+      {"service": "stache.overlay.v1.OverlayService", "method": "ListStyles"},
+      {"service": "stache.storage.v1.StorageService", "method": "Stat"},
+      {"service": "stache.storage.v1.StorageService", "method": "Get"},
+      {"service": "stache.storage.v1.StorageService", "method": "List"},
+      {"service": "stache.info.v1.InfoService", "method": "GetInfo"}
+    ],
+    "retryPolicy": {
+      "maxAttempts": 3,
+      "initialBackoff": "0.05s",
+      "maxBackoff": "0.5s",
+      "backoffMultiplier": 2,
+      "retryableStatusCodes": ["UNAVAILABLE"]
+    }
+  }]
+})json");
+  return *kConfig;
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view target,
+                                           int64_t max_image_bytes) {
+  grpc::ChannelArguments args;
+  const int max_message_bytes = MaxMessageBytes(max_image_bytes);
+  args.SetMaxReceiveMessageSize(max_message_bytes);
+  args.SetMaxSendMessageSize(max_message_bytes);
+  args.SetServiceConfigJSON(ClientServiceConfigJson());
+  // A retry replays the request, so gRPC buffers it; the default buffer
+  // (256 KiB) would silently turn retries off for any real photo.
+  args.SetInt(GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE, max_message_bytes);
+  // gRPC's default reconnect backoff grows to two minutes; a restarted
+  // backend in the same cluster should be used again within seconds.
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return grpc::CreateCustomChannel(std::string(target),
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+}  // namespace stache::server

@@ -1,0 +1,125 @@
+#include "server/grpc_channel.h"
+
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
+#include "server/grpc_server.h"
+#include "stache/detector/v1/detector.grpc.pb.h"
+#include "stache/overlay/v1/overlay.grpc.pb.h"
+
+namespace stache::server {
+namespace {
+
+using ::stache::detector::v1::DetectorService;
+using ::stache::detector::v1::DetectRequest;
+using ::stache::detector::v1::DetectResponse;
+using ::stache::overlay::v1::ApplyRequest;
+using ::stache::overlay::v1::ApplyResponse;
+using ::stache::overlay::v1::OverlayService;
+
+// Fails the first `failures` calls of each method with UNAVAILABLE, then
+// answers; counts every attempt that reached the server.
+class FlakyDetector final : public DetectorService::Service {
+ public:
+  explicit FlakyDetector(int failures) : failures_(failures) {}
+  grpc::Status Detect(grpc::ServerContext*, const DetectRequest* request,
+                      DetectResponse* response) override {
+    if (attempts++ < failures_) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "warming up");
+    }
+    response->set_image_width_px(static_cast<uint32_t>(request->image().size()));
+    return grpc::Status::OK;
+  }
+  std::atomic<int> attempts{0};
+
+ private:
+  const int failures_;
+};
+
+class FlakyOverlay final : public OverlayService::Service {
+ public:
+  grpc::Status Apply(grpc::ServerContext*, const ApplyRequest*,
+                     ApplyResponse*) override {
+    ++attempts;
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "warming up");
+  }
+  std::atomic<int> attempts{0};
+};
+
+class GrpcChannelTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<grpc::Service*> services) {
+    ServerConfig config{.host = "127.0.0.1", .port = 0,
+                        .max_image_bytes = 8'000'000};
+    auto server = GrpcServer::Start(config, {.service_name = "test"}, services);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+  std::string Target() const { return absl::StrCat("127.0.0.1:", server_->port()); }
+
+  std::unique_ptr<GrpcServer> server_;
+};
+
+TEST_F(GrpcChannelTest, CarriesMessagesLargerThanGrpcsDefaultLimit) {
+  FlakyDetector detector(/*failures=*/0);
+  Start({&detector});
+  auto stub = DetectorService::NewStub(MakeChannel(Target(), 8'000'000));
+  DetectRequest request;
+  request.set_image(std::string(6'000'000, 'x'));  // gRPC's default is 4 MiB
+  DetectResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::Status status = stub->Detect(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.image_width_px(), 6'000'000u);
+}
+
+TEST_F(GrpcChannelTest, RetriesIdempotentCallsOnUnavailableEvenForLargeImages) {
+  FlakyDetector detector(/*failures=*/2);
+  Start({&detector});
+  auto stub = DetectorService::NewStub(MakeChannel(Target(), 8'000'000));
+  DetectRequest request;
+  // Larger than gRPC's default per-call retry buffer (256 KiB).
+  request.set_image(std::string(1'000'000, 'x'));
+  DetectResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::Status status = stub->Detect(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(detector.attempts.load(), 3);
+}
+
+TEST_F(GrpcChannelTest, DoesNotRetryApply) {
+  FlakyOverlay overlay;
+  Start({&overlay});
+  auto stub = OverlayService::NewStub(MakeChannel(Target(), 8'000'000));
+  ApplyResponse response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  grpc::Status status = stub->Apply(&context, ApplyRequest(), &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(overlay.attempts.load(), 1);
+}
+
+TEST(ClientServiceConfigTest, UsesRoundRobinAndBoundedRetries) {
+  nlohmann::json config = nlohmann::json::parse(ClientServiceConfigJson());
+  EXPECT_EQ(config["loadBalancingConfig"][0].count("round_robin"), 1u);
+  const auto& policy = config["methodConfig"][0]["retryPolicy"];
+  EXPECT_LE(policy["maxAttempts"].get<int>(), 5);
+  EXPECT_EQ(policy["retryableStatusCodes"], nlohmann::json::array({"UNAVAILABLE"}));
+  std::vector<std::string> methods;
+  for (const auto& name : config["methodConfig"][0]["name"]) {
+    methods.push_back(name["method"].get<std::string>());
+  }
+  EXPECT_THAT(methods, ::testing::UnorderedElementsAre("Detect", "ListStyles", "Stat",
+                                                       "Get", "List", "GetInfo"));
+}
+
+}  // namespace
+}  // namespace stache::server

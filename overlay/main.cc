@@ -5,12 +5,22 @@
 #include "server/log.h"
 
 ABSL_FLAG(int, port, 50052, "gRPC port to listen on.");
+ABSL_FLAG(std::string, default_style, "handlebar",
+          "Style drawn when a request names none: handlebar, chevron, walrus, pencil, english or "
+          "random.");
+ABSL_FLAG(int64_t, max_pixels, 40'000'000,
+          "Largest image accepted, in pixels (width * height); larger ones get "
+          "RESOURCE_EXHAUSTED before they are decoded.");
+ABSL_FLAG(int, default_quality, 90, "JPEG and WebP quality (1..100) when a request asks for 0.");
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("overlay");
   stache::server::ParseFlags(argc, argv, "stache-overlay: draws mustaches on the faces the detector found.");
   stache::overlay::OverlayServerConfig config{
-      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port))};
+      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port)),
+      .overlay = {.default_style = absl::GetFlag(FLAGS_default_style),
+                  .max_pixels = absl::GetFlag(FLAGS_max_pixels),
+                  .default_quality = absl::GetFlag(FLAGS_default_quality)}};
   if (absl::Status status = stache::overlay::RunOverlayServer(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;

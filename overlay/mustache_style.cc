@@ -64,13 +64,13 @@ Outline MirrorOutline(const Outline& outline) {
 }
 
 constexpr double kStrandWidth = 0.008;
-constexpr double kStrandLightening = 36;
+constexpr double kStrandLightening = 30;
 constexpr double kStrandOpacity = 0.3;
-constexpr int kStrandCount = 44;
+constexpr double kStrandSpacing = 0.022;
 
-// Hair grows down and away from the philtrum: strands fan out from the top
-// middle towards the bottom and sides, slightly curved, with a fixed
-// pseudo-random jitter so they do not look ruled.
+// Hair grows down and away from the philtrum: strands run from the top to
+// the bottom of the shape, leaning outwards more the further out they are,
+// with a fixed pseudo-random jitter so they do not look ruled.
 std::vector<Outline> HairStrands(const cv::Rect2d& bounds) {
   std::vector<Outline> strands;
   uint32_t state = 12345;
@@ -80,11 +80,12 @@ std::vector<Outline> HairStrands(const cv::Rect2d& bounds) {
   };
   const double half_width = std::max(-bounds.x, bounds.x + bounds.width);
   const double top = bounds.y - 0.02, bottom = bounds.y + bounds.height + 0.02;
-  for (int k = 0; k < kStrandCount; ++k) {
-    const double u = -1 + 2 * (k + 0.5 + 0.4 * jitter()) / kStrandCount;
-    const cv::Point2d start(u * half_width * 0.55, top);
-    const cv::Point2d end(u * half_width * 1.15 + 0.02 * jitter(), bottom);
-    const cv::Point2d bend(0.5 * (start.x + end.x) + 0.04 * u, 0.5 * (top + bottom));
+  const int count = static_cast<int>(2 * half_width / kStrandSpacing);
+  for (int k = 0; k < count; ++k) {
+    const double u = -1 + 2 * (k + 0.5 + 0.4 * jitter()) / count;
+    const cv::Point2d start(u * half_width, top);
+    const cv::Point2d end(start.x + u * 0.6 * (bottom - top) + 0.01 * jitter(), bottom);
+    const cv::Point2d bend(0.5 * (start.x + end.x) + 0.2 * u * (bottom - top), 0.5 * (top + bottom));
     strands.push_back(OutlineBuilder(start).CurveTo(bend, bend, end).Build());
   }
   return strands;

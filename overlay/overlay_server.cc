@@ -1,17 +1,29 @@
 #include "overlay/overlay_server.h"
 
+#include "absl/strings/str_join.h"
 #include "overlay/overlay_service.h"
+#include "server/log.h"
 #include "server/status.h"
 
 namespace stache::overlay {
 
 absl::Status RunOverlayServer(const OverlayServerConfig& config) {
   server::BlockTerminationSignals();
-  OverlayServiceImpl service;
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<MustacheOverlay> overlay,
+                          MustacheOverlay::Create(config.overlay));
+  OverlayServiceImpl service(*overlay);
+  std::vector<std::string> style_names;
+  for (const StyleInfo& style : overlay->styles()) style_names.push_back(style.name);
   server::ServiceIdentity identity{
       .service_name = "overlay",
       .service_names = {"stache.overlay.v1.OverlayService"},
-      .components = {}};
+      .components = {{.name = "mustache_styles",
+                      .kind = "styles",
+                      .detail = absl::StrJoin(style_names, ",")}}};
+  server::LogInfo("overlay ready",
+                  {{"default_style", config.overlay.default_style},
+                   {"max_pixels", config.overlay.max_pixels},
+                   {"default_quality", config.overlay.default_quality}});
   STACHE_ASSIGN_OR_RETURN(
       std::unique_ptr<server::GrpcServer> grpc_server,
       server::GrpcServer::Start(config.server, std::move(identity), {&service}));

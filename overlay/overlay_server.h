@@ -6,12 +6,14 @@
 #define STACHE_OVERLAY_OVERLAY_SERVER_H_
 
 #include "absl/status/status.h"
+#include "overlay/mustache_overlay.h"
 #include "server/grpc_server.h"
 
 namespace stache::overlay {
 
 struct OverlayServerConfig {
   server::ServerConfig server;
+  OverlayConfig overlay;
 };
 
 // Blocks until SIGTERM/SIGINT. Fails fast on bad config or a busy port.

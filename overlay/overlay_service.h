@@ -1,16 +1,30 @@
-// gRPC adapter for stache.overlay.v1.OverlayService.
+// gRPC adapter for stache.overlay.v1.OverlayService: translates protos to
+// MustacheOverlay calls and Status to grpc::Status, nothing else.
 //
-//   OverlayServiceImpl service;
+//   OverlayServiceImpl service(*overlay);
 //   GrpcServer::Start(config, identity, {&service});
 #ifndef STACHE_OVERLAY_OVERLAY_SERVICE_H_
 #define STACHE_OVERLAY_OVERLAY_SERVICE_H_
 
+#include "overlay/mustache_overlay.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 
 namespace stache::overlay {
 
-// TODO(#4): every RPC answers UNIMPLEMENTED until the service lands.
-class OverlayServiceImpl final : public stache::overlay::v1::OverlayService::Service {};
+// Does not own the overlay, which must outlive it. Thread-safe: it holds no
+// state of its own and MustacheOverlay is immutable.
+class OverlayServiceImpl final : public stache::overlay::v1::OverlayService::Service {
+ public:
+  explicit OverlayServiceImpl(const MustacheOverlay& overlay) : overlay_(overlay) {}
+
+  grpc::Status Apply(grpc::ServerContext* context, const v1::ApplyRequest* request,
+                     v1::ApplyResponse* response) override;
+  grpc::Status ListStyles(grpc::ServerContext* context, const v1::ListStylesRequest* request,
+                          v1::ListStylesResponse* response) override;
+
+ private:
+  const MustacheOverlay& overlay_;
+};
 
 }  // namespace stache::overlay
 

@@ -1,0 +1,456 @@
+#include "overlay/mustache_overlay.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
+
+#include "overlay/testing/mustache_measure.h"
+#include "tests/testing/images.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace stache::overlay {
+namespace {
+
+using ::stache::imaging::ImageFormat;
+using ::stache::overlay::testing::ChangedPixels;
+using ::stache::overlay::testing::CountOutside;
+using ::stache::overlay::testing::GraceHopperFace;
+using ::stache::overlay::testing::MakeFace;
+using ::stache::overlay::testing::MaskShape;
+using ::stache::overlay::testing::MeasureShape;
+using ::stache::testing::IsOk;
+using ::stache::testing::IsOkAndHolds;
+using ::stache::testing::ReadFileOrDie;
+using ::stache::testing::StatusIs;
+using ::stache::testing::TestDataPath;
+using ::stache::testing::WithExifOrientation;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+
+std::unique_ptr<MustacheOverlay> MakeOverlay(const OverlayConfig& config = {}) {
+  absl::StatusOr<std::unique_ptr<MustacheOverlay>> overlay = MustacheOverlay::Create(config);
+  EXPECT_THAT(overlay, IsOk());
+  return overlay.ok() ? *std::move(overlay) : nullptr;
+}
+
+std::string Encode(const cv::Mat& image, ImageFormat format, int quality = 95) {
+  absl::StatusOr<std::string> bytes = imaging::EncodeImage(image, format, quality);
+  EXPECT_THAT(bytes, IsOk());
+  return bytes.ok() ? *bytes : "";
+}
+
+// Decodes the way the service does (orientation applied, alpha kept).
+cv::Mat Decode(const std::string& bytes) {
+  absl::StatusOr<imaging::DecodedImage> image =
+      imaging::DecodeImage(bytes, {.max_pixels = 40'000'000, .keep_alpha = true});
+  EXPECT_THAT(image, IsOk());
+  return image.ok() ? image->pixels : cv::Mat();
+}
+
+double ColourDistance(const cv::Vec3b& pixel, const cv::Scalar& colour) {
+  return std::sqrt(std::pow(pixel[0] - colour[0], 2) + std::pow(pixel[1] - colour[1], 2) +
+                   std::pow(pixel[2] - colour[2], 2));
+}
+
+cv::Scalar MeanColourAround(const cv::Mat& image, cv::Point2d centre, int radius) {
+  const cv::Rect patch(static_cast<int>(centre.x) - radius, static_cast<int>(centre.y) - radius,
+                       2 * radius + 1, 2 * radius + 1);
+  return cv::mean(image(patch));
+}
+
+class MustacheOverlayTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    photo_ = Decode(ReadFileOrDie(TestDataPath("grace_hopper.jpg")));
+    ASSERT_EQ(photo_.size(), cv::Size(512, 600));
+    photo_png_ = Encode(photo_, ImageFormat::kPng);
+    overlay_ = MakeOverlay();
+    ASSERT_NE(overlay_, nullptr);
+  }
+
+  absl::StatusOr<OverlayResult> ApplyToPhoto(const std::string& style,
+                                             std::optional<ImageFormat> format = ImageFormat::kPng,
+                                             std::vector<Face> faces = {GraceHopperFace()}) {
+    return overlay_->Apply(
+        {.image = photo_png_, .faces = std::move(faces), .style = style, .output_format = format});
+  }
+
+  cv::Mat photo_;
+  std::string photo_png_;
+  std::unique_ptr<MustacheOverlay> overlay_;
+  const std::vector<MustacheStyle> styles_ = MakeBuiltInStyles();
+};
+
+Face Scaled(const Face& face, double factor) {
+  Face scaled = face;
+  for (cv::Point2d* p :
+       {&scaled.landmarks.left_eye_center, &scaled.landmarks.right_eye_center,
+        &scaled.landmarks.nose_base, &scaled.landmarks.upper_lip_top,
+        &scaled.landmarks.mouth_left, &scaled.landmarks.mouth_right}) {
+    *p *= factor;
+  }
+  return scaled;
+}
+
+// Golden properties of every style on a real photo, through PNG. The photo
+// is scaled to 1.2 MP, a typical upload, so that even the pencil's lines
+// have an interior.
+TEST_F(MustacheOverlayTest, EachStyleChangesOnlyItsBoundsInItsOwnColourOnThePhiltrum) {
+  cv::Mat photo;
+  cv::resize(photo_, photo, {}, 2, 2, cv::INTER_CUBIC);
+  const std::string photo_png = Encode(photo, ImageFormat::kPng);
+  const Face face = Scaled(GraceHopperFace(), 2);
+  const MustachePlacement placement = *PlaceMustache(face, photo.size());
+  const double inter_ocular =
+      cv::norm(face.landmarks.right_eye_center - face.landmarks.left_eye_center);
+  std::vector<cv::Mat> masks;
+  for (const MustacheStyle& style : styles_) {
+    SCOPED_TRACE(style.name);
+    absl::StatusOr<OverlayResult> result = overlay_->Apply(
+        {.image = photo_png, .faces = {face}, .style = style.name});
+    ASSERT_THAT(result, IsOk());
+    EXPECT_EQ(result->format, ImageFormat::kPng);
+    EXPECT_THAT(result->styles_applied, ::testing::ElementsAre(style.name));
+    const cv::Mat output = Decode(result->image);
+    ASSERT_EQ(output.size(), photo.size());
+    const cv::Mat changed = ChangedPixels(photo, output);
+
+    // Outside the rotated bounds: byte-identical.
+    EXPECT_EQ(CountOutside(changed, MustacheBounds(placement, style), 1.0), 0);
+
+    // Inside the shape (its interior, away from anti-aliased edges) the
+    // mustache's colour dominates; the hair strands only tint it.
+    cv::Mat interior;
+    cv::erode(changed, interior, cv::Mat());
+    int interior_pixels = 0, in_colour = 0;
+    for (int y = 0; y < interior.rows; ++y) {
+      for (int x = 0; x < interior.cols; ++x) {
+        if (interior.at<uint8_t>(y, x) == 0) continue;
+        ++interior_pixels;
+        if (ColourDistance(output.at<cv::Vec3b>(y, x), style.colour_bgr) < 25) ++in_colour;
+      }
+    }
+    ASSERT_GT(interior_pixels, 50);
+    EXPECT_GT(in_colour, 0.9 * interior_pixels);
+
+    // And the shape sits on the philtrum.
+    const MaskShape shape = MeasureShape(changed);
+    EXPECT_LE(cv::norm(shape.centroid - placement.anchor), 0.05 * inter_ocular);
+    masks.push_back(changed);
+  }
+  // Each style differs from the others.
+  for (size_t i = 0; i < masks.size(); ++i) {
+    for (size_t j = i + 1; j < masks.size(); ++j) {
+      const double intersection = cv::countNonZero(masks[i] & masks[j]);
+      const double union_area = cv::countNonZero(masks[i] | masks[j]);
+      EXPECT_LT(intersection / union_area, 0.75) << styles_[i].name << " vs " << styles_[j].name;
+    }
+  }
+}
+
+class OutputFormatTest : public MustacheOverlayTest,
+                         public ::testing::WithParamInterface<ImageFormat> {};
+
+TEST_P(OutputFormatTest, RoundTripsWithTheMustacheVisible) {
+  absl::StatusOr<OverlayResult> result = ApplyToPhoto("chevron", GetParam());
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->format, GetParam());
+  EXPECT_EQ(result->width_px, 512);
+  EXPECT_EQ(result->height_px, 600);
+  absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(result->image);
+  ASSERT_THAT(header, IsOk());
+  EXPECT_EQ(header->format, GetParam());
+  EXPECT_EQ(header->orientation, 1);
+  const cv::Mat output = Decode(result->image);
+  ASSERT_EQ(output.size(), photo_.size());
+  const MustacheStyle& chevron = *FindStyle(styles_, "chevron");
+  const cv::Point2d anchor = PlaceMustache(GraceHopperFace(), photo_.size())->anchor;
+  const cv::Scalar at_anchor = MeanColourAround(output, anchor, 2);
+  EXPECT_LT(cv::norm(at_anchor - chevron.colour_bgr), 30) << at_anchor;
+  // Far from the face the photo is what it was, up to coding loss.
+  const cv::Scalar corner_before = MeanColourAround(photo_, {40, 40}, 10);
+  const cv::Scalar corner_after = MeanColourAround(output, {40, 40}, 10);
+  EXPECT_LT(cv::norm(corner_before - corner_after), 6);
+  EXPECT_GE(result->decode_duration, absl::ZeroDuration());
+  EXPECT_GT(result->draw_duration, absl::ZeroDuration());
+  EXPECT_GT(result->encode_duration, absl::ZeroDuration());
+}
+
+INSTANTIATE_TEST_SUITE_P(JpegPngWebp, OutputFormatTest,
+                         ::testing::Values(ImageFormat::kJpeg, ImageFormat::kPng,
+                                           ImageFormat::kWebp),
+                         [](const auto& info) { return imaging::ImageFormatName(info.param); });
+
+struct DefaultFormatCase {
+  ImageFormat input;
+  ImageFormat output;
+};
+
+class DefaultFormatTest : public MustacheOverlayTest,
+                          public ::testing::WithParamInterface<DefaultFormatCase> {};
+
+TEST_P(DefaultFormatTest, KeepsTheInputFormatWhenItCanBeWritten) {
+  const std::string input = Encode(photo_, GetParam().input);
+  absl::StatusOr<OverlayResult> result =
+      overlay_->Apply({.image = input, .faces = {GraceHopperFace()}});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->format, GetParam().output);
+  EXPECT_THAT(imaging::ReadImageHeader(result->image),
+              IsOkAndHolds(::testing::Field(&imaging::ImageHeader::format, GetParam().output)));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllInputs, DefaultFormatTest,
+    ::testing::Values(DefaultFormatCase{ImageFormat::kJpeg, ImageFormat::kJpeg},
+                      DefaultFormatCase{ImageFormat::kPng, ImageFormat::kPng},
+                      DefaultFormatCase{ImageFormat::kWebp, ImageFormat::kWebp},
+                      DefaultFormatCase{ImageFormat::kBmp, ImageFormat::kJpeg},
+                      DefaultFormatCase{ImageFormat::kTiff, ImageFormat::kJpeg}),
+    [](const auto& info) { return imaging::ImageFormatName(info.param.input); });
+
+TEST_F(MustacheOverlayTest, QualityZeroMeansTheConfiguredDefault) {
+  for (int default_quality : {90, 40}) {
+    std::unique_ptr<MustacheOverlay> overlay = MakeOverlay({.default_quality = default_quality});
+    for (ImageFormat format : {ImageFormat::kJpeg, ImageFormat::kWebp}) {
+      auto apply = [&](uint32_t quality) {
+        absl::StatusOr<OverlayResult> result = overlay->Apply(
+            {.image = photo_png_, .faces = {GraceHopperFace()}, .output_format = format,
+             .quality = quality});
+        EXPECT_THAT(result, IsOk());
+        return result.ok() ? result->image : "";
+      };
+      EXPECT_EQ(apply(0), apply(default_quality)) << imaging::ImageFormatName(format);
+      EXPECT_LT(apply(10).size(), apply(95).size()) << imaging::ImageFormatName(format);
+    }
+  }
+}
+
+// A phone photo: pixels stored sideways with EXIF orientation 6. The faces
+// come in the frame a viewer sees (as the detector reports them).
+TEST_F(MustacheOverlayTest, DrawsInTheOrientedFrameAndDropsTheOrientationTag) {
+  cv::Mat stored;
+  cv::rotate(photo_, stored, cv::ROTATE_90_COUNTERCLOCKWISE);  // 6 turns it back clockwise.
+  const std::string phone_jpeg = WithExifOrientation(Encode(stored, ImageFormat::kJpeg), 6);
+  ASSERT_EQ(imaging::ReadImageHeader(phone_jpeg)->orientation, 6);
+
+  const Face face = GraceHopperFace();
+  absl::StatusOr<OverlayResult> png = overlay_->Apply(
+      {.image = phone_jpeg, .faces = {face}, .style = "walrus", .output_format = ImageFormat::kPng});
+  ASSERT_THAT(png, IsOk());
+  EXPECT_EQ(png->width_px, 512);
+  EXPECT_EQ(png->height_px, 600);
+  const cv::Mat output = Decode(png->image);
+  const cv::Mat as_viewed = Decode(phone_jpeg);
+  ASSERT_EQ(as_viewed.size(), cv::Size(512, 600));
+  const MustachePlacement placement = *PlaceMustache(face, as_viewed.size());
+  const cv::Mat changed = ChangedPixels(as_viewed, output);
+  EXPECT_EQ(CountOutside(changed, MustacheBounds(placement, *FindStyle(styles_, "walrus")), 1.0),
+            0);
+  const double inter_ocular =
+      cv::norm(face.landmarks.right_eye_center - face.landmarks.left_eye_center);
+  EXPECT_LE(cv::norm(MeasureShape(changed).centroid - placement.anchor), 0.05 * inter_ocular);
+
+  absl::StatusOr<OverlayResult> jpeg = overlay_->Apply({.image = phone_jpeg, .faces = {face}});
+  ASSERT_THAT(jpeg, IsOk());
+  EXPECT_EQ(jpeg->format, ImageFormat::kJpeg);
+  EXPECT_EQ(imaging::ReadImageHeader(jpeg->image)->orientation, 1);
+  EXPECT_EQ(jpeg->image.find("Exif"), std::string::npos) << "stale EXIF block in the output";
+  EXPECT_EQ(Decode(jpeg->image).size(), cv::Size(512, 600));
+}
+
+TEST_F(MustacheOverlayTest, ClipsAFacePartlyOutsideThePhoto) {
+  const Face face = MakeFace({10, 580}, 90, -8);
+  absl::StatusOr<OverlayResult> result = ApplyToPhoto("handlebar", ImageFormat::kPng, {face});
+  ASSERT_THAT(result, IsOk());
+  const cv::Mat changed = ChangedPixels(photo_, Decode(result->image));
+  EXPECT_GT(cv::countNonZero(changed), 100);
+  EXPECT_EQ(CountOutside(changed,
+                         MustacheBounds(*PlaceMustache(face, photo_.size()),
+                                        *FindStyle(styles_, "handlebar")),
+                         1.0),
+            0);
+}
+
+TEST_F(MustacheOverlayTest, ZeroFacesReencodesTheImageUnchanged) {
+  absl::StatusOr<OverlayResult> png = ApplyToPhoto("", std::nullopt, {});
+  ASSERT_THAT(png, IsOk());
+  EXPECT_THAT(png->styles_applied, IsEmpty());
+  EXPECT_EQ(png->format, ImageFormat::kPng);
+  EXPECT_EQ(cv::countNonZero(ChangedPixels(photo_, Decode(png->image))), 0);
+
+  // Transparency survives too.
+  cv::Mat translucent(60, 80, CV_8UC4);
+  for (int y = 0; y < translucent.rows; ++y) {
+    for (int x = 0; x < translucent.cols; ++x) {
+      translucent.at<cv::Vec4b>(y, x) = cv::Vec4b(x * 3, y * 4, 100, (x * 7 + y) % 256);
+    }
+  }
+  absl::StatusOr<OverlayResult> alpha =
+      overlay_->Apply({.image = Encode(translucent, ImageFormat::kPng)});
+  ASSERT_THAT(alpha, IsOk());
+  const cv::Mat decoded = Decode(alpha->image);
+  ASSERT_EQ(decoded.type(), CV_8UC4);
+  EXPECT_EQ(cv::countNonZero(ChangedPixels(translucent, decoded)), 0);
+
+  absl::StatusOr<OverlayResult> jpeg =
+      overlay_->Apply({.image = Encode(photo_, ImageFormat::kJpeg)});
+  ASSERT_THAT(jpeg, IsOk());
+  EXPECT_EQ(jpeg->format, ImageFormat::kJpeg);
+  EXPECT_EQ(Decode(jpeg->image).size(), photo_.size());
+}
+
+TEST_F(MustacheOverlayTest, EmptyStyleMeansTheConfiguredDefault) {
+  std::unique_ptr<MustacheOverlay> overlay = MakeOverlay({.default_style = "pencil"});
+  absl::StatusOr<OverlayResult> result =
+      overlay->Apply({.image = photo_png_, .faces = {GraceHopperFace(), GraceHopperFace()}});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_THAT(result->styles_applied, ::testing::ElementsAre("pencil", "pencil"));
+}
+
+TEST_F(MustacheOverlayTest, RandomPicksAStylePerFaceReproduciblyFromTheSeed) {
+  const cv::Mat canvas(900, 1200, CV_8UC3, cv::Scalar(200, 210, 220));
+  const std::string image = Encode(canvas, ImageFormat::kPng);
+  std::vector<Face> faces;
+  for (int row = 0; row < 5; ++row) {
+    for (int col = 0; col < 8; ++col) faces.push_back(MakeFace({75.0 + col * 150, 90.0 + row * 180}, 60, 0));
+  }
+  auto apply = [&](uint64_t seed) {
+    absl::StatusOr<OverlayResult> result = overlay_->Apply(
+        {.image = image, .faces = faces, .style = "random", .random_seed = seed});
+    EXPECT_THAT(result, IsOk());
+    return result.ok() ? *result : OverlayResult{};
+  };
+  const OverlayResult first = apply(42);
+  ASSERT_EQ(first.styles_applied.size(), faces.size());
+  std::set<std::string> used(first.styles_applied.begin(), first.styles_applied.end());
+  EXPECT_GE(used.size(), 3u) << "40 faces should see most of the styles";
+  for (const std::string& name : used) EXPECT_NE(FindStyle(styles_, name), nullptr) << name;
+
+  const OverlayResult again = apply(42);
+  EXPECT_EQ(again.styles_applied, first.styles_applied);
+  EXPECT_EQ(again.image, first.image);
+  EXPECT_NE(apply(43).styles_applied, first.styles_applied);
+  // Seed 0 still works (a fresh seed each time).
+  EXPECT_EQ(apply(0).styles_applied.size(), faces.size());
+  // And each face really got the style it reports: the random result for a
+  // face matches drawing that style alone.
+  const cv::Mat random_output = Decode(first.image);
+  for (size_t i : {size_t{0}, size_t{17}, size_t{39}}) {
+    absl::StatusOr<OverlayResult> alone = overlay_->Apply(
+        {.image = image, .faces = {faces[i]}, .style = first.styles_applied[i]});
+    ASSERT_THAT(alone, IsOk());
+    const cv::Rect cell(static_cast<int>(i % 8) * 150, static_cast<int>(i / 8) * 180, 150, 180);
+    EXPECT_EQ(cv::countNonZero(ChangedPixels(random_output(cell), Decode(alone->image)(cell))), 0)
+        << "face " << i;
+  }
+}
+
+TEST_F(MustacheOverlayTest, ConcurrentCallsGiveTheSameResultsAsSequentialOnes) {
+  std::vector<std::string> expected;
+  for (const MustacheStyle& style : styles_) expected.push_back(ApplyToPhoto(style.name)->image);
+  constexpr int kThreads = 6;
+  constexpr int kRounds = 3;
+  std::vector<std::vector<std::string>> outputs(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        const size_t index = (t + round) % styles_.size();
+        absl::StatusOr<OverlayResult> result = ApplyToPhoto(styles_[index].name);
+        outputs[t].push_back(result.ok() ? result->image : "");
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int round = 0; round < kRounds; ++round) {
+      EXPECT_EQ(outputs[t][round], expected[(t + round) % styles_.size()])
+          << "thread " << t << " round " << round;
+    }
+  }
+}
+
+TEST_F(MustacheOverlayTest, RejectsEveryKindOfBadInputClearly) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  auto invalid = [](absl::string_view substring) {
+    return StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(std::string(substring)));
+  };
+  EXPECT_THAT(overlay_->Apply({.image = ""}), invalid("empty"));
+  EXPECT_THAT(overlay_->Apply({.image = "this is not an image at all"}), invalid(""));
+  EXPECT_THAT(overlay_->Apply({.image = absl::string_view(photo_png_).substr(0, 200)}),
+              invalid(""));
+
+  Face face = GraceHopperFace();
+  face.landmarks.upper_lip_top.y = nan;
+  EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {GraceHopperFace(), face}),
+              invalid("faces[1]: landmark upper_lip_top is not a finite number"));
+  face = GraceHopperFace();
+  face.landmarks.left_eye_center.x = inf;
+  EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {face}), invalid("faces[0]"));
+  face = GraceHopperFace();
+  face.landmarks.mouth_left = {-4000, 300};
+  EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {face}), invalid("far outside"));
+  EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {MakeFace({256, 300}, 3e9, 0)}),
+              invalid("far outside"));
+  face = GraceHopperFace();
+  face.roll_degrees = inf;
+  EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {face}), invalid("roll_degrees"));
+
+  EXPECT_THAT(ApplyToPhoto("goatee"),
+              invalid("unknown style \"goatee\"; use one of handlebar, chevron"));
+  EXPECT_THAT(ApplyToPhoto("Walrus"), invalid("unknown style"));
+  for (ImageFormat format : {ImageFormat::kBmp, ImageFormat::kTiff, ImageFormat::kUnknown}) {
+    EXPECT_THAT(ApplyToPhoto("walrus", format), invalid("choose JPEG, PNG or WebP"));
+  }
+  EXPECT_THAT(overlay_->Apply({.image = photo_png_, .quality = 101}),
+              invalid("quality 101 is out of range"));
+  EXPECT_THAT(overlay_->Apply({.image = photo_png_, .quality = 4'000'000'000u}),
+              invalid("out of range"));
+}
+
+TEST_F(MustacheOverlayTest, RefusesImagesOverThePixelLimitBeforeDecoding) {
+  std::unique_ptr<MustacheOverlay> small = MakeOverlay({.max_pixels = 100'000});
+  EXPECT_THAT(small->Apply({.image = photo_png_, .faces = {GraceHopperFace()}}),
+              StatusIs(absl::StatusCode::kResourceExhausted, Not(IsEmpty())));
+}
+
+TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {
+  EXPECT_THAT(MustacheOverlay::Create({.default_style = "goatee"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_style")));
+  EXPECT_THAT(MustacheOverlay::Create({.max_pixels = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_pixels")));
+  for (int quality : {0, 101}) {
+    EXPECT_THAT(MustacheOverlay::Create({.default_quality = quality}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_quality")));
+  }
+  EXPECT_THAT(MustacheOverlay::Create({.default_style = "random"}), IsOk());
+}
+
+TEST(MustacheOverlayConfigTest, ListsEveryStyleWithAPngPreview) {
+  std::unique_ptr<MustacheOverlay> overlay = MakeOverlay();
+  const std::vector<MustacheStyle> styles = MakeBuiltInStyles();
+  ASSERT_EQ(overlay->styles().size(), styles.size());
+  for (size_t i = 0; i < styles.size(); ++i) {
+    const StyleInfo& info = overlay->styles()[i];
+    EXPECT_EQ(info.name, styles[i].name);
+    EXPECT_EQ(info.display_name, styles[i].display_name);
+    EXPECT_THAT(imaging::ReadImageHeader(info.preview_png),
+                IsOkAndHolds(::testing::Field(&imaging::ImageHeader::format, ImageFormat::kPng)));
+    const cv::Mat preview = Decode(info.preview_png);
+    EXPECT_EQ(preview.type(), CV_8UC4) << info.name;
+  }
+}
+
+}  // namespace
+}  // namespace stache::overlay

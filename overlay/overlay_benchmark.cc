@@ -1,0 +1,137 @@
+// Cost of Apply (decode + draw + encode) on 1 and 12 MP JPEG photos with one
+// and five faces, of drawing alone per face and style, and Apply's
+// throughput on one and two threads.
+//
+//   build/bin/overlay_benchmark --benchmark_min_time=1
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <opencv2/imgproc.hpp>
+
+#include "overlay/mustache_overlay.h"
+#include "overlay/testing/mustache_measure.h"
+#include "tests/testing/process.h"
+
+namespace stache::overlay {
+namespace {
+
+using ::stache::overlay::testing::GraceHopperFace;
+using ::stache::overlay::testing::MakeFace;
+
+// grace_hopper.jpg scaled to about `megapixels`, its face scaled with it,
+// and four more faces of the same size on the background.
+struct BenchPhoto {
+  cv::Mat pixels;
+  std::string jpeg;
+  std::vector<Face> faces;
+};
+
+BenchPhoto MakePhoto(double megapixels) {
+  const std::string original =
+      stache::testing::ReadFileOrDie(stache::testing::TestDataPath("grace_hopper.jpg"));
+  const cv::Mat photo = imaging::DecodeImage(original, {})->pixels;
+  const double scale = std::sqrt(megapixels * 1e6 / photo.total());
+  BenchPhoto bench;
+  cv::resize(photo, bench.pixels, {}, scale, scale, cv::INTER_CUBIC);
+  bench.jpeg = *imaging::EncodeImage(bench.pixels, imaging::ImageFormat::kJpeg, 90);
+  Face face = GraceHopperFace();
+  for (cv::Point2d* p : {&face.landmarks.left_eye_center, &face.landmarks.right_eye_center,
+                         &face.landmarks.nose_base, &face.landmarks.upper_lip_top,
+                         &face.landmarks.mouth_left, &face.landmarks.mouth_right}) {
+    *p *= scale;
+  }
+  bench.faces.push_back(face);
+  const double inter_ocular = 82 * scale;
+  const cv::Size size = bench.pixels.size();
+  for (const cv::Point2d& at : {cv::Point2d(0.2, 0.15), cv::Point2d(0.8, 0.15),
+                                cv::Point2d(0.2, 0.85), cv::Point2d(0.8, 0.85)}) {
+    bench.faces.push_back(MakeFace({at.x * size.width, at.y * size.height}, inter_ocular, 8));
+  }
+  return bench;
+}
+
+// Built once (thread-safe static initialisation), as a 12 MP photo takes a
+// while to make.
+const BenchPhoto& Photo(int megapixels) {
+  static const auto* const photos =
+      new std::map<int, BenchPhoto>{{1, MakePhoto(1)}, {12, MakePhoto(12)}};
+  return photos->at(megapixels);
+}
+
+const MustacheOverlay& Overlay() {
+  static const MustacheOverlay* const overlay = MustacheOverlay::Create({}).value().release();
+  return *overlay;
+}
+
+// Args: megapixels, faces.
+void BM_Apply(benchmark::State& state) {
+  const BenchPhoto& photo = Photo(static_cast<int>(state.range(0)));
+  const OverlayRequest request{
+      .image = photo.jpeg,
+      .faces = std::vector<Face>(photo.faces.begin(), photo.faces.begin() + state.range(1))};
+  absl::Duration decode, draw, encode;
+  for (auto _ : state) {
+    absl::StatusOr<OverlayResult> result = Overlay().Apply(request);
+    if (!result.ok()) {
+      state.SkipWithError(std::string(result.status().message()).c_str());
+      break;
+    }
+    decode += result->decode_duration;
+    draw += result->draw_duration;
+    encode += result->encode_duration;
+    benchmark::DoNotOptimize(result->image.data());
+  }
+  const double n = static_cast<double>(state.iterations());
+  state.counters["decode_ms"] = absl::ToDoubleMilliseconds(decode) / n;
+  state.counters["draw_ms"] = absl::ToDoubleMilliseconds(draw) / n;
+  state.counters["encode_ms"] = absl::ToDoubleMilliseconds(encode) / n;
+}
+BENCHMARK(BM_Apply)
+    ->ArgNames({"MP", "faces"})
+    ->Args({1, 1})
+    ->Args({1, 5})
+    ->Args({12, 1})
+    ->Args({12, 5})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// Drawing one mustache, nothing else. Args: megapixels, style index.
+void BM_DrawOneFace(benchmark::State& state) {
+  const BenchPhoto& photo = Photo(static_cast<int>(state.range(0)));
+  const std::vector<MustacheStyle> styles = MakeBuiltInStyles();
+  const MustacheStyle& style = styles.at(state.range(1));
+  state.SetLabel(style.name);
+  cv::Mat canvas = photo.pixels.clone();
+  const MustachePlacement placement = *PlaceMustache(photo.faces[0], canvas.size());
+  for (auto _ : state) {
+    // Redrawing on the same canvas costs the same as drawing on a fresh one.
+    if (!DrawMustache(placement, style, canvas).ok()) state.SkipWithError("draw failed");
+    benchmark::ClobberMemory();
+  }
+}
+BENCHMARK(BM_DrawOneFace)
+    ->ArgNames({"MP", "style"})
+    ->ArgsProduct({{1, 12}, {0, 1, 2, 3, 4}})
+    ->Unit(benchmark::kMicrosecond);
+
+// Throughput of Apply on a 1 MP photo with one face: with two threads it
+// should nearly double on two cores, as nothing is serialised.
+void BM_ApplyThroughput(benchmark::State& state) {
+  const BenchPhoto& photo = Photo(1);
+  const OverlayRequest request{.image = photo.jpeg, .faces = {photo.faces[0]}};
+  for (auto _ : state) {
+    absl::StatusOr<OverlayResult> result = Overlay().Apply(request);
+    if (!result.ok()) state.SkipWithError("apply failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ApplyThroughput)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace stache::overlay

@@ -1,0 +1,109 @@
+#include "overlay/overlay_service.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/status.h"
+
+namespace stache::overlay {
+namespace {
+
+using imaging::ImageFormat;
+
+absl::StatusOr<std::optional<ImageFormat>> FromProto(v1::ImageFormat format) {
+  switch (format) {
+    case v1::IMAGE_FORMAT_UNSPECIFIED:
+      return std::nullopt;
+    case v1::IMAGE_FORMAT_JPEG:
+      return ImageFormat::kJpeg;
+    case v1::IMAGE_FORMAT_PNG:
+      return ImageFormat::kPng;
+    case v1::IMAGE_FORMAT_WEBP:
+      return ImageFormat::kWebp;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat(
+          "output_format ", static_cast<int>(format),
+          " is not supported: use IMAGE_FORMAT_JPEG, IMAGE_FORMAT_PNG, IMAGE_FORMAT_WEBP or "
+          "IMAGE_FORMAT_UNSPECIFIED"));
+  }
+}
+
+v1::ImageFormat ToProto(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return v1::IMAGE_FORMAT_JPEG;
+    case ImageFormat::kPng:
+      return v1::IMAGE_FORMAT_PNG;
+    case ImageFormat::kWebp:
+      return v1::IMAGE_FORMAT_WEBP;
+    default:
+      return v1::IMAGE_FORMAT_UNSPECIFIED;
+  }
+}
+
+cv::Point2d FromProto(const detector::v1::Point& point) { return {point.x_px(), point.y_px()}; }
+
+absl::StatusOr<Face> FromProto(const detector::v1::Face& face, int index) {
+  if (!face.has_landmarks()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("faces[", index,
+                     "] has no landmarks: pass the faces as DetectorService.Detect returns them"));
+  }
+  const detector::v1::FaceLandmarks& l = face.landmarks();
+  return Face{.landmarks = {.left_eye_center = FromProto(l.left_eye_center()),
+                            .right_eye_center = FromProto(l.right_eye_center()),
+                            .nose_base = FromProto(l.nose_base()),
+                            .upper_lip_top = FromProto(l.upper_lip_top()),
+                            .mouth_left = FromProto(l.mouth_left()),
+                            .mouth_right = FromProto(l.mouth_right())},
+              .roll_degrees = face.roll_degrees()};
+}
+
+absl::StatusOr<OverlayRequest> FromProto(const v1::ApplyRequest& request) {
+  OverlayRequest core{.image = request.image(),
+                      .style = request.style(),
+                      .quality = request.quality(),
+                      .random_seed = request.random_seed()};
+  STACHE_ASSIGN_OR_RETURN(core.output_format, FromProto(request.output_format()));
+  core.faces.reserve(request.faces_size());
+  for (int i = 0; i < request.faces_size(); ++i) {
+    STACHE_ASSIGN_OR_RETURN(Face face, FromProto(request.faces(i), i));
+    core.faces.push_back(face);
+  }
+  return core;
+}
+
+}  // namespace
+
+grpc::Status OverlayServiceImpl::Apply(grpc::ServerContext*, const v1::ApplyRequest* request,
+                                       v1::ApplyResponse* response) {
+  absl::StatusOr<OverlayRequest> core_request = FromProto(*request);
+  if (!core_request.ok()) return server::ToGrpcStatus(core_request.status());
+  absl::StatusOr<OverlayResult> result = overlay_.Apply(*core_request);
+  if (!result.ok()) return server::ToGrpcStatus(result.status());
+  response->set_image(std::move(result->image));
+  response->set_format(ToProto(result->format));
+  response->set_content_type(imaging::ImageFormatMimeType(result->format));
+  response->set_width_px(result->width_px);
+  response->set_height_px(result->height_px);
+  for (std::string& style : result->styles_applied) response->add_styles_applied(std::move(style));
+  response->set_decode_duration_ms(absl::ToDoubleMilliseconds(result->decode_duration));
+  response->set_draw_duration_ms(absl::ToDoubleMilliseconds(result->draw_duration));
+  response->set_encode_duration_ms(absl::ToDoubleMilliseconds(result->encode_duration));
+  return grpc::Status::OK;
+}
+
+grpc::Status OverlayServiceImpl::ListStyles(grpc::ServerContext*, const v1::ListStylesRequest*,
+                                            v1::ListStylesResponse* response) {
+  for (const StyleInfo& info : overlay_.styles()) {
+    v1::Style* style = response->add_styles();
+    style->set_name(info.name);
+    style->set_display_name(info.display_name);
+    style->set_preview_png(info.preview_png);
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace stache::overlay

@@ -23,6 +23,8 @@ using internal::FaceCandidate;
 // pixels hold no more detail, only more cost.
 constexpr double kMaxUpscale = 2.0;
 
+constexpr int kWarmUpSizePx = 96;
+
 absl::Status ValidateOptions(const DetectOptions& options) {
   if (options.max_faces < 0) {
     return absl::InvalidArgumentError(
@@ -182,8 +184,14 @@ absl::StatusOr<std::unique_ptr<FaceDetector>> FaceDetector::Create(
     }
   }
   if (!fitter.ok()) return fitter.status();
-  return std::unique_ptr<FaceDetector>(
+  std::unique_ptr<FaceDetector> detector(
       new FaceDetector(config, std::move(finder), *std::move(fitter), std::move(models)));
+  // Makes the first finder instance now, so the first request does not
+  // wait for it.
+  absl::StatusOr<Detection> warm_up =
+      detector->Detect(cv::Mat(kWarmUpSizePx, kWarmUpSizePx, CV_8UC3, cv::Scalar::all(128)), {});
+  if (!warm_up.ok()) return warm_up.status();
+  return detector;
 }
 
 FaceDetector::FaceDetector(DetectorConfig config, std::unique_ptr<internal::FaceFinder> finder,

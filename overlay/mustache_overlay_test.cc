@@ -27,6 +27,7 @@ using ::stache::overlay::testing::GraceHopperFace;
 using ::stache::overlay::testing::MakeFace;
 using ::stache::overlay::testing::MaskShape;
 using ::stache::overlay::testing::MeasureShape;
+using ::stache::overlay::testing::ScaledFace;
 using ::stache::testing::IsOk;
 using ::stache::testing::IsOkAndHolds;
 using ::stache::testing::ReadFileOrDie;
@@ -91,17 +92,6 @@ class MustacheOverlayTest : public ::testing::Test {
   const std::vector<MustacheStyle> styles_ = MakeBuiltInStyles();
 };
 
-Face Scaled(const Face& face, double factor) {
-  Face scaled = face;
-  for (cv::Point2d* p :
-       {&scaled.landmarks.left_eye_center, &scaled.landmarks.right_eye_center,
-        &scaled.landmarks.nose_base, &scaled.landmarks.upper_lip_top,
-        &scaled.landmarks.mouth_left, &scaled.landmarks.mouth_right}) {
-    *p *= factor;
-  }
-  return scaled;
-}
-
 // Golden properties of every style on a real photo, through PNG. The photo
 // is scaled to 1.2 MP, a typical upload, so that even the pencil's lines
 // have an interior.
@@ -109,7 +99,7 @@ TEST_F(MustacheOverlayTest, EachStyleChangesOnlyItsBoundsInItsOwnColourOnThePhil
   cv::Mat photo;
   cv::resize(photo_, photo, {}, 2, 2, cv::INTER_CUBIC);
   const std::string photo_png = Encode(photo, ImageFormat::kPng);
-  const Face face = Scaled(GraceHopperFace(), 2);
+  const Face face = ScaledFace(GraceHopperFace(), 2);
   const MustachePlacement placement = *PlaceMustache(face, photo.size());
   const double inter_ocular =
       cv::norm(face.landmarks.right_eye_center - face.landmarks.left_eye_center);

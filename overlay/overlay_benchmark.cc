@@ -23,6 +23,7 @@ namespace {
 
 using ::stache::overlay::testing::GraceHopperFace;
 using ::stache::overlay::testing::MakeFace;
+using ::stache::overlay::testing::ScaledFace;
 
 // grace_hopper.jpg scaled to about `megapixels`, its face scaled with it,
 // and four more faces of the same size on the background.
@@ -40,13 +41,7 @@ BenchPhoto MakePhoto(double megapixels) {
   BenchPhoto bench;
   cv::resize(photo, bench.pixels, {}, scale, scale, cv::INTER_CUBIC);
   bench.jpeg = *imaging::EncodeImage(bench.pixels, imaging::ImageFormat::kJpeg, 90);
-  Face face = GraceHopperFace();
-  for (cv::Point2d* p : {&face.landmarks.left_eye_center, &face.landmarks.right_eye_center,
-                         &face.landmarks.nose_base, &face.landmarks.upper_lip_top,
-                         &face.landmarks.mouth_left, &face.landmarks.mouth_right}) {
-    *p *= scale;
-  }
-  bench.faces.push_back(face);
+  bench.faces.push_back(ScaledFace(GraceHopperFace(), scale));
   const double inter_ocular = 82 * scale;
   const cv::Size size = bench.pixels.size();
   for (const cv::Point2d& at : {cv::Point2d(0.2, 0.15), cv::Point2d(0.8, 0.15),

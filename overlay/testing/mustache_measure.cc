@@ -36,6 +36,17 @@ Face GraceHopperFace() {
               .roll_degrees = std::atan2(-3.0, 82.0) * 180 / CV_PI};
 }
 
+Face ScaledFace(const Face& face, double factor) {
+  Face scaled = face;
+  for (cv::Point2d* p :
+       {&scaled.landmarks.left_eye_center, &scaled.landmarks.right_eye_center,
+        &scaled.landmarks.nose_base, &scaled.landmarks.upper_lip_top,
+        &scaled.landmarks.mouth_left, &scaled.landmarks.mouth_right}) {
+    *p *= factor;
+  }
+  return scaled;
+}
+
 cv::Mat ChangedPixels(const cv::Mat& before, const cv::Mat& after) {
   CV_Assert(before.size() == after.size() && before.type() == after.type());
   cv::Mat difference;

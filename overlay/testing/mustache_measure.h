@@ -23,6 +23,9 @@ Face MakeFace(cv::Point2d anchor, double inter_ocular_px, double roll_degrees,
 // Landmarks placed by hand on grace_hopper.jpg (512x600), checked by eye.
 Face GraceHopperFace();
 
+// `face` on a copy of its image scaled by `factor`.
+Face ScaledFace(const Face& face, double factor);
+
 // CV_8U mask, 255 where any channel of `before` and `after` differs.
 cv::Mat ChangedPixels(const cv::Mat& before, const cv::Mat& after);
 

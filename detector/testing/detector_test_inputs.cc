@@ -149,7 +149,7 @@ std::vector<BadImage> BadImages() {
       {"truncated_jpeg", jpeg.substr(0, jpeg.size() / 2), StatusCode::kInvalidArgument,
        "truncated"},
       {"jpeg_header_only", jpeg.substr(0, 200), StatusCode::kInvalidArgument, "truncated"},
-      {"truncated_png", png.substr(0, png.size() / 3), StatusCode::kInvalidArgument,
+      {"truncated_png", png.substr(0, png.size() / 10), StatusCode::kInvalidArgument,
        "could not be decoded"},
       {"corrupt_png", corrupt, StatusCode::kInvalidArgument, "could not be decoded"},
       {"png_bomb_50000x50000", PngHeaderClaiming(50000, 50000),

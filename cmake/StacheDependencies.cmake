@@ -21,3 +21,4 @@ include(GoogleTest)
 # Tools the tests drive for real (installed by scripts/setup.sh).
 find_program(STACHE_BUF buf PATHS /usr/local/bin)
 find_program(STACHE_GRPCURL grpcurl PATHS /usr/local/bin)
+find_program(STACHE_MINIO minio PATHS /usr/local/bin)  # S3 server for the storage tests

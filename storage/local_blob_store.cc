@@ -336,7 +336,8 @@ absl::Status LocalBlobStore::DoGet(absl::string_view ns, absl::string_view key,
     }
     return absl::OkStatus();
   }
-  return absl::AbortedError(absl::StrCat("\"", key, "\" kept changing while being read; retry"));
+  return absl::AbortedError(
+      absl::StrCat("\"", key, "\" was replaced repeatedly while being read; retry"));
 }
 
 absl::StatusOr<ListPage> LocalBlobStore::DoList(const ListQuery& query) {

@@ -45,11 +45,16 @@ absl::Status CheckSegments(absl::string_view what, absl::string_view text,
   }
   std::vector<absl::string_view> segments = absl::StrSplit(text, '/');
   for (size_t i = 0; i < segments.size(); ++i) {
-    if (last_may_be_partial && i + 1 == segments.size()) break;
     const absl::string_view segment = segments[i];
-    if (segment.empty() || segment == "." || segment == "..") {
+    const bool partial = last_may_be_partial && i + 1 == segments.size();
+    if (!partial && (segment.empty() || segment == "." || segment == "..")) {
       return absl::InvalidArgumentError(absl::StrCat(
           what, " ", Quote(text), " has an empty, \".\" or \"..\" path segment"));
+    }
+    if (segment.size() > kMaxKeySegmentBytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, " ", Quote(text), " has a path segment of ", segment.size(),
+          " bytes; the limit is ", kMaxKeySegmentBytes));
     }
   }
   return absl::OkStatus();

@@ -5,8 +5,10 @@
 //   ValidateObjectKey("../etc/passwd");  // INVALID_ARGUMENT
 //
 // Keys: 1..512 bytes of [A-Za-z0-9._/-], no leading "/", no empty, "." or ".."
-// path segments (so no trailing "/" and no "//" either). They are safe as
-// file names, URL paths and S3 object keys without escaping.
+// path segments (so no trailing "/" and no "//" either), each segment at most
+// 255 bytes (a file name's limit, which MinIO and other file-backed S3
+// servers inherit). They are safe as file names, URL paths and S3 object
+// keys without escaping.
 // Namespaces: 1..64 bytes of [A-Za-z0-9._-], not "." or "..".
 // Labels: at most 16; keys 1..256 bytes of [A-Za-z0-9._/-]; values up to 256
 // bytes of valid UTF-8. Content types: up to 256 bytes of printable ASCII.
@@ -23,6 +25,7 @@
 namespace stache::storage {
 
 inline constexpr size_t kMaxKeyBytes = 512;
+inline constexpr size_t kMaxKeySegmentBytes = 255;
 inline constexpr size_t kMaxNamespaceBytes = 64;
 inline constexpr size_t kMaxLabels = 16;
 inline constexpr size_t kMaxLabelKeyBytes = 256;

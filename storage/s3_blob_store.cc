@@ -38,7 +38,8 @@ constexpr char kSha256Metadata[] = "stache-sha256";
 // short) page with a token, so a selective prefix cannot make one call scan
 // a whole namespace.
 constexpr int kMaxEntriesScannedPerList = 5000;
-constexpr int kAttempts = 3;
+// Reads retry when the object is replaced under them, this many times.
+constexpr int kAttempts = 5;
 
 std::string DataKey(absl::string_view ns, absl::string_view key) {
   return absl::StrCat("objects/", ns, "/", key);
@@ -107,12 +108,12 @@ absl::StatusOr<ObjectInfo> ParseIndexEntry(absl::string_view ns, absl::string_vi
   }
 }
 
-}  // namespace
+absl::Status ReplacedTooOften(absl::string_view key) {
+  return absl::AbortedError(
+      absl::StrCat("\"", key, "\" was replaced repeatedly while being read; retry"));
+}
 
-struct S3BlobStore::Resolved {
-  ObjectInfo info;
-  std::string etag;
-};
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<S3BlobStore>> S3BlobStore::Open(
     const S3BlobStoreOptions& options) {
@@ -195,58 +196,55 @@ absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header, ChunkS
   return info;
 }
 
-absl::StatusOr<S3BlobStore::Resolved> S3BlobStore::Resolve(absl::string_view ns,
-                                                           absl::string_view key) {
-  std::string missing_entry;
+absl::StatusOr<ObjectInfo> S3BlobStore::ReadIndexEntry(absl::string_view ns,
+                                                       absl::string_view key,
+                                                       const internal::S3ObjectHead& head) {
+  auto it = head.metadata.find(kEntryMetadata);
+  if (it == head.metadata.end() || !IsEntryId(it->second)) {
+    return absl::DataLossError(absl::StrCat(DataKey(ns, key), " in bucket ", bucket_,
+                                            " was not written by stache-storage"));
+  }
+  STACHE_ASSIGN_OR_RETURN(const std::string json,
+                          client_->GetObjectBytes(bucket_, IndexKey(ns, it->second, key)));
+  return ParseIndexEntry(ns, key, json);
+}
+
+absl::StatusOr<ObjectInfo> S3BlobStore::DoStat(absl::string_view ns, absl::string_view key) {
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     absl::StatusOr<internal::S3ObjectHead> head = client_->HeadObject(bucket_, DataKey(ns, key));
     if (absl::IsNotFound(head.status())) return ObjectNotFoundError(ns, key);
     if (!head.ok()) return head.status();
-    const std::string entry = head->metadata[kEntryMetadata];
-    if (!IsEntryId(entry)) {
-      return absl::DataLossError(absl::StrCat(DataKey(ns, key), " in bucket ", bucket_,
-                                              " was not written by stache-storage"));
-    }
-    absl::StatusOr<std::string> json = client_->GetObjectBytes(bucket_, IndexKey(ns, entry, key));
-    if (absl::IsNotFound(json.status())) {
-      // Replaced or deleted since the HEAD: look again. The same entry
-      // missing twice is damage, not a race.
-      if (entry == missing_entry) {
-        return absl::DataLossError(absl::StrCat("index entry ", IndexKey(ns, entry, key),
-                                                " is missing from bucket ", bucket_));
-      }
-      missing_entry = entry;
-      continue;
-    }
-    if (!json.ok()) return json.status();
-    STACHE_ASSIGN_OR_RETURN(ObjectInfo info, ParseIndexEntry(ns, key, *json));
-    return Resolved{.info = std::move(info), .etag = head->etag};
+    absl::StatusOr<ObjectInfo> info = ReadIndexEntry(ns, key, *head);
+    // A missing entry: the object was replaced or deleted since the HEAD
+    // (its Put retired the entry); look again.
+    if (!absl::IsNotFound(info.status())) return info;
   }
-  return absl::AbortedError(absl::StrCat("\"", key, "\" kept changing while being read; retry"));
-}
-
-absl::StatusOr<ObjectInfo> S3BlobStore::DoStat(absl::string_view ns, absl::string_view key) {
-  STACHE_ASSIGN_OR_RETURN(Resolved resolved, Resolve(ns, key));
-  return std::move(resolved.info);
+  return ReplacedTooOften(key);
 }
 
 absl::Status S3BlobStore::DoGet(absl::string_view ns, absl::string_view key, InfoSink on_info,
                                 ChunkSink on_chunk) {
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    STACHE_ASSIGN_OR_RETURN(const Resolved resolved, Resolve(ns, key));
-    bool info_sent = false;
+    bool replaced = false;
+    ObjectInfo info;
     internal::Sha256 hash;
     uint64_t received = 0;
     std::string pending;  // libcurl delivers small pieces; callers get kChunkBytes
-    auto send_info_once = [&]() -> absl::Status {
-      if (info_sent) return absl::OkStatus();
-      info_sent = true;
-      return on_info(resolved.info);
-    };
-    // If-Match: the bytes must be the ones the metadata describes.
+    // One GET: its headers name the index entry, read before any byte is
+    // passed on, so the metadata always describes the bytes that follow.
     absl::Status status = client_->GetObject(
-        bucket_, DataKey(ns, key), resolved.etag, [&](absl::string_view piece) -> absl::Status {
-          STACHE_RETURN_IF_ERROR(send_info_once());
+        bucket_, DataKey(ns, key),
+        [&](const internal::S3ObjectHead& head) -> absl::Status {
+          absl::StatusOr<ObjectInfo> entry = ReadIndexEntry(ns, key, head);
+          if (absl::IsNotFound(entry.status())) {
+            replaced = true;
+            return entry.status();
+          }
+          if (!entry.ok()) return entry.status();
+          info = *std::move(entry);
+          return on_info(info);
+        },
+        [&](absl::string_view piece) -> absl::Status {
           hash.Update(piece);
           received += piece.size();
           pending.append(piece.data(), piece.size());
@@ -256,18 +254,17 @@ absl::Status S3BlobStore::DoGet(absl::string_view ns, absl::string_view key, Inf
           }
           return absl::OkStatus();
         });
-    // Replaced between the HEAD and the GET, before anything was sent.
-    if (!info_sent && (absl::IsFailedPrecondition(status) || absl::IsNotFound(status))) continue;
+    if (replaced) continue;
+    if (absl::IsNotFound(status)) return ObjectNotFoundError(ns, key);
     STACHE_RETURN_IF_ERROR(status);
-    STACHE_RETURN_IF_ERROR(send_info_once());
     if (!pending.empty()) STACHE_RETURN_IF_ERROR(on_chunk(pending));
-    if (received != resolved.info.size_bytes || hash.HexDigest() != resolved.info.sha256_hex) {
+    if (received != info.size_bytes || hash.HexDigest() != info.sha256_hex) {
       return absl::DataLossError(absl::StrCat("the bytes of \"", key, "\" in namespace \"", ns,
                                               "\" no longer match their SHA-256"));
     }
     return absl::OkStatus();
   }
-  return absl::AbortedError(absl::StrCat("\"", key, "\" kept changing while being read; retry"));
+  return ReplacedTooOften(key);
 }
 
 absl::StatusOr<ListPage> S3BlobStore::DoList(const ListQuery& query) {

@@ -33,6 +33,7 @@
 namespace stache::storage {
 namespace internal {
 class S3Client;
+struct S3ObjectHead;
 }  // namespace internal
 
 struct S3BlobStoreOptions {
@@ -68,11 +69,12 @@ class S3BlobStore final : public BlobStore {
   absl::Status DoDelete(absl::string_view ns, absl::string_view key) override;
 
  private:
-  struct Resolved;
   S3BlobStore(const S3BlobStoreOptions& options, std::unique_ptr<internal::S3Client> client);
 
-  // The object's metadata and the ETag of its bytes.
-  absl::StatusOr<Resolved> Resolve(absl::string_view ns, absl::string_view key);
+  // The metadata of the object whose data object has these headers.
+  // NOT_FOUND when its entry is gone: the object was replaced meanwhile.
+  absl::StatusOr<ObjectInfo> ReadIndexEntry(absl::string_view ns, absl::string_view key,
+                                            const internal::S3ObjectHead& head);
 
   const std::string bucket_;
   const std::string spool_dir_;

@@ -58,7 +58,9 @@ struct S3Client::Request {
   std::vector<std::pair<std::string, std::string>> query;
   std::vector<std::string> headers;  // "Name: value"
   const S3Body* body = nullptr;      // PUT only
-  // GET: receives the body of a successful response instead of Response::body.
+  // GET: receive the headers and the body of a successful response instead
+  // of Response::body.
+  const absl::FunctionRef<absl::Status(const S3ObjectHead&)>* on_head = nullptr;
   const ChunkSink* sink = nullptr;
 };
 
@@ -75,12 +77,40 @@ struct Transfer {
   CURL* curl = nullptr;
   const S3Body* body = nullptr;
   uint64_t body_offset = 0;
+  const absl::FunctionRef<absl::Status(const S3ObjectHead&)>* on_head = nullptr;
   const ChunkSink* sink = nullptr;
   absl::Status sink_status;
+  // Whether anything reached the receiver (then a retry would repeat it).
   bool streamed = false;
+  bool head_delivered = false;
   std::map<std::string, std::string> headers;
   std::string response_body;
 };
+
+absl::StatusOr<S3ObjectHead> ParseHead(const std::map<std::string, std::string>& headers) {
+  S3ObjectHead head;
+  for (const auto& [name, value] : headers) {
+    if (name == "etag") head.etag = value;
+    if (name == "content-type") head.content_type = value;
+    if (name == "content-length" && !absl::SimpleAtoi(value, &head.size_bytes)) {
+      return absl::InternalError(absl::StrCat("S3 sent a bad Content-Length: ", value));
+    }
+    if (absl::StartsWith(name, kUserMetadataPrefix)) {
+      head.metadata[name.substr(std::strlen(kUserMetadataPrefix))] = value;
+    }
+  }
+  return head;
+}
+
+// Hands the headers of a successful GET to its receiver, once.
+absl::Status DeliverHead(Transfer& transfer) {
+  if (transfer.head_delivered || transfer.on_head == nullptr) return absl::OkStatus();
+  transfer.head_delivered = true;
+  transfer.streamed = true;
+  absl::StatusOr<S3ObjectHead> head = ParseHead(transfer.headers);
+  if (!head.ok()) return head.status();
+  return (*transfer.on_head)(*head);
+}
 
 size_t ReadBody(char* buffer, size_t size, size_t count, void* user_data) {
   auto* transfer = static_cast<Transfer*>(user_data);
@@ -105,8 +135,11 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user_data) {
   long http_status = 0;
   curl_easy_getinfo(transfer->curl, CURLINFO_RESPONSE_CODE, &http_status);
   if (transfer->sink != nullptr && http_status >= 200 && http_status < 300) {
-    transfer->streamed = true;
-    transfer->sink_status = (*transfer->sink)(absl::string_view(data, bytes));
+    transfer->sink_status = DeliverHead(*transfer);
+    if (transfer->sink_status.ok()) {
+      transfer->streamed = true;
+      transfer->sink_status = (*transfer->sink)(absl::string_view(data, bytes));
+    }
     return transfer->sink_status.ok() ? bytes : 0;  // 0 aborts the transfer
   }
   if (transfer->response_body.size() + bytes <= kMaxBufferedBody) {
@@ -243,13 +276,14 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
                     UriEncode(query[i].second));
   }
 
-  Transfer transfer{.curl = curl, .body = request.body, .sink = request.sink};
+  Transfer transfer{
+      .curl = curl, .body = request.body, .on_head = request.on_head, .sink = request.sink};
   curl_slist* headers = nullptr;
   for (const std::string& header : request.headers) {
     headers = curl_slist_append(headers, header.c_str());
   }
-  // No "Expect: 100-continue" round trip before each upload.
-  headers = curl_slist_append(headers, "Expect:");
+  // Not "Expect:" to skip the 100-continue round trip: libcurl 7.88 signs
+  // that removal directive as a header it never sends (SignatureDoesNotMatch).
   if (!options_.session_token.empty()) {
     headers = curl_slist_append(
         headers, absl::StrCat("x-amz-security-token: ", options_.session_token).c_str());
@@ -293,6 +327,12 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
   }
   Response response;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.http_status);
+  // An empty object has no body to trigger the delivery of its headers.
+  if (response.http_status / 100 == 2) {
+    absl::Status delivered = DeliverHead(transfer);
+    *streamed = transfer.streamed;
+    if (!delivered.ok()) return delivered;
+  }
   response.headers = std::move(transfer.headers);
   response.body = std::move(transfer.response_body);
   return response;
@@ -329,18 +369,7 @@ absl::StatusOr<S3ObjectHead> S3Client::HeadObject(absl::string_view bucket,
   if (response.http_status / 100 != 2) {
     return StatusForHttp(response.http_status, response.body, absl::StrCat("HEAD ", key));
   }
-  S3ObjectHead head;
-  for (auto& [name, value] : response.headers) {
-    if (name == "etag") head.etag = value;
-    if (name == "content-type") head.content_type = value;
-    if (name == "content-length" && !absl::SimpleAtoi(value, &head.size_bytes)) {
-      return absl::InternalError(absl::StrCat("S3 sent a bad Content-Length: ", value));
-    }
-    if (absl::StartsWith(name, kUserMetadataPrefix)) {
-      head.metadata[name.substr(std::strlen(kUserMetadataPrefix))] = value;
-    }
-  }
-  return head;
+  return ParseHead(response.headers);
 }
 
 absl::Status S3Client::PutObject(absl::string_view bucket, absl::string_view key,
@@ -361,12 +390,13 @@ absl::Status S3Client::PutObject(absl::string_view bucket, absl::string_view key
 }
 
 absl::Status S3Client::GetObject(absl::string_view bucket, absl::string_view key,
-                                 absl::string_view if_match, ChunkSink on_chunk) {
+                                 absl::FunctionRef<absl::Status(const S3ObjectHead&)> on_head,
+                                 ChunkSink on_chunk) {
   Request request{.method = "GET",
                   .bucket = std::string(bucket),
                   .key = std::string(key),
+                  .on_head = &on_head,
                   .sink = &on_chunk};
-  if (!if_match.empty()) request.headers.push_back(absl::StrCat("If-Match: ", if_match));
   STACHE_ASSIGN_OR_RETURN(Response response, Perform(request));
   if (response.http_status / 100 == 2) return absl::OkStatus();
   return StatusForHttp(response.http_status, response.body, absl::StrCat("GET ", key));
@@ -375,10 +405,12 @@ absl::Status S3Client::GetObject(absl::string_view bucket, absl::string_view key
 absl::StatusOr<std::string> S3Client::GetObjectBytes(absl::string_view bucket,
                                                      absl::string_view key) {
   std::string bytes;
-  STACHE_RETURN_IF_ERROR(GetObject(bucket, key, "", [&](absl::string_view chunk) {
-    bytes.append(chunk.data(), chunk.size());
-    return absl::OkStatus();
-  }));
+  STACHE_RETURN_IF_ERROR(GetObject(
+      bucket, key, [](const S3ObjectHead&) { return absl::OkStatus(); },
+      [&](absl::string_view chunk) {
+        bytes.append(chunk.data(), chunk.size());
+        return absl::OkStatus();
+      }));
   return bytes;
 }
 

@@ -77,10 +77,11 @@ class S3Client final {
   absl::Status PutObject(absl::string_view bucket, absl::string_view key, const S3Body& body,
                          absl::string_view content_type,
                          const std::map<std::string, std::string>& metadata);
-  // Streams the object's bytes to `on_chunk` (pieces of any size). With
-  // `if_match` set, fails with FAILED_PRECONDITION when the ETag differs.
+  // Calls `on_head` with the response's headers, then streams the bytes to
+  // `on_chunk` (pieces of any size). An error from either stops the transfer.
   absl::Status GetObject(absl::string_view bucket, absl::string_view key,
-                         absl::string_view if_match, ChunkSink on_chunk);
+                         absl::FunctionRef<absl::Status(const S3ObjectHead&)> on_head,
+                         ChunkSink on_chunk);
   // The whole object, for small ones.
   absl::StatusOr<std::string> GetObjectBytes(absl::string_view bucket, absl::string_view key);
   // Succeeds when the object is already gone.

@@ -24,14 +24,23 @@ while [ $# -gt 0 ]; do
 done
 tag="${tag:-$version}"
 revision="$(git rev-parse --short=12 HEAD)"
+commit="$(git rev-parse HEAD)"  # every image from the same tree, even if HEAD moves
 
 deploy/base/build-base-images.sh
 for service in "${services[@]}"; do
   echo "build-images: stache-$service:$tag (version $version, revision $revision)"
-  git archive --format=tar HEAD | docker build --quiet -f deploy/Dockerfile \
+  git archive --format=tar "$commit" | docker build --quiet -f deploy/Dockerfile \
     --target "$service" \
     --build-arg STACHE_VERSION="$version" \
     --build-arg GIT_REVISION="$revision" \
     -t "stache-$service:$tag" - >/dev/null
+  # A shared library missing from the runtime stage fails here, not at run time.
+  missing="$(docker run --rm --entrypoint sh "stache-$service:$tag" -c \
+    'ldd /usr/local/bin/stache-* | grep "not found" || true')"
+  if [ -n "$missing" ]; then
+    echo "build-images: stache-$service:$tag lacks shared libraries:" >&2
+    echo "$missing" >&2
+    exit 1
+  fi
 done
 echo "build-images: done"

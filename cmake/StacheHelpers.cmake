@@ -46,8 +46,9 @@ endfunction()
 
 # One executable per *_test.cc, discovered by ctest and labelled so that
 # `ctest -L unit` is the fast loop. Labels: unit, integration, docker, browser.
+# PROPERTIES are extra ctest properties for every discovered test.
 function(stache_cc_test)
-  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "NAME;TIMEOUT" "SRCS;DEPS;LABELS;PROPERTIES" ${ARGN})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 120)
   endif()
@@ -55,7 +56,7 @@ function(stache_cc_test)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} stache::testing GTest::gmock_main)
   stache_apply_options(${ARG_NAME})
   gtest_discover_tests(${ARG_NAME}
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ${ARG_PROPERTIES}
     DISCOVERY_TIMEOUT 60)
 endfunction()
 

@@ -1,31 +1,83 @@
-// Runs the HTTP gateway as a process: config in, serve until SIGTERM.
+// Runs the gateway: channels to the backends, the clients over them, the
+// gallery (core), the status board and the HTTP adapter, wired from one
+// config struct.
 //
 //   GatewayConfig config{.port = 8000};
-//   return RunGatewayServer(config).ok() ? 0 : 1;
+//   return RunGatewayServer(config).ok() ? 0 : 1;  // until SIGTERM
+//
+//   // Tests: the same wiring, on a free port, stopped by the test.
+//   auto gateway = Gateway::Start({.host = "127.0.0.1", .port = 0, ...});
 #ifndef STACHE_GATEWAY_GATEWAY_SERVER_H_
 #define STACHE_GATEWAY_GATEWAY_SERVER_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace stache::gateway {
 
+// The storage token anyone can read in the README; fine on a laptop, and
+// logged as a warning when used.
+inline constexpr char kDevelopmentStorageToken[] = "dev-gateway-token";
+
 struct GatewayConfig {
   std::string host = "0.0.0.0";
   int port = 8000;
+  // On SIGTERM, in-flight requests finish; see HttpServer::Shutdown.
   absl::Duration grace_period = absl::Seconds(20);
   std::string detector_address = "localhost:50051";
   std::string overlay_address = "localhost:50052";
   std::string storage_address = "localhost:50053";
   int64_t max_body_bytes = 20'000'000;
+  // gRPC message limits fit this (the backends use the same flag).
+  int64_t max_image_bytes = 25'000'000;
+  std::string storage_namespace = "gateway";
+  // Bearer token for storage; a secret, so never a flag (see LoadStorageToken).
+  std::string storage_token = kDevelopmentStorageToken;
+  // Deadline of each call to a backend during a request.
+  absl::Duration backend_timeout = absl::Seconds(10);
+  // Deadline of health and info calls (/readyz, /v1/info).
+  absl::Duration probe_timeout = absl::Seconds(2);
+  int http_threads = 32;
+  absl::Duration http_read_timeout = absl::Seconds(30);
+  absl::Duration http_write_timeout = absl::Seconds(30);
+  absl::Duration http_keep_alive_timeout = absl::Seconds(5);
+  // ECS_CONTAINER_METADATA_URI_V4, when running on ECS.
+  std::string ecs_metadata_uri;
 };
 
 absl::Status ValidateGatewayConfig(const GatewayConfig& config);
 
-// Blocks until SIGTERM/SIGINT. Fails fast on bad config or a busy port.
+// The storage token: the first line of `token_file` when set, else
+// `token_from_environment` (STACHE_STORAGE_TOKEN) when set, else the
+// development token (with a warning).
+absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
+                                             const char* token_from_environment);
+
+class GatewayParts;
+
+// A running gateway. Thread-safe.
+class Gateway final {
+ public:
+  // Fails fast on a bad config or a busy port; backends may come later.
+  static absl::StatusOr<std::unique_ptr<Gateway>> Start(const GatewayConfig& config);
+  ~Gateway();
+
+  int port() const;
+  // Stops accepting; in-flight requests finish.
+  void Shutdown();
+
+ private:
+  explicit Gateway(std::unique_ptr<GatewayParts> parts);
+  std::unique_ptr<GatewayParts> parts_;
+};
+
+// Blocks until SIGTERM/SIGINT, then shuts down gracefully. Fails fast on bad
+// config or a busy port.
 absl::Status RunGatewayServer(const GatewayConfig& config);
 
 }  // namespace stache::gateway

@@ -1,4 +1,6 @@
 // stache-gateway: the HTTP API and web page in front of the gRPC services.
+#include <cstdlib>
+
 #include "absl/flags/flag.h"
 #include "gateway/gateway_server.h"
 #include "server/flags.h"
@@ -12,13 +14,32 @@ ABSL_FLAG(std::string, overlay_address, "localhost:50052",
 ABSL_FLAG(std::string, storage_address, "localhost:50053",
           "gRPC address of the storage service.");
 ABSL_FLAG(int64_t, max_body_bytes, 20'000'000,
-          "Largest upload accepted, in bytes; larger ones get 413.");
+          "Largest upload accepted, in bytes; larger ones get 413 before they are read.");
+ABSL_FLAG(std::string, storage_namespace, "gateway",
+          "Storage namespace holding the uploads and results.");
+ABSL_FLAG(std::string, storage_token_file, "",
+          "File whose first line is the storage bearer token. Without it the token comes "
+          "from $STACHE_STORAGE_TOKEN, else the development token.");
+ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
+          "Deadline of each call to the detector, overlay and storage.");
+ABSL_FLAG(absl::Duration, probe_timeout, absl::Seconds(2),
+          "Deadline of the health and info calls behind /readyz and /v1/info.");
+ABSL_FLAG(int, http_threads, 32,
+          "Threads serving HTTP connections; a slow client holds one.");
+ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
+          "A client that sends nothing for this long is disconnected.");
+ABSL_FLAG(absl::Duration, http_write_timeout, absl::Seconds(30),
+          "A client that reads nothing for this long is disconnected.");
+ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(5),
+          "Idle keep-alive connections are closed after this long.");
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("gateway");
   stache::server::ParseFlags(
-      argc, argv,
-      "stache-gateway: the HTTP API and web page in front of the gRPC services.");
+      argc, argv, "stache-gateway: the HTTP API and web page in front of the gRPC services.");
+  absl::StatusOr<std::string> token = stache::gateway::LoadStorageToken(
+      absl::GetFlag(FLAGS_storage_token_file), std::getenv("STACHE_STORAGE_TOKEN"));
+  const char* ecs_metadata_uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4");
   stache::gateway::GatewayConfig config{
       .host = absl::GetFlag(FLAGS_host),
       .port = absl::GetFlag(FLAGS_port),
@@ -26,8 +47,19 @@ int main(int argc, char** argv) {
       .detector_address = absl::GetFlag(FLAGS_detector_address),
       .overlay_address = absl::GetFlag(FLAGS_overlay_address),
       .storage_address = absl::GetFlag(FLAGS_storage_address),
-      .max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes)};
-  if (absl::Status status = stache::gateway::RunGatewayServer(config); !status.ok()) {
+      .max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes),
+      .max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes),
+      .storage_namespace = absl::GetFlag(FLAGS_storage_namespace),
+      .storage_token = token.ok() ? *token : "",
+      .backend_timeout = absl::GetFlag(FLAGS_backend_timeout),
+      .probe_timeout = absl::GetFlag(FLAGS_probe_timeout),
+      .http_threads = absl::GetFlag(FLAGS_http_threads),
+      .http_read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
+      .http_write_timeout = absl::GetFlag(FLAGS_http_write_timeout),
+      .http_keep_alive_timeout = absl::GetFlag(FLAGS_http_keep_alive_timeout),
+      .ecs_metadata_uri = ecs_metadata_uri != nullptr ? ecs_metadata_uri : ""};
+  absl::Status status = token.ok() ? stache::gateway::RunGatewayServer(config) : token.status();
+  if (!status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;
   }

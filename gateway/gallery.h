@@ -1,0 +1,129 @@
+// The gateway's core: what happens to a photo. An upload is stored, its faces
+// detected, mustaches drawn and the result stored, all through the backend
+// clients; stored photos are read, listed newest first and deleted. No HTTP
+// here: callers get plain structs and absl::Status (gRPC codes), which the
+// HTTP adapter maps to responses.
+//
+// Storage layout, in the gateway's own namespace:
+//   images/<id>/original   the uploaded bytes
+//   images/<id>/result     the mustached photo
+//   records/<id>.json      the ImageRecord as JSON; its labels carry the
+//                          summary a listing needs, so List needs no reads.
+//
+//   Gallery gallery(&detector, &overlay, &storage, {.backend_timeout = absl::Seconds(10)});
+//   STACHE_ASSIGN_OR_RETURN(UploadResult upload,
+//                           gallery.Upload("req-1", {.image = bytes, .style = "handlebar"}));
+#ifndef STACHE_GATEWAY_GALLERY_H_
+#define STACHE_GATEWAY_GALLERY_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "gateway/backend_clients.h"
+#include "gateway/image_record.h"
+
+namespace stache::gateway {
+
+struct UploadRequest {
+  // The encoded photo as uploaded.
+  std::string image;
+  // A style from ListStyles, "random", or "" for the overlay's default.
+  std::string style;
+  // "jpeg", "png", "webp", or "" to keep the uploaded format.
+  std::string format;
+};
+
+struct UploadResult {
+  ImageRecord record;
+  // The result image bytes (so that a caller asking for the image need not
+  // read it back from storage).
+  std::string result_image;
+};
+
+struct ImagePage {
+  std::vector<ImageSummary> images;
+  // Empty on the last page.
+  std::string next_page_token;
+};
+
+struct MustacheStyle {
+  std::string name;
+  std::string display_name;
+  std::string preview_png;
+};
+
+// Which stored image of an upload.
+enum class ImageVariant { kOriginal, kResult };
+
+struct GalleryOptions {
+  // Deadline of each backend call.
+  absl::Duration backend_timeout = absl::Seconds(10);
+  // Largest image read back from storage.
+  int64_t max_image_bytes = 25'000'000;
+};
+
+inline constexpr uint32_t kDefaultPageSize = 20;
+inline constexpr uint32_t kMaxPageSize = 100;
+
+// Thread-safe; the clients must outlive it.
+class Gallery final {
+ public:
+  Gallery(DetectorClient* detector, OverlayClient* overlay, StorageClient* storage,
+          GalleryOptions options, GatewayMetrics* metrics = nullptr);
+
+  // Stores the original, detects faces, draws and stores the result. A photo
+  // without faces is not an error: no faces, and the result is the original
+  // (re-encoded only when another format was asked for). INVALID_ARGUMENT
+  // for data that is not an image, a bad format or style; backend errors as
+  // they came (UNAVAILABLE, DEADLINE_EXCEEDED, ...). Nothing is left stored
+  // when it fails.
+  absl::StatusOr<UploadResult> Upload(const std::string& request_id, UploadRequest request);
+
+  // NOT_FOUND for unknown (or malformed) ids.
+  absl::StatusOr<ImageRecord> GetRecord(const std::string& request_id, const std::string& id);
+  // Metadata only (content type, size, sha256), for conditional requests.
+  absl::StatusOr<storage::v1::ObjectInfo> StatImage(const std::string& request_id,
+                                                    const std::string& id,
+                                                    ImageVariant variant);
+  absl::StatusOr<StoredObject> GetImage(const std::string& request_id, const std::string& id,
+                                        ImageVariant variant);
+
+  // Newest first. `page_size` 0 means kDefaultPageSize; over kMaxPageSize is
+  // INVALID_ARGUMENT. `page_token` comes from a previous page.
+  absl::StatusOr<ImagePage> List(const std::string& request_id, uint32_t page_size,
+                                 const std::string& page_token);
+
+  // Deletes the record and both images. NOT_FOUND when there is no record.
+  absl::Status Delete(const std::string& request_id, const std::string& id);
+
+  absl::StatusOr<std::vector<MustacheStyle>> ListStyles(const std::string& request_id);
+
+ private:
+  CallContext Call(const std::string& request_id) const;
+  // Best effort: used to undo a half-finished upload.
+  void DeleteQuietly(const std::string& request_id, const std::vector<std::string>& keys);
+
+  DetectorClient* const detector_;
+  OverlayClient* const overlay_;
+  StorageClient* const storage_;
+  const GalleryOptions options_;
+  GatewayMetrics* const metrics_;
+};
+
+// A new random image id: 24 lower-case hex digits.
+std::string NewImageId();
+// True for ids NewImageId can return; anything else is never looked up.
+bool IsValidImageId(absl::string_view id);
+
+// Storage keys of an image.
+std::string OriginalKey(absl::string_view id);
+std::string ResultKey(absl::string_view id);
+std::string RecordKey(absl::string_view id);
+
+}  // namespace stache::gateway
+
+#endif  // STACHE_GATEWAY_GALLERY_H_

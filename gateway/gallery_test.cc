@@ -1,0 +1,243 @@
+// The gateway's core against fake backends served by real in-process gRPC
+// servers, through the real clients and channels.
+#include "gateway/gallery.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "gateway/testing/fake_backends.h"
+#include "server/grpc_channel.h"
+#include "tests/testing/status_matchers.h"
+
+namespace stache::gateway {
+namespace {
+
+using ::stache::gateway::testing::FakeBackends;
+using ::stache::gateway::testing::FakeFace;
+using ::stache::gateway::testing::kFakeStorageToken;
+using ::stache::gateway::testing::TestJpeg;
+using ::stache::gateway::testing::TestPng;
+using ::stache::testing::IsOk;
+using ::stache::testing::StatusIs;
+using ::testing::_;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+class GalleryTest : public ::testing::Test {
+ protected:
+  explicit GalleryTest(std::string token = kFakeStorageToken)
+      : detector_(detector::v1::DetectorService::NewStub(
+                      server::MakeChannel(backends_.detector_address(), 4'000'000)),
+                  &metrics_),
+        overlay_(overlay::v1::OverlayService::NewStub(
+                     server::MakeChannel(backends_.overlay_address(), 4'000'000)),
+                 &metrics_),
+        storage_(storage::v1::StorageService::NewStub(
+                     server::MakeChannel(backends_.storage_address(), 4'000'000)),
+                 "gateway", std::move(token), &metrics_),
+        gallery_(&detector_, &overlay_, &storage_,
+                 {.backend_timeout = absl::Seconds(5), .max_image_bytes = 1'000'000},
+                 &metrics_) {}
+
+  absl::StatusOr<UploadResult> UploadJpeg(std::string style = "") {
+    return gallery_.Upload("req-1", {.image = TestJpeg(), .style = std::move(style)});
+  }
+
+  FakeBackends backends_;
+  GatewayMetrics metrics_;
+  DetectorClient detector_;
+  OverlayClient overlay_;
+  StorageClient storage_;
+  Gallery gallery_;
+};
+
+TEST_F(GalleryTest, UploadStoresOriginalResultAndRecord) {
+  backends_.detector().SetFaces({FakeFace(10, 8, 30, 30)});
+  absl::StatusOr<UploadResult> upload = UploadJpeg("pencil");
+  ASSERT_THAT(upload, IsOk());
+  const ImageRecord& record = upload->record;
+  EXPECT_TRUE(IsValidImageId(record.id));
+  EXPECT_EQ(record.style, "pencil");
+  ASSERT_EQ(record.faces.size(), 1u);
+  EXPECT_EQ(record.faces[0].bounding_box().x_px(), 10);
+  EXPECT_THAT(record.face_styles, ElementsAre("pencil"));
+  EXPECT_EQ(record.original.content_type, "image/jpeg");
+  EXPECT_EQ(record.original.width_px, 64u);
+  EXPECT_EQ(record.original.height_px, 48u);
+  EXPECT_EQ(upload->result_image, TestJpeg() + "+stache(pencil)");
+  EXPECT_EQ(record.result.size_bytes, upload->result_image.size());
+  EXPECT_NE(record.result.sha256_hex, record.original.sha256_hex);
+  EXPECT_GT(record.timings.total_ms, 0);
+  EXPECT_GE(record.timings.total_ms, record.timings.apply_ms);
+  EXPECT_THAT(backends_.storage().Keys(),
+              UnorderedElementsAre(OriginalKey(record.id), ResultKey(record.id),
+                                   RecordKey(record.id)));
+  EXPECT_THAT(metrics_.registry().RenderText(),
+              HasSubstr("stache_gateway_faces_detected_total 1"));
+}
+
+TEST_F(GalleryTest, NoFaceIsNotAnErrorAndTheResultIsTheOriginal) {
+  absl::StatusOr<UploadResult> upload = UploadJpeg();
+  ASSERT_THAT(upload, IsOk());
+  EXPECT_THAT(upload->record.faces, IsEmpty());
+  EXPECT_EQ(upload->result_image, TestJpeg());
+  EXPECT_EQ(upload->record.result.sha256_hex, upload->record.original.sha256_hex);
+  EXPECT_EQ(upload->record.style, "default");
+  // The style is still checked, so a bad one fails with or without faces.
+  EXPECT_EQ(backends_.overlay().apply_calls(), 1);
+  EXPECT_THAT(UploadJpeg("nonexistent"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                  HasSubstr("unknown style")));
+}
+
+TEST_F(GalleryTest, NoFaceButAnotherFormatIsReencoded) {
+  absl::StatusOr<UploadResult> upload =
+      gallery_.Upload("req", {.image = TestJpeg(), .format = "png"});
+  ASSERT_THAT(upload, IsOk());
+  EXPECT_EQ(upload->record.result.content_type, "image/png");
+  EXPECT_NE(upload->result_image, TestJpeg());
+}
+
+TEST_F(GalleryTest, RefusesWhatIsNotAnImageBeforeCallingAnyBackend) {
+  EXPECT_THAT(gallery_.Upload("req", {.image = "hello, world"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a supported image")));
+  EXPECT_EQ(backends_.detector().calls(), 0);
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+}
+
+TEST_F(GalleryTest, RefusesBadFormatsAndStyles) {
+  EXPECT_THAT(gallery_.Upload("req", {.image = TestJpeg(), .format = "gif"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jpeg, png, webp")));
+  EXPECT_THAT(gallery_.Upload("req", {.image = TestJpeg(), .style = "../x"}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("style")));
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+}
+
+TEST_F(GalleryTest, AFailedUploadLeavesNothingStored) {
+  backends_.detector().SetFaces({FakeFace(10, 8, 30, 30)});
+  EXPECT_THAT(UploadJpeg("no-such-style"), StatusIs(absl::StatusCode::kInvalidArgument, _));
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+
+  backends_.detector().FailWith(absl::InternalError("model crashed"));
+  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kInternal, HasSubstr("detector Detect")));
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+}
+
+TEST_F(GalleryTest, DetectorDownIsUnavailableQuicklyAndLeavesNothingStored) {
+  backends_.StopDetector();
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("detector")));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+}
+
+TEST_F(GalleryTest, StorageFailureIsReported) {
+  backends_.storage().FailMethod("Put", absl::UnavailableError("disk gone"));
+  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage Put")));
+}
+
+TEST_F(GalleryTest, SendsTheRequestIdToBackends) {
+  ASSERT_THAT(gallery_.Upload("abc-123", {.image = TestJpeg()}), IsOk());
+  EXPECT_EQ(backends_.detector().last_request_id(), "abc-123");
+}
+
+TEST_F(GalleryTest, ReadsBackRecordAndImages) {
+  backends_.detector().SetFaces({FakeFace(10, 8, 30, 30)});
+  absl::StatusOr<UploadResult> upload = UploadJpeg("handlebar");
+  ASSERT_THAT(upload, IsOk());
+  const std::string id = upload->record.id;
+
+  absl::StatusOr<ImageRecord> record = gallery_.GetRecord("req", id);
+  ASSERT_THAT(record, IsOk());
+  EXPECT_EQ(ImageRecordToJson(*record), ImageRecordToJson(upload->record));
+
+  absl::StatusOr<StoredObject> original = gallery_.GetImage("req", id, ImageVariant::kOriginal);
+  ASSERT_THAT(original, IsOk());
+  EXPECT_EQ(original->bytes, TestJpeg());
+  EXPECT_EQ(original->info.content_type(), "image/jpeg");
+  absl::StatusOr<StoredObject> result = gallery_.GetImage("req", id, ImageVariant::kResult);
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->bytes, upload->result_image);
+  absl::StatusOr<storage::v1::ObjectInfo> stat =
+      gallery_.StatImage("req", id, ImageVariant::kResult);
+  ASSERT_THAT(stat, IsOk());
+  EXPECT_EQ(stat->sha256_hex(), upload->record.result.sha256_hex);
+}
+
+TEST_F(GalleryTest, UnknownAndMalformedIdsAreNotFound) {
+  EXPECT_THAT(gallery_.GetRecord("req", "0123456789abcdef01234567"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no image")));
+  EXPECT_THAT(gallery_.GetImage("req", "../../etc/passwd", ImageVariant::kOriginal),
+              StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.Delete("req", "ABC"), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_FALSE(IsValidImageId("0123456789ABCDEF01234567"));
+  EXPECT_TRUE(IsValidImageId(NewImageId()));
+  EXPECT_NE(NewImageId(), NewImageId());
+}
+
+TEST_F(GalleryTest, ListsNewestFirstInPages) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<UploadResult> upload = UploadJpeg();
+    ASSERT_THAT(upload, IsOk());
+    ids.push_back(upload->record.id);
+  }
+  absl::StatusOr<ImagePage> first = gallery_.List("req", 2, "");
+  ASSERT_THAT(first, IsOk());
+  ASSERT_EQ(first->images.size(), 2u);
+  EXPECT_EQ(first->images[0].id, ids[4]);
+  EXPECT_EQ(first->images[1].id, ids[3]);
+  EXPECT_FALSE(first->next_page_token.empty());
+  absl::StatusOr<ImagePage> second = gallery_.List("req", 2, first->next_page_token);
+  ASSERT_THAT(second, IsOk());
+  EXPECT_EQ(second->images[0].id, ids[2]);
+  absl::StatusOr<ImagePage> all = gallery_.List("req", 0, "");
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->images.size(), 5u);
+  EXPECT_TRUE(all->next_page_token.empty());
+  EXPECT_THAT(gallery_.List("req", 101, ""), StatusIs(absl::StatusCode::kInvalidArgument, _));
+}
+
+TEST_F(GalleryTest, DeleteRemovesEverythingOnce) {
+  absl::StatusOr<UploadResult> upload = UploadJpeg();
+  ASSERT_THAT(upload, IsOk());
+  ASSERT_THAT(gallery_.Delete("req", upload->record.id), IsOk());
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+  EXPECT_THAT(gallery_.Delete("req", upload->record.id), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.GetImage("req", upload->record.id, ImageVariant::kResult),
+              StatusIs(absl::StatusCode::kNotFound, _));
+}
+
+TEST_F(GalleryTest, ListsStyles) {
+  absl::StatusOr<std::vector<MustacheStyle>> styles = gallery_.ListStyles("req");
+  ASSERT_THAT(styles, IsOk());
+  ASSERT_EQ(styles->size(), 2u);
+  EXPECT_EQ((*styles)[0].name, "handlebar");
+  EXPECT_EQ((*styles)[0].display_name, "Handlebar");
+  EXPECT_FALSE((*styles)[0].preview_png.empty());
+}
+
+TEST_F(GalleryTest, RefusesToBufferObjectsOverTheImageLimit) {
+  const std::string big = TestPng(1500, 1500);  // flat, so it compresses
+  std::string padded = big + std::string(1'100'000, 'x');
+  ASSERT_THAT(storage_.Put(CallContext::WithTimeout(absl::Seconds(5)),
+                           OriginalKey("0123456789abcdef01234567"), "image/png", {}, padded),
+              IsOk());
+  EXPECT_THAT(gallery_.GetImage("req", "0123456789abcdef01234567", ImageVariant::kOriginal),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
+}
+
+class GalleryWithWrongTokenTest : public GalleryTest {
+ protected:
+  GalleryWithWrongTokenTest() : GalleryTest("wrong-token") {}
+};
+
+TEST_F(GalleryWithWrongTokenTest, RefusedCredentialsAreTheGatewaysFault) {
+  // Not UNAUTHENTICATED: that would tell the HTTP client (401) that *it*
+  // failed to authenticate.
+  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kInternal, HasSubstr("credentials")));
+}
+
+}  // namespace
+}  // namespace stache::gateway

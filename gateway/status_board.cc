@@ -1,0 +1,151 @@
+#include "gateway/status_board.h"
+
+#include <future>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/image_record.h"
+#include "server/build_info.h"
+
+namespace stache::gateway {
+namespace {
+
+using ::grpc::health::v1::HealthCheckResponse;
+using ::nlohmann::json;
+
+// Distinct addresses remembered; beyond it (DNS keeps changing) start over.
+constexpr size_t kMaxCachedProbes = 64;
+
+std::string HealthName(const absl::StatusOr<HealthCheckResponse::ServingStatus>& status) {
+  if (!status.ok()) return absl::StatusCodeToString(status.status().code());
+  return HealthCheckResponse::ServingStatus_Name(*status);
+}
+
+json InfoToJson(const info::v1::GetInfoResponse& info) {
+  json components = json::array();
+  for (const auto& component : info.components()) {
+    components.push_back({{"name", component.name()},
+                          {"kind", component.kind()},
+                          {"detail", component.detail()}});
+  }
+  const absl::Time start =
+      absl::FromUnixSeconds(info.start_time().seconds()) + absl::Nanoseconds(info.start_time().nanos());
+  return {{"service_name", info.service_name()},
+          {"version", info.version()},
+          {"build_id", info.build_id()},
+          {"instance_id", info.instance_id()},
+          {"uptime_seconds", info.uptime_seconds()},
+          {"start_time", FormatTimestamp(start)},
+          {"api_packages", info.api_packages()},
+          {"components", std::move(components)}};
+}
+
+}  // namespace
+
+StatusBoard::StatusBoard(InstanceIdentity identity, int64_t max_body_bytes,
+                         std::vector<BackendTarget> backends, ProbeFactory probe_factory,
+                         absl::Duration probe_timeout)
+    : identity_(std::move(identity)),
+      max_body_bytes_(max_body_bytes),
+      start_time_(absl::Now()),
+      backends_(std::move(backends)),
+      probe_factory_(std::move(probe_factory)),
+      probe_timeout_(probe_timeout) {}
+
+std::shared_ptr<BackendProbe> StatusBoard::ProbeFor(const std::string& address) {
+  absl::MutexLock lock(&mutex_);
+  auto it = probes_.find(address);
+  if (it != probes_.end()) return it->second;
+  if (probes_.size() >= kMaxCachedProbes) probes_.clear();
+  std::shared_ptr<BackendProbe> probe = probe_factory_(address);
+  probes_.emplace(address, probe);
+  return probe;
+}
+
+json StatusBoard::DescribeAddress(const BackendTarget& backend, const std::string& address,
+                                  const std::string& request_id) {
+  std::shared_ptr<BackendProbe> probe = ProbeFor(address);
+  const CallContext call = CallContext::WithTimeout(probe_timeout_, request_id);
+  auto health = std::async(std::launch::async, [&] {
+    return probe->CheckHealth(call, backend.health_service);
+  });
+  absl::StatusOr<info::v1::GetInfoResponse> info = probe->GetInfo(call);
+  json out = info.ok() ? InfoToJson(*info) : json::object();
+  out["address"] = address;
+  out["health"] = HealthName(health.get());
+  if (!info.ok()) out["error"] = info.status().ToString();
+  return out;
+}
+
+json StatusBoard::Info(const std::string& request_id) {
+  // One task per (backend, address), all in parallel, so the slowest
+  // unreachable address bounds the answer, not their sum.
+  std::vector<std::vector<std::string>> addresses;
+  std::vector<std::vector<std::future<json>>> answers;
+  for (const BackendTarget& backend : backends_) {
+    addresses.push_back(ResolveTargetAddresses(backend.target));
+    answers.emplace_back();
+    for (const std::string& address : addresses.back()) {
+      answers.back().push_back(std::async(std::launch::async, [this, &backend, address,
+                                                               &request_id] {
+        return DescribeAddress(backend, address, request_id);
+      }));
+    }
+  }
+  json backends = json::array();
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    json instances = json::array();
+    std::set<std::string> seen;
+    json unreachable = json::array();
+    for (auto& answer : answers[i]) {
+      json instance = answer.get();
+      if (instance.contains("instance_id")) {
+        // "localhost" resolves to ::1 and 127.0.0.1: one process.
+        if (!seen.insert(instance["instance_id"].get<std::string>()).second) continue;
+        instances.push_back(std::move(instance));
+      } else {
+        unreachable.push_back(std::move(instance));
+      }
+    }
+    // An address that answers nothing is only news when no replica answered.
+    if (instances.empty()) instances = std::move(unreachable);
+    backends.push_back({{"name", backends_[i].name},
+                        {"target", backends_[i].target},
+                        {"instances", std::move(instances)}});
+  }
+  json gateway = {{"service_name", "gateway"},
+                  {"version", std::string(server::kVersion)},
+                  {"build_id", std::string(server::kBuildId)},
+                  {"instance_id", identity_.instance_id},
+                  {"instance_source", identity_.source},
+                  {"uptime_seconds", absl::ToDoubleSeconds(absl::Now() - start_time_)},
+                  {"start_time", FormatTimestamp(start_time_)},
+                  {"api_packages", json::array({"REST /v1"})},
+                  {"health", "SERVING"},
+                  {"max_body_bytes", max_body_bytes_}};
+  if (!identity_.availability_zone.empty()) {
+    gateway["availability_zone"] = identity_.availability_zone;
+  }
+  return {{"gateway", std::move(gateway)}, {"backends", std::move(backends)}};
+}
+
+Readiness StatusBoard::CheckReadiness(const std::string& request_id) {
+  const CallContext call = CallContext::WithTimeout(probe_timeout_, request_id);
+  std::vector<std::future<absl::StatusOr<HealthCheckResponse::ServingStatus>>> checks;
+  for (const BackendTarget& backend : backends_) {
+    checks.push_back(std::async(std::launch::async, [&backend, &call] {
+      return backend.probe->CheckHealth(call, backend.health_service);
+    }));
+  }
+  Readiness readiness{.ready = true, .backends = json::object()};
+  for (size_t i = 0; i < backends_.size(); ++i) {
+    absl::StatusOr<HealthCheckResponse::ServingStatus> status = checks[i].get();
+    const bool serving = status.ok() && *status == HealthCheckResponse::SERVING;
+    readiness.ready = readiness.ready && serving;
+    readiness.backends[backends_[i].name] =
+        status.ok() ? HealthName(status) : status.status().ToString();
+  }
+  return readiness;
+}
+
+}  // namespace stache::gateway

@@ -1,0 +1,84 @@
+// Who is serving and whether they are well: GET /v1/info (the gateway and
+// every backend instance it can reach, for watching a rolling update) and
+// GET /readyz (every backend answers its health check with SERVING).
+//
+//   StatusBoard board(identity, /*max_body_bytes=*/20'000'000, {{.name = "detector", .target = "dns:///detector:50051",
+//                                 .health_service = "stache.detector.v1.DetectorService",
+//                                 .probe = &detector_probe}},
+//                     MakeProbeForAddress, absl::Seconds(2));
+//   nlohmann::json info = board.Info("req-1");
+#ifndef STACHE_GATEWAY_STATUS_BOARD_H_
+#define STACHE_GATEWAY_STATUS_BOARD_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gateway/backend_clients.h"
+#include "gateway/instance_identity.h"
+#include "nlohmann/json.hpp"
+
+namespace stache::gateway {
+
+struct BackendTarget {
+  // "detector", "overlay" or "storage".
+  std::string name;
+  // The gRPC target as configured.
+  std::string target;
+  // The service name whose health decides readiness.
+  std::string health_service;
+  // Over the balanced channel the gateway uses for real calls. Not owned.
+  BackendProbe* probe = nullptr;
+};
+
+// Makes a probe talking to one resolved address ("10.0.1.7:50051").
+using ProbeFactory = std::function<std::unique_ptr<BackendProbe>(const std::string& address)>;
+
+struct Readiness {
+  bool ready = false;
+  // {"detector": "SERVING", "storage": "UNAVAILABLE: ...", ...}
+  nlohmann::json backends;
+};
+
+// Thread-safe.
+class StatusBoard final {
+ public:
+  // `max_body_bytes` is shown in the gateway's info, so the web page can
+  // refuse a photo that is too large before sending it.
+  StatusBoard(InstanceIdentity identity, int64_t max_body_bytes,
+              std::vector<BackendTarget> backends, ProbeFactory probe_factory,
+              absl::Duration probe_timeout);
+
+  // {"gateway": {...}, "backends": [{"name", "target", "instances": [...]}]}.
+  // Each address the target resolves to is asked for GetInfo and health, in
+  // parallel, each call bounded by the probe timeout; replicas answering
+  // through several addresses are listed once.
+  nlohmann::json Info(const std::string& request_id);
+
+  Readiness CheckReadiness(const std::string& request_id);
+
+ private:
+  std::shared_ptr<BackendProbe> ProbeFor(const std::string& address);
+  nlohmann::json DescribeAddress(const BackendTarget& backend, const std::string& address,
+                                 const std::string& request_id);
+
+  const InstanceIdentity identity_;
+  const int64_t max_body_bytes_;
+  const absl::Time start_time_;
+  const std::vector<BackendTarget> backends_;
+  const ProbeFactory probe_factory_;
+  const absl::Duration probe_timeout_;
+  absl::Mutex mutex_;
+  // Channels are reused across calls; bounded, see ProbeFor.
+  std::map<std::string, std::shared_ptr<BackendProbe>> probes_ ABSL_GUARDED_BY(mutex_);
+};
+
+}  // namespace stache::gateway
+
+#endif  // STACHE_GATEWAY_STATUS_BOARD_H_

@@ -1,0 +1,172 @@
+#include "gateway/status_board.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gateway/instance_identity.h"
+#include "gateway/testing/fake_backends.h"
+#include "server/grpc_channel.h"
+#include "tests/testing/process.h"
+#include "tests/testing/status_matchers.h"
+
+namespace stache::gateway {
+namespace {
+
+using ::nlohmann::json;
+using ::stache::gateway::testing::FakeBackends;
+using ::stache::testing::IsOk;
+using ::stache::testing::StatusIs;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::unique_ptr<BackendProbe> ProbeTo(const std::string& address) {
+  return std::make_unique<BackendProbe>(server::MakeChannel(address, 1'000'000));
+}
+
+class StatusBoardTest : public ::testing::Test {
+ protected:
+  // `detector_target` lets a test name the detector differently.
+  std::unique_ptr<StatusBoard> MakeBoard(const std::string& detector_target) {
+    detector_probe_ = ProbeTo(detector_target);
+    storage_probe_ = ProbeTo(backends_.storage_address());
+    return std::make_unique<StatusBoard>(
+        InstanceIdentity{.instance_id = "gw-1/42", .availability_zone = "eu-west-1a",
+                         .source = "ecs"},
+        /*max_body_bytes=*/1234,
+        std::vector<BackendTarget>{
+            {.name = "detector", .target = detector_target,
+             .health_service = "stache.detector.v1.DetectorService",
+             .probe = detector_probe_.get()},
+            {.name = "storage", .target = backends_.storage_address(),
+             .health_service = "stache.storage.v1.StorageService",
+             .probe = storage_probe_.get()}},
+        ProbeTo, absl::Seconds(1));
+  }
+
+  FakeBackends backends_;
+  std::unique_ptr<BackendProbe> detector_probe_;
+  std::unique_ptr<BackendProbe> storage_probe_;
+};
+
+TEST_F(StatusBoardTest, InfoNamesTheGatewayAndEachBackendInstance) {
+  auto board = MakeBoard(backends_.detector_address());
+  json info = board->Info("req");
+  EXPECT_EQ(info["gateway"]["instance_id"], "gw-1/42");
+  EXPECT_EQ(info["gateway"]["availability_zone"], "eu-west-1a");
+  EXPECT_EQ(info["gateway"]["max_body_bytes"], 1234);
+  ASSERT_EQ(info["backends"].size(), 2u);
+  const json& detector = info["backends"][0];
+  EXPECT_EQ(detector["name"], "detector");
+  ASSERT_EQ(detector["instances"].size(), 1u);
+  EXPECT_EQ(detector["instances"][0]["service_name"], "detector");
+  EXPECT_EQ(detector["instances"][0]["health"], "SERVING");
+  EXPECT_EQ(detector["instances"][0]["address"], backends_.detector_address());
+  EXPECT_THAT(detector["instances"][0]["api_packages"], Contains("stache.detector.v1"));
+}
+
+TEST_F(StatusBoardTest, AskEveryAddressANameResolvesToAndListsEachProcessOnce) {
+  // "localhost" resolves to 127.0.0.1 (where the fake listens) and usually
+  // ::1 (where nothing does): one instance, and no noise about ::1.
+  const std::string port = backends_.detector_address().substr(
+      backends_.detector_address().rfind(':') + 1);
+  auto board = MakeBoard("localhost:" + port);
+  json info = board->Info("req");
+  const json& instances = info["backends"][0]["instances"];
+  ASSERT_EQ(instances.size(), 1u) << instances.dump();
+  EXPECT_EQ(instances[0]["health"], "SERVING");
+  EXPECT_EQ(instances[0]["address"], "127.0.0.1:" + port);
+}
+
+TEST_F(StatusBoardTest, UnreachableBackendIsReportedNotHidden) {
+  auto board = MakeBoard(absl::StrCat("127.0.0.1:", stache::testing::PickUnusedPort()));
+  const absl::Time start = absl::Now();
+  json info = board->Info("req");
+  EXPECT_LT(absl::Now() - start, absl::Seconds(3));
+  const json& instances = info["backends"][0]["instances"];
+  ASSERT_EQ(instances.size(), 1u);
+  EXPECT_EQ(instances[0]["health"], "UNAVAILABLE");
+  EXPECT_THAT(instances[0]["error"].get<std::string>(), HasSubstr("UNAVAILABLE"));
+  EXPECT_EQ(info["backends"][1]["instances"][0]["health"], "SERVING");
+}
+
+TEST_F(StatusBoardTest, ReadyOnlyWhenEveryBackendServes) {
+  auto board = MakeBoard(backends_.detector_address());
+  Readiness ready = board->CheckReadiness("req");
+  EXPECT_TRUE(ready.ready);
+  EXPECT_EQ(ready.backends["detector"], "SERVING");
+  backends_.StopDetector();
+  Readiness not_ready = board->CheckReadiness("req");
+  EXPECT_FALSE(not_ready.ready);
+  EXPECT_THAT(not_ready.backends["detector"].get<std::string>(), HasSubstr("UNAVAILABLE"));
+  EXPECT_EQ(not_ready.backends["storage"], "SERVING");
+}
+
+TEST(ResolveTargetAddressesTest, ResolvesNamesAndKeepsOtherSchemes) {
+  EXPECT_THAT(ResolveTargetAddresses("127.0.0.1:50051"), ElementsAre("127.0.0.1:50051"));
+  EXPECT_THAT(ResolveTargetAddresses("dns:///127.0.0.1:7"), ElementsAre("127.0.0.1:7"));
+  EXPECT_THAT(ResolveTargetAddresses("[::1]:9"), ElementsAre("[::1]:9"));
+  EXPECT_THAT(ResolveTargetAddresses("localhost:9"), Contains("127.0.0.1:9"));
+  EXPECT_THAT(ResolveTargetAddresses("ipv4:10.0.0.1:1,10.0.0.2:1"),
+              ElementsAre("ipv4:10.0.0.1:1,10.0.0.2:1"));
+  EXPECT_THAT(ResolveTargetAddresses("unix:/tmp/sock"), ElementsAre("unix:/tmp/sock"));
+}
+
+// A stand-in for the ECS task metadata endpoint (v4).
+class FakeEcsMetadata final {
+ public:
+  explicit FakeEcsMetadata(std::string task_json) {
+    server_.Get("/v4/container-1/task", [task_json](const httplib::Request&,
+                                                    httplib::Response& response) {
+      response.set_content(task_json, "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    stache::testing::WaitFor([this] { return server_.is_running(); }, absl::Seconds(5));
+  }
+  ~FakeEcsMetadata() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string uri() const { return absl::StrCat("http://127.0.0.1:", port_, "/v4/container-1"); }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST(InstanceIdentityTest, ReadsTaskIdAndZoneFromEcsMetadata) {
+  FakeEcsMetadata ecs(R"({"Cluster": "stache",
+      "TaskARN": "arn:aws:ecs:eu-west-1:123456789012:task/stache/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+      "AvailabilityZone": "eu-west-1b"})");
+  absl::StatusOr<InstanceIdentity> identity = ReadEcsTaskIdentity(ecs.uri(), absl::Seconds(2));
+  ASSERT_THAT(identity, IsOk());
+  EXPECT_THAT(identity->instance_id, StartsWith("0f1e2d3c4b5a69788796a5b4c3d2e1f0/"));
+  EXPECT_EQ(identity->availability_zone, "eu-west-1b");
+  EXPECT_EQ(identity->source, "ecs");
+  EXPECT_EQ(DescribeInstance(ecs.uri(), absl::Seconds(2)).source, "ecs");
+}
+
+TEST(InstanceIdentityTest, FallsBackToTheHostName) {
+  EXPECT_EQ(DescribeInstance("", absl::Seconds(1)).source, "hostname");
+  FakeEcsMetadata broken(R"({"no": "arn"})");
+  EXPECT_THAT(ReadEcsTaskIdentity(broken.uri(), absl::Seconds(2)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("TaskARN")));
+  EXPECT_EQ(DescribeInstance(broken.uri(), absl::Seconds(2)).source, "hostname");
+  const std::string closed =
+      absl::StrCat("http://127.0.0.1:", stache::testing::PickUnusedPort(), "/v4/x");
+  EXPECT_THAT(ReadEcsTaskIdentity(closed, absl::Seconds(2)),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("ECS")));
+  EXPECT_THAT(ReadEcsTaskIdentity("ftp://x", absl::Seconds(2)),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an http URL")));
+  EXPECT_THAT(HostIdentity().instance_id, HasSubstr("/"));
+}
+
+}  // namespace
+}  // namespace stache::gateway

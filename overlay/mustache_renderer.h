@@ -55,8 +55,8 @@ struct MustachePlacement {
 absl::StatusOr<MustachePlacement> PlaceMustache(const Face& face, cv::Size image_size);
 
 // The rotated rectangle that `style` covers at `placement`, in image pixels.
-// DrawMustache changes no pixel whose centre lies more than half a pixel
-// diagonal outside it.
+// DrawMustache changes only pixels that overlap it, so none whose centre
+// lies more than a pixel outside it.
 cv::RotatedRect MustacheBounds(const MustachePlacement& placement, const MustacheStyle& style);
 
 // Draws `style` at `placement` into `image` (CV_8UC3 BGR or CV_8UC4 BGRA,

@@ -121,6 +121,15 @@ TEST_F(OverlayBinaryTest, ListStylesAndApplyThroughGrpcurl) {
   EXPECT_EQ(server_->Wait(absl::Seconds(10)), 0) << server_->Output();
 }
 
+TEST_F(OverlayBinaryTest, MaxPixelsFlagRefusesLargerPhotos) {
+  Start({"--max_pixels=100000"});
+  const std::string photo = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));  // 307200 px
+  CommandResult refused =
+      Grpcurl("stache.overlay.v1.OverlayService/Apply", ApplyRequestJson(photo, "").dump());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("ResourceExhausted"));
+}
+
 TEST_F(OverlayBinaryTest, FailsFastOnABadFlag) {
   for (const std::string& flag :
        {std::string("--default_style=goatee"), std::string("--default_quality=0"),

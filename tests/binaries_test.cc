@@ -27,13 +27,22 @@ struct GrpcBinary {
   std::string short_name;
 };
 
+// The command line of a server under test. stache-storage locks its data
+// dir, so each instance gets its own.
+std::vector<std::string> ServerArgv(const GrpcBinary& binary, std::vector<std::string> flags) {
+  flags.insert(flags.begin(), {BinaryPath(binary.binary), "--host=127.0.0.1"});
+  if (binary.short_name == "storage") {
+    flags.push_back("--data_dir=" + testing::MakeTempDir());
+  }
+  return flags;
+}
+
 class GrpcBinaryTest : public ::testing::TestWithParam<GrpcBinary> {
  protected:
   void StartServer() {
     port_ = PickUnusedPort();
-    server_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        BinaryPath(GetParam().binary), "--host=127.0.0.1",
-        absl::StrCat("--port=", port_)});
+    server_ = std::make_unique<ChildProcess>(
+        ServerArgv(GetParam(), {absl::StrCat("--port=", port_)}));
     ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port_); },
                         absl::Seconds(20)))
         << server_->Output();
@@ -108,15 +117,14 @@ TEST_P(GrpcBinaryTest, ExitsZeroOnSigint) {
 
 TEST_P(GrpcBinaryTest, FailsFastWhenThePortIsTaken) {
   StartServer();
-  ChildProcess second({BinaryPath(GetParam().binary), "--host=127.0.0.1",
-                       absl::StrCat("--port=", port_)});
+  ChildProcess second(ServerArgv(GetParam(), {absl::StrCat("--port=", port_)}));
   EXPECT_EQ(second.Wait(absl::Seconds(10)), 1);
   EXPECT_THAT(second.Output(), HasSubstr(absl::StrCat("cannot listen on 127.0.0.1:", port_)));
 }
 
 TEST_P(GrpcBinaryTest, EnvironmentSetsAFlag) {
   port_ = PickUnusedPort();
-  ChildProcess server({BinaryPath(GetParam().binary), "--host=127.0.0.1"},
+  ChildProcess server(ServerArgv(GetParam(), {}),
                       {{"STACHE_PORT", absl::StrCat(port_)}});
   EXPECT_TRUE(WaitFor([&] { return PortAcceptsConnections(port_); },
                       absl::Seconds(20)))

@@ -101,7 +101,7 @@ TEST_F(DetectorBinaryTest, GetInfoListsTheModels) {
 }
 
 TEST_F(DetectorBinaryTest, ReportsBadImagesAsInvalidArgument) {
-  Start();
+  Start({"--landmark_model="});  // starts faster; decoding is the same
   const CommandResult result =
       Grpcurl("stache.detector.v1.DetectorService/Detect",
               nlohmann::json({{"image", absl::Base64Escape("not an image at all")}}).dump());
@@ -121,7 +121,7 @@ TEST_F(DetectorBinaryTest, WorksWithoutTheLandmarkModel) {
 }
 
 TEST_F(DetectorBinaryTest, FindsFacesWithTheOpenCvCascade) {
-  Start({"--face_finder=cascade"});
+  Start({"--face_finder=cascade", "--landmark_model="});
   const CommandResult detect = DetectPhoto("grace_hopper.jpg");
   ASSERT_EQ(detect.exit_code, 0) << detect.output;
   EXPECT_EQ(nlohmann::json::parse(detect.output)["faces"].size(), 1u) << detect.output;

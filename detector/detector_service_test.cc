@@ -79,13 +79,24 @@ class DetectorServer final {
 
 class DetectorServiceTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    with_model_ = new DetectorServer(DetectorConfig{});
-    geometry_only_ = new DetectorServer(DetectorConfig{.landmark_model_path = ""});
-  }
   static void TearDownTestSuite() {
     delete with_model_;
+    with_model_ = nullptr;
     delete geometry_only_;
+    geometry_only_ = nullptr;
+  }
+
+  // Made on first use: under ctest each test is its own process, and only
+  // the tests about the 68-point model should wait for it to load.
+  static DetectorServer* WithModel() {
+    if (with_model_ == nullptr) with_model_ = new DetectorServer(DetectorConfig{});
+    return with_model_;
+  }
+  static DetectorServer* GeometryOnly() {
+    if (geometry_only_ == nullptr) {
+      geometry_only_ = new DetectorServer(DetectorConfig{.landmark_model_path = ""});
+    }
+    return geometry_only_;
   }
 
   static v1::DetectRequest RequestFor(const std::string& image) {
@@ -94,6 +105,7 @@ class DetectorServiceTest : public ::testing::Test {
     return request;
   }
 
+ private:
   static DetectorServer* with_model_;
   static DetectorServer* geometry_only_;
 };
@@ -108,7 +120,7 @@ float Distance(const v1::Point& a, const cv::Point2f& b) {
 TEST_F(DetectorServiceTest, DetectReturnsTheFaceWithEveryLandmark) {
   const testing::HandCheckedFace& grace = GraceHopper();
   v1::DetectResponse response;
-  ASSERT_TRUE(with_model_->Detect(RequestFor(ReadFileOrDie(TestDataPath(grace.file))), &response)
+  ASSERT_TRUE(WithModel()->Detect(RequestFor(ReadFileOrDie(TestDataPath(grace.file))), &response)
                   .ok());
   EXPECT_EQ(response.image_width_px(), 512u);
   EXPECT_EQ(response.image_height_px(), 600u);
@@ -138,7 +150,7 @@ TEST_F(DetectorServiceTest, DetectReturnsTheFaceWithEveryLandmark) {
 TEST_F(DetectorServiceTest, GeometryOnlyServerSaysWhereItsLandmarksComeFrom) {
   v1::DetectResponse response;
   ASSERT_TRUE(
-      geometry_only_->Detect(RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))), &response)
+      GeometryOnly()->Detect(RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))), &response)
           .ok());
   ASSERT_EQ(response.faces_size(), 1);
   EXPECT_EQ(response.faces(0).landmark_source(), v1::LANDMARK_SOURCE_CASCADE_GEOMETRY);
@@ -148,21 +160,21 @@ TEST_F(DetectorServiceTest, PassesTheOptionsThrough) {
   v1::DetectRequest request = RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg")));
   request.mutable_options()->set_min_face_size_px(400);
   v1::DetectResponse response;
-  ASSERT_TRUE(with_model_->Detect(request, &response).ok());
+  ASSERT_TRUE(GeometryOnly()->Detect(request, &response).ok());
   EXPECT_EQ(response.faces_size(), 0);
 
   request.mutable_options()->set_min_face_size_px(0);
   request.mutable_options()->set_min_confidence(0.9999f);
-  ASSERT_TRUE(with_model_->Detect(request, &response).ok());
+  ASSERT_TRUE(GeometryOnly()->Detect(request, &response).ok());
   EXPECT_EQ(response.faces_size(), 0);
 
   // uint32 values beyond int mean "no limit" and "larger than any image".
   request.mutable_options()->set_min_confidence(0);
   request.mutable_options()->set_max_faces(4'000'000'000u);
-  ASSERT_TRUE(with_model_->Detect(request, &response).ok());
+  ASSERT_TRUE(GeometryOnly()->Detect(request, &response).ok());
   EXPECT_EQ(response.faces_size(), 1);
   request.mutable_options()->set_min_face_size_px(4'000'000'000u);
-  ASSERT_TRUE(with_model_->Detect(request, &response).ok());
+  ASSERT_TRUE(GeometryOnly()->Detect(request, &response).ok());
   EXPECT_EQ(response.faces_size(), 0);
 }
 
@@ -171,7 +183,7 @@ TEST_F(DetectorServiceTest, ImageWithoutFacesIsNotAnError) {
   absl::StatusOr<std::string> jpeg = imaging::EncodeImage(flat, imaging::ImageFormat::kJpeg, 90);
   ASSERT_THAT(jpeg, IsOk());
   v1::DetectResponse response;
-  const grpc::Status status = with_model_->Detect(RequestFor(*jpeg), &response);
+  const grpc::Status status = GeometryOnly()->Detect(RequestFor(*jpeg), &response);
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.image_width_px(), 300u);
   EXPECT_EQ(response.image_height_px(), 200u);
@@ -181,14 +193,14 @@ TEST_F(DetectorServiceTest, ImageWithoutFacesIsNotAnError) {
 TEST_F(DetectorServiceTest, RefusesEveryBadInputWithTheRightCodeAndAMessage) {
   for (const BadImage& bad : BadImages()) {
     v1::DetectResponse response;
-    const grpc::Status status = with_model_->Detect(RequestFor(bad.bytes), &response);
+    const grpc::Status status = GeometryOnly()->Detect(RequestFor(bad.bytes), &response);
     EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(bad.code)) << bad.name;
     EXPECT_THAT(status.error_message(), HasSubstr(bad.message_part)) << bad.name;
   }
   v1::DetectRequest bad_options = RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg")));
   bad_options.mutable_options()->set_min_confidence(1.5f);
   v1::DetectResponse response;
-  const grpc::Status status = with_model_->Detect(bad_options, &response);
+  const grpc::Status status = GeometryOnly()->Detect(bad_options, &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("min_confidence"));
 }
@@ -198,17 +210,17 @@ TEST_F(DetectorServiceTest, RefusesImagesOverTheByteLimit) {
   // says what the limit is.
   v1::DetectResponse response;
   grpc::Status status =
-      with_model_->Detect(RequestFor(std::string(kMaxImageBytes + 1, '\xFF')), &response);
+      GeometryOnly()->Detect(RequestFor(std::string(kMaxImageBytes + 1, '\xFF')), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr(absl::StrCat("at most ", kMaxImageBytes)));
   // Over gRPC's message limit: refused before it reaches the service.
-  status = with_model_->Detect(
+  status = GeometryOnly()->Detect(
       RequestFor(std::string(kMaxImageBytes + server::kMessageOverheadBytes + 1, '\xFF')),
       &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr("larger than max"));
   // The server still serves.
-  status = with_model_->Detect(RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))),
+  status = GeometryOnly()->Detect(RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))),
                                &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
@@ -226,8 +238,9 @@ TEST_F(DetectorServiceTest, GetInfoListsTheLoadedModels) {
     }
     return names;
   };
-  EXPECT_THAT(components(with_model_), ElementsAre("dlib_hog_frontal_face", "shape_predictor_68"));
-  EXPECT_THAT(components(geometry_only_), ElementsAre("dlib_hog_frontal_face", "eye_cascade"));
+  EXPECT_THAT(components(WithModel()),
+              ElementsAre("dlib_hog_frontal_face", "shape_predictor_68"));
+  EXPECT_THAT(components(GeometryOnly()), ElementsAre("dlib_hog_frontal_face", "eye_cascade"));
 }
 
 TEST_F(DetectorServiceTest, ServesConcurrentCalls) {
@@ -239,7 +252,7 @@ TEST_F(DetectorServiceTest, ServesConcurrentCalls) {
     threads.emplace_back([&, t] {
       for (int call = 0; call < 3; ++call) {
         v1::DetectResponse response;
-        if (with_model_->Detect(RequestFor(photo), &response).ok()) {
+        if (GeometryOnly()->Detect(RequestFor(photo), &response).ok()) {
           faces[t * 3 + call] = response.faces_size();
         }
       }

@@ -78,6 +78,11 @@ const FaceDetector& SharedDetector(const DetectorSetup& setup) {
 
 const FaceDetector& DefaultDetector() { return SharedDetector(AllSetups()[0]); }
 
+// Without the 68-point model a detector loads in a blink: for tests about
+// options and inputs, where the landmark source does not matter. (Each test
+// runs in its own process under ctest, so model loads add up.)
+const FaceDetector& QuickDetector() { return SharedDetector(AllSetups()[2]); }
+
 // The 68-point model lands within 10% of the distance between the eyes of
 // where a person puts the points; the box geometry is coarser.
 float Tolerance(const DetectorSetup& setup) { return setup.landmark_model ? 0.10f : 0.20f; }
@@ -119,82 +124,77 @@ void ExpectPlausibleUprightFace(const Face& face) {
   EXPECT_LE(face.confidence, 1.0f);
 }
 
-class RealPhotoTest : public ::testing::TestWithParam<std::tuple<DetectorSetup, HandCheckedFace>> {
+class RealPhotoTest : public ::testing::TestWithParam<DetectorSetup> {
  protected:
-  const DetectorSetup& detector_setup() const { return std::get<0>(GetParam()); }
-  const HandCheckedFace& photo() const { return std::get<1>(GetParam()); }
-  const FaceDetector& detector() const { return SharedDetector(detector_setup()); }
+  const DetectorSetup& detector_setup() const { return GetParam(); }
+  const FaceDetector& detector() const { return SharedDetector(GetParam()); }
 };
 
 TEST_P(RealPhotoTest, FindsTheFaceAndItsLandmarksWhereAPersonSeesThem) {
-  const cv::Mat image = LoadPhoto(photo().file);
-  ASSERT_FALSE(image.empty());
-  absl::StatusOr<Detection> detection = detector().Detect(image, {});
-  ASSERT_THAT(detection, IsOk());
-  MaybeDrawFaces(detector_setup().name + "_" + photo().file, image, *detection);
-  EXPECT_EQ(detection->image_size, photo().size);
-  ASSERT_EQ(detection->faces.size(), 1u);
-  const Face& face = detection->faces[0];
-  ExpectPlausibleUprightFace(face);
-  EXPECT_EQ(face.landmark_source, detector_setup().landmark_model ? LandmarkSource::kShapePredictor68
-                                                         : LandmarkSource::kCascadeGeometry);
-  const float tolerance = Tolerance(detector_setup()) * photo().InterOcularDistance();
-  EXPECT_LE(Distance(Anchor(face.landmarks), photo().MustacheAnchor()), tolerance);
-  EXPECT_LE(Distance(face.landmarks.left_eye_center, photo().left_eye), tolerance);
-  EXPECT_LE(Distance(face.landmarks.right_eye_center, photo().right_eye), tolerance);
-  // Corners move with the smile more than the philtrum does.
-  EXPECT_LE(Distance(face.landmarks.mouth_left, photo().mouth_left), 1.5f * tolerance);
-  EXPECT_LE(Distance(face.landmarks.mouth_right, photo().mouth_right), 1.5f * tolerance);
-  // Both photos are close to upright: the hand-checked eyes say by how much.
-  const float hand_roll = internal::RollFromEyes(photo().left_eye, photo().right_eye);
-  EXPECT_NEAR(face.roll_degrees, hand_roll, 5.0);
+  for (const HandCheckedFace& photo : testing::PhotosWithOneFace()) {
+    SCOPED_TRACE(photo.file);
+    const cv::Mat image = LoadPhoto(photo.file);
+    ASSERT_FALSE(image.empty());
+    absl::StatusOr<Detection> detection = detector().Detect(image, {});
+    ASSERT_THAT(detection, IsOk());
+    MaybeDrawFaces(detector_setup().name + "_" + photo.file, image, *detection);
+    EXPECT_EQ(detection->image_size, photo.size);
+    ASSERT_EQ(detection->faces.size(), 1u);
+    const Face& face = detection->faces[0];
+    ExpectPlausibleUprightFace(face);
+    EXPECT_EQ(face.landmark_source, detector_setup().landmark_model
+                                        ? LandmarkSource::kShapePredictor68
+                                        : LandmarkSource::kCascadeGeometry);
+    const float tolerance = Tolerance(detector_setup()) * photo.InterOcularDistance();
+    EXPECT_LE(Distance(Anchor(face.landmarks), photo.MustacheAnchor()), tolerance);
+    EXPECT_LE(Distance(face.landmarks.left_eye_center, photo.left_eye), tolerance);
+    EXPECT_LE(Distance(face.landmarks.right_eye_center, photo.right_eye), tolerance);
+    // Corners move with the smile more than the philtrum does.
+    EXPECT_LE(Distance(face.landmarks.mouth_left, photo.mouth_left), 1.5f * tolerance);
+    EXPECT_LE(Distance(face.landmarks.mouth_right, photo.mouth_right), 1.5f * tolerance);
+    // Both photos are close to upright: the hand-checked eyes say by how much.
+    const float hand_roll = internal::RollFromEyes(photo.left_eye, photo.right_eye);
+    EXPECT_NEAR(face.roll_degrees, hand_roll, 5.0);
+  }
 }
 
 // OpenCV turns the picture counter-clockwise for a positive angle, which
 // rolls the face counter-clockwise: the proto's roll is then negative.
 TEST_P(RealPhotoTest, FindsTheFaceRotatedTwentyDegreesEitherWayWithTheRollsSign) {
-  const cv::Mat image = LoadPhoto(photo().file);
-  ASSERT_FALSE(image.empty());
-  const float upright_roll = internal::RollFromEyes(photo().left_eye, photo().right_eye);
-  for (const double opencv_degrees : {20.0, -20.0}) {
-    SCOPED_TRACE(::testing::Message() << "turned " << opencv_degrees << " degrees");
-    cv::Mat transform;
-    const cv::Mat rotated = RotateAboutCentre(image, opencv_degrees, &transform);
-    absl::StatusOr<Detection> detection = detector().Detect(rotated, {});
-    ASSERT_THAT(detection, IsOk());
-    MaybeDrawFaces(absl::StrCat(detector_setup().name, "_", photo().file, "_", opencv_degrees), rotated,
-                   *detection);
-    ASSERT_FALSE(detection->faces.empty());
-    const Face& face = detection->faces[0];  // the largest
-    const float expected_roll = upright_roll - static_cast<float>(opencv_degrees);
-    if (opencv_degrees > 0) {
-      EXPECT_LT(face.roll_degrees, -10);
-    } else {
-      EXPECT_GT(face.roll_degrees, 10);
+  for (const HandCheckedFace& photo : testing::PhotosWithOneFace()) {
+    const cv::Mat image = LoadPhoto(photo.file);
+    ASSERT_FALSE(image.empty());
+    const float upright_roll = internal::RollFromEyes(photo.left_eye, photo.right_eye);
+    for (const double opencv_degrees : {20.0, -20.0}) {
+      SCOPED_TRACE(::testing::Message() << photo.file << " turned " << opencv_degrees);
+      cv::Mat transform;
+      const cv::Mat rotated = RotateAboutCentre(image, opencv_degrees, &transform);
+      absl::StatusOr<Detection> detection = detector().Detect(rotated, {});
+      ASSERT_THAT(detection, IsOk());
+      MaybeDrawFaces(absl::StrCat(detector_setup().name, "_", photo.file, "_", opencv_degrees),
+                     rotated, *detection);
+      ASSERT_FALSE(detection->faces.empty());
+      const Face& face = detection->faces[0];  // the largest
+      const float expected_roll = upright_roll - static_cast<float>(opencv_degrees);
+      if (opencv_degrees > 0) {
+        EXPECT_LT(face.roll_degrees, -10);
+      } else {
+        EXPECT_GT(face.roll_degrees, 10);
+      }
+      // Geometry alone knows the roll only as well as the finder's filter or
+      // cascade pass that fired, unless the eye cascade sees both eyes.
+      EXPECT_NEAR(face.roll_degrees, expected_roll, detector_setup().landmark_model ? 5.0 : 8.0);
+      const float tolerance = Tolerance(detector_setup()) * photo.InterOcularDistance();
+      EXPECT_LE(Distance(Anchor(face.landmarks), MapPoint(transform, photo.MustacheAnchor())),
+                tolerance);
+      EXPECT_LE(Distance(face.landmarks.left_eye_center, MapPoint(transform, photo.left_eye)),
+                tolerance);
     }
-    // Geometry alone knows the roll only as well as the finder's filter or
-    // cascade pass that fired, unless the eye cascade sees both eyes.
-    EXPECT_NEAR(face.roll_degrees, expected_roll, detector_setup().landmark_model ? 5.0 : 8.0);
-    const float tolerance = Tolerance(detector_setup()) * photo().InterOcularDistance();
-    EXPECT_LE(Distance(Anchor(face.landmarks), MapPoint(transform, photo().MustacheAnchor())),
-              tolerance);
-    EXPECT_LE(Distance(face.landmarks.left_eye_center, MapPoint(transform, photo().left_eye)),
-              tolerance);
   }
 }
 
-std::string SetupAndPhotoName(
-    const ::testing::TestParamInfo<std::tuple<DetectorSetup, HandCheckedFace>>& info) {
-  std::string photo = std::get<1>(info.param).file;
-  photo = photo.substr(0, photo.find('.'));
-  photo.erase(std::remove(photo.begin(), photo.end(), '_'), photo.end());
-  return std::get<0>(info.param).name + "_" + photo;
-}
-
-INSTANTIATE_TEST_SUITE_P(AllSetups, RealPhotoTest,
-                         ::testing::Combine(::testing::ValuesIn(AllSetups()),
-                                            ::testing::ValuesIn(testing::PhotosWithOneFace())),
-                         SetupAndPhotoName);
+INSTANTIATE_TEST_SUITE_P(AllSetups, RealPhotoTest, ::testing::ValuesIn(AllSetups()),
+                         [](const auto& info) { return info.param.name; });
 
 // Pictures without faces: synthetic ones and two real photos (a cup of
 // coffee, a cat).
@@ -241,7 +241,10 @@ TEST_P(NegativeTest, FindsNoFaceWhereThereIsNone) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllSetups, NegativeTest, ::testing::ValuesIn(AllSetups()),
+// Nothing found means nothing to fit landmarks to: the finders are what
+// matter here.
+INSTANTIATE_TEST_SUITE_P(BothFinders, NegativeTest,
+                         ::testing::Values(AllSetups()[2], AllSetups()[3]),
                          [](const auto& info) { return info.param.name; });
 
 TEST(DetectorTest, MapsCoordinatesBackFromTheSmallDetectionCopy) {
@@ -318,7 +321,7 @@ TEST(DetectorTest, ReturnsTheLargestFacesFirstUpToMaxFaces) {
   const cv::Mat canvas = TwoFaces();
   // The astronaut's face is about 9% of the canvas width: the request's
   // minimum face size makes the detection copy large enough to see it.
-  absl::StatusOr<Detection> all = DefaultDetector().Detect(canvas, {.min_face_size_px = 60});
+  absl::StatusOr<Detection> all = QuickDetector().Detect(canvas, {.min_face_size_px = 60});
   ASSERT_THAT(all, IsOk());
   MaybeDrawFaces("two_faces", canvas, *all);
   ASSERT_GE(all->faces.size(), 2u);
@@ -329,18 +332,18 @@ TEST(DetectorTest, ReturnsTheLargestFacesFirstUpToMaxFaces) {
   EXPECT_GT(all->faces[1].box.x, 512);                             // the astronaut
   const cv::Point2f astronaut_anchor = Astronaut().MustacheAnchor() + cv::Point2f(512, 44);
   EXPECT_LE(Distance(Anchor(all->faces[1].landmarks), astronaut_anchor),
-            0.10f * Astronaut().InterOcularDistance());
+            0.20f * Astronaut().InterOcularDistance());
   // At this size the HOG detector also takes the mission patch on the
   // astronaut's suit for a face, just above its threshold: a minimum
   // confidence removes it and keeps both people.
   for (size_t i = 2; i < all->faces.size(); ++i) EXPECT_LT(all->faces[i].confidence, 0.6f);
   absl::StatusOr<Detection> confident =
-      DefaultDetector().Detect(canvas, {.min_face_size_px = 60, .min_confidence = 0.6f});
+      QuickDetector().Detect(canvas, {.min_face_size_px = 60, .min_confidence = 0.6f});
   ASSERT_THAT(confident, IsOk());
   EXPECT_EQ(confident->faces.size(), 2u);
 
   absl::StatusOr<Detection> one =
-      DefaultDetector().Detect(canvas, {.max_faces = 1, .min_face_size_px = 60});
+      QuickDetector().Detect(canvas, {.max_faces = 1, .min_face_size_px = 60});
   ASSERT_THAT(one, IsOk());
   ASSERT_EQ(one->faces.size(), 1u);
   EXPECT_EQ(one->faces[0].box, all->faces[0].box);
@@ -349,49 +352,49 @@ TEST(DetectorTest, ReturnsTheLargestFacesFirstUpToMaxFaces) {
 TEST(DetectorTest, DefaultDetectionSizeMissesFacesBelowItsMinimum) {
   // Documents the trade-off of --detection_size_px: at 320 px for the long
   // side, a 95 px face on a 1024 px canvas is 30 px in the copy, too small.
-  absl::StatusOr<Detection> detection = DefaultDetector().Detect(TwoFaces(), {});
+  absl::StatusOr<Detection> detection = QuickDetector().Detect(TwoFaces(), {});
   ASSERT_THAT(detection, IsOk());
   for (const Face& face : detection->faces) EXPECT_LT(face.box.x, 512);
 }
 
 TEST(DetectorTest, DropsFacesBelowTheMinimumSize) {
   absl::StatusOr<Detection> detection =
-      DefaultDetector().Detect(TwoFaces(), {.min_face_size_px = 150});
+      QuickDetector().Detect(TwoFaces(), {.min_face_size_px = 150});
   ASSERT_THAT(detection, IsOk());
   ASSERT_EQ(detection->faces.size(), 1u);
   EXPECT_GE(detection->faces[0].box.width, 150);
   EXPECT_LT(detection->faces[0].box.x, 512);
 
   const cv::Mat grace = LoadPhoto("grace_hopper.jpg");
-  absl::StatusOr<Detection> none = DefaultDetector().Detect(grace, {.min_face_size_px = 400});
+  absl::StatusOr<Detection> none = QuickDetector().Detect(grace, {.min_face_size_px = 400});
   ASSERT_THAT(none, IsOk());
   EXPECT_THAT(none->faces, ::testing::IsEmpty());
 }
 
 TEST(DetectorTest, DropsFacesBelowTheMinimumConfidence) {
   const cv::Mat grace = LoadPhoto("grace_hopper.jpg");
-  absl::StatusOr<Detection> all = DefaultDetector().Detect(grace, {});
+  absl::StatusOr<Detection> all = QuickDetector().Detect(grace, {});
   ASSERT_THAT(all, IsOk());
   ASSERT_EQ(all->faces.size(), 1u);
   const float confidence = all->faces[0].confidence;
   absl::StatusOr<Detection> kept =
-      DefaultDetector().Detect(grace, {.min_confidence = confidence - 0.01f});
+      QuickDetector().Detect(grace, {.min_confidence = confidence - 0.01f});
   ASSERT_THAT(kept, IsOk());
   EXPECT_EQ(kept->faces.size(), 1u);
   absl::StatusOr<Detection> dropped =
-      DefaultDetector().Detect(grace, {.min_confidence = std::min(1.f, confidence + 0.01f)});
+      QuickDetector().Detect(grace, {.min_confidence = std::min(1.f, confidence + 0.01f)});
   ASSERT_THAT(dropped, IsOk());
   EXPECT_THAT(dropped->faces, ::testing::IsEmpty());
 }
 
 TEST(DetectorTest, RejectsImpossibleOptions) {
   const cv::Mat image(100, 100, CV_8UC3, cv::Scalar::all(0));
-  EXPECT_THAT(DefaultDetector().Detect(image, {.max_faces = -1}),
+  EXPECT_THAT(QuickDetector().Detect(image, {.max_faces = -1}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_faces")));
-  EXPECT_THAT(DefaultDetector().Detect(image, {.min_face_size_px = -5}),
+  EXPECT_THAT(QuickDetector().Detect(image, {.min_face_size_px = -5}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_size_px")));
   for (const float confidence : {-0.1f, 1.5f, std::numeric_limits<float>::quiet_NaN()}) {
-    EXPECT_THAT(DefaultDetector().Detect(image, {.min_confidence = confidence}),
+    EXPECT_THAT(QuickDetector().Detect(image, {.min_confidence = confidence}),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_confidence")));
   }
 }
@@ -403,19 +406,19 @@ TEST(DetectorTest, AcceptsGreyAndBgraPixelsAndRejectsOthers) {
   cv::cvtColor(grace, bgra, cv::COLOR_BGR2BGRA);
   grace.convertTo(floats, CV_32FC3);
   for (const cv::Mat& image : {grey, bgra}) {
-    absl::StatusOr<Detection> detection = DefaultDetector().Detect(image, {});
+    absl::StatusOr<Detection> detection = QuickDetector().Detect(image, {});
     ASSERT_THAT(detection, IsOk());
     EXPECT_EQ(detection->faces.size(), 1u);
   }
-  EXPECT_THAT(DefaultDetector().Detect(floats, {}),
+  EXPECT_THAT(QuickDetector().Detect(floats, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("8-bit")));
-  EXPECT_THAT(DefaultDetector().Detect(cv::Mat(), {}),
+  EXPECT_THAT(QuickDetector().Detect(cv::Mat(), {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
 }
 
 TEST(DetectorTest, RefusesEveryKindOfBadInputWithAMessage) {
   for (const BadImage& bad : BadImages()) {
-    EXPECT_THAT(DefaultDetector().DetectEncoded(bad.bytes, {}),
+    EXPECT_THAT(QuickDetector().DetectEncoded(bad.bytes, {}),
                 StatusIs(bad.code, HasSubstr(bad.message_part)))
         << bad.name;
   }
@@ -515,12 +518,13 @@ TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
   using ::testing::ElementsAre;
   EXPECT_THAT(names(SharedDetector(AllSetups()[0])),
               ElementsAre("dlib_hog_frontal_face", "shape_predictor_68"));
-  EXPECT_THAT(names(SharedDetector(AllSetups()[1])),
-              ElementsAre("face_cascade", "shape_predictor_68"));
   EXPECT_THAT(names(SharedDetector(AllSetups()[2])),
               ElementsAre("dlib_hog_frontal_face", "eye_cascade"));
-  EXPECT_EQ(SharedDetector(AllSetups()[1]).loaded_models()[0].detail,
+  EXPECT_THAT(names(SharedDetector(AllSetups()[3])), ElementsAre("face_cascade", "eye_cascade"));
+  EXPECT_EQ(SharedDetector(AllSetups()[3]).loaded_models()[0].detail,
             DetectorConfig().face_cascade_path);
+  EXPECT_EQ(SharedDetector(AllSetups()[0]).loaded_models()[1].detail,
+            DetectorConfig().landmark_model_path);
 
   absl::StatusOr<std::unique_ptr<FaceDetector>> box_only =
       FaceDetector::Create({.eye_cascade_path = "", .landmark_model_path = ""});

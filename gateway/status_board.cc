@@ -94,24 +94,24 @@ json StatusBoard::Info(const std::string& request_id) {
   }
   json backends = json::array();
   for (size_t i = 0; i < backends_.size(); ++i) {
-    json instances = json::array();
-    std::set<std::string> seen;
+    json reached = json::array();
     json unreachable = json::array();
+    std::set<std::string> seen;
     for (auto& answer : answers[i]) {
       json instance = answer.get();
-      if (instance.contains("instance_id")) {
-        // "localhost" resolves to ::1 and 127.0.0.1: one process.
-        if (!seen.insert(instance["instance_id"].get<std::string>()).second) continue;
-        instances.push_back(std::move(instance));
-      } else {
+      instance["name"] = backends_[i].name;
+      instance["target"] = backends_[i].target;
+      if (!instance.contains("instance_id")) {
         unreachable.push_back(std::move(instance));
+      } else if (seen.insert(instance["instance_id"].get<std::string>()).second) {
+        // "localhost" resolves to ::1 and 127.0.0.1: one process, listed once.
+        reached.push_back(std::move(instance));
       }
     }
     // An address that answers nothing is only news when no replica answered.
-    if (instances.empty()) instances = std::move(unreachable);
-    backends.push_back({{"name", backends_[i].name},
-                        {"target", backends_[i].target},
-                        {"instances", std::move(instances)}});
+    for (json& instance : reached.empty() ? unreachable : reached) {
+      backends.push_back(std::move(instance));
+    }
   }
   json gateway = {{"service_name", "gateway"},
                   {"version", std::string(server::kVersion)},

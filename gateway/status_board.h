@@ -55,10 +55,12 @@ class StatusBoard final {
               std::vector<BackendTarget> backends, ProbeFactory probe_factory,
               absl::Duration probe_timeout);
 
-  // {"gateway": {...}, "backends": [{"name", "target", "instances": [...]}]}.
-  // Each address the target resolves to is asked for GetInfo and health, in
-  // parallel, each call bounded by the probe timeout; replicas answering
-  // through several addresses are listed once.
+  // {"gateway": {...}, "backends": [{"name": "detector", "target", "address",
+  // "health", "service_name", "version", "instance_id", ...}, ...]}: one entry
+  // per backend instance. Each address a target resolves to is asked for
+  // GetInfo and health, in parallel, each call bounded by the probe timeout;
+  // a replica answering through several addresses is listed once, and an
+  // unreachable address only when no replica of that backend answered.
   nlohmann::json Info(const std::string& request_id);
 
   Readiness CheckReadiness(const std::string& request_id);

@@ -63,11 +63,13 @@ TEST_F(StatusBoardTest, InfoNamesTheGatewayAndEachBackendInstance) {
   ASSERT_EQ(info["backends"].size(), 2u);
   const json& detector = info["backends"][0];
   EXPECT_EQ(detector["name"], "detector");
-  ASSERT_EQ(detector["instances"].size(), 1u);
-  EXPECT_EQ(detector["instances"][0]["service_name"], "detector");
-  EXPECT_EQ(detector["instances"][0]["health"], "SERVING");
-  EXPECT_EQ(detector["instances"][0]["address"], backends_.detector_address());
-  EXPECT_THAT(detector["instances"][0]["api_packages"], Contains("stache.detector.v1"));
+  EXPECT_EQ(detector["target"], backends_.detector_address());
+  EXPECT_EQ(detector["service_name"], "detector");
+  EXPECT_EQ(detector["health"], "SERVING");
+  EXPECT_EQ(detector["version"], "0.1.0");
+  EXPECT_EQ(detector["address"], backends_.detector_address());
+  EXPECT_THAT(detector["api_packages"], Contains("stache.detector.v1"));
+  EXPECT_EQ(info["backends"][1]["name"], "storage");
 }
 
 TEST_F(StatusBoardTest, AskEveryAddressANameResolvesToAndListsEachProcessOnce) {
@@ -77,10 +79,11 @@ TEST_F(StatusBoardTest, AskEveryAddressANameResolvesToAndListsEachProcessOnce) {
       backends_.detector_address().rfind(':') + 1);
   auto board = MakeBoard("localhost:" + port);
   json info = board->Info("req");
-  const json& instances = info["backends"][0]["instances"];
-  ASSERT_EQ(instances.size(), 1u) << instances.dump();
-  EXPECT_EQ(instances[0]["health"], "SERVING");
-  EXPECT_EQ(instances[0]["address"], "127.0.0.1:" + port);
+  const json& backends = info["backends"];
+  ASSERT_EQ(backends.size(), 2u) << backends.dump();
+  EXPECT_EQ(backends[0]["name"], "detector");
+  EXPECT_EQ(backends[0]["health"], "SERVING");
+  EXPECT_EQ(backends[0]["address"], "127.0.0.1:" + port);
 }
 
 TEST_F(StatusBoardTest, UnreachableBackendIsReportedNotHidden) {
@@ -88,11 +91,13 @@ TEST_F(StatusBoardTest, UnreachableBackendIsReportedNotHidden) {
   const absl::Time start = absl::Now();
   json info = board->Info("req");
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
-  const json& instances = info["backends"][0]["instances"];
-  ASSERT_EQ(instances.size(), 1u);
-  EXPECT_EQ(instances[0]["health"], "UNAVAILABLE");
-  EXPECT_THAT(instances[0]["error"].get<std::string>(), HasSubstr("UNAVAILABLE"));
-  EXPECT_EQ(info["backends"][1]["instances"][0]["health"], "SERVING");
+  const json& backends = info["backends"];
+  ASSERT_EQ(backends.size(), 2u) << backends.dump();
+  EXPECT_EQ(backends[0]["name"], "detector");
+  EXPECT_EQ(backends[0]["health"], "UNAVAILABLE");
+  EXPECT_THAT(backends[0]["error"].get<std::string>(), HasSubstr("UNAVAILABLE"));
+  EXPECT_FALSE(backends[0].contains("version"));
+  EXPECT_EQ(backends[1]["health"], "SERVING");
 }
 
 TEST_F(StatusBoardTest, ReadyOnlyWhenEveryBackendServes) {

@@ -386,9 +386,7 @@
         els.limitHint.textContent = ', up to ' + formatBytes(state.maxBodyBytes);
       }
       body.replaceChildren(infoRow('gateway', info.gateway));
-      for (const backend of info.backends || []) {
-        for (const instance of backend.instances || []) body.appendChild(infoRow(backend.name, instance));
-      }
+      for (const instance of info.backends || []) body.appendChild(infoRow(instance.name, instance));
     } catch (e) {
       const row = document.createElement('tr');
       const cell = document.createElement('td');

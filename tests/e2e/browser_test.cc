@@ -1,0 +1,49 @@
+// The web page in real headless Chromium: tests/e2e/upload_in_browser.py
+// (python3-selenium from Debian) drives it against the real services and
+// saves screenshots under <build>/tests/e2e/screenshots as test artifacts.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tests/e2e/service_stack.h"
+#include "tests/testing/process.h"
+
+namespace stache {
+namespace {
+
+using ::stache::testing::RunCommand;
+using ::stache::testing::TestDataPath;
+using ::testing::HasSubstr;
+
+bool BrowserToolsInstalled() {
+  return std::filesystem::exists("/usr/bin/chromium") &&
+         std::filesystem::exists("/usr/bin/chromedriver") &&
+         RunCommand({"/usr/bin/python3", "-c", "import selenium"}).exit_code == 0;
+}
+
+TEST(BrowserTest, UploadsAPhotoThroughThePageAndSeesTheResultAndTheGallery) {
+  if (!BrowserToolsInstalled()) {
+    GTEST_SKIP() << "chromium, chromium-driver or python3-selenium is missing: run "
+                    "scripts/setup.sh";
+  }
+  e2e::ServiceStack stack;
+  ASSERT_TRUE(stack.WaitUntilReady()) << stack.Logs();
+  const std::string screenshots = STACHE_SCREENSHOT_DIR;
+  std::filesystem::remove_all(screenshots);
+
+  stache::testing::CommandResult browser = RunCommand(
+      {"/usr/bin/python3", STACHE_BROWSER_SCRIPT, "--url", stack.url(), "--photo",
+       TestDataPath("grace_hopper.jpg"), "--screenshot-dir", screenshots},
+      absl::Seconds(150));
+  EXPECT_EQ(browser.exit_code, 0) << browser.output << stack.Logs();
+  EXPECT_THAT(browser.output, HasSubstr("all checks passed"));
+  for (const char* name : {"stache-desktop.png", "stache-phone.png", "stache-error.png"}) {
+    const std::filesystem::path path = std::filesystem::path(screenshots) / name;
+    ASSERT_TRUE(std::filesystem::exists(path)) << path;
+    EXPECT_GT(std::filesystem::file_size(path), 10'000u) << path;
+  }
+}
+
+}  // namespace
+}  // namespace stache

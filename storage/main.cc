@@ -10,7 +10,7 @@ ABSL_FLAG(int, port, 50053, "gRPC port to listen on.");
 ABSL_FLAG(std::string, backend, "local",
           "Where objects live: local (a directory, see --data_dir) or s3 (a bucket "
           "shared by every storage task; credentials from AWS_ACCESS_KEY_ID and "
-          "AWS_SECRET_ACCESS_KEY, optionally AWS_SESSION_TOKEN).");
+          "AWS_SECRET_ACCESS_KEY, optionally AWS_SESSION_TOKEN, or an ECS task role).");
 ABSL_FLAG(std::string, data_dir, "./data/storage",
           "local: the objects and their metadata (one process per directory). "
           "s3: scratch space for uploads in flight.");
@@ -33,6 +33,20 @@ std::string Environment(const char* name) {
   return value == nullptr ? "" : value;
 }
 
+// The variables of the AWS SDKs: static keys, else an ECS task role.
+stache::storage::S3Credentials S3CredentialsFromEnvironment() {
+  std::string container_url = Environment("AWS_CONTAINER_CREDENTIALS_FULL_URI");
+  if (const std::string relative = Environment("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+      !relative.empty()) {
+    container_url = "http://169.254.170.2" + relative;
+  }
+  return {.access_key_id = Environment("AWS_ACCESS_KEY_ID"),
+          .secret_access_key = Environment("AWS_SECRET_ACCESS_KEY"),
+          .session_token = Environment("AWS_SESSION_TOKEN"),
+          .container_credentials_url = container_url,
+          .container_authorization = Environment("AWS_CONTAINER_AUTHORIZATION_TOKEN")};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -48,9 +62,7 @@ int main(int argc, char** argv) {
       .s3_endpoint = absl::GetFlag(FLAGS_s3_endpoint),
       .s3_bucket = absl::GetFlag(FLAGS_s3_bucket),
       .s3_region = absl::GetFlag(FLAGS_s3_region),
-      .s3_access_key_id = Environment("AWS_ACCESS_KEY_ID"),
-      .s3_secret_access_key = Environment("AWS_SECRET_ACCESS_KEY"),
-      .s3_session_token = Environment("AWS_SESSION_TOKEN"),
+      .s3_credentials = S3CredentialsFromEnvironment(),
       .auth_policy_file = absl::GetFlag(FLAGS_auth_policy_file),
       .auth_policy_json = Environment("STACHE_STORAGE_AUTH_POLICY")};
   if (absl::Status status = stache::storage::RunStorageServer(config); !status.ok()) {

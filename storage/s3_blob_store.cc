@@ -122,9 +122,7 @@ absl::StatusOr<std::unique_ptr<S3BlobStore>> S3BlobStore::Open(
       std::unique_ptr<S3Client> client,
       S3Client::Create({.endpoint = options.endpoint,
                         .region = options.region,
-                        .access_key_id = options.access_key_id,
-                        .secret_access_key = options.secret_access_key,
-                        .session_token = options.session_token,
+                        .credentials = options.credentials,
                         .connect_timeout = options.connect_timeout}));
   if (absl::Status status = client->HeadBucket(options.bucket); !status.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(

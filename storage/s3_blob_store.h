@@ -1,11 +1,11 @@
 // The scale-out backend: objects in an S3 bucket (AWS S3 or MinIO) that any
 // number of storage tasks share. Requests are signed with libcurl's AWS
 // SigV4 support; credentials come from the caller (main reads them from the
-// environment, never from flags).
+// environment, never from flags) and may be an ECS task role's.
 //
 //   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<S3BlobStore> store, S3BlobStore::Open({
 //       .endpoint = "https://s3.eu-west-1.amazonaws.com", .region = "eu-west-1",
-//       .bucket = "stache-prod", .access_key_id = id, .secret_access_key = secret}));
+//       .bucket = "stache-prod", .credentials = {.access_key_id = id, .secret_access_key = secret}}));
 //
 // Layout of the bucket:
 //   objects/<ns>/<key>                 the bytes; Content-Type; user metadata
@@ -29,6 +29,7 @@
 
 #include "absl/time/time.h"
 #include "storage/blob_store.h"
+#include "storage/s3_credentials.h"
 
 namespace stache::storage {
 namespace internal {
@@ -40,9 +41,7 @@ struct S3BlobStoreOptions {
   std::string endpoint;  // "http://127.0.0.1:9000"; path-style URLs are used
   std::string region = "us-east-1";
   std::string bucket;
-  std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;  // optional, for temporary credentials
+  S3Credentials credentials;
   // Uploads are received here (unlinked temp files) before going to S3, so
   // that their size and digest are checked before anything is stored.
   std::string spool_dir = "./data/storage/spool";

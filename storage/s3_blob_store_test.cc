@@ -5,7 +5,14 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "storage/internal/s3_client.h"
 #include "storage/internal/sha256.h"
 #include "storage/testing/minio_server.h"
@@ -152,7 +159,7 @@ TEST_F(S3BlobStoreTest, OpenFailsFastOnAMissingBucketBadCredentialsOrNoServer) {
   EXPECT_THAT(S3BlobStore::Open(options),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no-such-bucket")));
   options = minio_->StoreOptions(bucket_);
-  options.secret_access_key = "wrong-secret-key";
+  options.credentials.secret_access_key = "wrong-secret-key";
   EXPECT_THAT(S3BlobStore::Open(options),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("AWS_SECRET_ACCESS_KEY")));
   options = minio_->StoreOptions(bucket_);
@@ -165,9 +172,80 @@ TEST_F(S3BlobStoreTest, OpenFailsFastOnAMissingBucketBadCredentialsOrNoServer) {
   EXPECT_THAT(S3BlobStore::Open(options),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("http://")));
   options = minio_->StoreOptions(bucket_);
-  options.access_key_id = "";
+  options.credentials.access_key_id = "";
   EXPECT_THAT(S3BlobStore::Open(options),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("AWS_ACCESS_KEY_ID")));
+}
+
+// A stand-in for the ECS container credentials endpoint, handing out the
+// MinIO keys as temporary credentials that expire in `lifetime`.
+class FakeCredentialsEndpoint {
+ public:
+  explicit FakeCredentialsEndpoint(absl::Duration lifetime) : lifetime_(lifetime) {
+    server_.Get("/v2/credentials/task", [this](const httplib::Request& request,
+                                                httplib::Response& response) {
+      if (request.get_header_value("Authorization") != kAuthorization) {
+        response.status = 403;
+        return;
+      }
+      ++fetches_;
+      response.set_content(
+          nlohmann::json{{"AccessKeyId", testing::kMinioAccessKey},
+                         {"SecretAccessKey", testing::kMinioSecretKey},
+                         {"Token", ""},
+                         {"Expiration", absl::FormatTime(absl::RFC3339_sec, absl::Now() + lifetime_,
+                                                         absl::UTCTimeZone())}}
+              .dump(),
+          "application/json");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeCredentialsEndpoint() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/v2/credentials/task"); }
+  int fetches() const { return fetches_.load(); }
+
+  static constexpr char kAuthorization[] = "container-authorization-token";
+
+ private:
+  const absl::Duration lifetime_;
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::atomic<int> fetches_{0};
+};
+
+TEST_F(S3BlobStoreTest, UsesAnEcsTaskRolesCredentialsAndRefreshesThem) {
+  S3BlobStoreOptions options = minio_->StoreOptions(bucket_);
+  {
+    FakeCredentialsEndpoint endpoint(absl::Hours(1));
+    options.credentials = {.container_credentials_url = endpoint.url(),
+                           .container_authorization = FakeCredentialsEndpoint::kAuthorization};
+    absl::StatusOr<std::unique_ptr<S3BlobStore>> store = S3BlobStore::Open(options);
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT(PutBytes(**store, "gateway", "k", "bytes"), IsOk());
+    EXPECT_THAT(ReadObject(**store, "gateway", "k"), IsOkAndHolds(Field(&StoredBytes::bytes, "bytes")));
+    EXPECT_EQ(endpoint.fetches(), 1);  // cached while valid
+  }
+  {
+    // Keys within five minutes of expiring are fetched again before use.
+    FakeCredentialsEndpoint endpoint(absl::Minutes(2));
+    options.credentials.container_credentials_url = endpoint.url();
+    absl::StatusOr<std::unique_ptr<S3BlobStore>> store = S3BlobStore::Open(options);
+    ASSERT_THAT(store, IsOk());
+    ASSERT_THAT((*store)->Stat("gateway", "k"), IsOk());
+    EXPECT_GE(endpoint.fetches(), 3);
+  }
+  {
+    FakeCredentialsEndpoint endpoint(absl::Hours(1));
+    options.credentials = {.container_credentials_url = endpoint.url(),
+                           .container_authorization = "wrong"};
+    EXPECT_THAT(S3BlobStore::Open(options),
+                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("container credentials")));
+  }
 }
 
 TEST(UriEncodeTest, EncodesAllButUnreservedCharacters) {

@@ -26,9 +26,12 @@ absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
     if (config.s3_bucket.empty()) {
       return absl::InvalidArgumentError("--backend=s3 needs --s3_bucket");
     }
-    if (config.s3_access_key_id.empty() || config.s3_secret_access_key.empty()) {
+    const S3Credentials& credentials = config.s3_credentials;
+    if ((credentials.access_key_id.empty() || credentials.secret_access_key.empty()) &&
+        credentials.container_credentials_url.empty()) {
       return absl::InvalidArgumentError(
-          "--backend=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment");
+          "--backend=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, "
+          "or an ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)");
     }
   }
   if (!config.auth_policy_file.empty() && !config.auth_policy_json.empty()) {
@@ -45,9 +48,7 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(const StorageServerConf
         S3BlobStore::Open({.endpoint = config.s3_endpoint,
                            .region = config.s3_region,
                            .bucket = config.s3_bucket,
-                           .access_key_id = config.s3_access_key_id,
-                           .secret_access_key = config.s3_secret_access_key,
-                           .session_token = config.s3_session_token,
+                           .credentials = config.s3_credentials,
                            .spool_dir = config.data_dir + "/spool",
                            .max_object_bytes = config.max_object_bytes}));
     return store;

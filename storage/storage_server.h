@@ -14,6 +14,7 @@
 #include "server/grpc_server.h"
 #include "storage/blob_store.h"
 #include "storage/namespace_policy.h"
+#include "storage/s3_credentials.h"
 
 namespace stache::storage {
 
@@ -27,9 +28,7 @@ struct StorageServerConfig {
   std::string s3_bucket;
   std::string s3_region = "us-east-1";
   // Secrets: from the environment, never from flags.
-  std::string s3_access_key_id;
-  std::string s3_secret_access_key;
-  std::string s3_session_token;
+  S3Credentials s3_credentials;
   // At most one of these; neither means NamespacePolicy::DevelopmentDefault().
   std::string auth_policy_file;
   std::string auth_policy_json;

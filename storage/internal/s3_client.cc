@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "nlohmann/json.hpp"
 #include "server/status.h"
 #include "storage/internal/sha256.h"
 
@@ -207,9 +208,12 @@ absl::StatusOr<std::unique_ptr<S3Client>> S3Client::Create(S3ClientOptions optio
   }
   while (absl::EndsWith(options.endpoint, "/")) options.endpoint.pop_back();
   if (options.region.empty()) return absl::InvalidArgumentError("S3 region is empty");
-  if (options.access_key_id.empty() || options.secret_access_key.empty()) {
+  const S3Credentials& credentials = options.credentials;
+  if ((credentials.access_key_id.empty() || credentials.secret_access_key.empty()) &&
+      credentials.container_credentials_url.empty()) {
     return absl::InvalidArgumentError(
-        "S3 credentials are missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
+        "S3 credentials are missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run "
+        "with an ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)");
   }
   InitCurlOnce();
   return std::unique_ptr<S3Client>(new S3Client(std::move(options)));
@@ -252,8 +256,81 @@ absl::StatusOr<S3Client::Response> S3Client::Perform(const Request& request) {
   }
 }
 
+absl::StatusOr<S3Client::Keys> S3Client::CurrentKeys() {
+  const S3Credentials& credentials = options_.credentials;
+  if (!credentials.access_key_id.empty()) {
+    return Keys{.access_key_id = credentials.access_key_id,
+                .secret_access_key = credentials.secret_access_key,
+                .session_token = credentials.session_token};
+  }
+  absl::MutexLock lock(&keys_mutex_);
+  // Refreshed early, so that no request is signed with keys about to expire.
+  if (keys_.has_value() && absl::Now() + absl::Minutes(5) < keys_->expiration) return *keys_;
+  absl::StatusOr<Keys> fetched = FetchContainerKeys();
+  if (fetched.ok()) {
+    keys_ = *fetched;
+  } else if (!keys_.has_value() || absl::Now() >= keys_->expiration) {
+    return fetched.status();
+  }
+  // On a failed refresh, the old keys serve until they actually expire.
+  return *keys_;
+}
+
+absl::StatusOr<S3Client::Keys> S3Client::FetchContainerKeys() {
+  const S3Credentials& credentials = options_.credentials;
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return absl::InternalError("libcurl cannot create a handle");
+  std::string body;
+  curl_slist* headers = nullptr;
+  if (!credentials.container_authorization.empty()) {
+    headers = curl_slist_append(
+        headers, absl::StrCat("Authorization: ", credentials.container_authorization).c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_URL, credentials.container_credentials_url.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
+                   +[](char* data, size_t size, size_t count, void* user_data) -> size_t {
+                     auto* out = static_cast<std::string*>(user_data);
+                     if (out->size() < kMaxBufferedBody) out->append(data, size * count);
+                     return size * count;
+                   });
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  const CURLcode result = curl_easy_perform(curl);
+  long http_status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http_status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  const std::string source =
+      absl::StrCat("container credentials from ", credentials.container_credentials_url);
+  if (result != CURLE_OK) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot fetch ", source, ": ", curl_easy_strerror(result)));
+  }
+  if (http_status != 200) {
+    return absl::UnavailableError(absl::StrCat("cannot fetch ", source, ": HTTP ", http_status));
+  }
+  try {
+    const nlohmann::json json = nlohmann::json::parse(body);
+    Keys keys{.access_key_id = json.at("AccessKeyId").get<std::string>(),
+              .secret_access_key = json.at("SecretAccessKey").get<std::string>(),
+              .session_token = json.value("Token", "")};
+    std::string error;
+    if (!absl::ParseTime(absl::RFC3339_full, json.at("Expiration").get<std::string>(),
+                         &keys.expiration, &error)) {
+      return absl::UnavailableError(absl::StrCat(source, " has a bad Expiration: ", error));
+    }
+    return keys;
+  } catch (const nlohmann::json::exception& error) {
+    return absl::UnavailableError(absl::StrCat(source, " are malformed: ", error.what()));
+  }
+}
+
 absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
                                                          bool* streamed) {
+  STACHE_ASSIGN_OR_RETURN(const Keys keys, CurrentKeys());
   CURL* curl = static_cast<CURL*>(AcquireHandle());
   if (curl == nullptr) return absl::InternalError("libcurl cannot create a handle");
   // Back to the pool whatever happens; reset keeps its open connections.
@@ -284,17 +361,17 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
   }
   // Not "Expect:" to skip the 100-continue round trip: libcurl 7.88 signs
   // that removal directive as a header it never sends (SignatureDoesNotMatch).
-  if (!options_.session_token.empty()) {
+  if (!keys.session_token.empty()) {
     headers = curl_slist_append(
-        headers, absl::StrCat("x-amz-security-token: ", options_.session_token).c_str());
+        headers, absl::StrCat("x-amz-security-token: ", keys.session_token).c_str());
   }
   const std::string sigv4 = absl::StrCat("aws:amz:", options_.region, ":s3");
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
-  curl_easy_setopt(curl, CURLOPT_USERNAME, options_.access_key_id.c_str());
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, options_.secret_access_key.c_str());
+  curl_easy_setopt(curl, CURLOPT_USERNAME, keys.access_key_id.c_str());
+  curl_easy_setopt(curl, CURLOPT_PASSWORD, keys.secret_access_key.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));

@@ -4,7 +4,7 @@
 // with pugixml.
 //
 //   STACHE_ASSIGN_OR_RETURN(auto s3, S3Client::Create({.endpoint = "http://127.0.0.1:9000",
-//       .region = "us-east-1", .access_key_id = id, .secret_access_key = secret}));
+//       .region = "us-east-1", .credentials = {.access_key_id = id, .secret_access_key = secret}}));
 //   STACHE_ASSIGN_OR_RETURN(S3ObjectHead head, s3->HeadObject("bucket", "a/b"));
 #ifndef STACHE_STORAGE_INTERNAL_S3_CLIENT_H_
 #define STACHE_STORAGE_INTERNAL_S3_CLIENT_H_
@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/blob_store.h"
+#include "storage/s3_credentials.h"
 
 namespace stache::storage::internal {
 
@@ -28,10 +30,7 @@ struct S3ClientOptions {
   // Scheme, host and port: "http://127.0.0.1:9000", "https://s3.eu-west-1.amazonaws.com".
   std::string endpoint;
   std::string region = "us-east-1";
-  std::string access_key_id;
-  std::string secret_access_key;
-  // Set with temporary credentials (AWS_SESSION_TOKEN).
-  std::string session_token;
+  S3Credentials credentials;
   absl::Duration connect_timeout = absl::Seconds(5);
   // A transfer that moves less than 1 KiB/s for this long fails.
   absl::Duration stall_timeout = absl::Seconds(30);
@@ -97,7 +96,19 @@ class S3Client final {
  private:
   struct Request;
   struct Response;
+  // Keys valid until `expiration`.
+  struct Keys {
+    std::string access_key_id;
+    std::string secret_access_key;
+    std::string session_token;
+    absl::Time expiration = absl::InfiniteFuture();
+  };
   explicit S3Client(S3ClientOptions options) : options_(std::move(options)) {}
+
+  // The static keys, or the container credentials, fetched again when they
+  // expire within five minutes.
+  absl::StatusOr<Keys> CurrentKeys();
+  absl::StatusOr<Keys> FetchContainerKeys();
 
   // Retries transient failures when nothing was streamed out yet.
   absl::StatusOr<Response> Perform(const Request& request);
@@ -108,6 +119,8 @@ class S3Client final {
   const S3ClientOptions options_;
   absl::Mutex mutex_;
   std::vector<void*> idle_handles_ ABSL_GUARDED_BY(mutex_);
+  absl::Mutex keys_mutex_;
+  std::optional<Keys> keys_ ABSL_GUARDED_BY(keys_mutex_);
 };
 
 // RFC 3986 percent-encoding of everything but unreserved characters, as

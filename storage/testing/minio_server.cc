@@ -51,8 +51,8 @@ absl::StatusOr<std::unique_ptr<MinioServer>> MinioServer::Start() {
                                          {"MINIO_UPDATE", "off"}});
   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<internal::S3Client> client,
                           internal::S3Client::Create({.endpoint = absl::StrCat("http://127.0.0.1:", port),
-                                                      .access_key_id = kMinioAccessKey,
-                                                      .secret_access_key = kMinioSecretKey,
+                                                      .credentials = {.access_key_id = kMinioAccessKey,
+                                                                      .secret_access_key = kMinioSecretKey},
                                                       .connect_timeout = absl::Seconds(1)}));
   // Ready once it answers S3 requests: a missing bucket is NOT_FOUND.
   absl::Status probe;
@@ -103,8 +103,7 @@ absl::StatusOr<std::string> MinioServer::CreateBucket() {
 S3BlobStoreOptions MinioServer::StoreOptions(const std::string& bucket) const {
   return {.endpoint = endpoint(),
           .bucket = bucket,
-          .access_key_id = kMinioAccessKey,
-          .secret_access_key = kMinioSecretKey,
+          .credentials = {.access_key_id = kMinioAccessKey, .secret_access_key = kMinioSecretKey},
           .spool_dir = MakeTempDir()};
 }
 

@@ -117,6 +117,21 @@
     return checked ? checked.value : '';
   }
 
+  // Two crossing arrows, for "a different style on every face". Drawn, not
+  // an emoji: the page must look the same without any emoji font.
+  function shuffleIcon() {
+    const svgNs = 'http://www.w3.org/2000/svg';
+    const svg = document.createElementNS(svgNs, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('class', 'no-preview');
+    svg.setAttribute('aria-hidden', 'true');
+    const path = document.createElementNS(svgNs, 'path');
+    path.setAttribute('d', 'M3 7h4c3 0 5 10 8 10h3m0 0-3-3m3 3-3 3M3 17h4c1.3 0 2.4-1.8 3.4-3.8' +
+                           'M13.6 10C14.6 8.5 15.6 7 17 7h1m0 0-3-3m3 3-3 3');
+    svg.appendChild(path);
+    return svg;
+  }
+
   function addStyleOption(value, label, preview, checked) {
     const wrapper = document.createElement('div');
     wrapper.className = 'style-option';
@@ -134,11 +149,7 @@
       img.alt = '';
       labelEl.appendChild(img);
     } else {
-      const placeholder = document.createElement('span');
-      placeholder.className = 'no-preview';
-      placeholder.setAttribute('aria-hidden', 'true');
-      placeholder.textContent = value === 'random' ? '🎲' : '〰';
-      labelEl.appendChild(placeholder);
+      labelEl.appendChild(shuffleIcon());
     }
     labelEl.appendChild(document.createTextNode(label));
     wrapper.append(input, labelEl);
@@ -277,7 +288,8 @@
     open.type = 'button';
     open.className = 'gallery-open';
     const created = new Date(image.created_at);
-    const when = isNaN(created) ? image.created_at : created.toLocaleString();
+    const when = isNaN(created) ? image.created_at
+      : created.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
     open.setAttribute('aria-label', 'Show the upload from ' + when);
     const img = document.createElement('img');
     img.src = image.result_url;

@@ -27,6 +27,9 @@ TEST(BrowserTest, UploadsAPhotoThroughThePageAndSeesTheResultAndTheGallery) {
     GTEST_SKIP() << "chromium, chromium-driver or python3-selenium is missing: run "
                     "scripts/setup.sh";
   }
+  const std::string photo = TestDataPath("grace_hopper.jpg");
+  ASSERT_TRUE(std::filesystem::exists(photo))
+      << photo << " is missing (scripts/setup.sh extracts the test photos)";
   e2e::ServiceStack stack;
   ASSERT_TRUE(stack.WaitUntilReady()) << stack.Logs();
   const std::string screenshots = STACHE_SCREENSHOT_DIR;
@@ -34,7 +37,7 @@ TEST(BrowserTest, UploadsAPhotoThroughThePageAndSeesTheResultAndTheGallery) {
 
   stache::testing::CommandResult browser = RunCommand(
       {"/usr/bin/python3", STACHE_BROWSER_SCRIPT, "--url", stack.url(), "--photo",
-       TestDataPath("grace_hopper.jpg"), "--screenshot-dir", screenshots},
+       photo, "--screenshot-dir", screenshots},
       absl::Seconds(150));
   EXPECT_EQ(browser.exit_code, 0) << browser.output << stack.Logs();
   EXPECT_THAT(browser.output, HasSubstr("all checks passed"));

@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <utility>
-
 #include <opencv2/imgproc.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -44,8 +43,8 @@ absl::Status ValidateOptions(const DetectOptions& options) {
 DetectOptions WithDefaults(const DetectOptions& options, const DetectOptions& defaults) {
   return DetectOptions{
       .max_faces = options.max_faces > 0 ? options.max_faces : defaults.max_faces,
-      .min_face_size_px =
-          options.min_face_size_px > 0 ? options.min_face_size_px : defaults.min_face_size_px,
+      .min_face_size_px = options.min_face_size_px > 0 ? options.min_face_size_px
+                                                       : defaults.min_face_size_px,
       .min_confidence =
           options.min_confidence > 0 ? options.min_confidence : defaults.min_confidence};
 }
@@ -66,8 +65,8 @@ absl::StatusOr<cv::Mat> AsBgr(const cv::Mat& image) {
       cv::cvtColor(image, bgr, cv::COLOR_BGRA2BGR);
       return bgr;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("the image has ", image.channels(), " channels; 1, 3 or 4 are supported"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the image has ", image.channels(), " channels; 1, 3 or 4 are supported"));
   }
 }
 
@@ -152,8 +151,10 @@ absl::Status ValidateDetectorConfig(const DetectorConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the default max_faces must be positive (got ", config.defaults.max_faces, ")"));
   }
-  if (config.face_finder == FaceFinderKind::kCascade && config.face_cascade_path.empty()) {
-    return absl::InvalidArgumentError("the cascade face finder needs a face cascade file");
+  if (config.face_finder == FaceFinderKind::kCascade &&
+      config.face_cascade_path.empty()) {
+    return absl::InvalidArgumentError(
+        "the cascade face finder needs a face cascade file");
   }
   return ValidateOptions(config.defaults);
 }
@@ -176,7 +177,8 @@ absl::StatusOr<std::unique_ptr<FaceDetector>> FaceDetector::Create(
   absl::StatusOr<std::unique_ptr<internal::LandmarkFitter>> fitter;
   if (!config.landmark_model_path.empty()) {
     fitter = internal::MakeShapePredictorFitter(config.landmark_model_path);
-    models.push_back({.name = "shape_predictor_68", .detail = config.landmark_model_path});
+    models.push_back(
+        {.name = "shape_predictor_68", .detail = config.landmark_model_path});
   } else {
     fitter = internal::MakeGeometryFitter(config.eye_cascade_path);
     if (!config.eye_cascade_path.empty()) {
@@ -188,13 +190,14 @@ absl::StatusOr<std::unique_ptr<FaceDetector>> FaceDetector::Create(
       new FaceDetector(config, std::move(finder), *std::move(fitter), std::move(models)));
   // Makes the first finder instance now, so the first request does not
   // wait for it.
-  absl::StatusOr<Detection> warm_up =
-      detector->Detect(cv::Mat(kWarmUpSizePx, kWarmUpSizePx, CV_8UC3, cv::Scalar::all(128)), {});
+  absl::StatusOr<Detection> warm_up = detector->Detect(
+      cv::Mat(kWarmUpSizePx, kWarmUpSizePx, CV_8UC3, cv::Scalar::all(128)), {});
   if (!warm_up.ok()) return warm_up.status();
   return detector;
 }
 
-FaceDetector::FaceDetector(DetectorConfig config, std::unique_ptr<internal::FaceFinder> finder,
+FaceDetector::FaceDetector(DetectorConfig config,
+                           std::unique_ptr<internal::FaceFinder> finder,
                            std::unique_ptr<internal::LandmarkFitter> fitter,
                            std::vector<LoadedModel> loaded_models)
     : config_(std::move(config)),
@@ -219,13 +222,13 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
     detection.image_size = bgr.size();
     const double scale = DetectionScale(config_, bgr.size(), options.min_face_size_px,
                                         finder_->smallest_face_px());
-    absl::StatusOr<std::vector<FaceCandidate>> found =
-        finder_->Find(DetectionImage(bgr, scale),
-                      static_cast<float>(options.min_face_size_px * scale));
+    absl::StatusOr<std::vector<FaceCandidate>> found = finder_->Find(
+        DetectionImage(bgr, scale), static_cast<float>(options.min_face_size_px * scale));
     if (!found.ok()) return found.status();
     for (FaceCandidate& candidate : *found) {
       const cv::Rect2f& b = candidate.box;
-      candidate.box = cv::Rect2f(b.x / scale, b.y / scale, b.width / scale, b.height / scale);
+      candidate.box =
+          cv::Rect2f(b.x / scale, b.y / scale, b.width / scale, b.height / scale);
       if (candidate.box.width < options.min_face_size_px) continue;
       if (candidate.confidence < options.min_confidence) continue;
       candidates.push_back(candidate);
@@ -257,8 +260,8 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
   return detection;
 }
 
-absl::StatusOr<Detection> FaceDetector::DetectEncoded(absl::string_view bytes,
-                                                      const DetectOptions& options) const {
+absl::StatusOr<Detection> FaceDetector::DetectEncoded(
+    absl::string_view bytes, const DetectOptions& options) const {
   const absl::Time start = absl::Now();
   absl::StatusOr<imaging::DecodedImage> decoded =
       imaging::DecodeImage(bytes, {.max_pixels = config_.max_pixels});

@@ -10,10 +10,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -64,7 +63,8 @@ struct DetectorConfig {
   std::string eye_cascade_path = "/usr/share/opencv4/haarcascades/haarcascade_eye.xml";
   // dlib's 68-point shape predictor. Empty means geometry only (see README:
   // the model's training data is not licensed for commercial use).
-  std::string landmark_model_path = "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
+  std::string landmark_model_path =
+      "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
   // Long side of the image the finder sees when no minimum face size asks
   // for more. Larger finds smaller faces and costs more.
   int detection_size_px = 320;
@@ -129,11 +129,13 @@ struct LoadedModel {
 class FaceDetector final {
  public:
   // Fails with a message naming the file when a model cannot be read.
-  static absl::StatusOr<std::unique_ptr<FaceDetector>> Create(const DetectorConfig& config);
+  static absl::StatusOr<std::unique_ptr<FaceDetector>> Create(
+      const DetectorConfig& config);
   ~FaceDetector();
 
   // Faces in a decoded image (CV_8UC3 BGR; CV_8UC1 and CV_8UC4 are converted).
-  absl::StatusOr<Detection> Detect(const cv::Mat& image, const DetectOptions& options) const;
+  absl::StatusOr<Detection> Detect(const cv::Mat& image,
+                                   const DetectOptions& options) const;
 
   // Decodes an encoded image under the pixel limit, applies its EXIF
   // orientation, then detects. INVALID_ARGUMENT for data that is not an

@@ -8,12 +8,11 @@
 #include <cmath>
 #include <map>
 #include <memory>
-#include <string>
-#include <tuple>
-
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <string>
+#include <tuple>
 
 #include "detector/detector.h"
 #include "imaging/image_decoder.h"
@@ -59,9 +58,9 @@ void BM_Detect(benchmark::State& state) {
     state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
     return;
   }
-  const FaceDetector& detector =
-      SharedDetector(state.range(1) == 1 ? FaceFinderKind::kCascade : FaceFinderKind::kHog,
-                     state.range(2) == 1, static_cast<int>(state.range(3)));
+  const FaceDetector& detector = SharedDetector(
+      state.range(1) == 1 ? FaceFinderKind::kCascade : FaceFinderKind::kHog,
+      state.range(2) == 1, static_cast<int>(state.range(3)));
   size_t faces = 0;
   for (auto _ : state) {
     absl::StatusOr<Detection> detection = detector.Detect(image, {});
@@ -91,7 +90,8 @@ void BM_DetectEncoded(benchmark::State& state) {
     state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
     return;
   }
-  const std::string jpeg = imaging::EncodeImage(image, imaging::ImageFormat::kJpeg, 90).value();
+  const std::string jpeg =
+      imaging::EncodeImage(image, imaging::ImageFormat::kJpeg, 90).value();
   const FaceDetector& detector =
       SharedDetector(FaceFinderKind::kHog, true, kDefaultDetectionSize);
   double decode_ms = 0;

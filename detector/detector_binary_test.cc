@@ -53,8 +53,8 @@ class DetectorBinaryTest : public ::testing::Test {
 
   // grpcurl -plaintext -d @ <target> <method>, with `json` on stdin.
   CommandResult Grpcurl(const std::string& method, const std::string& json) {
-    return RunCommand({STACHE_GRPCURL, "-plaintext", "-d", "@", absl::StrCat("127.0.0.1:", port_),
-                       method},
+    return RunCommand({STACHE_GRPCURL, "-plaintext", "-d", "@",
+                       absl::StrCat("127.0.0.1:", port_), method},
                       absl::Seconds(30), json);
   }
 
@@ -97,14 +97,15 @@ TEST_F(DetectorBinaryTest, GetInfoListsTheModels) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("\"dlib_hog_frontal_face\""));
   EXPECT_THAT(result.output, HasSubstr("\"shape_predictor_68\""));
-  EXPECT_THAT(result.output, HasSubstr("/usr/share/dlib/shape_predictor_68_face_landmarks.dat"));
+  EXPECT_THAT(result.output,
+              HasSubstr("/usr/share/dlib/shape_predictor_68_face_landmarks.dat"));
 }
 
 TEST_F(DetectorBinaryTest, ReportsBadImagesAsInvalidArgument) {
   Start({"--landmark_model="});  // starts faster; decoding is the same
-  const CommandResult result =
-      Grpcurl("stache.detector.v1.DetectorService/Detect",
-              nlohmann::json({{"image", absl::Base64Escape("not an image at all")}}).dump());
+  const CommandResult result = Grpcurl(
+      "stache.detector.v1.DetectorService/Detect",
+      nlohmann::json({{"image", absl::Base64Escape("not an image at all")}}).dump());
   EXPECT_NE(result.exit_code, 0);
   EXPECT_THAT(result.output, HasSubstr("InvalidArgument"));
   EXPECT_THAT(result.output, HasSubstr("not an image"));
@@ -141,8 +142,8 @@ TEST(DetectorStartupTest, MissingModelIsAClearErrorNamingTheFile) {
 }
 
 TEST(DetectorStartupTest, UnknownFaceFinderIsRefused) {
-  const CommandResult result =
-      RunCommand({BinaryPath("stache-detector"), "--face_finder=haar"}, absl::Seconds(30));
+  const CommandResult result = RunCommand(
+      {BinaryPath("stache-detector"), "--face_finder=haar"}, absl::Seconds(30));
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.output, HasSubstr("--face_finder"));
 }

@@ -15,7 +15,8 @@ server::ServiceIdentity DetectorIdentity(const FaceDetector& detector) {
       .service_name = "detector",
       .service_names = {"stache.detector.v1.DetectorService"}};
   for (const LoadedModel& model : detector.loaded_models()) {
-    identity.components.push_back({.name = model.name, .kind = "model", .detail = model.detail});
+    identity.components.push_back(
+        {.name = model.name, .kind = "model", .detail = model.detail});
   }
   return identity;
 }

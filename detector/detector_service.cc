@@ -57,15 +57,16 @@ grpc::Status DetectorServiceImpl::Detect(grpc::ServerContext* /*context*/,
                                          const v1::DetectRequest* request,
                                          v1::DetectResponse* response) {
   if (static_cast<int64_t>(request->image().size()) > max_image_bytes_) {
-    return server::ToGrpcStatus(absl::ResourceExhaustedError(absl::StrFormat(
-        "the image is %d bytes; this server accepts at most %d bytes", request->image().size(),
-        max_image_bytes_)));
+    return server::ToGrpcStatus(absl::ResourceExhaustedError(
+        absl::StrFormat("the image is %d bytes; this server accepts at most %d bytes",
+                        request->image().size(), max_image_bytes_)));
   }
   const v1::DetectOptions& options = request->options();
   absl::StatusOr<Detection> detection = detector_.DetectEncoded(
-      request->image(), DetectOptions{.max_faces = ClampToInt(options.max_faces()),
-                                      .min_face_size_px = ClampToInt(options.min_face_size_px()),
-                                      .min_confidence = options.min_confidence()});
+      request->image(),
+      DetectOptions{.max_faces = ClampToInt(options.max_faces()),
+                    .min_face_size_px = ClampToInt(options.min_face_size_px()),
+                    .min_confidence = options.min_confidence()});
   if (!detection.ok()) return server::ToGrpcStatus(detection.status());
   response->set_image_width_px(detection->image_size.width);
   response->set_image_height_px(detection->image_size.height);

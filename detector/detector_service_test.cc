@@ -48,9 +48,10 @@ class DetectorServer final {
     EXPECT_THAT(detector, IsOk());
     detector_ = *std::move(detector);
     service_ = std::make_unique<DetectorServiceImpl>(*detector_, kMaxImageBytes);
-    absl::StatusOr<std::unique_ptr<server::GrpcServer>> server = server::GrpcServer::Start(
-        {.host = "127.0.0.1", .port = 0, .max_image_bytes = kMaxImageBytes},
-        DetectorIdentity(*detector_), {service_.get()});
+    absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
+        server::GrpcServer::Start(
+            {.host = "127.0.0.1", .port = 0, .max_image_bytes = kMaxImageBytes},
+            DetectorIdentity(*detector_), {service_.get()});
     EXPECT_THAT(server, IsOk());
     server_ = *std::move(server);
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
@@ -120,7 +121,8 @@ float Distance(const v1::Point& a, const cv::Point2f& b) {
 TEST_F(DetectorServiceTest, DetectReturnsTheFaceWithEveryLandmark) {
   const testing::HandCheckedFace& grace = GraceHopper();
   v1::DetectResponse response;
-  ASSERT_TRUE(WithModel()->Detect(RequestFor(ReadFileOrDie(TestDataPath(grace.file))), &response)
+  ASSERT_TRUE(WithModel()
+                  ->Detect(RequestFor(ReadFileOrDie(TestDataPath(grace.file))), &response)
                   .ok());
   EXPECT_EQ(response.image_width_px(), 512u);
   EXPECT_EQ(response.image_height_px(), 600u);
@@ -150,7 +152,8 @@ TEST_F(DetectorServiceTest, DetectReturnsTheFaceWithEveryLandmark) {
 TEST_F(DetectorServiceTest, GeometryOnlyServerSaysWhereItsLandmarksComeFrom) {
   v1::DetectResponse response;
   ASSERT_TRUE(
-      GeometryOnly()->Detect(RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))), &response)
+      GeometryOnly()
+          ->Detect(RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))), &response)
           .ok());
   ASSERT_EQ(response.faces_size(), 1);
   EXPECT_EQ(response.faces(0).landmark_source(), v1::LANDMARK_SOURCE_CASCADE_GEOMETRY);
@@ -180,7 +183,8 @@ TEST_F(DetectorServiceTest, PassesTheOptionsThrough) {
 
 TEST_F(DetectorServiceTest, ImageWithoutFacesIsNotAnError) {
   cv::Mat flat(200, 300, CV_8UC3, cv::Scalar(40, 120, 200));
-  absl::StatusOr<std::string> jpeg = imaging::EncodeImage(flat, imaging::ImageFormat::kJpeg, 90);
+  absl::StatusOr<std::string> jpeg =
+      imaging::EncodeImage(flat, imaging::ImageFormat::kJpeg, 90);
   ASSERT_THAT(jpeg, IsOk());
   v1::DetectResponse response;
   const grpc::Status status = GeometryOnly()->Detect(RequestFor(*jpeg), &response);
@@ -194,10 +198,12 @@ TEST_F(DetectorServiceTest, RefusesEveryBadInputWithTheRightCodeAndAMessage) {
   for (const BadImage& bad : BadImages()) {
     v1::DetectResponse response;
     const grpc::Status status = GeometryOnly()->Detect(RequestFor(bad.bytes), &response);
-    EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(bad.code)) << bad.name;
+    EXPECT_EQ(static_cast<int>(status.error_code()), static_cast<int>(bad.code))
+        << bad.name;
     EXPECT_THAT(status.error_message(), HasSubstr(bad.message_part)) << bad.name;
   }
-  v1::DetectRequest bad_options = RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg")));
+  v1::DetectRequest bad_options =
+      RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg")));
   bad_options.mutable_options()->set_min_confidence(1.5f);
   v1::DetectResponse response;
   const grpc::Status status = GeometryOnly()->Detect(bad_options, &response);
@@ -209,10 +215,11 @@ TEST_F(DetectorServiceTest, RefusesImagesOverTheByteLimit) {
   // Over --max_image_bytes but within gRPC's message limit: the service
   // says what the limit is.
   v1::DetectResponse response;
-  grpc::Status status =
-      GeometryOnly()->Detect(RequestFor(std::string(kMaxImageBytes + 1, '\xFF')), &response);
+  grpc::Status status = GeometryOnly()->Detect(
+      RequestFor(std::string(kMaxImageBytes + 1, '\xFF')), &response);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_THAT(status.error_message(), HasSubstr(absl::StrCat("at most ", kMaxImageBytes)));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr(absl::StrCat("at most ", kMaxImageBytes)));
   // Over gRPC's message limit: refused before it reaches the service.
   status = GeometryOnly()->Detect(
       RequestFor(std::string(kMaxImageBytes + server::kMessageOverheadBytes + 1, '\xFF')),
@@ -220,8 +227,8 @@ TEST_F(DetectorServiceTest, RefusesImagesOverTheByteLimit) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(status.error_message(), HasSubstr("larger than max"));
   // The server still serves.
-  status = GeometryOnly()->Detect(RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))),
-                               &response);
+  status = GeometryOnly()->Detect(
+      RequestFor(ReadFileOrDie(TestDataPath("grace_hopper.jpg"))), &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
@@ -240,7 +247,8 @@ TEST_F(DetectorServiceTest, GetInfoListsTheLoadedModels) {
   };
   EXPECT_THAT(components(WithModel()),
               ElementsAre("dlib_hog_frontal_face", "shape_predictor_68"));
-  EXPECT_THAT(components(GeometryOnly()), ElementsAre("dlib_hog_frontal_face", "eye_cascade"));
+  EXPECT_THAT(components(GeometryOnly()),
+              ElementsAre("dlib_hog_frontal_face", "eye_cascade"));
 }
 
 TEST_F(DetectorServiceTest, ServesConcurrentCalls) {

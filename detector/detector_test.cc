@@ -11,14 +11,13 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <random>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
-
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "detector/internal/landmark_fitter.h"
@@ -85,9 +84,13 @@ const FaceDetector& QuickDetector() { return SharedDetector(AllSetups()[2]); }
 
 // The 68-point model lands within 10% of the distance between the eyes of
 // where a person puts the points; the box geometry is coarser.
-float Tolerance(const DetectorSetup& setup) { return setup.landmark_model ? 0.10f : 0.20f; }
+float Tolerance(const DetectorSetup& setup) {
+  return setup.landmark_model ? 0.10f : 0.20f;
+}
 
-float Distance(const cv::Point2f& a, const cv::Point2f& b) { return std::hypot(a.x - b.x, a.y - b.y); }
+float Distance(const cv::Point2f& a, const cv::Point2f& b) {
+  return std::hypot(a.x - b.x, a.y - b.y);
+}
 
 cv::Point2f Anchor(const FaceLandmarks& landmarks) {
   return (landmarks.nose_base + landmarks.upper_lip_top) / 2;
@@ -95,7 +98,8 @@ cv::Point2f Anchor(const FaceLandmarks& landmarks) {
 
 // With STACHE_DETECTOR_DEBUG_DIR set, writes the image with the faces drawn,
 // to check results by eye.
-void MaybeDrawFaces(const std::string& name, const cv::Mat& image, const Detection& detection) {
+void MaybeDrawFaces(const std::string& name, const cv::Mat& image,
+                    const Detection& detection) {
   const char* dir = std::getenv("STACHE_DETECTOR_DEBUG_DIR");
   if (dir == nullptr) return;
   cv::Mat canvas = image.clone();
@@ -171,8 +175,9 @@ TEST_P(RealPhotoTest, FindsTheFaceRotatedTwentyDegreesEitherWayWithTheRollsSign)
       const cv::Mat rotated = RotateAboutCentre(image, opencv_degrees, &transform);
       absl::StatusOr<Detection> detection = detector().Detect(rotated, {});
       ASSERT_THAT(detection, IsOk());
-      MaybeDrawFaces(absl::StrCat(detector_setup().name, "_", photo.file, "_", opencv_degrees),
-                     rotated, *detection);
+      MaybeDrawFaces(
+          absl::StrCat(detector_setup().name, "_", photo.file, "_", opencv_degrees),
+          rotated, *detection);
       ASSERT_FALSE(detection->faces.empty());
       const Face& face = detection->faces[0];  // the largest
       const float expected_roll = upright_roll - static_cast<float>(opencv_degrees);
@@ -183,12 +188,15 @@ TEST_P(RealPhotoTest, FindsTheFaceRotatedTwentyDegreesEitherWayWithTheRollsSign)
       }
       // Geometry alone knows the roll only as well as the finder's filter or
       // cascade pass that fired, unless the eye cascade sees both eyes.
-      EXPECT_NEAR(face.roll_degrees, expected_roll, detector_setup().landmark_model ? 5.0 : 8.0);
+      EXPECT_NEAR(face.roll_degrees, expected_roll,
+                  detector_setup().landmark_model ? 5.0 : 8.0);
       const float tolerance = Tolerance(detector_setup()) * photo.InterOcularDistance();
-      EXPECT_LE(Distance(Anchor(face.landmarks), MapPoint(transform, photo.MustacheAnchor())),
-                tolerance);
-      EXPECT_LE(Distance(face.landmarks.left_eye_center, MapPoint(transform, photo.left_eye)),
-                tolerance);
+      EXPECT_LE(
+          Distance(Anchor(face.landmarks), MapPoint(transform, photo.MustacheAnchor())),
+          tolerance);
+      EXPECT_LE(
+          Distance(face.landmarks.left_eye_center, MapPoint(transform, photo.left_eye)),
+          tolerance);
     }
   }
 }
@@ -261,14 +269,18 @@ TEST(DetectorTest, MapsCoordinatesBackFromTheSmallDetectionCopy) {
     const Face& face = detection->faces[0];
     ExpectPlausibleUprightFace(face);
     const float tolerance = 0.10f * grace.InterOcularDistance() * factor;
-    EXPECT_LE(Distance(Anchor(face.landmarks), grace.MustacheAnchor() * factor), tolerance);
-    EXPECT_LE(Distance(face.landmarks.left_eye_center, grace.left_eye * factor), tolerance);
-    EXPECT_LE(Distance(face.landmarks.right_eye_center, grace.right_eye * factor), tolerance);
+    EXPECT_LE(Distance(Anchor(face.landmarks), grace.MustacheAnchor() * factor),
+              tolerance);
+    EXPECT_LE(Distance(face.landmarks.left_eye_center, grace.left_eye * factor),
+              tolerance);
+    EXPECT_LE(Distance(face.landmarks.right_eye_center, grace.right_eye * factor),
+              tolerance);
   }
 }
 
 std::string EncodeJpeg(const cv::Mat& image) {
-  absl::StatusOr<std::string> jpeg = imaging::EncodeImage(image, imaging::ImageFormat::kJpeg, 95);
+  absl::StatusOr<std::string> jpeg =
+      imaging::EncodeImage(image, imaging::ImageFormat::kJpeg, 95);
   EXPECT_THAT(jpeg, IsOk());
   return jpeg.ok() ? *jpeg : "";
 }
@@ -283,14 +295,15 @@ TEST(DetectorTest, ReportsCoordinatesInTheFrameExifOrientationSixGives) {
   cv::rotate(photo, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
   const std::string sideways = EncodeJpeg(stored);
 
-  absl::StatusOr<Detection> with_tag =
-      DefaultDetector().DetectEncoded(stache::testing::WithExifOrientation(sideways, 6), {});
+  absl::StatusOr<Detection> with_tag = DefaultDetector().DetectEncoded(
+      stache::testing::WithExifOrientation(sideways, 6), {});
   ASSERT_THAT(with_tag, IsOk());
   EXPECT_EQ(with_tag->image_size, cv::Size(512, 600));
   ASSERT_EQ(with_tag->faces.size(), 1u);
   ExpectPlausibleUprightFace(with_tag->faces[0]);
   const float tolerance = 0.10f * grace.InterOcularDistance();
-  EXPECT_LE(Distance(Anchor(with_tag->faces[0].landmarks), grace.MustacheAnchor()), tolerance);
+  EXPECT_LE(Distance(Anchor(with_tag->faces[0].landmarks), grace.MustacheAnchor()),
+            tolerance);
   EXPECT_NEAR(with_tag->faces[0].roll_degrees, 0, 5);
   EXPECT_GT(with_tag->decode_duration_ms, 0);
   EXPECT_GT(with_tag->detect_duration_ms, 0);
@@ -321,7 +334,8 @@ TEST(DetectorTest, ReturnsTheLargestFacesFirstUpToMaxFaces) {
   const cv::Mat canvas = TwoFaces();
   // The astronaut's face is about 9% of the canvas width: the request's
   // minimum face size makes the detection copy large enough to see it.
-  absl::StatusOr<Detection> all = QuickDetector().Detect(canvas, {.min_face_size_px = 60});
+  absl::StatusOr<Detection> all =
+      QuickDetector().Detect(canvas, {.min_face_size_px = 60});
   ASSERT_THAT(all, IsOk());
   MaybeDrawFaces("two_faces", canvas, *all);
   ASSERT_GE(all->faces.size(), 2u);
@@ -329,14 +343,16 @@ TEST(DetectorTest, ReturnsTheLargestFacesFirstUpToMaxFaces) {
     EXPECT_GE(all->faces[i - 1].box.area(), all->faces[i].box.area());
   }
   EXPECT_LT(all->faces[0].box.x + all->faces[0].box.width, 512);  // Grace Hopper
-  EXPECT_GT(all->faces[1].box.x, 512);                             // the astronaut
-  const cv::Point2f astronaut_anchor = Astronaut().MustacheAnchor() + cv::Point2f(512, 44);
+  EXPECT_GT(all->faces[1].box.x, 512);                            // the astronaut
+  const cv::Point2f astronaut_anchor =
+      Astronaut().MustacheAnchor() + cv::Point2f(512, 44);
   EXPECT_LE(Distance(Anchor(all->faces[1].landmarks), astronaut_anchor),
             0.20f * Astronaut().InterOcularDistance());
   // At this size the HOG detector also takes the mission patch on the
   // astronaut's suit for a face, just above its threshold: a minimum
   // confidence removes it and keeps both people.
-  for (size_t i = 2; i < all->faces.size(); ++i) EXPECT_LT(all->faces[i].confidence, 0.6f);
+  for (size_t i = 2; i < all->faces.size(); ++i)
+    EXPECT_LT(all->faces[i].confidence, 0.6f);
   absl::StatusOr<Detection> confident =
       QuickDetector().Detect(canvas, {.min_face_size_px = 60, .min_confidence = 0.6f});
   ASSERT_THAT(confident, IsOk());
@@ -366,7 +382,8 @@ TEST(DetectorTest, DropsFacesBelowTheMinimumSize) {
   EXPECT_LT(detection->faces[0].box.x, 512);
 
   const cv::Mat grace = LoadPhoto("grace_hopper.jpg");
-  absl::StatusOr<Detection> none = QuickDetector().Detect(grace, {.min_face_size_px = 400});
+  absl::StatusOr<Detection> none =
+      QuickDetector().Detect(grace, {.min_face_size_px = 400});
   ASSERT_THAT(none, IsOk());
   EXPECT_THAT(none->faces, ::testing::IsEmpty());
 }
@@ -381,8 +398,8 @@ TEST(DetectorTest, DropsFacesBelowTheMinimumConfidence) {
       QuickDetector().Detect(grace, {.min_confidence = confidence - 0.01f});
   ASSERT_THAT(kept, IsOk());
   EXPECT_EQ(kept->faces.size(), 1u);
-  absl::StatusOr<Detection> dropped =
-      QuickDetector().Detect(grace, {.min_confidence = std::min(1.f, confidence + 0.01f)});
+  absl::StatusOr<Detection> dropped = QuickDetector().Detect(
+      grace, {.min_confidence = std::min(1.f, confidence + 0.01f)});
   ASSERT_THAT(dropped, IsOk());
   EXPECT_THAT(dropped->faces, ::testing::IsEmpty());
 }
@@ -391,11 +408,13 @@ TEST(DetectorTest, RejectsImpossibleOptions) {
   const cv::Mat image(100, 100, CV_8UC3, cv::Scalar::all(0));
   EXPECT_THAT(QuickDetector().Detect(image, {.max_faces = -1}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_faces")));
-  EXPECT_THAT(QuickDetector().Detect(image, {.min_face_size_px = -5}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_size_px")));
+  EXPECT_THAT(
+      QuickDetector().Detect(image, {.min_face_size_px = -5}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_size_px")));
   for (const float confidence : {-0.1f, 1.5f, std::numeric_limits<float>::quiet_NaN()}) {
-    EXPECT_THAT(QuickDetector().Detect(image, {.min_confidence = confidence}),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_confidence")));
+    EXPECT_THAT(
+        QuickDetector().Detect(image, {.min_confidence = confidence}),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_confidence")));
   }
 }
 
@@ -428,8 +447,8 @@ TEST(DetectorTest, AppliesTheConfiguredPixelLimitBeforeDecoding) {
   DetectorConfig config{.landmark_model_path = "", .max_pixels = 512 * 600 - 1};
   absl::StatusOr<std::unique_ptr<FaceDetector>> detector = FaceDetector::Create(config);
   ASSERT_THAT(detector, IsOk());
-  const std::string jpeg = stache::testing::ReadFileOrDie(stache::testing::TestDataPath(
-      "grace_hopper.jpg"));
+  const std::string jpeg =
+      stache::testing::ReadFileOrDie(stache::testing::TestDataPath("grace_hopper.jpg"));
   EXPECT_THAT((*detector)->DetectEncoded(jpeg, {}),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("512 x 600")));
 }
@@ -456,7 +475,8 @@ TEST(DetectorTest, ConcurrentCallsGiveTheSameResultsAsOneAtATime) {
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
         for (int call = 0; call < kCallsPerThread; ++call) {
-          absl::StatusOr<Detection> detection = detector.Detect(images[(t + call) % 2], {});
+          absl::StatusOr<Detection> detection =
+              detector.Detect(images[(t + call) % 2], {});
           found[t].push_back(detection.ok() && detection->faces.size() == 1
                                  ? detection->faces[0]
                                  : Face{.confidence = -1});
@@ -478,13 +498,14 @@ TEST(DetectorTest, ConcurrentCallsGiveTheSameResultsAsOneAtATime) {
 }
 
 TEST(DetectorConfigTest, NamesAMissingOrUnreadableModelFile) {
-  EXPECT_THAT(FaceDetector::Create({.landmark_model_path = "/nonexistent/landmarks.dat"}),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/landmarks.dat")));
+  EXPECT_THAT(
+      FaceDetector::Create({.landmark_model_path = "/nonexistent/landmarks.dat"}),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/landmarks.dat")));
   EXPECT_THAT(FaceDetector::Create({.face_finder = FaceFinderKind::kCascade,
                                     .face_cascade_path = "/nonexistent/face.xml"}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/face.xml")));
-  EXPECT_THAT(FaceDetector::Create(
-                  {.eye_cascade_path = "/nonexistent/eye.xml", .landmark_model_path = ""}),
+  EXPECT_THAT(FaceDetector::Create({.eye_cascade_path = "/nonexistent/eye.xml",
+                                    .landmark_model_path = ""}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/eye.xml")));
 
   const std::string garbage = MakeTempDir() + "/garbage.dat";
@@ -492,17 +513,19 @@ TEST(DetectorConfigTest, NamesAMissingOrUnreadableModelFile) {
   EXPECT_THAT(FaceDetector::Create({.landmark_model_path = garbage}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr(garbage + " is not a dlib shape predictor")));
-  EXPECT_THAT(FaceDetector::Create(
-                  {.face_finder = FaceFinderKind::kCascade, .face_cascade_path = garbage}),
+  EXPECT_THAT(FaceDetector::Create({.face_finder = FaceFinderKind::kCascade,
+                                    .face_cascade_path = garbage}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr(garbage + " is not an OpenCV cascade")));
 }
 
 TEST(DetectorConfigTest, RejectsImpossibleSettings) {
-  EXPECT_THAT(FaceDetector::Create({.detection_size_px = 10}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("detection_size_px")));
-  EXPECT_THAT(FaceDetector::Create({.detection_size_px = 800, .max_detection_size_px = 400}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_detection_size_px")));
+  EXPECT_THAT(
+      FaceDetector::Create({.detection_size_px = 10}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("detection_size_px")));
+  EXPECT_THAT(
+      FaceDetector::Create({.detection_size_px = 800, .max_detection_size_px = 400}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_detection_size_px")));
   EXPECT_THAT(FaceDetector::Create({.max_pixels = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_pixels")));
   EXPECT_THAT(FaceDetector::Create({.defaults = {.max_faces = 0}}),
@@ -520,7 +543,8 @@ TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
               ElementsAre("dlib_hog_frontal_face", "shape_predictor_68"));
   EXPECT_THAT(names(SharedDetector(AllSetups()[2])),
               ElementsAre("dlib_hog_frontal_face", "eye_cascade"));
-  EXPECT_THAT(names(SharedDetector(AllSetups()[3])), ElementsAre("face_cascade", "eye_cascade"));
+  EXPECT_THAT(names(SharedDetector(AllSetups()[3])),
+              ElementsAre("face_cascade", "eye_cascade"));
   EXPECT_EQ(SharedDetector(AllSetups()[3]).loaded_models()[0].detail,
             DetectorConfig().face_cascade_path);
   EXPECT_EQ(SharedDetector(AllSetups()[0]).loaded_models()[1].detail,
@@ -530,7 +554,8 @@ TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
       FaceDetector::Create({.eye_cascade_path = "", .landmark_model_path = ""});
   ASSERT_THAT(box_only, IsOk());
   EXPECT_THAT(names(**box_only), ElementsAre("dlib_hog_frontal_face"));
-  absl::StatusOr<Detection> detection = (*box_only)->Detect(LoadPhoto("grace_hopper.jpg"), {});
+  absl::StatusOr<Detection> detection =
+      (*box_only)->Detect(LoadPhoto("grace_hopper.jpg"), {});
   ASSERT_THAT(detection, IsOk());
   ASSERT_EQ(detection->faces.size(), 1u);
   ExpectPlausibleUprightFace(detection->faces[0]);
@@ -539,8 +564,8 @@ TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
 
 TEST(FaceFinderKindTest, ParsesItsNames) {
   for (FaceFinderKind kind : {FaceFinderKind::kHog, FaceFinderKind::kCascade}) {
-    FaceFinderKind parsed = kind == FaceFinderKind::kHog ? FaceFinderKind::kCascade
-                                                         : FaceFinderKind::kHog;
+    FaceFinderKind parsed =
+        kind == FaceFinderKind::kHog ? FaceFinderKind::kCascade : FaceFinderKind::kHog;
     EXPECT_TRUE(ParseFaceFinderKind(FaceFinderName(kind), &parsed));
     EXPECT_EQ(parsed, kind);
   }
@@ -558,8 +583,9 @@ TEST(FaceGeometryTest, BoxAndEyeGeometryAgree) {
   const cv::Rect2f box(100, 50, 200, 200);
   for (const float roll : {-20.f, 0.f, 20.f}) {
     const FaceLandmarks from_box = internal::LandmarksFromBox(box, roll);
-    EXPECT_NEAR(internal::RollFromEyes(from_box.left_eye_center, from_box.right_eye_center),
-                roll, 1e-3);
+    EXPECT_NEAR(
+        internal::RollFromEyes(from_box.left_eye_center, from_box.right_eye_center), roll,
+        1e-3);
     const cv::Rect2f back =
         internal::BoxFromEyes(from_box.left_eye_center, from_box.right_eye_center);
     EXPECT_NEAR(back.x, box.x, 1e-3);
@@ -579,14 +605,16 @@ TEST(FaceGeometryTest, BoxAndEyeGeometryAgree) {
 // the test photos: from its eyes, the rest lands near its own points.
 TEST(FaceGeometryTest, AverageFaceMatchesTheShapePredictorOnThePhotos) {
   for (const HandCheckedFace& photo : testing::PhotosWithOneFace()) {
-    absl::StatusOr<Detection> detection = DefaultDetector().Detect(LoadPhoto(photo.file), {});
+    absl::StatusOr<Detection> detection =
+        DefaultDetector().Detect(LoadPhoto(photo.file), {});
     ASSERT_THAT(detection, IsOk());
     ASSERT_EQ(detection->faces.size(), 1u);
     const FaceLandmarks& fitted = detection->faces[0].landmarks;
     const FaceLandmarks average =
         internal::LandmarksFromEyes(fitted.left_eye_center, fitted.right_eye_center);
     const float eye_distance = Distance(fitted.left_eye_center, fitted.right_eye_center);
-    EXPECT_LE(Distance(average.nose_base, fitted.nose_base), 0.1f * eye_distance) << photo.file;
+    EXPECT_LE(Distance(average.nose_base, fitted.nose_base), 0.1f * eye_distance)
+        << photo.file;
     EXPECT_LE(Distance(average.upper_lip_top, fitted.upper_lip_top), 0.1f * eye_distance);
     EXPECT_LE(Distance(average.mouth_left, fitted.mouth_left), 0.15f * eye_distance);
     EXPECT_LE(Distance(average.mouth_right, fitted.mouth_right), 0.15f * eye_distance);

@@ -17,9 +17,10 @@ ABSL_FLAG(std::string, face_finder, "hog",
           "'cascade' (the OpenCV cascade in --face_cascade).");
 ABSL_FLAG(std::string, face_cascade, kDefaults.face_cascade_path,
           "OpenCV cascade file used with --face_finder=cascade.");
-ABSL_FLAG(std::string, landmark_model, kDefaults.landmark_model_path,
-          "dlib 68-point shape predictor file. Empty: landmarks from the face box geometry "
-          "only (the model's training data is not licensed for commercial use).");
+ABSL_FLAG(
+    std::string, landmark_model, kDefaults.landmark_model_path,
+    "dlib 68-point shape predictor file. Empty: landmarks from the face box geometry "
+    "only (the model's training data is not licensed for commercial use).");
 ABSL_FLAG(std::string, eye_cascade, kDefaults.eye_cascade_path,
           "OpenCV eye cascade that refines the geometry-only landmarks when "
           "--landmark_model is empty. Empty: box geometry alone.");
@@ -31,26 +32,29 @@ ABSL_FLAG(int64_t, max_pixels, kDefaults.max_pixels,
           "Largest image accepted, width x height, checked before decoding.");
 ABSL_FLAG(int, max_faces, kDefaults.defaults.max_faces,
           "Faces returned when a request does not say.");
-ABSL_FLAG(int, min_face_size_px, kDefaults.defaults.min_face_size_px,
-          "Smallest face width when a request does not say; 0: what --detection_size_px sees.");
+ABSL_FLAG(
+    int, min_face_size_px, kDefaults.defaults.min_face_size_px,
+    "Smallest face width when a request does not say; 0: what --detection_size_px sees.");
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("detector");
-  stache::server::ParseFlags(argc, argv,
-                             "stache-detector: finds faces and the landmarks a mustache needs.");
+  stache::server::ParseFlags(
+      argc, argv, "stache-detector: finds faces and the landmarks a mustache needs.");
   stache::detector::DetectorServerConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port)),
-      .detector = {.face_cascade_path = absl::GetFlag(FLAGS_face_cascade),
-                   .eye_cascade_path = absl::GetFlag(FLAGS_eye_cascade),
-                   .landmark_model_path = absl::GetFlag(FLAGS_landmark_model),
-                   .detection_size_px = absl::GetFlag(FLAGS_detection_size_px),
-                   .max_detection_size_px = absl::GetFlag(FLAGS_max_detection_size_px),
-                   .max_pixels = absl::GetFlag(FLAGS_max_pixels),
-                   .defaults = {.max_faces = absl::GetFlag(FLAGS_max_faces),
-                                .min_face_size_px = absl::GetFlag(FLAGS_min_face_size_px)}}};
+      .detector = {
+          .face_cascade_path = absl::GetFlag(FLAGS_face_cascade),
+          .eye_cascade_path = absl::GetFlag(FLAGS_eye_cascade),
+          .landmark_model_path = absl::GetFlag(FLAGS_landmark_model),
+          .detection_size_px = absl::GetFlag(FLAGS_detection_size_px),
+          .max_detection_size_px = absl::GetFlag(FLAGS_max_detection_size_px),
+          .max_pixels = absl::GetFlag(FLAGS_max_pixels),
+          .defaults = {.max_faces = absl::GetFlag(FLAGS_max_faces),
+                       .min_face_size_px = absl::GetFlag(FLAGS_min_face_size_px)}}};
   if (!stache::detector::ParseFaceFinderKind(absl::GetFlag(FLAGS_face_finder),
                                              &config.detector.face_finder)) {
-    stache::server::LogError("bad flag", {{"error", "--face_finder must be 'hog' or 'cascade'"}});
+    stache::server::LogError("bad flag",
+                             {{"error", "--face_finder must be 'hog' or 'cascade'"}});
     return 2;
   }
   if (absl::Status status = stache::detector::RunDetectorServer(config); !status.ok()) {

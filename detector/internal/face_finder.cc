@@ -1,13 +1,13 @@
 #include "detector/internal/face_finder.h"
 
-#include <algorithm>
-#include <cmath>
-#include <utility>
-
 #include <dlib/image_processing/frontal_face_detector.h>
 #include <dlib/opencv/cv_image.h>
+
+#include <algorithm>
+#include <cmath>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "detector/internal/model_files.h"
@@ -23,8 +23,7 @@ float Logistic(double x) { return static_cast<float>(1.0 / (1.0 + std::exp(-x)))
 class HogFaceFinder final : public FaceFinder {
  public:
   HogFaceFinder()
-      : prototype_(dlib::get_frontal_face_detector()),
-        pool_([this] {
+      : prototype_(dlib::get_frontal_face_detector()), pool_([this] {
           // Copying only reads the prototype's configuration, which dlib
           // documents as safe to do from many threads.
           return std::make_unique<dlib::frontal_face_detector>(prototype_);
@@ -41,16 +40,17 @@ class HogFaceFinder final : public FaceFinder {
       dlib::cv_image<unsigned char> image(grey);
       (*detector)(image, detections, /*adjust_threshold=*/0.0);
     } catch (const std::exception& e) {
-      return absl::InternalError(absl::StrCat("the HOG face detector failed: ", e.what()));
+      return absl::InternalError(
+          absl::StrCat("the HOG face detector failed: ", e.what()));
     }
     std::vector<FaceCandidate> candidates;
     for (const dlib::rect_detection& detection : detections) {
       const dlib::rectangle& r = detection.rect;
-      candidates.push_back(FaceCandidate{
-          .box = cv::Rect2f(r.left(), r.top(), r.width(), r.height()),
-          // Scores start at 0 at the threshold; 1 is a clear face.
-          .confidence = Logistic(2.0 * detection.detection_confidence),
-          .roll_hint_degrees = RollHint(detection.weight_index)});
+      candidates.push_back(
+          FaceCandidate{.box = cv::Rect2f(r.left(), r.top(), r.width(), r.height()),
+                        // Scores start at 0 at the threshold; 1 is a clear face.
+                        .confidence = Logistic(2.0 * detection.detection_confidence),
+                        .roll_hint_degrees = RollHint(detection.weight_index)});
     }
     return candidates;
   }
@@ -71,7 +71,9 @@ class HogFaceFinder final : public FaceFinder {
 class CascadeFaceFinder final : public FaceFinder {
  public:
   CascadeFaceFinder(std::string xml, cv::Size window)
-      : xml_(std::move(xml)), window_(window), pool_([this] { return CascadeFromXml(xml_); }) {}
+      : xml_(std::move(xml)),
+        window_(window),
+        pool_([this] { return CascadeFromXml(xml_); }) {}
 
   // The smallest window, grown to a dlib-style box.
   float smallest_face_px() const override { return kBoxGrowth * window_.width; }
@@ -103,7 +105,8 @@ class CascadeFaceFinder final : public FaceFinder {
       // OpenCV's positive angle turns the picture counter-clockwise, which
       // stands up a face rolled clockwise. The canvas grows to keep corners.
       const cv::Point2f centre(grey.cols / 2.f, grey.rows / 2.f);
-      const cv::Rect2f bounds = cv::RotatedRect(centre, grey.size(), roll).boundingRect2f();
+      const cv::Rect2f bounds =
+          cv::RotatedRect(centre, grey.size(), roll).boundingRect2f();
       cv::Mat forward = cv::getRotationMatrix2D(centre, roll, 1.0);
       forward.at<double>(0, 2) += bounds.width / 2.0 - centre.x;
       forward.at<double>(1, 2) += bounds.height / 2.0 - centre.y;
@@ -119,8 +122,7 @@ class CascadeFaceFinder final : public FaceFinder {
                              cv::Size(std::lround(min_window), std::lround(min_window)));
     for (size_t i = 0; i < boxes.size(); ++i) {
       const cv::Rect2f box = boxes[i];
-      const cv::Point2f centre_turned(box.x + box.width / 2.f,
-                                      box.y + box.height * (0.5f + kBoxCentreDrop));
+      const cv::Point2f centre_turned(box.x + box.width / 2.f, box.y + box.height / 2.f);
       std::vector<cv::Point2f> centre;
       cv::transform(std::vector<cv::Point2f>{centre_turned}, centre, back);
       const float side = box.width * kBoxGrowth;
@@ -134,9 +136,9 @@ class CascadeFaceFinder final : public FaceFinder {
 
   static constexpr double kScaleStep = 1.15;
   static constexpr int kMinNeighbours = 3;
-  // Measured on the test photos against dlib's boxes for the same faces.
+  // Measured on the test photos against dlib's boxes for the same faces
+  // (1.16 and 1.30 wider, centres within 4% of the width).
   static constexpr float kBoxGrowth = 1.2f;
-  static constexpr float kBoxCentreDrop = 0.0f;
 
   const std::string xml_;
   const cv::Size window_;
@@ -150,9 +152,12 @@ float OverlapOfSmaller(const cv::Rect2f& a, const cv::Rect2f& b) {
 
 }  // namespace
 
-std::unique_ptr<FaceFinder> MakeHogFaceFinder() { return std::make_unique<HogFaceFinder>(); }
+std::unique_ptr<FaceFinder> MakeHogFaceFinder() {
+  return std::make_unique<HogFaceFinder>();
+}
 
-absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCascadeFaceFinder(const std::string& path) {
+absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCascadeFaceFinder(
+    const std::string& path) {
   absl::StatusOr<std::string> xml = ReadCascadeFile(path, "face cascade");
   if (!xml.ok()) return xml.status();
   const cv::Size window = CascadeFromXml(*xml)->getOriginalWindowSize();
@@ -167,9 +172,10 @@ std::vector<FaceCandidate> SuppressOverlaps(std::vector<FaceCandidate> candidate
                    });
   std::vector<FaceCandidate> kept;
   for (const FaceCandidate& candidate : candidates) {
-    const bool overlaps = std::any_of(kept.begin(), kept.end(), [&](const FaceCandidate& k) {
-      return OverlapOfSmaller(k.box, candidate.box) > max_overlap;
-    });
+    const bool overlaps =
+        std::any_of(kept.begin(), kept.end(), [&](const FaceCandidate& k) {
+          return OverlapOfSmaller(k.box, candidate.box) > max_overlap;
+        });
     if (!overlaps) kept.push_back(candidate);
   }
   return kept;

@@ -1,16 +1,16 @@
 // The face finders behind FaceDetector: each looks at a small greyscale copy
 // of the photo and returns face boxes in that copy's pixels.
 //
-//   STACHE_ASSIGN_OR_RETURN(auto finder, MakeHogFaceFinder());
-//   STACHE_ASSIGN_OR_RETURN(std::vector<FaceCandidate> faces, finder->Find(small_grey));
+//   std::unique_ptr<FaceFinder> finder = MakeHogFaceFinder();
+//   STACHE_ASSIGN_OR_RETURN(std::vector<FaceCandidate> faces, finder->Find(small_grey,
+//   0));
 #ifndef STACHE_DETECTOR_INTERNAL_FACE_FINDER_H_
 #define STACHE_DETECTOR_INTERNAL_FACE_FINDER_H_
 
 #include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "absl/status/statusor.h"
 
@@ -47,7 +47,8 @@ std::unique_ptr<FaceFinder> MakeHogFaceFinder();
 // An OpenCV cascade file, run on the upright image and on copies rotated by
 // +-kCascadeRollDegrees. Fails with a message naming the file when it cannot
 // be read or is not a cascade.
-absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCascadeFaceFinder(const std::string& path);
+absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCascadeFaceFinder(
+    const std::string& path);
 
 inline constexpr float kCascadeRollDegrees = 20;
 

@@ -1,15 +1,15 @@
 #include "detector/internal/landmark_fitter.h"
 
+#include <dlib/image_processing/shape_predictor.h>
+#include <dlib/opencv/cv_image.h>
+
 #include <algorithm>
 #include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
 #include <optional>
 #include <utility>
 #include <vector>
-
-#include <dlib/image_processing/shape_predictor.h>
-#include <dlib/opencv/cv_image.h>
-#include <opencv2/imgproc.hpp>
-#include <opencv2/objdetect.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "detector/internal/model_files.h"
@@ -23,7 +23,8 @@ constexpr float kRadiansToDegrees = static_cast<float>(180.0 / M_PI);
 // The average face, in a frame centred between the eyes, x along the eye
 // line towards the viewer's right eye, y down the face, in units of the
 // distance between the eye centres. Measured with the 68-point model on the
-// test photos (see detector_test.cc, AverageFaceMatchesShapePredictor).
+// test photos (detector_test.cc, AverageFaceMatchesTheShapePredictorOnThePhotos,
+// keeps them honest).
 struct AverageFace {
   float nose_base_y = 0.72f;
   float upper_lip_top_y = 0.92f;
@@ -59,18 +60,18 @@ class EyeFrame final {
 
 FaceLandmarks LandmarksInFrame(const EyeFrame& frame) {
   const AverageFace& f = kAverageFace;
-  return FaceLandmarks{
-      .left_eye_center = frame(-0.5f, 0),
-      .right_eye_center = frame(0.5f, 0),
-      .nose_base = frame(0, f.nose_base_y),
-      .upper_lip_top = frame(0, f.upper_lip_top_y),
-      .mouth_left = frame(-f.mouth_corner_x, f.mouth_corner_y),
-      .mouth_right = frame(f.mouth_corner_x, f.mouth_corner_y)};
+  return FaceLandmarks{.left_eye_center = frame(-0.5f, 0),
+                       .right_eye_center = frame(0.5f, 0),
+                       .nose_base = frame(0, f.nose_base_y),
+                       .upper_lip_top = frame(0, f.upper_lip_top_y),
+                       .mouth_left = frame(-f.mouth_corner_x, f.mouth_corner_y),
+                       .mouth_right = frame(f.mouth_corner_x, f.mouth_corner_y)};
 }
 
 cv::Point2f Centre(const dlib::full_object_detection& shape, unsigned from, unsigned to) {
   cv::Point2f sum(0, 0);
-  for (unsigned i = from; i <= to; ++i) sum += cv::Point2f(shape.part(i).x(), shape.part(i).y());
+  for (unsigned i = from; i <= to; ++i)
+    sum += cv::Point2f(shape.part(i).x(), shape.part(i).y());
   return sum / static_cast<float>(to - from + 1);
 }
 
@@ -140,7 +141,8 @@ class ShapePredictorFitter final : public LandmarkFitter {
 
   // Fits in a copy of the region around `face` (an upright box at the
   // face's position) turned by `roll_degrees`, and maps the points back.
-  FittedFace FitUpright(const cv::Mat& bgr, const cv::Rect2f& face, float roll_degrees) const {
+  FittedFace FitUpright(const cv::Mat& bgr, const cv::Rect2f& face,
+                        float roll_degrees) const {
     const float scale = std::min(1.f, kMaxUprightFacePx / face.width);
     const int side = static_cast<int>(std::ceil(2 * face.width * scale));
     const cv::Point2f centre(face.x + face.width / 2, face.y + face.height / 2);
@@ -152,14 +154,15 @@ class ShapePredictorFitter final : public LandmarkFitter {
     cv::warpAffine(bgr, upright, forward, cv::Size(side, side), cv::INTER_LINEAR,
                    cv::BORDER_REPLICATE);
     const float upright_width = face.width * scale;
-    const FittedFace fitted = FromShape(
-        Predict(upright, cv::Rect2f((side - upright_width) / 2, (side - upright_width) / 2,
-                                    upright_width, upright_width)));
+    const FittedFace fitted = FromShape(Predict(
+        upright, cv::Rect2f((side - upright_width) / 2, (side - upright_width) / 2,
+                            upright_width, upright_width)));
     cv::Mat back;
     cv::invertAffineTransform(forward, back);
     const FaceLandmarks& u = fitted.landmarks;
-    std::vector<cv::Point2f> points = {u.left_eye_center, u.right_eye_center, u.nose_base,
-                                       u.upper_lip_top,   u.mouth_left,       u.mouth_right};
+    std::vector<cv::Point2f> points = {u.left_eye_center, u.right_eye_center,
+                                       u.nose_base,       u.upper_lip_top,
+                                       u.mouth_left,      u.mouth_right};
     cv::transform(points, points, back);
     return FittedFace{.landmarks = {.left_eye_center = points[0],
                                     .right_eye_center = points[1],
@@ -179,7 +182,8 @@ class ShapePredictorFitter final : public LandmarkFitter {
 class GeometryFitter final : public LandmarkFitter {
  public:
   explicit GeometryFitter(std::string eye_cascade_xml)
-      : eye_cascade_xml_(std::move(eye_cascade_xml)), eye_pool_([this] { return CascadeFromXml(eye_cascade_xml_); }) {}
+      : eye_cascade_xml_(std::move(eye_cascade_xml)),
+        eye_pool_([this] { return CascadeFromXml(eye_cascade_xml_); }) {}
 
   absl::StatusOr<FittedFace> Fit(const cv::Mat& bgr, const cv::Rect2f& box,
                                  float roll_hint_degrees) const override {
@@ -204,9 +208,10 @@ class GeometryFitter final : public LandmarkFitter {
   // cost does not depend on the photo's resolution.
   static constexpr float kSearchWidthPx = 160;
 
-  std::optional<std::pair<cv::Point2f, cv::Point2f>> FindEyes(const cv::Mat& bgr,
-                                                              const cv::Rect2f& box) const {
-    const cv::Rect2f upper(box.x, box.y + 0.05f * box.height, box.width, 0.55f * box.height);
+  std::optional<std::pair<cv::Point2f, cv::Point2f>> FindEyes(
+      const cv::Mat& bgr, const cv::Rect2f& box) const {
+    const cv::Rect2f upper(box.x, box.y + 0.05f * box.height, box.width,
+                           0.55f * box.height);
     const cv::Rect region = cv::Rect(upper) & cv::Rect(0, 0, bgr.cols, bgr.rows);
     if (region.width < 8 || region.height < 8) return std::nullopt;
     const double scale = kSearchWidthPx / box.width;
@@ -230,15 +235,16 @@ class GeometryFitter final : public LandmarkFitter {
     float best_cost = 0;
     for (const cv::Rect& a : found) {
       for (const cv::Rect& b : found) {
-        const cv::Point2f ca = (a.tl() + a.br()) / 2, cb = (b.tl() + b.br()) / 2;
+        const cv::Point2f ca(a.x + a.width / 2.f, a.y + a.height / 2.f);
+        const cv::Point2f cb(b.x + b.width / 2.f, b.y + b.height / 2.f);
         const float dx = cb.x - ca.x, dy = cb.y - ca.y;
         if (dx < 0.6f * expected || dx > 1.5f * expected) continue;
         if (std::abs(dy) > 0.6f * dx) continue;
         const float size_ratio = static_cast<float>(std::max(a.width, b.width)) /
                                  static_cast<float>(std::min(a.width, b.width));
         if (size_ratio > 1.6f) continue;
-        const float cost = std::abs(dx - expected) +
-                           std::abs((ca.x + cb.x) / 2 - kSearchWidthPx / 2);
+        const float cost =
+            std::abs(dx - expected) + std::abs((ca.x + cb.x) / 2 - kSearchWidthPx / 2);
         if (!best.has_value() || cost < best_cost) {
           best = std::make_pair(ca, cb);
           best_cost = cost;
@@ -261,7 +267,8 @@ class GeometryFitter final : public LandmarkFitter {
 float RollFromEyes(const cv::Point2f& left_eye, const cv::Point2f& right_eye) {
   // y grows downwards, so a right eye lower than the left is a positive
   // (clockwise) angle.
-  return std::atan2(right_eye.y - left_eye.y, right_eye.x - left_eye.x) * kRadiansToDegrees;
+  return std::atan2(right_eye.y - left_eye.y, right_eye.x - left_eye.x) *
+         kRadiansToDegrees;
 }
 
 FaceLandmarks LandmarksFromBox(const cv::Rect2f& box, float roll_degrees) {
@@ -276,12 +283,14 @@ FaceLandmarks LandmarksFromBox(const cv::Rect2f& box, float roll_degrees) {
 cv::Rect2f BoxFromEyes(const cv::Point2f& left_eye, const cv::Point2f& right_eye) {
   const cv::Point2f delta = right_eye - left_eye;
   const float width = std::hypot(delta.x, delta.y) / kAverageFace.eye_distance;
-  const EyeFrame frame((left_eye + right_eye) / 2, width, RollFromEyes(left_eye, right_eye));
+  const EyeFrame frame((left_eye + right_eye) / 2, width,
+                       RollFromEyes(left_eye, right_eye));
   const cv::Point2f centre = frame(0, kAverageFace.eyes_above_centre);
   return cv::Rect2f(centre.x - width / 2, centre.y - width / 2, width, width);
 }
 
-FaceLandmarks LandmarksFromEyes(const cv::Point2f& left_eye, const cv::Point2f& right_eye) {
+FaceLandmarks LandmarksFromEyes(const cv::Point2f& left_eye,
+                                const cv::Point2f& right_eye) {
   const cv::Point2f delta = right_eye - left_eye;
   const float distance = std::hypot(delta.x, delta.y);
   return LandmarksInFrame(
@@ -290,7 +299,8 @@ FaceLandmarks LandmarksFromEyes(const cv::Point2f& left_eye, const cv::Point2f& 
 
 absl::StatusOr<std::unique_ptr<LandmarkFitter>> MakeShapePredictorFitter(
     const std::string& model_path) {
-  if (absl::Status readable = CheckReadable(model_path, "landmark model"); !readable.ok()) {
+  if (absl::Status readable = CheckReadable(model_path, "landmark model");
+      !readable.ok()) {
     return readable;
   }
   dlib::shape_predictor predictor;

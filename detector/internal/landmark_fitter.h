@@ -8,9 +8,8 @@
 #define STACHE_DETECTOR_INTERNAL_LANDMARK_FITTER_H_
 
 #include <memory>
-#include <string>
-
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "detector/detector.h"
@@ -55,7 +54,8 @@ FaceLandmarks LandmarksFromBox(const cv::Rect2f& box, float roll_degrees);
 cv::Rect2f BoxFromEyes(const cv::Point2f& left_eye, const cv::Point2f& right_eye);
 
 // Landmarks of an average face whose eyes are at these points.
-FaceLandmarks LandmarksFromEyes(const cv::Point2f& left_eye, const cv::Point2f& right_eye);
+FaceLandmarks LandmarksFromEyes(const cv::Point2f& left_eye,
+                                const cv::Point2f& right_eye);
 
 }  // namespace stache::detector::internal
 

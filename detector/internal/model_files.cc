@@ -18,7 +18,8 @@ absl::Status CheckReadable(const std::string& path, const std::string& role) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::string> ReadCascadeFile(const std::string& path, const std::string& role) {
+absl::StatusOr<std::string> ReadCascadeFile(const std::string& path,
+                                            const std::string& role) {
   if (absl::Status readable = CheckReadable(path, role); !readable.ok()) return readable;
   std::ifstream file(path, std::ios::binary);
   std::ostringstream contents;

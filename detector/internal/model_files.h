@@ -8,9 +8,8 @@
 #define STACHE_DETECTOR_INTERNAL_MODEL_FILES_H_
 
 #include <memory>
-#include <string>
-
 #include <opencv2/objdetect.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 
@@ -21,7 +20,8 @@ namespace stache::detector::internal {
 absl::Status CheckReadable(const std::string& path, const std::string& role);
 
 // The file's contents once they parse as an OpenCV cascade classifier.
-absl::StatusOr<std::string> ReadCascadeFile(const std::string& path, const std::string& role);
+absl::StatusOr<std::string> ReadCascadeFile(const std::string& path,
+                                            const std::string& role);
 
 // A cascade from the contents ReadCascadeFile returned. Thread-safe.
 std::unique_ptr<cv::CascadeClassifier> CascadeFromXml(const std::string& xml);

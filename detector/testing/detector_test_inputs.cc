@@ -3,10 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <random>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <random>
 
 #include "tests/testing/process.h"
 
@@ -14,14 +13,16 @@ namespace stache::detector::testing {
 namespace {
 
 void AppendBigEndian(std::string* out, uint32_t value, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+  for (int i = bytes - 1; i >= 0; --i)
+    out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
 }
 
 uint32_t Crc32(const std::string& data) {
   uint32_t crc = 0xFFFFFFFFu;
   for (unsigned char byte : data) {
     crc ^= byte;
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    for (int bit = 0; bit < 8; ++bit)
+      crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
   }
   return ~crc;
 }
@@ -81,7 +82,8 @@ cv::Mat LoadPhoto(const std::string& file) {
   return image;
 }
 
-cv::Mat RotateAboutCentre(const cv::Mat& image, double opencv_degrees, cv::Mat* transform) {
+cv::Mat RotateAboutCentre(const cv::Mat& image, double opencv_degrees,
+                          cv::Mat* transform) {
   const cv::Point2f centre(image.cols / 2.f, image.rows / 2.f);
   *transform = cv::getRotationMatrix2D(centre, opencv_degrees, 1.0);
   cv::Mat rotated;
@@ -148,7 +150,8 @@ std::vector<BadImage> BadImages() {
       {"random_bytes", noise, StatusCode::kInvalidArgument, "not an image"},
       {"truncated_jpeg", jpeg.substr(0, jpeg.size() / 2), StatusCode::kInvalidArgument,
        "truncated"},
-      {"jpeg_header_only", jpeg.substr(0, 200), StatusCode::kInvalidArgument, "truncated"},
+      {"jpeg_header_only", jpeg.substr(0, 200), StatusCode::kInvalidArgument,
+       "truncated"},
       {"truncated_png", png.substr(0, png.size() / 10), StatusCode::kInvalidArgument,
        "could not be decoded"},
       {"corrupt_png", corrupt, StatusCode::kInvalidArgument, "could not be decoded"},

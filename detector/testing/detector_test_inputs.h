@@ -9,10 +9,9 @@
 #define STACHE_DETECTOR_TESTING_DETECTOR_TEST_INPUTS_H_
 
 #include <cstdint>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "absl/status/status.h"
 
@@ -46,7 +45,8 @@ cv::Mat LoadPhoto(const std::string& file);
 // `image` turned about its centre by `opencv_degrees` (OpenCV's sense:
 // positive is counter-clockwise on screen), same size, edges replicated;
 // `transform` receives the 2x3 matrix that maps points.
-cv::Mat RotateAboutCentre(const cv::Mat& image, double opencv_degrees, cv::Mat* transform);
+cv::Mat RotateAboutCentre(const cv::Mat& image, double opencv_degrees,
+                          cv::Mat* transform);
 cv::Point2f MapPoint(const cv::Mat& transform, const cv::Point2f& point);
 
 struct BadImage {

@@ -69,6 +69,36 @@ void BM_LocalPut(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * state.range(0));
 }
 
+// Several clients at once: the receiving and fsync of their bytes overlap,
+// only the commits are serialized. One store for all threads.
+TempDir* shared_dir = nullptr;
+LocalBlobStore* shared_store = nullptr;
+
+void OpenSharedStore(const benchmark::State&) {
+  shared_dir = new TempDir;
+  shared_store = OpenStore(*shared_dir).release();
+}
+
+void CloseSharedStore(const benchmark::State&) {
+  delete shared_store;
+  delete shared_dir;
+}
+
+void BM_LocalPutConcurrent(benchmark::State& state) {
+  std::string bytes = RandomBytes(static_cast<size_t>(state.range(0)), 5);
+  int64_t i = static_cast<int64_t>(state.thread_index()) << 32;
+  for (auto _ : state) {
+    Stamp(bytes, ++i);
+    BytesSource source(bytes, kChunkBytes);
+    const std::string key = absl::StrCat("t", state.thread_index(), "-k", i % kKeys);
+    if (!shared_store->Put({.ns = "bench", .key = key}, source).ok()) {
+      state.SkipWithError("Put failed");
+      break;
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * state.range(0));
+}
+
 void BM_LocalGet(benchmark::State& state) {
   TempDir dir;
   std::unique_ptr<LocalBlobStore> store = OpenStore(dir);
@@ -154,6 +184,14 @@ constexpr int64_t k100Kb = 100'000;
 constexpr int64_t k5Mb = 5'000'000;
 
 BENCHMARK(BM_LocalPut)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LocalPutConcurrent)
+    ->Arg(k100Kb)
+    ->Arg(k5Mb)
+    ->Threads(4)
+    ->Setup(OpenSharedStore)
+    ->Teardown(CloseSharedStore)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_LocalGet)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GrpcPut)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_GrpcGet)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();

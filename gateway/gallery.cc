@@ -1,5 +1,6 @@
 #include "gateway/gallery.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
@@ -124,8 +125,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
   absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(request.image);
   if (!header.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the upload is not a supported image (JPEG, PNG, WebP, BMP or TIFF): ",
-                     header.status().message()));
+        absl::StrCat("the upload is not an image stache can read: ", header.status().message()));
   }
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ImageFormat output_format,
                           ParseOutputFormat(request.format));
@@ -182,6 +182,12 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
                           overlay_->Apply(Call(request_id), apply_request));
   record.timings.apply_ms = Milliseconds(absl::Now() - step);
   record.face_styles.assign(applied.styles_applied().begin(), applied.styles_applied().end());
+  if (request.style.empty() && !record.face_styles.empty() &&
+      std::all_of(record.face_styles.begin(), record.face_styles.end(),
+                  [&](const std::string& style) { return style == record.face_styles[0]; })) {
+    // Name the overlay's default instead of "default", when it drew one.
+    record.style = record.face_styles[0];
+  }
 
   UploadResult result;
   std::string result_type;

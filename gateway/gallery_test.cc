@@ -78,6 +78,14 @@ TEST_F(GalleryTest, UploadStoresOriginalResultAndRecord) {
               HasSubstr("stache_gateway_faces_detected_total 1"));
 }
 
+TEST_F(GalleryTest, WithoutAStyleTheRecordNamesTheOneTheOverlayDrew) {
+  backends_.detector().SetFaces({FakeFace(10, 8, 30, 30), FakeFace(40, 8, 20, 20)});
+  absl::StatusOr<UploadResult> upload = UploadJpeg();
+  ASSERT_THAT(upload, IsOk());
+  EXPECT_EQ(upload->record.style, "handlebar");
+  EXPECT_THAT(upload->record.face_styles, ElementsAre("handlebar", "handlebar"));
+}
+
 TEST_F(GalleryTest, NoFaceIsNotAnErrorAndTheResultIsTheOriginal) {
   absl::StatusOr<UploadResult> upload = UploadJpeg();
   ASSERT_THAT(upload, IsOk());
@@ -101,7 +109,7 @@ TEST_F(GalleryTest, NoFaceButAnotherFormatIsReencoded) {
 
 TEST_F(GalleryTest, RefusesWhatIsNotAnImageBeforeCallingAnyBackend) {
   EXPECT_THAT(gallery_.Upload("req", {.image = "hello, world"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not a supported image")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an image stache can read")));
   EXPECT_EQ(backends_.detector().calls(), 0);
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }

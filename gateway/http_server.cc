@@ -375,9 +375,7 @@ void HttpRoutes::Upload(const Request& request, Response& response, const Conten
       !header.ok()) {
     WriteError(response, 415,
                absl::InvalidArgumentError(absl::StrCat(
-                   "the upload is not an image stache can read (JPEG, PNG, WebP, BMP or "
-                   "TIFF): ",
-                   header.status().message())));
+                   "the upload is not an image stache can read: ", header.status().message())));
     return;
   }
   // A form field wins over the query parameter of the same name.

@@ -44,7 +44,8 @@ struct StepTimings {
 struct ImageRecord {
   std::string id;
   absl::Time created_at;
-  // The style asked for; "default" when none was.
+  // The style asked for; when none was, the overlay's default that it drew,
+  // or "default" when it drew none.
   std::string style;
   ImageFile original;
   ImageFile result;

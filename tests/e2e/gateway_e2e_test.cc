@@ -79,6 +79,7 @@ TEST_F(GatewayEndToEndTest, QuickStartWithCurlPutsAMustacheOnGraceHopper) {
   json body = json::parse(curl.output.substr(0, last_line), nullptr, false);
   ASSERT_FALSE(body.is_discarded()) << curl.output;
   EXPECT_EQ(body["faces"].size(), 1u) << body.dump(2);
+  EXPECT_EQ(body["style"], body["faces"][0]["style"]) << "the overlay's default, by name";
   EXPECT_THAT(body["result_url"].get<std::string>(), StartsWith("/v1/images/"));
 }
 

@@ -24,10 +24,14 @@ namespace {
 
 const int kDefaultDetectionSize = DetectorConfig().detection_size_px;
 
-// The photo at `megapixels`, same aspect ratio.
-cv::Mat PhotoAt(double megapixels) {
+// The photo at `megapixels`, same aspect ratio; empty, and the benchmark
+// skipped, when the photo is missing.
+cv::Mat PhotoAt(double megapixels, benchmark::State& state) {
   const cv::Mat photo = cv::imread(testing::TestDataPath("grace_hopper.jpg"));
-  if (photo.empty()) return photo;
+  if (photo.empty()) {
+    state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
+    return photo;
+  }
   const double scale = std::sqrt(megapixels * 1e6 / (photo.cols * photo.rows));
   cv::Mat resized;
   cv::resize(photo, resized, cv::Size(), scale, scale,
@@ -57,11 +61,8 @@ const FaceDetector& SharedDetector(FaceFinderKind finder, bool landmark_model,
 // (0/1), detection size (long side, px).
 void BM_Detect(benchmark::State& state) {
   cv::setNumThreads(1);
-  const cv::Mat image = PhotoAt(state.range(0) / 10.0);
-  if (image.empty()) {
-    state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
-    return;
-  }
+  const cv::Mat image = PhotoAt(state.range(0) / 10.0, state);
+  if (image.empty()) return;
   const FaceDetector& detector = SharedDetector(
       state.range(1) == 1 ? FaceFinderKind::kCascade : FaceFinderKind::kHog,
       state.range(2) == 1, static_cast<int>(state.range(3)));
@@ -89,11 +90,8 @@ BENCHMARK(BM_Detect)
 
 void BM_DetectEncoded(benchmark::State& state) {
   cv::setNumThreads(1);
-  const cv::Mat image = PhotoAt(state.range(0) / 10.0);
-  if (image.empty()) {
-    state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
-    return;
-  }
+  const cv::Mat image = PhotoAt(state.range(0) / 10.0, state);
+  if (image.empty()) return;
   const std::string jpeg =
       imaging::EncodeImage(image, imaging::ImageFormat::kJpeg, 90).value();
   const FaceDetector& detector =
@@ -124,11 +122,8 @@ BENCHMARK(BM_DetectEncoded)
 // about twice the calls.
 void BM_DetectThroughput(benchmark::State& state) {
   cv::setNumThreads(1);
-  static const cv::Mat image = PhotoAt(1.0);
-  if (image.empty()) {
-    state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
-    return;
-  }
+  static const cv::Mat image = PhotoAt(1.0, state);
+  if (image.empty()) return;
   const FaceDetector& detector =
       SharedDetector(FaceFinderKind::kHog, true, kDefaultDetectionSize);
   for (auto _ : state) {

@@ -26,7 +26,7 @@ build_packages=(
 )
 # Tools that only the tests, the local run and the deploy scripts use.
 tool_packages=(
-  wrk chromium chromium-driver python3-selenium curl
+  wrk chromium chromium-driver python3-selenium curl clang libclang-rt-14-dev
   debootstrap docker-compose python3-botocore python3-yaml
 )
 apt_packages=("${build_packages[@]}")

@@ -209,10 +209,7 @@ absl::StatusOr<ObjectInfo> LocalBlobStore::DoPut(const ObjectHeader& header,
   // proceed in parallel; only the short commit below is serialized.
   STACHE_ASSIGN_OR_RETURN(
       SpooledBlob blob,
-      SpooledBlob::Receive(tmp_dir_, source,
-                           {.max_bytes = max_object_bytes(),
-                            .expected_size_bytes = header.expected_size_bytes,
-                            .expected_sha256_hex = header.expected_sha256_hex},
+      SpooledBlob::Receive(tmp_dir_, source, internal::LimitsFor(header, max_object_bytes()),
                            SpooledBlob::kDurable));
   return Commit(header, blob);
 }

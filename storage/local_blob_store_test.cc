@@ -22,11 +22,11 @@ using ::stache::storage::testing::BytesSource;
 using ::stache::storage::testing::ListAll;
 using ::stache::storage::testing::PutBytes;
 using ::stache::storage::testing::RandomBytes;
+using ::stache::storage::testing::ScratchDir;
 using ::stache::storage::testing::ReadObject;
 using ::stache::storage::testing::StoredBytes;
 using ::stache::testing::IsOk;
 using ::stache::testing::IsOkAndHolds;
-using ::stache::testing::MakeTempDir;
 using ::stache::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
@@ -56,7 +56,7 @@ class LocalBlobStoreTest : public ::testing::Test {
 
   std::vector<fs::path> Blobs() const { return FilesUnder(data_dir_ + "/blobs"); }
 
-  const std::string data_dir_ = MakeTempDir() + "/data/storage";
+  const std::string data_dir_ = ScratchDir() + "/data/storage";
   std::unique_ptr<LocalBlobStore> store_;
 };
 
@@ -154,7 +154,7 @@ TEST_F(LocalBlobStoreTest, DamagedOrMissingBlobsAreDataLoss) {
 }
 
 TEST_F(LocalBlobStoreTest, UnusableDataDirFailsToOpen) {
-  const std::string file = MakeTempDir() + "/a-file";
+  const std::string file = ScratchDir() + "/a-file";
   std::ofstream(file) << "x";
   EXPECT_THAT(LocalBlobStore::Open({.data_dir = file}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a directory")));

@@ -148,10 +148,7 @@ std::string S3BlobStore::BackendLocation() const {
 absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header, ChunkSource source) {
   STACHE_ASSIGN_OR_RETURN(
       SpooledBlob blob,
-      SpooledBlob::Receive(spool_dir_, source,
-                           {.max_bytes = max_object_bytes(),
-                            .expected_size_bytes = header.expected_size_bytes,
-                            .expected_sha256_hex = header.expected_sha256_hex},
+      SpooledBlob::Receive(spool_dir_, source, internal::LimitsFor(header, max_object_bytes()),
                            SpooledBlob::kAnonymous));
   ObjectInfo info{.ns = header.ns,
                   .key = header.key,

@@ -12,6 +12,7 @@
 #include "storage/namespace_policy.h"
 #include "storage/testing/minio_server.h"
 #include "storage/testing/storage_process.h"
+#include "storage/testing/store_helpers.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -20,11 +21,11 @@ namespace {
 
 using ::stache::server::FromGrpcStatus;
 using ::stache::storage::testing::MinioServer;
+using ::stache::storage::testing::ScratchDir;
 using ::stache::storage::testing::StorageProcess;
 using ::stache::testing::BinaryPath;
 using ::stache::testing::ChildProcess;
 using ::stache::testing::IsOk;
-using ::stache::testing::MakeTempDir;
 using ::stache::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -64,7 +65,7 @@ std::pair<std::optional<int>, std::string> RunToExit(const std::vector<std::stri
 }
 
 TEST(StorageBinaryTest, WorksOutOfTheBoxWithTheDevelopmentDefault) {
-  const std::string data_dir = MakeTempDir() + "/storage";
+  const std::string data_dir = ScratchDir() + "/storage";
   absl::StatusOr<std::unique_ptr<StorageProcess>> server =
       StorageProcess::Start({"--data_dir=" + data_dir});
   ASSERT_THAT(server, IsOk());
@@ -83,10 +84,10 @@ TEST(StorageBinaryTest, WorksOutOfTheBoxWithTheDevelopmentDefault) {
 }
 
 TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {
-  const std::string policy_file = MakeTempDir() + "/policy.json";
+  const std::string policy_file = ScratchDir() + "/policy.json";
   std::ofstream(policy_file) << PolicyJson(kFileToken);
   absl::StatusOr<std::unique_ptr<StorageProcess>> from_file = StorageProcess::Start(
-      {"--data_dir=" + MakeTempDir(), "--auth_policy_file=" + policy_file});
+      {"--data_dir=" + ScratchDir(), "--auth_policy_file=" + policy_file});
   ASSERT_THAT(from_file, IsOk());
   EXPECT_THAT((*from_file)->Client(kFileToken).PutObject({.ns = "gateway", .key = "k"}, "x"), IsOk());
   EXPECT_THAT((*from_file)->Client(kDevelopmentToken).StatObject("gateway", "k"),
@@ -94,7 +95,7 @@ TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {
   EXPECT_THAT(Component(GetInfo(**from_file), "policy"), HasSubstr(policy_file));
 
   absl::StatusOr<std::unique_ptr<StorageProcess>> from_env = StorageProcess::Start(
-      {"--data_dir=" + MakeTempDir()}, {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}});
+      {"--data_dir=" + ScratchDir()}, {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}});
   ASSERT_THAT(from_env, IsOk());
   EXPECT_THAT((*from_env)->Client(kEnvToken).PutObject({.ns = "gateway", .key = "k"}, "x"), IsOk());
   EXPECT_THAT((*from_env)->Client(kDevelopmentToken).StatObject("gateway", "k"),
@@ -103,7 +104,7 @@ TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {
 
 TEST(StorageBinaryTest, MaxObjectBytesIsAFlag) {
   absl::StatusOr<std::unique_ptr<StorageProcess>> server =
-      StorageProcess::Start({"--data_dir=" + MakeTempDir(), "--max_object_bytes=1000"});
+      StorageProcess::Start({"--data_dir=" + ScratchDir(), "--max_object_bytes=1000"});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
   EXPECT_THAT(client.PutObject({.ns = "gateway", .key = "fits"}, std::string(1000, 'x')), IsOk());
@@ -112,7 +113,7 @@ TEST(StorageBinaryTest, MaxObjectBytesIsAFlag) {
 }
 
 TEST(StorageBinaryTest, BadConfigurationFailsFast) {
-  const std::string bad_policy = MakeTempDir() + "/bad.json";
+  const std::string bad_policy = ScratchDir() + "/bad.json";
   std::ofstream(bad_policy) << R"({"callers": [{"name": "x", "token": "short"}]})";
   const std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::string>>> cases = {
       {{"--auth_policy_file=" + bad_policy}, {}},
@@ -125,14 +126,14 @@ TEST(StorageBinaryTest, BadConfigurationFailsFast) {
   };
   for (const auto& [flags, env] : cases) {
     std::vector<std::string> all_flags = flags;
-    all_flags.push_back("--data_dir=" + MakeTempDir());
+    all_flags.push_back("--data_dir=" + ScratchDir());
     auto [code, output] = RunToExit(all_flags, env);
     EXPECT_EQ(code, 1) << output;
   }
 }
 
 TEST(StorageBinaryTest, OneProcessPerDataDir) {
-  const std::string data_dir = MakeTempDir();
+  const std::string data_dir = ScratchDir();
   absl::StatusOr<std::unique_ptr<StorageProcess>> first = StorageProcess::Start({"--data_dir=" + data_dir});
   ASSERT_THAT(first, IsOk());
   auto [code, output] = RunToExit({"--data_dir=" + data_dir});
@@ -147,7 +148,7 @@ TEST(StorageBinaryTest, ServesFromS3WithCredentialsFromTheEnvironment) {
   absl::StatusOr<std::string> bucket = minio->CreateBucket();
   ASSERT_THAT(bucket, IsOk());
   const std::vector<std::string> flags = {"--backend=s3", "--s3_endpoint=" + minio->endpoint(),
-                                          "--s3_bucket=" + *bucket, "--data_dir=" + MakeTempDir()};
+                                          "--s3_bucket=" + *bucket, "--data_dir=" + ScratchDir()};
   absl::StatusOr<std::unique_ptr<StorageProcess>> server = StorageProcess::Start(
       flags, {{"AWS_ACCESS_KEY_ID", testing::kMinioAccessKey},
               {"AWS_SECRET_ACCESS_KEY", testing::kMinioSecretKey}});

@@ -13,6 +13,19 @@ namespace stache::storage {
 
 using server::FromGrpcStatus;
 
+namespace {
+
+// Get, Stat and Delete requests name one object.
+template <typename Request>
+Request ObjectRequest(absl::string_view ns, absl::string_view key) {
+  Request request;
+  request.set_namespace_(std::string(ns));
+  request.set_key(std::string(key));
+  return request;
+}
+
+}  // namespace
+
 StorageClient::StorageClient(std::shared_ptr<v1::StorageService::StubInterface> stub,
                              StorageClientOptions options)
     : stub_(std::move(stub)), options_(std::move(options)) {}
@@ -54,9 +67,7 @@ absl::StatusOr<StoredObject> StorageClient::GetObject(absl::string_view ns,
                                                       absl::string_view key) {
   grpc::ClientContext context;
   Prepare(context);
-  v1::GetRequest request;
-  request.set_namespace_(std::string(ns));
-  request.set_key(std::string(key));
+  const auto request = ObjectRequest<v1::GetRequest>(ns, key);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetResponse>> reader =
       stub_->Get(&context, request);
   StoredObject object;
@@ -84,9 +95,7 @@ absl::StatusOr<v1::ObjectInfo> StorageClient::StatObject(absl::string_view ns,
                                                          absl::string_view key) {
   grpc::ClientContext context;
   Prepare(context);
-  v1::StatRequest request;
-  request.set_namespace_(std::string(ns));
-  request.set_key(std::string(key));
+  const auto request = ObjectRequest<v1::StatRequest>(ns, key);
   v1::StatResponse response;
   STACHE_RETURN_IF_ERROR(FromGrpcStatus(stub_->Stat(&context, request, &response)));
   return std::move(*response.mutable_object());
@@ -111,9 +120,7 @@ absl::StatusOr<v1::ListResponse> StorageClient::ListObjects(absl::string_view ns
 absl::Status StorageClient::DeleteObject(absl::string_view ns, absl::string_view key) {
   grpc::ClientContext context;
   Prepare(context);
-  v1::DeleteRequest request;
-  request.set_namespace_(std::string(ns));
-  request.set_key(std::string(key));
+  const auto request = ObjectRequest<v1::DeleteRequest>(ns, key);
   v1::DeleteResponse response;
   return FromGrpcStatus(stub_->Delete(&context, request, &response));
 }

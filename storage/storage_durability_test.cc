@@ -27,9 +27,9 @@ namespace {
 
 using ::stache::storage::internal::Sha256Hex;
 using ::stache::storage::testing::RandomBytes;
+using ::stache::storage::testing::ScratchDir;
 using ::stache::storage::testing::StorageProcess;
 using ::stache::testing::IsOk;
-using ::stache::testing::MakeTempDir;
 using ::stache::testing::StatusIs;
 using ::stache::testing::WaitFor;
 using ::testing::HasSubstr;
@@ -93,7 +93,7 @@ class StorageDurabilityTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(StorageDurabilityTest, AcknowledgedPutsSurviveSigkillAndNothingHalfWrittenIsListed) {
   const int kill_after_acknowledgements = GetParam();
-  const std::string data_dir = MakeTempDir() + "/storage";
+  const std::string data_dir = ScratchDir() + "/storage";
   Ledger ledger;
   {
     absl::StatusOr<std::unique_ptr<StorageProcess>> server =

@@ -20,6 +20,12 @@ absl::Status TooLarge(uint64_t max_bytes) {
 
 }  // namespace
 
+SpoolLimits LimitsFor(const ObjectHeader& header, uint64_t max_object_bytes) {
+  return {.max_bytes = max_object_bytes,
+          .expected_size_bytes = header.expected_size_bytes,
+          .expected_sha256_hex = header.expected_sha256_hex};
+}
+
 SpooledBlob::SpooledBlob(ScopedFd fd, std::string path)
     : fd_(std::move(fd)), path_(std::move(path)) {}
 

@@ -27,6 +27,9 @@ struct SpoolLimits {
   std::string expected_sha256_hex;  // lower-case; empty: not checked
 };
 
+// The checks a Put of `header` is received under.
+SpoolLimits LimitsFor(const ObjectHeader& header, uint64_t max_object_bytes);
+
 // A received object in a temp file. Removes the file on destruction unless
 // it was renamed away. Move-only; not thread-safe.
 class SpooledBlob final {

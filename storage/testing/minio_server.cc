@@ -9,12 +9,12 @@
 #include "absl/synchronization/mutex.h"
 #include "server/status.h"
 #include "storage/local_blob_store.h"
+#include "storage/testing/store_helpers.h"
 
 namespace stache::storage::testing {
 namespace {
 
 using stache::testing::ChildProcess;
-using stache::testing::MakeTempDir;
 using stache::testing::PickUnusedPort;
 using stache::testing::WaitFor;
 
@@ -42,7 +42,7 @@ absl::StatusOr<std::unique_ptr<MinioServer>> MinioServer::Start() {
   const int port = PickUnusedPort();
   const int console_port = PickUnusedPort();
   auto process = std::make_unique<ChildProcess>(
-      std::vector<std::string>{binary, "server", MakeTempDir(), "--quiet", "--address",
+      std::vector<std::string>{binary, "server", ScratchDir(), "--quiet", "--address",
                                absl::StrCat("127.0.0.1:", port), "--console-address",
                                absl::StrCat("127.0.0.1:", console_port)},
       std::map<std::string, std::string>{{"MINIO_ROOT_USER", kMinioAccessKey},
@@ -104,7 +104,7 @@ S3BlobStoreOptions MinioServer::StoreOptions(const std::string& bucket) const {
   return {.endpoint = endpoint(),
           .bucket = bucket,
           .credentials = {.access_key_id = kMinioAccessKey, .secret_access_key = kMinioSecretKey},
-          .spool_dir = MakeTempDir()};
+          .spool_dir = ScratchDir()};
 }
 
 absl::StatusOr<std::unique_ptr<BlobStore>> MakeTestStore(const std::string& backend,
@@ -112,7 +112,7 @@ absl::StatusOr<std::unique_ptr<BlobStore>> MakeTestStore(const std::string& back
                                                          std::string* skip_reason) {
   if (backend == "local") {
     STACHE_ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> store,
-                            LocalBlobStore::Open({.data_dir = MakeTempDir() + "/storage",
+                            LocalBlobStore::Open({.data_dir = ScratchDir() + "/storage",
                                                   .max_object_bytes = max_object_bytes}));
     return store;
   }

@@ -1,10 +1,34 @@
 #include "storage/testing/store_helpers.h"
 
+#include <cstdlib>
+#include <filesystem>
 #include <random>
+#include <system_error>
 
+#include "absl/synchronization/mutex.h"
 #include "server/status.h"
+#include "tests/testing/process.h"
 
 namespace stache::storage::testing {
+
+std::string ScratchDir() {
+  static absl::Mutex mutex(absl::kConstInit);
+  static std::vector<std::string>* dirs = nullptr;
+  std::string dir = stache::testing::MakeTempDir();
+  absl::MutexLock lock(&mutex);
+  if (dirs == nullptr) {
+    dirs = new std::vector<std::string>;
+    // Runs after the handlers registered later (MinIO's stop), as atexit
+    // runs them in reverse order.
+    std::atexit([] {
+      absl::MutexLock lock(&mutex);
+      std::error_code ignored;
+      for (const std::string& dir : *dirs) std::filesystem::remove_all(dir, ignored);
+    });
+  }
+  dirs->push_back(dir);
+  return dir;
+}
 
 std::string RandomBytes(size_t size, uint32_t seed) {
   std::mt19937 generator(seed);

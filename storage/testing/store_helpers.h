@@ -16,6 +16,10 @@
 
 namespace stache::storage::testing {
 
+// A fresh temp dir (stache::testing::MakeTempDir) that is removed when the
+// process exits, so stores of tens of megabytes do not pile up in /tmp.
+std::string ScratchDir();
+
 // `size` pseudo-random bytes, the same for the same seed.
 std::string RandomBytes(size_t size, uint32_t seed);
 

@@ -57,8 +57,22 @@ void WriteStatus(Response& response, const absl::Status& status) {
 }
 
 // The body of this request was not (fully) read, so the connection cannot
-// carry another request.
-void CloseAfterResponse(Response& response) { response.set_header("Connection", "close"); }
+// carry another request: it is closed after the response. httplib closes a
+// connection when a content provider gives up, so the body already set is
+// sent through one that writes it and then does; without a Content-Length
+// the close also ends the body, as HTTP/1.1 allows for responses.
+void CloseAfterResponse(Response& response) {
+  response.set_header("Connection", "close");
+  auto body = std::make_shared<std::string>(std::move(response.body));
+  const std::string content_type = response.get_header_value("Content-Type");
+  response.body.clear();
+  response.headers.erase("Content-Type");
+  response.set_content_provider(
+      content_type.c_str(), [body](size_t /*offset*/, httplib::DataSink& sink) {
+        sink.write(body->data(), body->size());
+        return false;
+      });
+}
 
 std::string NewRequestId() {
   thread_local absl::BitGen bits;
@@ -614,10 +628,12 @@ void HttpRoutes::Register(httplib::Server& server) {
   // Unknown paths, and errors httplib answers itself (a malformed request
   // line, a body over the limit on another route), get the same JSON error
   // shape as everything else. httplib calls this for every status >= 400;
-  // responses that already have a body are ours and left alone.
+  // responses that already have content (a type) are ours and left alone.
   server.set_error_handler(httplib::Server::HandlerWithResponse(
       [this](const Request& request, Response& response) {
-        if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        if (response.has_header("Content-Type")) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
         if (response.status == 404) {
           Instrument(request.method.c_str(), "unmatched", request, response,
                      [&](const std::string&) {

@@ -339,21 +339,33 @@ TEST_F(HttpServerTest, RequestIdIsEchoedAndSentToBackends) {
 }
 
 TEST_F(HttpServerTest, TooLargeIs413BeforeTheBodyIsSent) {
+  // Keep-alive long enough that only a deliberate close ends the connection.
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.http_keep_alive_timeout = absl::Seconds(30);
+  StartGateway(config);
   RawConnection connection(gateway_->port());
-  // Headers only: the body is never sent, yet the answer comes.
+  // Headers only: the body is never sent, yet the answer comes, and the
+  // connection (whose body nobody will read) is closed after it.
   ASSERT_TRUE(connection.Send(UploadHeaders(max_body_bytes() + 1)));
-  const std::string answer = connection.ReadUntil("}}", absl::Seconds(2));
+  const std::string answer = connection.ReadUntilClosed(absl::Seconds(10));
+  EXPECT_TRUE(connection.peer_closed());
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 413"));
   EXPECT_THAT(answer, HasSubstr("Connection: close"));
+  EXPECT_THAT(answer, HasSubstr("Content-Type: application/json"));
   EXPECT_THAT(answer, HasSubstr("\"status\":\"RESOURCE_EXHAUSTED\""));
 }
 
 TEST_F(HttpServerTest, TooLargeIs413WhenTheClientAsksBeforeSending) {
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.http_keep_alive_timeout = absl::Seconds(30);
+  StartGateway(config);
   RawConnection connection(gateway_->port());
   ASSERT_TRUE(connection.Send(
       UploadHeaders(max_body_bytes() + 1, "image/jpeg", "Expect: 100-continue\r\n")));
-  const std::string answer = connection.ReadUntil("}}", absl::Seconds(2));
+  const std::string answer = connection.ReadUntilClosed(absl::Seconds(10));
+  EXPECT_TRUE(connection.peer_closed());
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 413"));
+  EXPECT_THAT(answer, HasSubstr("RESOURCE_EXHAUSTED"));
   EXPECT_THAT(answer, Not(HasSubstr("100 Continue")));
 }
 

@@ -35,15 +35,22 @@ bool RawConnection::Send(absl::string_view data) {
 std::string RawConnection::ReadUntil(absl::string_view marker, absl::Duration timeout) {
   std::string received;
   const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline && !absl::StrContains(received, marker)) {
+  while (absl::Now() < deadline && (marker.empty() || !absl::StrContains(received, marker))) {
     pollfd poll_fd{.fd = fd_, .events = POLLIN};
     if (poll(&poll_fd, 1, 50) <= 0) continue;
     char buffer[4096];
     const ssize_t n = recv(fd_, buffer, sizeof(buffer), 0);
-    if (n <= 0) break;
+    if (n <= 0) {
+      peer_closed_ = true;
+      break;
+    }
     received.append(buffer, static_cast<size_t>(n));
   }
   return received;
+}
+
+std::string RawConnection::ReadUntilClosed(absl::Duration timeout) {
+  return ReadUntil("", timeout);
 }
 
 std::string UploadHeaders(int64_t content_length, absl::string_view content_type,

@@ -28,10 +28,15 @@ class RawConnection final {
   // What was received when `marker` arrived, the peer closed or `timeout`
   // passed.
   std::string ReadUntil(absl::string_view marker, absl::Duration timeout);
+  // Everything received until the peer closes the connection (then
+  // peer_closed() is true) or `timeout` passes.
+  std::string ReadUntilClosed(absl::Duration timeout);
+  bool peer_closed() const { return peer_closed_; }
 
  private:
   const int fd_;
   bool connected_ = false;
+  bool peer_closed_ = false;
 };
 
 // "POST /v1/images" headers announcing `content_length` bytes of

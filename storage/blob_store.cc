@@ -19,10 +19,12 @@ absl::Status ValidateObjectName(absl::string_view ns, absl::string_view key) {
 }  // namespace
 
 absl::Status ObjectNotFoundError(absl::string_view ns, absl::string_view key) {
-  return absl::NotFoundError(absl::StrCat("no object \"", key, "\" in namespace \"", ns, "\""));
+  return absl::NotFoundError(
+      absl::StrCat("no object \"", key, "\" in namespace \"", ns, "\""));
 }
 
-absl::StatusOr<ObjectInfo> BlobStore::Put(const ObjectHeader& header, ChunkSource source) {
+absl::StatusOr<ObjectInfo> BlobStore::Put(const ObjectHeader& header,
+                                          ChunkSource source) {
   STACHE_RETURN_IF_ERROR(ValidateObjectName(header.ns, header.key));
   STACHE_RETURN_IF_ERROR(ValidateContentType(header.content_type));
   STACHE_RETURN_IF_ERROR(ValidateLabels(header.labels));
@@ -37,15 +39,15 @@ absl::StatusOr<ObjectInfo> BlobStore::Put(const ObjectHeader& header, ChunkSourc
   // Refused before a single byte is read: the caller announced too much.
   if (normalized.expected_size_bytes.has_value() &&
       *normalized.expected_size_bytes > max_object_bytes_) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "object of ", *normalized.expected_size_bytes,
-        " bytes exceeds the limit of ", max_object_bytes_, " bytes"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("object of ", *normalized.expected_size_bytes,
+                     " bytes exceeds the limit of ", max_object_bytes_, " bytes"));
   }
   return DoPut(normalized, source);
 }
 
-absl::Status BlobStore::Get(absl::string_view ns, absl::string_view key,
-                            InfoSink on_info, ChunkSink on_chunk) {
+absl::Status BlobStore::Get(absl::string_view ns, absl::string_view key, InfoSink on_info,
+                            ChunkSink on_chunk) {
   STACHE_RETURN_IF_ERROR(ValidateObjectName(ns, key));
   return DoGet(ns, key, on_info, on_chunk);
 }
@@ -64,8 +66,8 @@ absl::StatusOr<ListPage> BlobStore::List(const ListQuery& query) {
   ListQuery normalized = query;
   // As Google's API guidance (AIP-158) asks: 0 picks the default, too large
   // is lowered to the maximum rather than refused.
-  normalized.page_size = query.page_size == 0 ? kDefaultPageSize
-                                              : std::min(query.page_size, kMaxPageSize);
+  normalized.page_size =
+      query.page_size == 0 ? kDefaultPageSize : std::min(query.page_size, kMaxPageSize);
   return DoList(normalized);
 }
 

@@ -94,8 +94,8 @@ class BlobStore {
   // Calls `on_info`, then `on_chunk` for chunks of at most kChunkBytes.
   // NOT_FOUND (before any callback) when there is no such object; DATA_LOSS
   // (after the bytes) if they no longer match their digest.
-  absl::Status Get(absl::string_view ns, absl::string_view key,
-                   InfoSink on_info, ChunkSink on_chunk);
+  absl::Status Get(absl::string_view ns, absl::string_view key, InfoSink on_info,
+                   ChunkSink on_chunk);
   absl::StatusOr<ObjectInfo> Stat(absl::string_view ns, absl::string_view key);
   // Objects whose key starts with query.key_prefix, newest first. A page
   // may hold fewer than page_size objects and still have a next page.

@@ -65,10 +65,11 @@ class BlobStoreContractTest : public ::testing::TestWithParam<std::string> {
 TEST_P(BlobStoreContractTest, PutThenGetReturnsTheBytesInChunksWithMetadataFirst) {
   const std::string bytes = RandomBytes(kChunkBytes * 2 + 12345, 1);
   BytesSource source(bytes, 100'000);
-  ObjectHeader header{.ns = "gateway",
-                      .key = "originals/2026/cat.jpg",
-                      .content_type = "image/jpeg",
-                      .labels = {{"source", "upload"}, {"caption", "chat \xc3\xa9t\xc3\xa9"}}};
+  ObjectHeader header{
+      .ns = "gateway",
+      .key = "originals/2026/cat.jpg",
+      .content_type = "image/jpeg",
+      .labels = {{"source", "upload"}, {"caption", "chat \xc3\xa9t\xc3\xa9"}}};
   const absl::Time before = absl::Now() - absl::Seconds(1);
   absl::StatusOr<ObjectInfo> put = store().Put(header, source);
   ASSERT_THAT(put, IsOk());
@@ -81,7 +82,8 @@ TEST_P(BlobStoreContractTest, PutThenGetReturnsTheBytesInChunksWithMetadataFirst
   EXPECT_GT(put->create_time, before);
   EXPECT_LT(put->create_time, absl::Now() + absl::Seconds(1));
 
-  absl::StatusOr<StoredBytes> got = ReadObject(store(), "gateway", "originals/2026/cat.jpg");
+  absl::StatusOr<StoredBytes> got =
+      ReadObject(store(), "gateway", "originals/2026/cat.jpg");
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->info, *put);
   EXPECT_TRUE(got->bytes == bytes);
@@ -104,7 +106,8 @@ TEST_P(BlobStoreContractTest, EmptyObjectsAndDefaultContentType) {
 
 TEST_P(BlobStoreContractTest, PutReplacesAnExistingObject) {
   ASSERT_THAT(PutBytes(store(), "gateway", "a", "first version"), IsOk());
-  absl::StatusOr<ObjectInfo> second = PutBytes(store(), "gateway", "a", "second", "text/plain");
+  absl::StatusOr<ObjectInfo> second =
+      PutBytes(store(), "gateway", "a", "second", "text/plain");
   ASSERT_THAT(second, IsOk());
   absl::StatusOr<StoredBytes> got = ReadObject(store(), "gateway", "a");
   ASSERT_THAT(got, IsOk());
@@ -114,40 +117,55 @@ TEST_P(BlobStoreContractTest, PutReplacesAnExistingObject) {
 }
 
 TEST_P(BlobStoreContractTest, MissingObjectsAreNotFoundWithoutCallbacks) {
-  EXPECT_THAT(store().Stat("gateway", "nope"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_THAT(store().Stat("gateway", "nope"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
   int callbacks = 0;
   EXPECT_THAT(store().Get(
                   "gateway", "nope",
-                  [&](const ObjectInfo&) { ++callbacks; return absl::OkStatus(); },
-                  [&](absl::string_view) { ++callbacks; return absl::OkStatus(); }),
+                  [&](const ObjectInfo&) {
+                    ++callbacks;
+                    return absl::OkStatus();
+                  },
+                  [&](absl::string_view) {
+                    ++callbacks;
+                    return absl::OkStatus();
+                  }),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
   EXPECT_EQ(callbacks, 0);
-  EXPECT_THAT(store().Delete("gateway", "nope"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
+  EXPECT_THAT(store().Delete("gateway", "nope"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("nope")));
 }
 
 TEST_P(BlobStoreContractTest, DeleteRemovesTheObject) {
   ASSERT_THAT(PutBytes(store(), "gateway", "doomed", "bytes"), IsOk());
   ASSERT_THAT(PutBytes(store(), "gateway", "kept", "bytes"), IsOk());
   EXPECT_THAT(store().Delete("gateway", "doomed"), IsOk());
-  EXPECT_THAT(store().Stat("gateway", "doomed"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("doomed")));
+  EXPECT_THAT(store().Stat("gateway", "doomed"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("doomed")));
   EXPECT_THAT(ReadObject(store(), "gateway", "doomed").status(),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("doomed")));
-  EXPECT_THAT(ListAll(store(), "gateway"), IsOkAndHolds(ElementsAre(Field(&ObjectInfo::key, "kept"))));
-  EXPECT_THAT(store().Delete("gateway", "doomed"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("doomed")));
+  EXPECT_THAT(ListAll(store(), "gateway"),
+              IsOkAndHolds(ElementsAre(Field(&ObjectInfo::key, "kept"))));
+  EXPECT_THAT(store().Delete("gateway", "doomed"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("doomed")));
   // The remaining object, with the same bytes, is intact.
-  EXPECT_THAT(ReadObject(store(), "gateway", "kept"), IsOkAndHolds(Field(&StoredBytes::bytes, "bytes")));
+  EXPECT_THAT(ReadObject(store(), "gateway", "kept"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "bytes")));
 }
 
 TEST_P(BlobStoreContractTest, ListIsNewestFirstFilteredByPrefixAndPaged) {
-  for (const std::string& key : std::vector<std::string>{"results/1", "originals/1", "results/2", "originals/2", "results/3"}) {
+  for (const std::string& key : std::vector<std::string>{
+           "results/1", "originals/1", "results/2", "originals/2", "results/3"}) {
     ASSERT_THAT(PutBytes(store(), "gateway", key, "content of " + key), IsOk());
   }
   EXPECT_THAT(ListAll(store(), "gateway").status(), IsOk());
-  EXPECT_THAT(Keys(*ListAll(store(), "gateway")),
-              ElementsAre("results/3", "originals/2", "results/2", "originals/1", "results/1"));
+  EXPECT_THAT(
+      Keys(*ListAll(store(), "gateway")),
+      ElementsAre("results/3", "originals/2", "results/2", "originals/1", "results/1"));
   EXPECT_THAT(Keys(*ListAll(store(), "gateway", "results/")),
               ElementsAre("results/3", "results/2", "results/1"));
-  EXPECT_THAT(Keys(*ListAll(store(), "gateway", "orig")), ElementsAre("originals/2", "originals/1"));
+  EXPECT_THAT(Keys(*ListAll(store(), "gateway", "orig")),
+              ElementsAre("originals/2", "originals/1"));
   EXPECT_THAT(*ListAll(store(), "gateway", "nothing/"), IsEmpty());
 
   // Pages of two, each token leading to the next page.
@@ -155,12 +173,12 @@ TEST_P(BlobStoreContractTest, ListIsNewestFirstFilteredByPrefixAndPaged) {
   ASSERT_THAT(first, IsOk());
   EXPECT_THAT(Keys(first->objects), ElementsAre("results/3", "originals/2"));
   ASSERT_FALSE(first->next_page_token.empty());
-  absl::StatusOr<ListPage> second =
-      store().List({.ns = "gateway", .page_size = 2, .page_token = first->next_page_token});
+  absl::StatusOr<ListPage> second = store().List(
+      {.ns = "gateway", .page_size = 2, .page_token = first->next_page_token});
   ASSERT_THAT(second, IsOk());
   EXPECT_THAT(Keys(second->objects), ElementsAre("results/2", "originals/1"));
-  absl::StatusOr<ListPage> third =
-      store().List({.ns = "gateway", .page_size = 2, .page_token = second->next_page_token});
+  absl::StatusOr<ListPage> third = store().List(
+      {.ns = "gateway", .page_size = 2, .page_token = second->next_page_token});
   ASSERT_THAT(third, IsOk());
   EXPECT_THAT(Keys(third->objects), ElementsAre("results/1"));
   EXPECT_EQ(third->next_page_token, "");
@@ -169,7 +187,8 @@ TEST_P(BlobStoreContractTest, ListIsNewestFirstFilteredByPrefixAndPaged) {
 }
 
 TEST_P(BlobStoreContractTest, ListPageSizeDefaultsAndIsCapped) {
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(PutBytes(store(), "gateway", absl::StrCat("k", i), "x"), IsOk());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_THAT(PutBytes(store(), "gateway", absl::StrCat("k", i), "x"), IsOk());
   absl::StatusOr<ListPage> page = store().List({.ns = "gateway", .page_size = 0});
   ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->objects, SizeIs(3));
@@ -180,12 +199,15 @@ TEST_P(BlobStoreContractTest, ListPageSizeDefaultsAndIsCapped) {
 }
 
 TEST_P(BlobStoreContractTest, ListRejectsForeignOrForgedPageTokens) {
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(PutBytes(store(), "gateway", absl::StrCat("k", i), "x"), IsOk());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_THAT(PutBytes(store(), "gateway", absl::StrCat("k", i), "x"), IsOk());
   absl::StatusOr<ListPage> first = store().List({.ns = "gateway", .page_size = 1});
   ASSERT_THAT(first, IsOk());
   ASSERT_FALSE(first->next_page_token.empty());
-  EXPECT_THAT(store().List({.ns = "gateway", .key_prefix = "k", .page_token = first->next_page_token}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+  EXPECT_THAT(
+      store().List(
+          {.ns = "gateway", .key_prefix = "k", .page_token = first->next_page_token}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   EXPECT_THAT(store().List({.ns = "other", .page_token = first->next_page_token}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   EXPECT_THAT(store().List({.ns = "gateway", .page_token = "not a token!"}),
@@ -195,41 +217,55 @@ TEST_P(BlobStoreContractTest, ListRejectsForeignOrForgedPageTokens) {
 TEST_P(BlobStoreContractTest, NamespacesAreSeparate) {
   ASSERT_THAT(PutBytes(store(), "alpha", "shared/key", "alpha bytes"), IsOk());
   ASSERT_THAT(PutBytes(store(), "beta", "shared/key", "beta bytes"), IsOk());
-  EXPECT_THAT(ReadObject(store(), "alpha", "shared/key"), IsOkAndHolds(Field(&StoredBytes::bytes, "alpha bytes")));
-  EXPECT_THAT(ReadObject(store(), "beta", "shared/key"), IsOkAndHolds(Field(&StoredBytes::bytes, "beta bytes")));
-  EXPECT_THAT(ListAll(store(), "alpha"), IsOkAndHolds(ElementsAre(Field(&ObjectInfo::ns, "alpha"))));
+  EXPECT_THAT(ReadObject(store(), "alpha", "shared/key"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "alpha bytes")));
+  EXPECT_THAT(ReadObject(store(), "beta", "shared/key"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "beta bytes")));
+  EXPECT_THAT(ListAll(store(), "alpha"),
+              IsOkAndHolds(ElementsAre(Field(&ObjectInfo::ns, "alpha"))));
   ASSERT_THAT(store().Delete("alpha", "shared/key"), IsOk());
-  EXPECT_THAT(ReadObject(store(), "beta", "shared/key"), IsOkAndHolds(Field(&StoredBytes::bytes, "beta bytes")));
+  EXPECT_THAT(ReadObject(store(), "beta", "shared/key"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "beta bytes")));
   EXPECT_THAT(ListAll(store(), "alpha"), IsOkAndHolds(IsEmpty()));
 }
 
 TEST_P(BlobStoreContractTest, BadNamesAreInvalidArgumentForEveryOperation) {
-  for (const std::string& key : std::vector<std::string>{"", "/abs", "a/../b", "..", "a//b", "a/", "sp ace",
+  for (const std::string& key :
+       std::vector<std::string>{"", "/abs", "a/../b", "..", "a//b", "a/", "sp ace",
                                 std::string(kMaxKeyBytes + 1, 'k')}) {
     SCOPED_TRACE(key);
     BytesSource source("x");
     EXPECT_THAT(store().Put({.ns = "gateway", .key = key}, source),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
     EXPECT_EQ(source.calls(), 0);
-    EXPECT_THAT(store().Stat("gateway", key), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
+    EXPECT_THAT(store().Stat("gateway", key),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
     EXPECT_THAT(ReadObject(store(), "gateway", key).status(),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
-    EXPECT_THAT(store().Delete("gateway", key), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
+    EXPECT_THAT(store().Delete("gateway", key),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
   }
   // The longest key, with the longest segment: 255 + 1 + 254 + 1 + 1 bytes.
   const std::string longest = std::string(kMaxKeySegmentBytes, 'k') + "/" +
-                              std::string(kMaxKeyBytes - kMaxKeySegmentBytes - 3, 'l') + "/m";
+                              std::string(kMaxKeyBytes - kMaxKeySegmentBytes - 3, 'l') +
+                              "/m";
   ASSERT_EQ(longest.size(), kMaxKeyBytes);
   EXPECT_THAT(PutBytes(store(), "gateway", longest, "x"), IsOk());
-  EXPECT_THAT(ReadObject(store(), "gateway", longest), IsOkAndHolds(Field(&StoredBytes::bytes, "x")));
-  EXPECT_THAT(ListAll(store(), "gateway", longest.substr(0, 300)), IsOkAndHolds(SizeIs(1)));
-  for (const std::string& ns : std::vector<std::string>{"", "a/b", "..", std::string(kMaxNamespaceBytes + 1, 'n')}) {
+  EXPECT_THAT(ReadObject(store(), "gateway", longest),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "x")));
+  EXPECT_THAT(ListAll(store(), "gateway", longest.substr(0, 300)),
+              IsOkAndHolds(SizeIs(1)));
+  for (const std::string& ns : std::vector<std::string>{
+           "", "a/b", "..", std::string(kMaxNamespaceBytes + 1, 'n')}) {
     SCOPED_TRACE(ns);
     EXPECT_THAT(PutBytes(store(), ns, "k", "x"),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
-    EXPECT_THAT(store().Stat(ns, "k"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
-    EXPECT_THAT(store().List({.ns = ns}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
-    EXPECT_THAT(store().Delete(ns, "k"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
+    EXPECT_THAT(store().Stat(ns, "k"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
+    EXPECT_THAT(store().List({.ns = ns}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
+    EXPECT_THAT(store().Delete(ns, "k"),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("namespace")));
   }
   EXPECT_THAT(store().List({.ns = "gateway", .key_prefix = "../"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prefix")));
@@ -238,18 +274,26 @@ TEST_P(BlobStoreContractTest, BadNamesAreInvalidArgumentForEveryOperation) {
 TEST_P(BlobStoreContractTest, BadLabelsAndContentTypesAreInvalidArgument) {
   BytesSource source("x");
   std::map<std::string, std::string> too_many;
-  for (int i = 0; i <= static_cast<int>(kMaxLabels); ++i) too_many[absl::StrCat("l", i)] = "v";
+  for (int i = 0; i <= static_cast<int>(kMaxLabels); ++i)
+    too_many[absl::StrCat("l", i)] = "v";
   EXPECT_THAT(store().Put({.ns = "gateway", .key = "k", .labels = too_many}, source),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("labels")));
-  EXPECT_THAT(store().Put({.ns = "gateway", .key = "k",
-                           .labels = {{"k", std::string(kMaxLabelValueBytes + 1, 'v')}}}, source),
+  EXPECT_THAT(store().Put({.ns = "gateway",
+                           .key = "k",
+                           .labels = {{"k", std::string(kMaxLabelValueBytes + 1, 'v')}}},
+                          source),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("value")));
-  EXPECT_THAT(store().Put({.ns = "gateway", .key = "k", .labels = {{"k", "\xff"}}}, source),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
-  EXPECT_THAT(store().Put({.ns = "gateway", .key = "k", .content_type = "text/plain\r\nX-Evil: 1"}, source),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("content type")));
+  EXPECT_THAT(
+      store().Put({.ns = "gateway", .key = "k", .labels = {{"k", "\xff"}}}, source),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("UTF-8")));
+  EXPECT_THAT(
+      store().Put(
+          {.ns = "gateway", .key = "k", .content_type = "text/plain\r\nX-Evil: 1"},
+          source),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("content type")));
   EXPECT_EQ(source.calls(), 0);
-  EXPECT_THAT(store().Stat("gateway", "k"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("k")));
+  EXPECT_THAT(store().Stat("gateway", "k"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("k")));
 }
 
 TEST_P(BlobStoreContractTest, OversizeObjectsAreRefusedWhileStreaming) {
@@ -263,16 +307,20 @@ TEST_P(BlobStoreContractTest, OversizeObjectsAreRefusedWhileStreaming) {
   EXPECT_THAT(store().Put({.ns = "gateway", .key = "huge"}, endless),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
   EXPECT_EQ(calls, static_cast<int>(kTestLimit / (64 * 1024)) + 1);
-  EXPECT_THAT(store().Stat("gateway", "huge"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("huge")));
+  EXPECT_THAT(store().Stat("gateway", "huge"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("huge")));
 
   // Announced too large: refused before reading anything.
   BytesSource source("x");
-  EXPECT_THAT(store().Put({.ns = "gateway", .key = "huge", .expected_size_bytes = kTestLimit + 1}, source),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
+  EXPECT_THAT(
+      store().Put({.ns = "gateway", .key = "huge", .expected_size_bytes = kTestLimit + 1},
+                  source),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
   EXPECT_EQ(source.calls(), 0);
 
   // Exactly at the limit is fine.
-  EXPECT_THAT(PutBytes(store(), "gateway", "at-limit", std::string(kTestLimit, 'y')), IsOk());
+  EXPECT_THAT(PutBytes(store(), "gateway", "at-limit", std::string(kTestLimit, 'y')),
+              IsOk());
   EXPECT_EQ(store().max_object_bytes(), kTestLimit);
 }
 
@@ -281,36 +329,49 @@ TEST_P(BlobStoreContractTest, ExpectedSizeAndDigestAreChecked) {
   const std::string bytes = "replacement bytes";
   {
     BytesSource source(bytes);
-    EXPECT_THAT(store().Put({.ns = "gateway", .key = "k", .expected_size_bytes = bytes.size() + 1}, source),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
+    EXPECT_THAT(
+        store().Put(
+            {.ns = "gateway", .key = "k", .expected_size_bytes = bytes.size() + 1},
+            source),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
   }
   {
     BytesSource source(bytes, 4);
-    EXPECT_THAT(store().Put({.ns = "gateway", .key = "k", .expected_size_bytes = 3}, source),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("more than the expected")));
+    EXPECT_THAT(
+        store().Put({.ns = "gateway", .key = "k", .expected_size_bytes = 3}, source),
+        StatusIs(absl::StatusCode::kInvalidArgument,
+                 HasSubstr("more than the expected")));
     EXPECT_EQ(source.calls(), 1);  // stopped at the first chunk past the size
   }
   {
     BytesSource source(bytes);
-    EXPECT_THAT(store().Put({.ns = "gateway", .key = "k", .expected_sha256_hex = Sha256Hex("other")}, source),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("SHA-256")));
+    EXPECT_THAT(
+        store().Put(
+            {.ns = "gateway", .key = "k", .expected_sha256_hex = Sha256Hex("other")},
+            source),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("SHA-256")));
   }
   {
     BytesSource source(bytes);
-    EXPECT_THAT(store().Put({.ns = "gateway", .key = "k", .expected_sha256_hex = "abc"}, source),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected_sha256_hex")));
+    EXPECT_THAT(
+        store().Put({.ns = "gateway", .key = "k", .expected_sha256_hex = "abc"}, source),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected_sha256_hex")));
   }
   // Nothing was stored by the failed Puts.
-  EXPECT_THAT(ReadObject(store(), "gateway", "k"), IsOkAndHolds(Field(&StoredBytes::bytes, "original")));
+  EXPECT_THAT(ReadObject(store(), "gateway", "k"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "original")));
   {
     BytesSource source(bytes);
-    EXPECT_THAT(store().Put({.ns = "gateway", .key = "k",
-                             .expected_size_bytes = bytes.size(),
-                             .expected_sha256_hex = absl::AsciiStrToUpper(Sha256Hex(bytes))},
-                            source),
-                IsOk());
+    EXPECT_THAT(
+        store().Put({.ns = "gateway",
+                     .key = "k",
+                     .expected_size_bytes = bytes.size(),
+                     .expected_sha256_hex = absl::AsciiStrToUpper(Sha256Hex(bytes))},
+                    source),
+        IsOk());
   }
-  EXPECT_THAT(ReadObject(store(), "gateway", "k"), IsOkAndHolds(Field(&StoredBytes::bytes, bytes)));
+  EXPECT_THAT(ReadObject(store(), "gateway", "k"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, bytes)));
 }
 
 TEST_P(BlobStoreContractTest, AFailingUploadStoresNothing) {
@@ -325,12 +386,15 @@ TEST_P(BlobStoreContractTest, AFailingUploadStoresNothing) {
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("went away")));
   EXPECT_THAT(store().Put({.ns = "gateway", .key = "new"}, broken),
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("went away")));
-  EXPECT_THAT(ReadObject(store(), "gateway", "k"), IsOkAndHolds(Field(&StoredBytes::bytes, "original")));
-  EXPECT_THAT(store().Stat("gateway", "new"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("new")));
+  EXPECT_THAT(ReadObject(store(), "gateway", "k"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "original")));
+  EXPECT_THAT(store().Stat("gateway", "new"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("new")));
 }
 
 TEST_P(BlobStoreContractTest, AGetStopsWhenTheReceiverFails) {
-  ASSERT_THAT(PutBytes(store(), "gateway", "big", RandomBytes(3 * kChunkBytes, 2)), IsOk());
+  ASSERT_THAT(PutBytes(store(), "gateway", "big", RandomBytes(3 * kChunkBytes, 2)),
+              IsOk());
   int chunks = 0;
   EXPECT_THAT(store().Get(
                   "gateway", "big", [](const ObjectInfo&) { return absl::OkStatus(); },
@@ -341,7 +405,8 @@ TEST_P(BlobStoreContractTest, AGetStopsWhenTheReceiverFails) {
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("receiver gone")));
   EXPECT_EQ(chunks, 1);
   EXPECT_THAT(store().Get(
-                  "gateway", "big", [](const ObjectInfo&) { return absl::AbortedError("no thanks"); },
+                  "gateway", "big",
+                  [](const ObjectInfo&) { return absl::AbortedError("no thanks"); },
                   [&](absl::string_view) {
                     ++chunks;
                     return absl::OkStatus();
@@ -360,15 +425,18 @@ TEST_P(BlobStoreContractTest, ConcurrentPutsAndGetsFromManyClients) {
       for (int i = 0; i < kObjectsPerThread; ++i) {
         const std::string key = absl::StrCat("t", t, "/o", i);
         // Half the objects share their bytes with another thread's.
-        const std::string bytes = RandomBytes(20'000 + 1000 * i, i % 2 == 0 ? 1000 + i : t * 100 + i);
+        const std::string bytes =
+            RandomBytes(20'000 + 1000 * i, i % 2 == 0 ? 1000 + i : t * 100 + i);
         if (!PutBytes(store(), "gateway", key, bytes).ok()) ++failures;
         absl::StatusOr<StoredBytes> got = ReadObject(store(), "gateway", key);
-        if (!got.ok() || got->bytes != bytes || got->info.sha256_hex != Sha256Hex(bytes)) ++failures;
+        if (!got.ok() || got->bytes != bytes || got->info.sha256_hex != Sha256Hex(bytes))
+          ++failures;
         // Everybody also rewrites and reads one hot key.
         const std::string hot = RandomBytes(10'000, t);
         if (!PutBytes(store(), "gateway", "hot", hot).ok()) ++failures;
         absl::StatusOr<StoredBytes> hot_read = ReadObject(store(), "gateway", "hot");
-        if (!hot_read.ok() || Sha256Hex(hot_read->bytes) != hot_read->info.sha256_hex) ++failures;
+        if (!hot_read.ok() || Sha256Hex(hot_read->bytes) != hot_read->info.sha256_hex)
+          ++failures;
       }
     });
   }
@@ -389,7 +457,8 @@ TEST_P(BlobStoreContractTest, NamesItsBackend) {
   EXPECT_FALSE(store().BackendLocation().empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreContractTest, ::testing::Values("local", "s3"),
+INSTANTIATE_TEST_SUITE_P(Backends, BlobStoreContractTest,
+                         ::testing::Values("local", "s3"),
                          [](const auto& info) { return info.param; });
 
 }  // namespace

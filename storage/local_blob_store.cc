@@ -23,9 +23,9 @@ namespace stache::storage {
 namespace {
 
 using internal::ScopedFd;
+using internal::SpooledBlob;
 using internal::SqliteDb;
 using internal::SqliteStatement;
-using internal::SpooledBlob;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS objects (
@@ -69,10 +69,11 @@ absl::StatusOr<ObjectInfo> ReadObjectRow(const SqliteStatement& row) {
                   .create_time = absl::FromUnixMicros(row.ColumnInt64(5))};
   const std::string labels_json = row.ColumnText(6);
   try {
-    info.labels = nlohmann::json::parse(labels_json).get<std::map<std::string, std::string>>();
+    info.labels =
+        nlohmann::json::parse(labels_json).get<std::map<std::string, std::string>>();
   } catch (const nlohmann::json::exception& error) {
-    return absl::DataLossError(absl::StrCat("labels of \"", info.key,
-                                            "\" are unreadable: ", error.what()));
+    return absl::DataLossError(
+        absl::StrCat("labels of \"", info.key, "\" are unreadable: ", error.what()));
   }
   return info;
 }
@@ -116,8 +117,8 @@ absl::StatusOr<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(
   if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "data dir ", options.data_dir,
-          " is in use by another stache-storage process (", lock_path, " is locked)"));
+          "data dir ", options.data_dir, " is in use by another stache-storage process (",
+          lock_path, " is locked)"));
     }
     return internal::ErrnoError(errno, "lock", lock_path);
   }
@@ -129,8 +130,8 @@ absl::StatusOr<std::unique_ptr<LocalBlobStore>> LocalBlobStore::Open(
   STACHE_RETURN_IF_ERROR(writer.Execute(kSchema));
   STACHE_ASSIGN_OR_RETURN(SqliteDb reader, OpenDatabase(db_path));
 
-  std::unique_ptr<LocalBlobStore> store(new LocalBlobStore(
-      options, std::move(lock), std::move(writer), std::move(reader)));
+  std::unique_ptr<LocalBlobStore> store(
+      new LocalBlobStore(options, std::move(lock), std::move(writer), std::move(reader)));
   STACHE_RETURN_IF_ERROR(store->Recover());
   return store;
 }
@@ -160,7 +161,8 @@ absl::Status LocalBlobStore::Recover() {
     if (fs::remove(entry.path(), error)) ++recovery_report_.temp_files_removed;
   }
   if (error) {
-    return absl::InternalError(absl::StrCat("cannot clean ", tmp_dir_, ": ", error.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot clean ", tmp_dir_, ": ", error.message()));
   }
 
   absl::MutexLock lock(&write_mutex_);
@@ -169,7 +171,8 @@ absl::Status LocalBlobStore::Recover() {
   for (const fs::directory_entry& fan_out :
        fs::directory_iterator(data_dir_ + "/blobs", error)) {
     if (!fan_out.is_directory()) continue;
-    for (const fs::directory_entry& entry : fs::directory_iterator(fan_out.path(), error)) {
+    for (const fs::directory_entry& entry :
+         fs::directory_iterator(fan_out.path(), error)) {
       const std::string name = entry.path().filename().string();
       if (!internal::IsSha256Hex(name)) continue;  // not ours: leave it alone
       STACHE_ASSIGN_OR_RETURN(const bool referenced, BlobReferenced(name));
@@ -209,7 +212,8 @@ absl::StatusOr<ObjectInfo> LocalBlobStore::DoPut(const ObjectHeader& header,
   // proceed in parallel; only the short commit below is serialized.
   STACHE_ASSIGN_OR_RETURN(
       SpooledBlob blob,
-      SpooledBlob::Receive(tmp_dir_, source, internal::LimitsFor(header, max_object_bytes()),
+      SpooledBlob::Receive(tmp_dir_, source,
+                           internal::LimitsFor(header, max_object_bytes()),
                            SpooledBlob::kDurable));
   return Commit(header, blob);
 }
@@ -308,8 +312,9 @@ absl::Status LocalBlobStore::DoGet(absl::string_view ns, absl::string_view key,
     if (absl::IsNotFound(file.status())) {
       absl::StatusOr<ObjectInfo> again = Lookup(ns, key);
       if (again.ok() && again->sha256_hex == info.sha256_hex) {
-        return absl::DataLossError(absl::StrCat("the bytes of \"", key, "\" in namespace \"",
-                                                ns, "\" are missing from ", path));
+        return absl::DataLossError(absl::StrCat("the bytes of \"", key,
+                                                "\" in namespace \"", ns,
+                                                "\" are missing from ", path));
       }
       continue;
     }
@@ -327,9 +332,9 @@ absl::Status LocalBlobStore::DoGet(absl::string_view ns, absl::string_view key,
       STACHE_RETURN_IF_ERROR(on_chunk(chunk));
     }
     if (sent != info.size_bytes || hash.HexDigest() != info.sha256_hex) {
-      return absl::DataLossError(absl::StrCat(
-          "the bytes of \"", key, "\" in namespace \"", ns,
-          "\" no longer match their SHA-256 (", path, " is damaged)"));
+      return absl::DataLossError(
+          absl::StrCat("the bytes of \"", key, "\" in namespace \"", ns,
+                       "\" no longer match their SHA-256 (", path, " is damaged)"));
     }
     return absl::OkStatus();
   }
@@ -341,7 +346,8 @@ absl::StatusOr<ListPage> LocalBlobStore::DoList(const ListQuery& query) {
   STACHE_ASSIGN_OR_RETURN(const std::string after, internal::DecodePageToken(query));
   int64_t after_micros = 0;
   std::string after_key;
-  if (!after.empty()) STACHE_RETURN_IF_ERROR(ParseListPosition(after, &after_micros, &after_key));
+  if (!after.empty())
+    STACHE_RETURN_IF_ERROR(ParseListPosition(after, &after_micros, &after_key));
 
   absl::MutexLock lock(&read_mutex_);
   STACHE_ASSIGN_OR_RETURN(
@@ -364,7 +370,8 @@ absl::StatusOr<ListPage> LocalBlobStore::DoList(const ListQuery& query) {
     STACHE_ASSIGN_OR_RETURN(const bool has_row, select.Step());
     if (!has_row) break;
     if (page.objects.size() == static_cast<size_t>(query.page_size)) {
-      page.next_page_token = internal::EncodePageToken(query, ListPosition(page.objects.back()));
+      page.next_page_token =
+          internal::EncodePageToken(query, ListPosition(page.objects.back()));
       break;
     }
     STACHE_ASSIGN_OR_RETURN(ObjectInfo info, ReadObjectRow(select));

@@ -61,7 +61,8 @@ class LocalBlobStore final : public BlobStore {
   std::string BlobPath(absl::string_view sha256_hex) const;
 
  protected:
-  absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header, ChunkSource source) override;
+  absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header,
+                                   ChunkSource source) override;
   absl::Status DoGet(absl::string_view ns, absl::string_view key, InfoSink on_info,
                      ChunkSink on_chunk) override;
   absl::StatusOr<ObjectInfo> DoStat(absl::string_view ns, absl::string_view key) override;

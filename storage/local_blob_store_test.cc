@@ -22,8 +22,8 @@ using ::stache::storage::testing::BytesSource;
 using ::stache::storage::testing::ListAll;
 using ::stache::storage::testing::PutBytes;
 using ::stache::storage::testing::RandomBytes;
-using ::stache::storage::testing::ScratchDir;
 using ::stache::storage::testing::ReadObject;
+using ::stache::storage::testing::ScratchDir;
 using ::stache::storage::testing::StoredBytes;
 using ::stache::testing::IsOk;
 using ::stache::testing::IsOkAndHolds;
@@ -77,7 +77,8 @@ TEST_F(LocalBlobStoreTest, TheSameContentIsStoredOnceOnDisk) {
   ASSERT_THAT(store_->Delete("gateway", "first"), IsOk());
   ASSERT_THAT(store_->Delete("other", "third"), IsOk());
   EXPECT_THAT(Blobs(), SizeIs(1));
-  EXPECT_THAT(ReadObject(*store_, "gateway", "second"), IsOkAndHolds(Field(&StoredBytes::bytes, bytes)));
+  EXPECT_THAT(ReadObject(*store_, "gateway", "second"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, bytes)));
   ASSERT_THAT(store_->Delete("gateway", "second"), IsOk());
   EXPECT_THAT(Blobs(), SizeIs(0));
 }
@@ -92,10 +93,12 @@ TEST_F(LocalBlobStoreTest, ReplacingAnObjectFreesItsOldBlob) {
 }
 
 TEST_F(LocalBlobStoreTest, ObjectsSurviveReopening) {
-  absl::StatusOr<ObjectInfo> put = PutBytes(*store_, "gateway", "persisted", "durable bytes");
+  absl::StatusOr<ObjectInfo> put =
+      PutBytes(*store_, "gateway", "persisted", "durable bytes");
   ASSERT_THAT(put, IsOk());
   Reopen();
-  EXPECT_THAT(ReadObject(*store_, "gateway", "persisted"), IsOkAndHolds(Field(&StoredBytes::info, *put)));
+  EXPECT_THAT(ReadObject(*store_, "gateway", "persisted"),
+              IsOkAndHolds(Field(&StoredBytes::info, *put)));
   EXPECT_EQ(store_->recovery_report().temp_files_removed, 0);
   EXPECT_EQ(store_->recovery_report().unreferenced_blobs_removed, 0);
 }
@@ -105,8 +108,9 @@ TEST_F(LocalBlobStoreTest, FailedPutsLeaveNoFilesBehind) {
   EXPECT_THAT(store_->Put({.ns = "gateway", .key = "big"}, source),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
   BytesSource wrong("bytes");
-  EXPECT_THAT(store_->Put({.ns = "gateway", .key = "k", .expected_size_bytes = 99}, wrong),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
+  EXPECT_THAT(
+      store_->Put({.ns = "gateway", .key = "k", .expected_size_bytes = 99}, wrong),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
   EXPECT_THAT(FilesUnder(data_dir_ + "/tmp"), SizeIs(0));
   EXPECT_THAT(Blobs(), SizeIs(0));
 }
@@ -120,7 +124,8 @@ TEST_F(LocalBlobStoreTest, RecoveryRemovesTempFilesAndUnreferencedBlobsOnly) {
   std::ofstream(data_dir_ + "/tmp/incoming-abc123") << "half an upload";
   const std::string orphan_sha = Sha256Hex("orphan");
   fs::create_directories(data_dir_ + "/blobs/" + orphan_sha.substr(0, 2));
-  std::ofstream(data_dir_ + "/blobs/" + orphan_sha.substr(0, 2) + "/" + orphan_sha) << "orphan";
+  std::ofstream(data_dir_ + "/blobs/" + orphan_sha.substr(0, 2) + "/" + orphan_sha)
+      << "orphan";
   std::ofstream(data_dir_ + "/blobs/README") << "not a blob: left alone";
 
   Reopen();
@@ -129,7 +134,8 @@ TEST_F(LocalBlobStoreTest, RecoveryRemovesTempFilesAndUnreferencedBlobsOnly) {
   EXPECT_EQ(store_->recovery_report().objects_missing_blobs, 0);
   EXPECT_FALSE(fs::exists(data_dir_ + "/tmp/incoming-abc123"));
   EXPECT_TRUE(fs::exists(data_dir_ + "/blobs/README"));
-  EXPECT_THAT(ReadObject(*store_, "gateway", "kept"), IsOkAndHolds(Field(&StoredBytes::bytes, kept)));
+  EXPECT_THAT(ReadObject(*store_, "gateway", "kept"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, kept)));
   EXPECT_THAT(ListAll(*store_, "gateway"), IsOkAndHolds(SizeIs(1)));
 }
 
@@ -143,7 +149,8 @@ TEST_F(LocalBlobStoreTest, ASecondStoreOnTheSameDirectoryIsRefused) {
 TEST_F(LocalBlobStoreTest, DamagedOrMissingBlobsAreDataLoss) {
   ASSERT_THAT(PutBytes(*store_, "gateway", "damaged", "original bytes"), IsOk());
   ASSERT_THAT(PutBytes(*store_, "gateway", "missing", "other bytes"), IsOk());
-  std::ofstream(store_->BlobPath(Sha256Hex("original bytes")), std::ios::trunc) << "tampered bytes";
+  std::ofstream(store_->BlobPath(Sha256Hex("original bytes")), std::ios::trunc)
+      << "tampered bytes";
   fs::remove(store_->BlobPath(Sha256Hex("other bytes")));
   EXPECT_THAT(ReadObject(*store_, "gateway", "damaged").status(),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("no longer match")));
@@ -156,8 +163,9 @@ TEST_F(LocalBlobStoreTest, DamagedOrMissingBlobsAreDataLoss) {
 TEST_F(LocalBlobStoreTest, UnusableDataDirFailsToOpen) {
   const std::string file = ScratchDir() + "/a-file";
   std::ofstream(file) << "x";
-  EXPECT_THAT(LocalBlobStore::Open({.data_dir = file}),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a directory")));
+  EXPECT_THAT(
+      LocalBlobStore::Open({.data_dir = file}),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("not a directory")));
   EXPECT_THAT(LocalBlobStore::Open({.data_dir = ""}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("data_dir")));
 }

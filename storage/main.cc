@@ -51,14 +51,15 @@ stache::storage::S3Credentials S3CredentialsFromEnvironment() {
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("storage");
-  stache::server::ParseFlags(argc, argv,
-                             "stache-storage: stores each service's objects in its own namespaces.");
+  stache::server::ParseFlags(
+      argc, argv, "stache-storage: stores each service's objects in its own namespaces.");
   const int64_t max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
   stache::storage::StorageServerConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port)),
       .backend = absl::GetFlag(FLAGS_backend),
       .data_dir = absl::GetFlag(FLAGS_data_dir),
-      .max_object_bytes = max_object_bytes > 0 ? static_cast<uint64_t>(max_object_bytes) : 0,
+      .max_object_bytes =
+          max_object_bytes > 0 ? static_cast<uint64_t>(max_object_bytes) : 0,
       .s3_endpoint = absl::GetFlag(FLAGS_s3_endpoint),
       .s3_bucket = absl::GetFlag(FLAGS_s3_bucket),
       .s3_region = absl::GetFlag(FLAGS_s3_region),

@@ -42,7 +42,8 @@ absl::StatusOr<std::set<std::string>> ParseNamespaces(const nlohmann::json& call
   if (!caller.contains(field)) return namespaces;
   const nlohmann::json& list = caller.at(field);
   if (!list.is_array()) {
-    return Invalid(absl::StrCat("\"", field, "\" of caller \"", name, "\" must be a list"));
+    return Invalid(
+        absl::StrCat("\"", field, "\" of caller \"", name, "\" must be a list"));
   }
   for (const nlohmann::json& item : list) {
     if (!item.is_string()) {
@@ -77,8 +78,9 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
     for (const auto& [field, value] : caller.items()) {
       if (field != "name" && field != "token" && field != "token_sha256" &&
           field != "read" && field != "write") {
-        return Invalid(absl::StrCat("unknown field \"", field,
-                                    "\" (expected name, token or token_sha256, read, write)"));
+        return Invalid(
+            absl::StrCat("unknown field \"", field,
+                         "\" (expected name, token or token_sha256, read, write)"));
       }
     }
     if (!caller.contains("name") || !caller["name"].is_string() ||
@@ -90,8 +92,8 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
     const std::string& name = entry.caller.name;
     const bool has_token = caller.contains("token");
     if (has_token == caller.contains("token_sha256")) {
-      return Invalid(absl::StrCat("caller \"", name,
-                                  "\" needs exactly one of \"token\" and \"token_sha256\""));
+      return Invalid(absl::StrCat(
+          "caller \"", name, "\" needs exactly one of \"token\" and \"token_sha256\""));
     }
     if (has_token) {
       if (!caller["token"].is_string()) {
@@ -100,22 +102,25 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
       const std::string token = caller["token"].get<std::string>();
       if (token.size() < kMinTokenBytes || !IsTokenText(token)) {
         return Invalid(absl::StrCat("token of caller \"", name, "\" must be at least ",
-                                    kMinTokenBytes, " printable characters without spaces"));
+                                    kMinTokenBytes,
+                                    " printable characters without spaces"));
       }
       entry.token_sha256 = TokenDigest(token);
     } else {
       std::string hex = caller["token_sha256"].is_string()
-                            ? caller["token_sha256"].get<std::string>() : "";
+                            ? caller["token_sha256"].get<std::string>()
+                            : "";
       absl::AsciiStrToLower(&hex);
       if (!internal::IsSha256Hex(hex)) {
-        return Invalid(absl::StrCat("token_sha256 of caller \"", name,
-                                    "\" must be 64 hex digits"));
+        return Invalid(
+            absl::StrCat("token_sha256 of caller \"", name, "\" must be 64 hex digits"));
       }
       const std::string bytes = absl::HexStringToBytes(hex);
       std::copy(bytes.begin(), bytes.end(), entry.token_sha256.begin());
     }
     STACHE_ASSIGN_OR_RETURN(entry.caller.readable, ParseNamespaces(caller, "read", name));
-    STACHE_ASSIGN_OR_RETURN(entry.caller.writable, ParseNamespaces(caller, "write", name));
+    STACHE_ASSIGN_OR_RETURN(entry.caller.writable,
+                            ParseNamespaces(caller, "write", name));
     for (const Entry& other : policy.entries_) {
       if (other.token_sha256 == entry.token_sha256) {
         return Invalid(absl::StrCat("callers \"", other.caller.name, "\" and \"", name,
@@ -130,7 +135,8 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
 
 absl::StatusOr<NamespacePolicy> NamespacePolicy::FromFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read auth policy file ", path));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat("cannot read auth policy file ", path));
   std::ostringstream contents;
   contents << in.rdbuf();
   absl::StatusOr<NamespacePolicy> policy = FromJson(contents.str());
@@ -143,11 +149,10 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromFile(const std::string& pat
 
 NamespacePolicy NamespacePolicy::DevelopmentDefault() {
   NamespacePolicy policy;
-  policy.entries_.push_back(
-      {.token_sha256 = TokenDigest(kDevelopmentToken),
-       .caller = {.name = "development-default",
-                  .readable = {kDevelopmentNamespace},
-                  .writable = {kDevelopmentNamespace}}});
+  policy.entries_.push_back({.token_sha256 = TokenDigest(kDevelopmentToken),
+                             .caller = {.name = "development-default",
+                                        .readable = {kDevelopmentNamespace},
+                                        .writable = {kDevelopmentNamespace}}});
   return policy;
 }
 
@@ -163,7 +168,8 @@ absl::StatusOr<const Caller*> NamespacePolicy::Authenticate(
     return absl::UnauthenticatedError(
         "the authorization metadata must be \"Bearer <token>\"");
   }
-  const absl::string_view token = absl::StripAsciiWhitespace(authorization.substr(kScheme.size()));
+  const absl::string_view token =
+      absl::StripAsciiWhitespace(authorization.substr(kScheme.size()));
   const std::array<uint8_t, 32> digest = TokenDigest(token);
   const Caller* match = nullptr;
   // No early exit: the time taken does not depend on which caller matches.

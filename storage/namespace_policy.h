@@ -57,7 +57,8 @@ class NamespacePolicy final {
   // Compares token digests in constant time and always checks every caller.
   absl::StatusOr<const Caller*> Authenticate(absl::string_view authorization) const;
   // PERMISSION_DENIED unless `caller` is granted `access` to `ns`.
-  static absl::Status Authorize(const Caller& caller, absl::string_view ns, Access access);
+  static absl::Status Authorize(const Caller& caller, absl::string_view ns,
+                                Access access);
   // Authenticate, then Authorize.
   absl::Status Check(absl::string_view authorization, absl::string_view ns,
                      Access access) const;

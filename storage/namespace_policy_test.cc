@@ -23,7 +23,8 @@ NamespacePolicy TwoCallers() {
   absl::StatusOr<NamespacePolicy> policy = NamespacePolicy::FromJson(R"({"callers": [
       {"name": "gateway", "token": "gateway-token-0123456789",
        "read": ["gateway", "shared"], "write": ["gateway"]},
-      {"name": "audit", "token_sha256": ")" + internal::Sha256Hex(kAuditToken) + R"(",
+      {"name": "audit", "token_sha256": ")" + internal::Sha256Hex(kAuditToken) +
+                                                                     R"(",
        "read": ["gateway"]}]})");
   EXPECT_THAT(policy, IsOk());
   return *std::move(policy);
@@ -53,17 +54,21 @@ TEST(NamespacePolicyTest, MissingMalformedOrUnknownTokensAreUnauthenticated) {
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("missing")));
   EXPECT_THAT(policy.Check(kGatewayToken, "gateway", Access::kRead),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("Bearer")));
-  EXPECT_THAT(policy.Check(std::string("Basic ") + kGatewayToken, "gateway", Access::kRead),
-              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("Bearer")));
+  EXPECT_THAT(
+      policy.Check(std::string("Basic ") + kGatewayToken, "gateway", Access::kRead),
+      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("Bearer")));
   EXPECT_THAT(policy.Check("Bearer ", "gateway", Access::kRead),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("Bearer")));
   EXPECT_THAT(policy.Check("Bearer wrong-token-0123456789", "gateway", Access::kRead),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
   // A token's digest is not the token.
-  EXPECT_THAT(policy.Check("Bearer " + internal::Sha256Hex(kAuditToken), "gateway", Access::kRead),
+  EXPECT_THAT(policy.Check("Bearer " + internal::Sha256Hex(kAuditToken), "gateway",
+                           Access::kRead),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
   // The scheme is case-insensitive, as in HTTP.
-  EXPECT_THAT(policy.Check(std::string("bearer ") + kGatewayToken, "gateway", Access::kRead), IsOk());
+  EXPECT_THAT(
+      policy.Check(std::string("bearer ") + kGatewayToken, "gateway", Access::kRead),
+      IsOk());
 }
 
 TEST(NamespacePolicyTest, DevelopmentDefaultGrantsTheGatewayNamespaceOnly) {
@@ -73,8 +78,9 @@ TEST(NamespacePolicyTest, DevelopmentDefaultGrantsTheGatewayNamespaceOnly) {
   EXPECT_THAT(policy.Check(header, kDevelopmentNamespace, Access::kWrite), IsOk());
   EXPECT_THAT(policy.Check(header, "detector", Access::kRead),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("detector")));
-  EXPECT_THAT(policy.Check("Bearer other-token-12345678", kDevelopmentNamespace, Access::kRead),
-              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
+  EXPECT_THAT(
+      policy.Check("Bearer other-token-12345678", kDevelopmentNamespace, Access::kRead),
+      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
 }
 
 TEST(NamespacePolicyTest, RejectsBadPoliciesWithAClearReason) {
@@ -86,13 +92,18 @@ TEST(NamespacePolicyTest, RejectsBadPoliciesWithAClearReason) {
       {R"({"callers": [{"token": "0123456789abcdefgh"}]})", "name"},
       {R"({"callers": [{"name": "a", "read": ["x"]}]})", "exactly one"},
       {R"({"callers": [{"name": "a", "token": "short"}]})", "at least 16"},
-      {R"({"callers": [{"name": "a", "token": "has space 0123456789"}]})", "without spaces"},
+      {R"({"callers": [{"name": "a", "token": "has space 0123456789"}]})",
+       "without spaces"},
       {R"({"callers": [{"name": "a", "token_sha256": "abc"}]})", "64 hex"},
-      {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh", "read": ["../x"]}]})", "namespace"},
-      {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh", "read": "x"}]})", "list"},
-      {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh", "wirte": ["x"]}]})", "unknown field"},
+      {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh", "read": ["../x"]}]})",
+       "namespace"},
+      {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh", "read": "x"}]})",
+       "list"},
+      {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh", "wirte": ["x"]}]})",
+       "unknown field"},
       {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh"},
-                       {"name": "b", "token": "0123456789abcdefgh"}]})", "same token"},
+                       {"name": "b", "token": "0123456789abcdefgh"}]})",
+       "same token"},
   };
   for (const auto& [json, reason] : cases) {
     EXPECT_THAT(NamespacePolicy::FromJson(json),
@@ -103,7 +114,8 @@ TEST(NamespacePolicyTest, RejectsBadPoliciesWithAClearReason) {
 
 TEST(NamespacePolicyTest, LoadsFromAFile) {
   const std::string path = stache::testing::MakeTempDir() + "/policy.json";
-  std::ofstream(path) << R"({"callers": [{"name": "g", "token": "file-token-0123456789", "write": ["g"]}]})";
+  std::ofstream(path)
+      << R"({"callers": [{"name": "g", "token": "file-token-0123456789", "write": ["g"]}]})";
   absl::StatusOr<NamespacePolicy> policy = NamespacePolicy::FromFile(path);
   ASSERT_THAT(policy, IsOk());
   EXPECT_THAT(policy->Check("Bearer file-token-0123456789", "g", Access::kWrite), IsOk());

@@ -10,8 +10,8 @@ namespace stache::storage {
 namespace {
 
 bool IsKeyChar(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' || c == '/';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '.' || c == '_' || c == '-' || c == '/';
 }
 
 // Error messages quote what was rejected, escaped and shortened, so that a
@@ -27,9 +27,9 @@ absl::Status CheckCharset(absl::string_view what, absl::string_view text,
                           bool allow_slash) {
   for (char c : text) {
     if (!IsKeyChar(c) || (c == '/' && !allow_slash)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " ", Quote(text), " has a character outside [A-Za-z0-9._",
-          allow_slash ? "/" : "", "-]"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ", Quote(text), " has a character outside [A-Za-z0-9._",
+                       allow_slash ? "/" : "", "-]"));
     }
   }
   return absl::OkStatus();
@@ -52,9 +52,9 @@ absl::Status CheckSegments(absl::string_view what, absl::string_view text,
           what, " ", Quote(text), " has an empty, \".\" or \"..\" path segment"));
     }
     if (segment.size() > kMaxKeySegmentBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " ", Quote(text), " has a path segment of ", segment.size(),
-          " bytes; the limit is ", kMaxKeySegmentBytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ", Quote(text), " has a path segment of ", segment.size(),
+                       " bytes; the limit is ", kMaxKeySegmentBytes));
     }
   }
   return absl::OkStatus();
@@ -65,10 +65,11 @@ absl::Status CheckSegments(absl::string_view what, absl::string_view text,
 absl::Status ValidateObjectKey(absl::string_view key) {
   if (key.empty()) return absl::InvalidArgumentError("key is empty");
   if (key.size() > kMaxKeyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "key is ", key.size(), " bytes; the limit is ", kMaxKeyBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("key is ", key.size(), " bytes; the limit is ", kMaxKeyBytes));
   }
-  if (absl::Status status = CheckCharset("key", key, /*allow_slash=*/true); !status.ok()) {
+  if (absl::Status status = CheckCharset("key", key, /*allow_slash=*/true);
+      !status.ok()) {
     return status;
   }
   return CheckSegments("key", key, /*last_may_be_partial=*/false);
@@ -105,8 +106,8 @@ absl::Status ValidateNamespace(absl::string_view name) {
 
 absl::Status ValidateLabels(const std::map<std::string, std::string>& labels) {
   if (labels.size() > kMaxLabels) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        labels.size(), " labels; the limit is ", kMaxLabels));
+    return absl::InvalidArgumentError(
+        absl::StrCat(labels.size(), " labels; the limit is ", kMaxLabels));
   }
   for (const auto& [key, value] : labels) {
     if (key.empty() || key.size() > kMaxLabelKeyBytes) {
@@ -118,9 +119,9 @@ absl::Status ValidateLabels(const std::map<std::string, std::string>& labels) {
       return status;
     }
     if (value.size() > kMaxLabelValueBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "label ", Quote(key), " has a value of ", value.size(),
-          " bytes; the limit is ", kMaxLabelValueBytes));
+      return absl::InvalidArgumentError(
+          absl::StrCat("label ", Quote(key), " has a value of ", value.size(),
+                       " bytes; the limit is ", kMaxLabelValueBytes));
     }
     if (!IsValidUtf8(value)) {
       return absl::InvalidArgumentError(
@@ -132,15 +133,15 @@ absl::Status ValidateLabels(const std::map<std::string, std::string>& labels) {
 
 absl::Status ValidateContentType(absl::string_view content_type) {
   if (content_type.size() > kMaxContentTypeBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "content type is ", content_type.size(), " bytes; the limit is ",
-        kMaxContentTypeBytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("content type is ", content_type.size(), " bytes; the limit is ",
+                     kMaxContentTypeBytes));
   }
   for (char c : content_type) {
     // Printable ASCII only: it becomes an HTTP header value on S3.
     if (c < 0x20 || c > 0x7e) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "content type ", Quote(content_type), " has a non-printable character"));
+      return absl::InvalidArgumentError(absl::StrCat("content type ", Quote(content_type),
+                                                     " has a non-printable character"));
     }
   }
   return absl::OkStatus();

@@ -47,7 +47,8 @@ std::string DataKey(absl::string_view ns, absl::string_view key) {
 
 std::string IndexPrefix(absl::string_view ns) { return absl::StrCat("index/", ns, "/"); }
 
-std::string IndexKey(absl::string_view ns, absl::string_view entry, absl::string_view key) {
+std::string IndexKey(absl::string_view ns, absl::string_view entry,
+                     absl::string_view key) {
   return absl::StrCat(IndexPrefix(ns), entry, "/", key);
 }
 
@@ -56,8 +57,8 @@ std::string NewEntryId(absl::Time create_time) {
   RAND_bytes(random.data(), static_cast<int>(random.size()));
   return absl::StrFormat(
       "%017d-%s", kTimeCeiling - absl::ToUnixMicros(create_time),
-      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(random.data()),
-                                               random.size())));
+      absl::BytesToHexString(absl::string_view(
+          reinterpret_cast<const char*>(random.data()), random.size())));
 }
 
 bool IsEntryId(absl::string_view entry) {
@@ -103,8 +104,9 @@ absl::StatusOr<ObjectInfo> ParseIndexEntry(absl::string_view ns, absl::string_vi
         .create_time = absl::FromUnixMicros(entry.at("create_time_us").get<int64_t>()),
         .labels = entry.at("labels").get<std::map<std::string, std::string>>()};
   } catch (const nlohmann::json::exception& error) {
-    return absl::DataLossError(absl::StrCat("index entry of \"", key, "\" in namespace \"",
-                                            ns, "\" is unreadable: ", error.what()));
+    return absl::DataLossError(absl::StrCat("index entry of \"", key,
+                                            "\" in namespace \"", ns,
+                                            "\" is unreadable: ", error.what()));
   }
 }
 
@@ -117,23 +119,24 @@ absl::Status ReplacedTooOften(absl::string_view key) {
 
 absl::StatusOr<std::unique_ptr<S3BlobStore>> S3BlobStore::Open(
     const S3BlobStoreOptions& options) {
-  if (options.bucket.empty()) return absl::InvalidArgumentError("the S3 backend needs a bucket");
-  STACHE_ASSIGN_OR_RETURN(
-      std::unique_ptr<S3Client> client,
-      S3Client::Create({.endpoint = options.endpoint,
-                        .region = options.region,
-                        .credentials = options.credentials,
-                        .connect_timeout = options.connect_timeout}));
+  if (options.bucket.empty())
+    return absl::InvalidArgumentError("the S3 backend needs a bucket");
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<S3Client> client,
+                          S3Client::Create({.endpoint = options.endpoint,
+                                            .region = options.region,
+                                            .credentials = options.credentials,
+                                            .connect_timeout = options.connect_timeout}));
   if (absl::Status status = client->HeadBucket(options.bucket); !status.ok()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot use S3 bucket ", options.bucket, " at ", options.endpoint, ": ",
-        status.message()));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use S3 bucket ", options.bucket, " at ", options.endpoint,
+                     ": ", status.message()));
   }
   STACHE_RETURN_IF_ERROR(internal::EnsureDirectory(options.spool_dir));
   return std::unique_ptr<S3BlobStore>(new S3BlobStore(options, std::move(client)));
 }
 
-S3BlobStore::S3BlobStore(const S3BlobStoreOptions& options, std::unique_ptr<S3Client> client)
+S3BlobStore::S3BlobStore(const S3BlobStoreOptions& options,
+                         std::unique_ptr<S3Client> client)
     : BlobStore(options.max_object_bytes),
       bucket_(options.bucket),
       spool_dir_(options.spool_dir),
@@ -145,10 +148,12 @@ std::string S3BlobStore::BackendLocation() const {
   return absl::StrCat(client_->options().endpoint, "/", bucket_);
 }
 
-absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header, ChunkSource source) {
+absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header,
+                                              ChunkSource source) {
   STACHE_ASSIGN_OR_RETURN(
       SpooledBlob blob,
-      SpooledBlob::Receive(spool_dir_, source, internal::LimitsFor(header, max_object_bytes()),
+      SpooledBlob::Receive(spool_dir_, source,
+                           internal::LimitsFor(header, max_object_bytes()),
                            SpooledBlob::kAnonymous));
   ObjectInfo info{.ns = header.ns,
                   .key = header.key,
@@ -161,7 +166,8 @@ absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header, ChunkS
 
   // The entry of the object being replaced, retired after the commit.
   std::string previous_entry;
-  absl::StatusOr<internal::S3ObjectHead> previous = client_->HeadObject(bucket_, data_key);
+  absl::StatusOr<internal::S3ObjectHead> previous =
+      client_->HeadObject(bucket_, data_key);
   if (previous.ok()) {
     previous_entry = previous->metadata[kEntryMetadata];
   } else if (!absl::IsNotFound(previous.status())) {
@@ -171,11 +177,12 @@ absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header, ChunkS
   const std::string entry = NewEntryId(info.create_time);
   const std::string index_key = IndexKey(info.ns, entry, info.key);
   const std::string index_json = IndexEntryJson(info);
-  STACHE_RETURN_IF_ERROR(client_->PutObject(
-      bucket_, index_key,
-      {.bytes = index_json, .size_bytes = index_json.size(),
-       .sha256_hex = internal::Sha256Hex(index_json)},
-      "application/json", {}));
+  STACHE_RETURN_IF_ERROR(
+      client_->PutObject(bucket_, index_key,
+                         {.bytes = index_json,
+                          .size_bytes = index_json.size(),
+                          .sha256_hex = internal::Sha256Hex(index_json)},
+                         "application/json", {}));
   // The commit point: from here on the object names its entry.
   absl::Status committed = client_->PutObject(
       bucket_, data_key,
@@ -191,22 +198,24 @@ absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header, ChunkS
   return info;
 }
 
-absl::StatusOr<ObjectInfo> S3BlobStore::ReadIndexEntry(absl::string_view ns,
-                                                       absl::string_view key,
-                                                       const internal::S3ObjectHead& head) {
+absl::StatusOr<ObjectInfo> S3BlobStore::ReadIndexEntry(
+    absl::string_view ns, absl::string_view key, const internal::S3ObjectHead& head) {
   auto it = head.metadata.find(kEntryMetadata);
   if (it == head.metadata.end() || !IsEntryId(it->second)) {
     return absl::DataLossError(absl::StrCat(DataKey(ns, key), " in bucket ", bucket_,
                                             " was not written by stache-storage"));
   }
-  STACHE_ASSIGN_OR_RETURN(const std::string json,
-                          client_->GetObjectBytes(bucket_, IndexKey(ns, it->second, key)));
+  STACHE_ASSIGN_OR_RETURN(
+      const std::string json,
+      client_->GetObjectBytes(bucket_, IndexKey(ns, it->second, key)));
   return ParseIndexEntry(ns, key, json);
 }
 
-absl::StatusOr<ObjectInfo> S3BlobStore::DoStat(absl::string_view ns, absl::string_view key) {
+absl::StatusOr<ObjectInfo> S3BlobStore::DoStat(absl::string_view ns,
+                                               absl::string_view key) {
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
-    absl::StatusOr<internal::S3ObjectHead> head = client_->HeadObject(bucket_, DataKey(ns, key));
+    absl::StatusOr<internal::S3ObjectHead> head =
+        client_->HeadObject(bucket_, DataKey(ns, key));
     if (absl::IsNotFound(head.status())) return ObjectNotFoundError(ns, key);
     if (!head.ok()) return head.status();
     absl::StatusOr<ObjectInfo> info = ReadIndexEntry(ns, key, *head);
@@ -217,8 +226,8 @@ absl::StatusOr<ObjectInfo> S3BlobStore::DoStat(absl::string_view ns, absl::strin
   return ReplacedTooOften(key);
 }
 
-absl::Status S3BlobStore::DoGet(absl::string_view ns, absl::string_view key, InfoSink on_info,
-                                ChunkSink on_chunk) {
+absl::Status S3BlobStore::DoGet(absl::string_view ns, absl::string_view key,
+                                InfoSink on_info, ChunkSink on_chunk) {
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     bool replaced = false;
     ObjectInfo info;
@@ -244,7 +253,8 @@ absl::Status S3BlobStore::DoGet(absl::string_view ns, absl::string_view key, Inf
           received += piece.size();
           pending.append(piece.data(), piece.size());
           while (pending.size() >= kChunkBytes) {
-            STACHE_RETURN_IF_ERROR(on_chunk(absl::string_view(pending).substr(0, kChunkBytes)));
+            STACHE_RETURN_IF_ERROR(
+                on_chunk(absl::string_view(pending).substr(0, kChunkBytes)));
             pending.erase(0, kChunkBytes);
           }
           return absl::OkStatus();
@@ -254,7 +264,8 @@ absl::Status S3BlobStore::DoGet(absl::string_view ns, absl::string_view key, Inf
     STACHE_RETURN_IF_ERROR(status);
     if (!pending.empty()) STACHE_RETURN_IF_ERROR(on_chunk(pending));
     if (received != info.size_bytes || hash.HexDigest() != info.sha256_hex) {
-      return absl::DataLossError(absl::StrCat("the bytes of \"", key, "\" in namespace \"", ns,
+      return absl::DataLossError(absl::StrCat("the bytes of \"", key,
+                                              "\" in namespace \"", ns,
                                               "\" no longer match their SHA-256"));
     }
     return absl::OkStatus();
@@ -276,20 +287,24 @@ absl::StatusOr<ListPage> S3BlobStore::DoList(const ListQuery& query) {
         const internal::S3ListResult listing,
         client_->ListObjects(bucket_, prefix, start_after, continuation, kMaxPageSize));
     for (size_t i = 0; i < listing.keys.size(); ++i) {
-      const absl::string_view suffix = absl::string_view(listing.keys[i]).substr(prefix.size());
+      const absl::string_view suffix =
+          absl::string_view(listing.keys[i]).substr(prefix.size());
       const bool last_listed = i + 1 == listing.keys.size() && !listing.truncated;
       ++scanned;
       absl::string_view entry, key;
-      if (!ParseIndexSuffix(suffix, &entry, &key) || !absl::StartsWith(key, query.key_prefix)) {
+      if (!ParseIndexSuffix(suffix, &entry, &key) ||
+          !absl::StartsWith(key, query.key_prefix)) {
         continue;
       }
       // Current only if the object names this entry; else it is left over
       // from a replaced, deleted or failed Put.
-      absl::StatusOr<internal::S3ObjectHead> head = client_->HeadObject(bucket_, DataKey(query.ns, key));
+      absl::StatusOr<internal::S3ObjectHead> head =
+          client_->HeadObject(bucket_, DataKey(query.ns, key));
       if (absl::IsNotFound(head.status())) continue;
       if (!head.ok()) return head.status();
       if (head->metadata[kEntryMetadata] != entry) continue;
-      absl::StatusOr<std::string> json = client_->GetObjectBytes(bucket_, listing.keys[i]);
+      absl::StatusOr<std::string> json =
+          client_->GetObjectBytes(bucket_, listing.keys[i]);
       if (absl::IsNotFound(json.status())) continue;  // deleted meanwhile
       if (!json.ok()) return json.status();
       STACHE_ASSIGN_OR_RETURN(ObjectInfo info, ParseIndexEntry(query.ns, key, *json));
@@ -310,7 +325,8 @@ absl::StatusOr<ListPage> S3BlobStore::DoList(const ListQuery& query) {
 }
 
 absl::Status S3BlobStore::DoDelete(absl::string_view ns, absl::string_view key) {
-  absl::StatusOr<internal::S3ObjectHead> head = client_->HeadObject(bucket_, DataKey(ns, key));
+  absl::StatusOr<internal::S3ObjectHead> head =
+      client_->HeadObject(bucket_, DataKey(ns, key));
   if (absl::IsNotFound(head.status())) return ObjectNotFoundError(ns, key);
   if (!head.ok()) return head.status();
   STACHE_RETURN_IF_ERROR(client_->DeleteObject(bucket_, DataKey(ns, key)));

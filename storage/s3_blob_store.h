@@ -5,7 +5,8 @@
 //
 //   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<S3BlobStore> store, S3BlobStore::Open({
 //       .endpoint = "https://s3.eu-west-1.amazonaws.com", .region = "eu-west-1",
-//       .bucket = "stache-prod", .credentials = {.access_key_id = id, .secret_access_key = secret}}));
+//       .bucket = "stache-prod", .credentials = {.access_key_id = id, .secret_access_key
+//       = secret}}));
 //
 // Layout of the bucket:
 //   objects/<ns>/<key>                 the bytes; Content-Type; user metadata
@@ -53,14 +54,16 @@ struct S3BlobStoreOptions {
 class S3BlobStore final : public BlobStore {
  public:
   // Fails fast when the bucket cannot be reached with these credentials.
-  static absl::StatusOr<std::unique_ptr<S3BlobStore>> Open(const S3BlobStoreOptions& options);
+  static absl::StatusOr<std::unique_ptr<S3BlobStore>> Open(
+      const S3BlobStoreOptions& options);
   ~S3BlobStore() override;
 
   std::string BackendName() const override { return "s3"; }
   std::string BackendLocation() const override;
 
  protected:
-  absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header, ChunkSource source) override;
+  absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header,
+                                   ChunkSource source) override;
   absl::Status DoGet(absl::string_view ns, absl::string_view key, InfoSink on_info,
                      ChunkSink on_chunk) override;
   absl::StatusOr<ObjectInfo> DoStat(absl::string_view ns, absl::string_view key) override;
@@ -68,7 +71,8 @@ class S3BlobStore final : public BlobStore {
   absl::Status DoDelete(absl::string_view ns, absl::string_view key) override;
 
  private:
-  S3BlobStore(const S3BlobStoreOptions& options, std::unique_ptr<internal::S3Client> client);
+  S3BlobStore(const S3BlobStoreOptions& options,
+              std::unique_ptr<internal::S3Client> client);
 
   // The metadata of the object whose data object has these headers.
   // NOT_FOUND when its entry is gone: the object was replaced meanwhile.

@@ -73,11 +73,12 @@ class S3BlobStoreTest : public ::testing::Test {
 
   void PutRaw(const std::string& key, const std::string& bytes,
               const std::map<std::string, std::string>& metadata = {}) {
-    ASSERT_THAT(minio_->client().PutObject(
-                    bucket_, key,
-                    {.bytes = bytes, .size_bytes = bytes.size(), .sha256_hex = Sha256Hex(bytes)},
-                    "application/octet-stream", metadata),
-                IsOk());
+    ASSERT_THAT(
+        minio_->client().PutObject(
+            bucket_, key,
+            {.bytes = bytes, .size_bytes = bytes.size(), .sha256_hex = Sha256Hex(bytes)},
+            "application/octet-stream", metadata),
+        IsOk());
   }
 
   MinioServer* minio_ = nullptr;
@@ -96,10 +97,12 @@ TEST_F(S3BlobStoreTest, TasksSharingABucketSeeEachOthersWrites) {
   // B replaces x: both tasks see one x, B's, and it is the newest.
   ASSERT_THAT(PutBytes(*task_b, "gateway", "x", "x from b"), IsOk());
   EXPECT_THAT(Keys(*ListAll(*task_a, "gateway")), ElementsAre("x", "y"));
-  EXPECT_THAT(ReadObject(*task_a, "gateway", "x"), IsOkAndHolds(Field(&StoredBytes::bytes, "x from b")));
+  EXPECT_THAT(ReadObject(*task_a, "gateway", "x"),
+              IsOkAndHolds(Field(&StoredBytes::bytes, "x from b")));
 
   ASSERT_THAT(task_b->Delete("gateway", "y"), IsOk());
-  EXPECT_THAT(task_a->Stat("gateway", "y"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("y")));
+  EXPECT_THAT(task_a->Stat("gateway", "y"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("y")));
   EXPECT_THAT(Keys(*ListAll(*task_a, "gateway")), ElementsAre("x"));
 }
 
@@ -120,8 +123,9 @@ TEST_F(S3BlobStoreTest, LeftoversOfInterruptedWritesAreNeverListed) {
   ASSERT_NE(store, nullptr);
   absl::StatusOr<ObjectInfo> real = PutBytes(*store, "gateway", "real", "real bytes");
   ASSERT_THAT(real, IsOk());
-  const std::string entry_json = R"({"content_type":"x","size_bytes":1,"sha256_hex":"00",)"
-                                 R"("create_time_us":1,"labels":{}})";
+  const std::string entry_json =
+      R"({"content_type":"x","size_bytes":1,"sha256_hex":"00",)"
+      R"("create_time_us":1,"labels":{}})";
   // A Put that died after writing its index entry but before its object,
   // with a newer time than everything else...
   PutRaw("index/gateway/00000000000000001-0123456789abcdef/ghost", entry_json);
@@ -130,7 +134,8 @@ TEST_F(S3BlobStoreTest, LeftoversOfInterruptedWritesAreNeverListed) {
   PutRaw("index/gateway/garbage", "not an entry");
 
   EXPECT_THAT(ListAll(*store, "gateway"), IsOkAndHolds(ElementsAre(*real)));
-  EXPECT_THAT(store->Stat("gateway", "ghost"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("ghost")));
+  EXPECT_THAT(store->Stat("gateway", "ghost"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("ghost")));
   EXPECT_THAT(store->Stat("gateway", "real"), IsOkAndHolds(*real));
 }
 
@@ -138,43 +143,46 @@ TEST_F(S3BlobStoreTest, ObjectsNotWrittenByTheServiceAreDataLoss) {
   std::unique_ptr<S3BlobStore> store = OpenTask();
   ASSERT_NE(store, nullptr);
   PutRaw("objects/gateway/foreign", "uploaded by hand");
-  EXPECT_THAT(store->Stat("gateway", "foreign"),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not written by stache-storage")));
-  EXPECT_THAT(ReadObject(*store, "gateway", "foreign").status(),
-              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not written by stache-storage")));
+  EXPECT_THAT(
+      store->Stat("gateway", "foreign"),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not written by stache-storage")));
+  EXPECT_THAT(
+      ReadObject(*store, "gateway", "foreign").status(),
+      StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not written by stache-storage")));
 }
 
 TEST_F(S3BlobStoreTest, UploadsAreSignedWithTheirDigest) {
   // S3 checks the signed x-amz-content-sha256 against what arrives.
   const std::string bytes = "payload";
-  EXPECT_THAT(minio_->client().PutObject(
-                  bucket_, "objects/gateway/tampered",
-                  {.bytes = bytes, .size_bytes = bytes.size(), .sha256_hex = Sha256Hex("other")},
-                  "text/plain", {}),
-              StatusIs(absl::StatusCode::kInternal, HasSubstr("SHA256")));
+  EXPECT_THAT(
+      minio_->client().PutObject(
+          bucket_, "objects/gateway/tampered",
+          {.bytes = bytes, .size_bytes = bytes.size(), .sha256_hex = Sha256Hex("other")},
+          "text/plain", {}),
+      StatusIs(absl::StatusCode::kInternal, HasSubstr("SHA256")));
 }
 
 TEST_F(S3BlobStoreTest, OpenFailsFastOnAMissingBucketBadCredentialsOrNoServer) {
   S3BlobStoreOptions options = minio_->StoreOptions("no-such-bucket");
-  EXPECT_THAT(S3BlobStore::Open(options),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("no-such-bucket")));
+  EXPECT_THAT(S3BlobStore::Open(options), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                   HasSubstr("no-such-bucket")));
   options = minio_->StoreOptions(bucket_);
   options.credentials.secret_access_key = "wrong-secret-key";
-  EXPECT_THAT(S3BlobStore::Open(options),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("AWS_SECRET_ACCESS_KEY")));
+  EXPECT_THAT(S3BlobStore::Open(options), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                   HasSubstr("AWS_SECRET_ACCESS_KEY")));
   options = minio_->StoreOptions(bucket_);
   options.endpoint = absl::StrCat("http://127.0.0.1:", stache::testing::PickUnusedPort());
   options.connect_timeout = absl::Seconds(1);
-  EXPECT_THAT(S3BlobStore::Open(options),
-              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(options.endpoint)));
+  EXPECT_THAT(S3BlobStore::Open(options), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                                   HasSubstr(options.endpoint)));
   options = minio_->StoreOptions(bucket_);
   options.endpoint = "127.0.0.1:9000";
   EXPECT_THAT(S3BlobStore::Open(options),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("http://")));
   options = minio_->StoreOptions(bucket_);
   options.credentials.access_key_id = "";
-  EXPECT_THAT(S3BlobStore::Open(options),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("AWS_ACCESS_KEY_ID")));
+  EXPECT_THAT(S3BlobStore::Open(options), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                   HasSubstr("AWS_ACCESS_KEY_ID")));
 }
 
 // A stand-in for the ECS container credentials endpoint, handing out the
@@ -183,18 +191,19 @@ class FakeCredentialsEndpoint {
  public:
   explicit FakeCredentialsEndpoint(absl::Duration lifetime) : lifetime_(lifetime) {
     server_.Get("/v2/credentials/task", [this](const httplib::Request& request,
-                                                httplib::Response& response) {
+                                               httplib::Response& response) {
       if (request.get_header_value("Authorization") != kAuthorization) {
         response.status = 403;
         return;
       }
       ++fetches_;
       response.set_content(
-          nlohmann::json{{"AccessKeyId", testing::kMinioAccessKey},
-                         {"SecretAccessKey", testing::kMinioSecretKey},
-                         {"Token", ""},
-                         {"Expiration", absl::FormatTime(absl::RFC3339_sec, absl::Now() + lifetime_,
-                                                         absl::UTCTimeZone())}}
+          nlohmann::json{
+              {"AccessKeyId", testing::kMinioAccessKey},
+              {"SecretAccessKey", testing::kMinioSecretKey},
+              {"Token", ""},
+              {"Expiration", absl::FormatTime(absl::RFC3339_sec, absl::Now() + lifetime_,
+                                              absl::UTCTimeZone())}}
               .dump(),
           "application/json");
     });
@@ -205,7 +214,9 @@ class FakeCredentialsEndpoint {
     server_.stop();
     thread_.join();
   }
-  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/v2/credentials/task"); }
+  std::string url() const {
+    return absl::StrCat("http://127.0.0.1:", port_, "/v2/credentials/task");
+  }
   int fetches() const { return fetches_.load(); }
 
   static constexpr char kAuthorization[] = "container-authorization-token";
@@ -222,12 +233,14 @@ TEST_F(S3BlobStoreTest, UsesAnEcsTaskRolesCredentialsAndRefreshesThem) {
   S3BlobStoreOptions options = minio_->StoreOptions(bucket_);
   {
     FakeCredentialsEndpoint endpoint(absl::Hours(1));
-    options.credentials = {.container_credentials_url = endpoint.url(),
-                           .container_authorization = FakeCredentialsEndpoint::kAuthorization};
+    options.credentials = {
+        .container_credentials_url = endpoint.url(),
+        .container_authorization = FakeCredentialsEndpoint::kAuthorization};
     absl::StatusOr<std::unique_ptr<S3BlobStore>> store = S3BlobStore::Open(options);
     ASSERT_THAT(store, IsOk());
     ASSERT_THAT(PutBytes(**store, "gateway", "k", "bytes"), IsOk());
-    EXPECT_THAT(ReadObject(**store, "gateway", "k"), IsOkAndHolds(Field(&StoredBytes::bytes, "bytes")));
+    EXPECT_THAT(ReadObject(**store, "gateway", "k"),
+                IsOkAndHolds(Field(&StoredBytes::bytes, "bytes")));
     EXPECT_EQ(endpoint.fetches(), 1);  // cached while valid
   }
   {
@@ -244,12 +257,14 @@ TEST_F(S3BlobStoreTest, UsesAnEcsTaskRolesCredentialsAndRefreshesThem) {
     options.credentials = {.container_credentials_url = endpoint.url(),
                            .container_authorization = "wrong"};
     EXPECT_THAT(S3BlobStore::Open(options),
-                StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("container credentials")));
+                StatusIs(absl::StatusCode::kFailedPrecondition,
+                         HasSubstr("container credentials")));
   }
 }
 
 TEST(UriEncodeTest, EncodesAllButUnreservedCharacters) {
-  EXPECT_EQ(internal::UriEncode("index/gateway/a-b_c.d~e"), "index%2Fgateway%2Fa-b_c.d~e");
+  EXPECT_EQ(internal::UriEncode("index/gateway/a-b_c.d~e"),
+            "index%2Fgateway%2Fa-b_c.d~e");
   EXPECT_EQ(internal::UriEncode("a b+c=d&e"), "a%20b%2Bc%3Dd%26e");
 }
 

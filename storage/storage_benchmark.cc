@@ -128,18 +128,19 @@ struct GrpcFixture {
         policy(NamespacePolicy::DevelopmentDefault()),
         service(store.get(), &policy) {
     server::SetLogLevel(server::LogLevel::kWarning);  // no "serving" line per run
-    absl::StatusOr<std::unique_ptr<server::GrpcServer>> started = server::GrpcServer::Start(
-        {.host = "127.0.0.1", .port = 0},
-        {.service_name = "storage", .service_names = {"stache.storage.v1.StorageService"}},
-        {&service});
+    absl::StatusOr<std::unique_ptr<server::GrpcServer>> started =
+        server::GrpcServer::Start({.host = "127.0.0.1", .port = 0},
+                                  {.service_name = "storage",
+                                   .service_names = {"stache.storage.v1.StorageService"}},
+                                  {&service});
     if (!started.ok()) std::abort();
     grpc_server = *std::move(started);
     grpc::ChannelArguments arguments;
     arguments.SetMaxReceiveMessageSize(server::MaxMessageBytes(25'000'000));
     arguments.SetMaxSendMessageSize(server::MaxMessageBytes(25'000'000));
-    client = std::make_unique<StorageClient>(v1::StorageService::NewStub(grpc::CreateCustomChannel(
-        absl::StrCat("127.0.0.1:", grpc_server->port()), grpc::InsecureChannelCredentials(),
-        arguments)));
+    client = std::make_unique<StorageClient>(v1::StorageService::NewStub(
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", grpc_server->port()),
+                                  grpc::InsecureChannelCredentials(), arguments)));
   }
 
   std::unique_ptr<LocalBlobStore> store;
@@ -156,7 +157,10 @@ void BM_GrpcPut(benchmark::State& state) {
   int64_t i = 0;
   for (auto _ : state) {
     Stamp(bytes, ++i);
-    if (!fixture.client->PutObject({.ns = kDevelopmentNamespace, .key = absl::StrCat("k", i % kKeys)}, bytes)
+    if (!fixture.client
+             ->PutObject(
+                 {.ns = kDevelopmentNamespace, .key = absl::StrCat("k", i % kKeys)},
+                 bytes)
              .ok()) {
       state.SkipWithError("PutObject failed");
       break;
@@ -169,9 +173,11 @@ void BM_GrpcGet(benchmark::State& state) {
   TempDir dir;
   GrpcFixture fixture(dir);
   const std::string bytes = RandomBytes(static_cast<size_t>(state.range(0)), 4);
-  if (!fixture.client->PutObject({.ns = kDevelopmentNamespace, .key = "k"}, bytes).ok()) std::abort();
+  if (!fixture.client->PutObject({.ns = kDevelopmentNamespace, .key = "k"}, bytes).ok())
+    std::abort();
   for (auto _ : state) {
-    absl::StatusOr<StoredObject> object = fixture.client->GetObject(kDevelopmentNamespace, "k");
+    absl::StatusOr<StoredObject> object =
+        fixture.client->GetObject(kDevelopmentNamespace, "k");
     if (!object.ok() || object->bytes.size() != bytes.size()) {
       state.SkipWithError("GetObject failed");
       break;
@@ -183,7 +189,11 @@ void BM_GrpcGet(benchmark::State& state) {
 constexpr int64_t k100Kb = 100'000;
 constexpr int64_t k5Mb = 5'000'000;
 
-BENCHMARK(BM_LocalPut)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LocalPut)
+    ->Arg(k100Kb)
+    ->Arg(k5Mb)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_LocalPutConcurrent)
     ->Arg(k100Kb)
     ->Arg(k5Mb)
@@ -192,9 +202,21 @@ BENCHMARK(BM_LocalPutConcurrent)
     ->Teardown(CloseSharedStore)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
-BENCHMARK(BM_LocalGet)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_GrpcPut)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_GrpcGet)->Arg(k100Kb)->Arg(k5Mb)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_LocalGet)
+    ->Arg(k100Kb)
+    ->Arg(k5Mb)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_GrpcPut)
+    ->Arg(k100Kb)
+    ->Arg(k5Mb)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_GrpcGet)
+    ->Arg(k100Kb)
+    ->Arg(k5Mb)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace stache::storage

@@ -46,7 +46,8 @@ stache::info::v1::GetInfoResponse GetInfo(const StorageProcess& server) {
 }
 
 // The component of GetInfo with this kind, as "name detail".
-std::string Component(const stache::info::v1::GetInfoResponse& info, const std::string& kind) {
+std::string Component(const stache::info::v1::GetInfoResponse& info,
+                      const std::string& kind) {
   for (const auto& component : info.components()) {
     if (component.kind() == kind) return component.name() + " " + component.detail();
   }
@@ -54,10 +55,12 @@ std::string Component(const stache::info::v1::GetInfoResponse& info, const std::
 }
 
 // Runs the binary with `flags` and `env` to its exit: its code and output.
-std::pair<std::optional<int>, std::string> RunToExit(const std::vector<std::string>& flags,
-                                                     const std::map<std::string, std::string>& env = {}) {
-  std::vector<std::string> argv = {BinaryPath("stache-storage"), "--host=127.0.0.1",
-                                   absl::StrCat("--port=", stache::testing::PickUnusedPort())};
+std::pair<std::optional<int>, std::string> RunToExit(
+    const std::vector<std::string>& flags,
+    const std::map<std::string, std::string>& env = {}) {
+  std::vector<std::string> argv = {
+      BinaryPath("stache-storage"), "--host=127.0.0.1",
+      absl::StrCat("--port=", stache::testing::PickUnusedPort())};
   argv.insert(argv.end(), flags.begin(), flags.end());
   ChildProcess process(argv, env);
   std::optional<int> code = process.Wait(absl::Seconds(20));
@@ -70,7 +73,9 @@ TEST(StorageBinaryTest, WorksOutOfTheBoxWithTheDevelopmentDefault) {
       StorageProcess::Start({"--data_dir=" + data_dir});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
-  ASSERT_THAT(client.PutObject({.ns = kDevelopmentNamespace, .key = "hello.txt"}, "hello"), IsOk());
+  ASSERT_THAT(
+      client.PutObject({.ns = kDevelopmentNamespace, .key = "hello.txt"}, "hello"),
+      IsOk());
   absl::StatusOr<StoredObject> got = client.GetObject(kDevelopmentNamespace, "hello.txt");
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->bytes, "hello");
@@ -89,15 +94,20 @@ TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {
   absl::StatusOr<std::unique_ptr<StorageProcess>> from_file = StorageProcess::Start(
       {"--data_dir=" + ScratchDir(), "--auth_policy_file=" + policy_file});
   ASSERT_THAT(from_file, IsOk());
-  EXPECT_THAT((*from_file)->Client(kFileToken).PutObject({.ns = "gateway", .key = "k"}, "x"), IsOk());
+  EXPECT_THAT(
+      (*from_file)->Client(kFileToken).PutObject({.ns = "gateway", .key = "k"}, "x"),
+      IsOk());
   EXPECT_THAT((*from_file)->Client(kDevelopmentToken).StatObject("gateway", "k"),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
   EXPECT_THAT(Component(GetInfo(**from_file), "policy"), HasSubstr(policy_file));
 
-  absl::StatusOr<std::unique_ptr<StorageProcess>> from_env = StorageProcess::Start(
-      {"--data_dir=" + ScratchDir()}, {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}});
+  absl::StatusOr<std::unique_ptr<StorageProcess>> from_env =
+      StorageProcess::Start({"--data_dir=" + ScratchDir()},
+                            {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}});
   ASSERT_THAT(from_env, IsOk());
-  EXPECT_THAT((*from_env)->Client(kEnvToken).PutObject({.ns = "gateway", .key = "k"}, "x"), IsOk());
+  EXPECT_THAT(
+      (*from_env)->Client(kEnvToken).PutObject({.ns = "gateway", .key = "k"}, "x"),
+      IsOk());
   EXPECT_THAT((*from_env)->Client(kDevelopmentToken).StatObject("gateway", "k"),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
 }
@@ -107,23 +117,28 @@ TEST(StorageBinaryTest, MaxObjectBytesIsAFlag) {
       StorageProcess::Start({"--data_dir=" + ScratchDir(), "--max_object_bytes=1000"});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
-  EXPECT_THAT(client.PutObject({.ns = "gateway", .key = "fits"}, std::string(1000, 'x')), IsOk());
-  EXPECT_THAT(client.PutObject({.ns = "gateway", .key = "too-big"}, std::string(1001, 'x')),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("1000")));
+  EXPECT_THAT(client.PutObject({.ns = "gateway", .key = "fits"}, std::string(1000, 'x')),
+              IsOk());
+  EXPECT_THAT(
+      client.PutObject({.ns = "gateway", .key = "too-big"}, std::string(1001, 'x')),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("1000")));
 }
 
 TEST(StorageBinaryTest, BadConfigurationFailsFast) {
   const std::string bad_policy = ScratchDir() + "/bad.json";
   std::ofstream(bad_policy) << R"({"callers": [{"name": "x", "token": "short"}]})";
-  const std::vector<std::pair<std::vector<std::string>, std::map<std::string, std::string>>> cases = {
-      {{"--auth_policy_file=" + bad_policy}, {}},
-      {{"--auth_policy_file=/nonexistent/policy.json"}, {}},
-      {{"--auth_policy_file=" + bad_policy}, {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}}},
-      {{}, {{"STACHE_STORAGE_AUTH_POLICY", "not json"}}},
-      {{"--backend=floppy"}, {}},
-      {{"--max_object_bytes=0"}, {}},
-      {{"--backend=s3", "--s3_endpoint=http://127.0.0.1:1", "--s3_bucket=b"}, {}},
-  };
+  const std::vector<
+      std::pair<std::vector<std::string>, std::map<std::string, std::string>>>
+      cases = {
+          {{"--auth_policy_file=" + bad_policy}, {}},
+          {{"--auth_policy_file=/nonexistent/policy.json"}, {}},
+          {{"--auth_policy_file=" + bad_policy},
+           {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}}},
+          {{}, {{"STACHE_STORAGE_AUTH_POLICY", "not json"}}},
+          {{"--backend=floppy"}, {}},
+          {{"--max_object_bytes=0"}, {}},
+          {{"--backend=s3", "--s3_endpoint=http://127.0.0.1:1", "--s3_bucket=b"}, {}},
+      };
   for (const auto& [flags, env] : cases) {
     std::vector<std::string> all_flags = flags;
     all_flags.push_back("--data_dir=" + ScratchDir());
@@ -134,7 +149,8 @@ TEST(StorageBinaryTest, BadConfigurationFailsFast) {
 
 TEST(StorageBinaryTest, OneProcessPerDataDir) {
   const std::string data_dir = ScratchDir();
-  absl::StatusOr<std::unique_ptr<StorageProcess>> first = StorageProcess::Start({"--data_dir=" + data_dir});
+  absl::StatusOr<std::unique_ptr<StorageProcess>> first =
+      StorageProcess::Start({"--data_dir=" + data_dir});
   ASSERT_THAT(first, IsOk());
   auto [code, output] = RunToExit({"--data_dir=" + data_dir});
   EXPECT_EQ(code, 1);
@@ -147,18 +163,21 @@ TEST(StorageBinaryTest, ServesFromS3WithCredentialsFromTheEnvironment) {
   if (minio == nullptr) GTEST_SKIP() << skip_reason;
   absl::StatusOr<std::string> bucket = minio->CreateBucket();
   ASSERT_THAT(bucket, IsOk());
-  const std::vector<std::string> flags = {"--backend=s3", "--s3_endpoint=" + minio->endpoint(),
-                                          "--s3_bucket=" + *bucket, "--data_dir=" + ScratchDir()};
-  absl::StatusOr<std::unique_ptr<StorageProcess>> server = StorageProcess::Start(
-      flags, {{"AWS_ACCESS_KEY_ID", testing::kMinioAccessKey},
-              {"AWS_SECRET_ACCESS_KEY", testing::kMinioSecretKey}});
+  const std::vector<std::string> flags = {
+      "--backend=s3", "--s3_endpoint=" + minio->endpoint(), "--s3_bucket=" + *bucket,
+      "--data_dir=" + ScratchDir()};
+  absl::StatusOr<std::unique_ptr<StorageProcess>> server =
+      StorageProcess::Start(flags, {{"AWS_ACCESS_KEY_ID", testing::kMinioAccessKey},
+                                    {"AWS_SECRET_ACCESS_KEY", testing::kMinioSecretKey}});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
-  ASSERT_THAT(client.PutObject({.ns = "gateway", .key = "in/s3"}, "bytes in a bucket"), IsOk());
+  ASSERT_THAT(client.PutObject({.ns = "gateway", .key = "in/s3"}, "bytes in a bucket"),
+              IsOk());
   absl::StatusOr<StoredObject> got = client.GetObject("gateway", "in/s3");
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->bytes, "bytes in a bucket");
-  EXPECT_EQ(Component(GetInfo(**server), "backend"), "s3 " + minio->endpoint() + "/" + *bucket);
+  EXPECT_EQ(Component(GetInfo(**server), "backend"),
+            "s3 " + minio->endpoint() + "/" + *bucket);
 
   // Without credentials it refuses to start; with wrong ones too.
   EXPECT_EQ(RunToExit(flags).first, 1);

@@ -83,7 +83,8 @@ absl::StatusOr<StoredObject> StorageClient::GetObject(absl::string_view ns,
     }
   }
   STACHE_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
-  if (!has_info) return absl::InternalError("storage sent an object without its metadata");
+  if (!has_info)
+    return absl::InternalError("storage sent an object without its metadata");
   if (internal::Sha256Hex(object.bytes) != object.info.sha256_hex()) {
     return absl::DataLossError(
         absl::StrCat("the bytes of \"", key, "\" do not match their SHA-256"));
@@ -101,10 +102,9 @@ absl::StatusOr<v1::ObjectInfo> StorageClient::StatObject(absl::string_view ns,
   return std::move(*response.mutable_object());
 }
 
-absl::StatusOr<v1::ListResponse> StorageClient::ListObjects(absl::string_view ns,
-                                                            absl::string_view key_prefix,
-                                                            uint32_t page_size,
-                                                            absl::string_view page_token) {
+absl::StatusOr<v1::ListResponse> StorageClient::ListObjects(
+    absl::string_view ns, absl::string_view key_prefix, uint32_t page_size,
+    absl::string_view page_token) {
   grpc::ClientContext context;
   Prepare(context);
   v1::ListRequest request;

@@ -6,8 +6,10 @@
 //   StorageClient storage(v1::StorageService::NewStub(channel),
 //                         {.token = token_from_env_or_file});
 //   STACHE_ASSIGN_OR_RETURN(v1::ObjectInfo info, storage.PutObject(
-//       {.ns = "gateway", .key = "originals/42.jpg", .content_type = "image/jpeg"}, bytes));
-//   STACHE_ASSIGN_OR_RETURN(StoredObject object, storage.GetObject("gateway", "originals/42.jpg"));
+//       {.ns = "gateway", .key = "originals/42.jpg", .content_type = "image/jpeg"},
+//       bytes));
+//   STACHE_ASSIGN_OR_RETURN(StoredObject object, storage.GetObject("gateway",
+//   "originals/42.jpg"));
 #ifndef STACHE_STORAGE_STORAGE_CLIENT_H_
 #define STACHE_STORAGE_STORAGE_CLIENT_H_
 
@@ -56,7 +58,8 @@ class StorageClient final {
 
   // Stores `bytes` (replacing any object under the key). The size and
   // SHA-256 are sent along, so nothing is stored if the bytes arrive damaged.
-  absl::StatusOr<v1::ObjectInfo> PutObject(const ObjectToPut& object, absl::string_view bytes);
+  absl::StatusOr<v1::ObjectInfo> PutObject(const ObjectToPut& object,
+                                           absl::string_view bytes);
   // The whole object; DATA_LOSS if its bytes do not match its SHA-256.
   absl::StatusOr<StoredObject> GetObject(absl::string_view ns, absl::string_view key);
   absl::StatusOr<v1::ObjectInfo> StatObject(absl::string_view ns, absl::string_view key);

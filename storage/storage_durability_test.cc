@@ -91,7 +91,8 @@ void HoldLargeUploadOpen(const StorageProcess& server, std::atomic<bool>& starte
 
 class StorageDurabilityTest : public ::testing::TestWithParam<int> {};
 
-TEST_P(StorageDurabilityTest, AcknowledgedPutsSurviveSigkillAndNothingHalfWrittenIsListed) {
+TEST_P(StorageDurabilityTest,
+       AcknowledgedPutsSurviveSigkillAndNothingHalfWrittenIsListed) {
   const int kill_after_acknowledgements = GetParam();
   const std::string data_dir = ScratchDir() + "/storage";
   Ledger ledger;
@@ -105,7 +106,8 @@ TEST_P(StorageDurabilityTest, AcknowledgedPutsSurviveSigkillAndNothingHalfWritte
     for (int writer = 0; writer < kWriters; ++writer) {
       threads.emplace_back([&, writer] { Write(**server, writer, ledger); });
     }
-    threads.emplace_back([&] { HoldLargeUploadOpen(**server, large_upload_started, killed); });
+    threads.emplace_back(
+        [&] { HoldLargeUploadOpen(**server, large_upload_started, killed); });
     ASSERT_TRUE(WaitFor(
         [&] {
           return ledger.acknowledgements.load() >= kill_after_acknowledgements &&
@@ -139,7 +141,8 @@ TEST_P(StorageDurabilityTest, AcknowledgedPutsSurviveSigkillAndNothingHalfWritte
   std::string token;
   int listed = 0;
   do {
-    absl::StatusOr<v1::ListResponse> page = client.ListObjects(kNamespace, "", 1000, token);
+    absl::StatusOr<v1::ListResponse> page =
+        client.ListObjects(kNamespace, "", 1000, token);
     ASSERT_THAT(page, IsOk());
     for (const v1::ObjectInfo& info : page->objects()) {
       ++listed;
@@ -161,8 +164,10 @@ TEST_P(StorageDurabilityTest, AcknowledgedPutsSurviveSigkillAndNothingHalfWritte
 
 // Each time with six Puts and a half-sent 10 MiB upload in flight: right
 // away, and after 1, 15 and 60 acknowledged Puts.
-INSTANTIATE_TEST_SUITE_P(KillPoints, StorageDurabilityTest, ::testing::Values(0, 1, 15, 60),
-                         [](const auto& info) { return absl::StrCat("After", info.param, "Acks"); });
+INSTANTIATE_TEST_SUITE_P(KillPoints, StorageDurabilityTest,
+                         ::testing::Values(0, 1, 15, 60), [](const auto& info) {
+                           return absl::StrCat("After", info.param, "Acks");
+                         });
 
 }  // namespace
 }  // namespace stache::storage

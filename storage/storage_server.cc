@@ -30,7 +30,8 @@ absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
     if ((credentials.access_key_id.empty() || credentials.secret_access_key.empty()) &&
         credentials.container_credentials_url.empty()) {
       return absl::InvalidArgumentError(
-          "--backend=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, "
+          "--backend=s3 needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the "
+          "environment, "
           "or an ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)");
     }
   }
@@ -41,7 +42,8 @@ absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(const StorageServerConfig& config) {
+absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(
+    const StorageServerConfig& config) {
   if (config.backend == "s3") {
     STACHE_ASSIGN_OR_RETURN(
         std::unique_ptr<S3BlobStore> store,
@@ -53,9 +55,10 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(const StorageServerConf
                            .max_object_bytes = config.max_object_bytes}));
     return store;
   }
-  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<LocalBlobStore> store,
-                          LocalBlobStore::Open({.data_dir = config.data_dir,
-                                                .max_object_bytes = config.max_object_bytes}));
+  STACHE_ASSIGN_OR_RETURN(
+      std::unique_ptr<LocalBlobStore> store,
+      LocalBlobStore::Open(
+          {.data_dir = config.data_dir, .max_object_bytes = config.max_object_bytes}));
   const LocalRecoveryReport& report = store->recovery_report();
   server::LogInfo("local store recovered",
                   {{"data_dir", config.data_dir},
@@ -98,14 +101,16 @@ absl::Status RunStorageServer(const StorageServerConfig& config) {
   server::ServiceIdentity identity{
       .service_name = "storage",
       .service_names = {"stache.storage.v1.StorageService"},
-      .components = {
-          {.name = store->BackendName(), .kind = "backend", .detail = store->BackendLocation()},
-          {.name = "auth_policy",
-           .kind = "policy",
-           .detail = absl::StrCat(policy_source, " (", policy.caller_count(), " callers)")},
-          {.name = "max_object_bytes",
-           .kind = "limit",
-           .detail = absl::StrCat(store->max_object_bytes())}}};
+      .components = {{.name = store->BackendName(),
+                      .kind = "backend",
+                      .detail = store->BackendLocation()},
+                     {.name = "auth_policy",
+                      .kind = "policy",
+                      .detail = absl::StrCat(policy_source, " (", policy.caller_count(),
+                                             " callers)")},
+                     {.name = "max_object_bytes",
+                      .kind = "limit",
+                      .detail = absl::StrCat(store->max_object_bytes())}}};
   STACHE_ASSIGN_OR_RETURN(
       std::unique_ptr<server::GrpcServer> grpc_server,
       server::GrpcServer::Start(config.server, std::move(identity), {&service}));

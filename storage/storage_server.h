@@ -38,7 +38,8 @@ struct StorageServerConfig {
 absl::Status ValidateStorageServerConfig(const StorageServerConfig& config);
 
 // The backend the config names, opened (and recovered, or reached).
-absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(const StorageServerConfig& config);
+absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(
+    const StorageServerConfig& config);
 
 // The configured policy; `source` says where it came from, for logs and
 // GetInfo ("file <path>", "environment", "development default").

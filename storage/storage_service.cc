@@ -17,7 +17,8 @@ void ToProto(const ObjectInfo& info, v1::ObjectInfo* proto) {
   proto->set_content_type(info.content_type);
   proto->set_size_bytes(info.size_bytes);
   proto->set_sha256_hex(info.sha256_hex);
-  *proto->mutable_create_time() = TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(info.create_time));
+  *proto->mutable_create_time() =
+      TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(info.create_time));
   proto->mutable_labels()->insert(info.labels.begin(), info.labels.end());
 }
 
@@ -28,7 +29,8 @@ ObjectHeader FromProto(const v1::PutHeader& header) {
                       .labels = {header.labels().begin(), header.labels().end()},
                       .expected_sha256_hex = header.expected_sha256_hex()};
   // proto3 cannot tell 0 from unset; an expected size of 0 is "unchecked".
-  if (header.expected_size_bytes() > 0) result.expected_size_bytes = header.expected_size_bytes();
+  if (header.expected_size_bytes() > 0)
+    result.expected_size_bytes = header.expected_size_bytes();
   return result;
 }
 
@@ -51,8 +53,8 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
                                      v1::PutResponse* response) {
   v1::PutRequest first;
   if (!reader->Read(&first) || !first.has_header()) {
-    return ToGrpcStatus(absl::InvalidArgumentError(
-        "the first message of a Put must carry the header"));
+    return ToGrpcStatus(
+        absl::InvalidArgumentError("the first message of a Put must carry the header"));
   }
   const v1::PutHeader& header = first.header();
   if (absl::Status status = Authorize(*context, header.namespace_(), Access::kWrite);
@@ -68,7 +70,8 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
       return false;
     }
     if (request.has_header()) {
-      return absl::InvalidArgumentError("only the first message of a Put may carry a header");
+      return absl::InvalidArgumentError(
+          "only the first message of a Put may carry a header");
     }
     chunk = std::move(*request.mutable_chunk());
     return true;
@@ -79,7 +82,8 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status StorageServiceImpl::Get(grpc::ServerContext* context, const v1::GetRequest* request,
+grpc::Status StorageServiceImpl::Get(grpc::ServerContext* context,
+                                     const v1::GetRequest* request,
                                      grpc::ServerWriter<v1::GetResponse>* writer) {
   if (absl::Status status = Authorize(*context, request->namespace_(), Access::kRead);
       !status.ok()) {

@@ -57,7 +57,8 @@ class ObservedStore final : public BlobStore {
   std::string BackendLocation() const override { return inner_->BackendLocation(); }
 
  protected:
-  absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header, ChunkSource source) override {
+  absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header,
+                                   ChunkSource source) override {
     ++started_puts_;
     absl::StatusOr<ObjectInfo> result = inner_->Put(header, source);
     ++finished_puts_;
@@ -67,10 +68,13 @@ class ObservedStore final : public BlobStore {
                      ChunkSink on_chunk) override {
     return inner_->Get(ns, key, on_info, on_chunk);
   }
-  absl::StatusOr<ObjectInfo> DoStat(absl::string_view ns, absl::string_view key) override {
+  absl::StatusOr<ObjectInfo> DoStat(absl::string_view ns,
+                                    absl::string_view key) override {
     return inner_->Stat(ns, key);
   }
-  absl::StatusOr<ListPage> DoList(const ListQuery& query) override { return inner_->List(query); }
+  absl::StatusOr<ListPage> DoList(const ListQuery& query) override {
+    return inner_->List(query);
+  }
   absl::Status DoDelete(absl::string_view ns, absl::string_view key) override {
     return inner_->Delete(ns, key);
   }
@@ -94,10 +98,11 @@ class StorageServiceTest : public ::testing::TestWithParam<std::string> {
     ASSERT_THAT(policy, IsOk());
     policy_ = std::make_unique<NamespacePolicy>(*std::move(policy));
     service_ = std::make_unique<StorageServiceImpl>(store_.get(), policy_.get());
-    absl::StatusOr<std::unique_ptr<server::GrpcServer>> server = server::GrpcServer::Start(
-        {.host = "127.0.0.1", .port = 0},
-        {.service_name = "storage", .service_names = {"stache.storage.v1.StorageService"}},
-        {service_.get()});
+    absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
+        server::GrpcServer::Start({.host = "127.0.0.1", .port = 0},
+                                  {.service_name = "storage",
+                                   .service_names = {"stache.storage.v1.StorageService"}},
+                                  {service_.get()});
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     grpc::ChannelArguments arguments;
@@ -154,10 +159,11 @@ class StorageServiceTest : public ::testing::TestWithParam<std::string> {
 TEST_P(StorageServiceTest, EveryRpcWorksThroughTheClient) {
   StorageClient client = Client(kGatewayToken, 256 * 1024);
   const std::string bytes = RandomBytes(3 * 1024 * 1024 + 17, 3);
-  absl::StatusOr<v1::ObjectInfo> put = client.PutObject(
-      {.ns = "gateway", .key = "originals/1.jpg", .content_type = "image/jpeg",
-       .labels = {{"source", "test"}}},
-      bytes);
+  absl::StatusOr<v1::ObjectInfo> put = client.PutObject({.ns = "gateway",
+                                                         .key = "originals/1.jpg",
+                                                         .content_type = "image/jpeg",
+                                                         .labels = {{"source", "test"}}},
+                                                        bytes);
   ASSERT_THAT(put, IsOk());
   EXPECT_EQ(put->namespace_(), "gateway");
   EXPECT_EQ(put->key(), "originals/1.jpg");
@@ -176,12 +182,14 @@ TEST_P(StorageServiceTest, EveryRpcWorksThroughTheClient) {
   ASSERT_THAT(stat, IsOk());
   EXPECT_EQ(stat->SerializeAsString(), put->SerializeAsString());
 
-  ASSERT_THAT(client.PutObject({.ns = "gateway", .key = "results/1.jpg"}, "result"), IsOk());
+  ASSERT_THAT(client.PutObject({.ns = "gateway", .key = "results/1.jpg"}, "result"),
+              IsOk());
   absl::StatusOr<v1::ListResponse> list = client.ListObjects("gateway", "", 1);
   ASSERT_THAT(list, IsOk());
   ASSERT_THAT(list->objects(), SizeIs(1));
   EXPECT_EQ(list->objects(0).key(), "results/1.jpg");
-  absl::StatusOr<v1::ListResponse> next = client.ListObjects("gateway", "", 1, list->next_page_token());
+  absl::StatusOr<v1::ListResponse> next =
+      client.ListObjects("gateway", "", 1, list->next_page_token());
   ASSERT_THAT(next, IsOk());
   ASSERT_THAT(next->objects(), SizeIs(1));
   EXPECT_EQ(next->objects(0).key(), "originals/1.jpg");
@@ -197,7 +205,8 @@ TEST_P(StorageServiceTest, EveryRpcWorksThroughTheClient) {
 
 TEST_P(StorageServiceTest, GetSendsMetadataFirstThenChunksOfAtMostOneMebibyte) {
   const std::string bytes = RandomBytes(5 * kChunkBytes / 2, 4);
-  ASSERT_THAT(Client(kGatewayToken).PutObject({.ns = "gateway", .key = "k"}, bytes), IsOk());
+  ASSERT_THAT(Client(kGatewayToken).PutObject({.ns = "gateway", .key = "k"}, bytes),
+              IsOk());
   grpc::ClientContext context;
   Authorize(context, kGatewayToken);
   v1::GetRequest request;
@@ -224,8 +233,10 @@ TEST_P(StorageServiceTest, GetSendsMetadataFirstThenChunksOfAtMostOneMebibyte) {
 TEST_P(StorageServiceTest, A25MegabyteImageRoundTripsAndLargerIsResourceExhausted) {
   StorageClient client = Client(kGatewayToken);
   const std::string image = RandomBytes(25'000'000, 5);
-  ASSERT_THAT(client.PutObject({.ns = "gateway", .key = "big.jpg", .content_type = "image/jpeg"}, image),
-              IsOk());
+  ASSERT_THAT(
+      client.PutObject({.ns = "gateway", .key = "big.jpg", .content_type = "image/jpeg"},
+                       image),
+      IsOk());
   absl::StatusOr<StoredObject> got = client.GetObject("gateway", "big.jpg");
   ASSERT_THAT(got, IsOk());
   EXPECT_EQ(got->bytes.size(), image.size());
@@ -236,13 +247,17 @@ TEST_P(StorageServiceTest, A25MegabyteImageRoundTripsAndLargerIsResourceExhauste
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
   v1::PutRequest announced = Header("gateway", "too-big");
   announced.mutable_header()->set_expected_size_bytes(kDefaultMaxObjectBytes + 1);
-  EXPECT_THAT(RawPut({announced}), StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
-  EXPECT_THAT(client.StatObject("gateway", "too-big"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("too-big")));
+  EXPECT_THAT(RawPut({announced}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
+  EXPECT_THAT(client.StatObject("gateway", "too-big"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("too-big")));
 }
 
 TEST_P(StorageServiceTest, MalformedPutStreamsAreInvalidArgument) {
-  EXPECT_THAT(RawPut({}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header")));
-  EXPECT_THAT(RawPut({Chunk("bytes")}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header")));
+  EXPECT_THAT(RawPut({}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header")));
+  EXPECT_THAT(RawPut({Chunk("bytes")}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header")));
   EXPECT_THAT(RawPut({Header("gateway", "k"), Chunk("a"), Header("gateway", "k")}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("only the first")));
   EXPECT_THAT(RawPut({Header("gateway", "../k"), Chunk("a")}),
@@ -253,7 +268,8 @@ TEST_P(StorageServiceTest, MalformedPutStreamsAreInvalidArgument) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("SHA-256")));
   v1::PutRequest wrong_size = Header("gateway", "k");
   wrong_size.mutable_header()->set_expected_size_bytes(2);
-  EXPECT_THAT(RawPut({wrong_size, Chunk("a")}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
+  EXPECT_THAT(RawPut({wrong_size, Chunk("a")}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("expected")));
   EXPECT_THAT(Client(kGatewayToken).StatObject("gateway", "k"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("k")));
   // A valid raw Put, for contrast: header, then chunks.
@@ -262,13 +278,20 @@ TEST_P(StorageServiceTest, MalformedPutStreamsAreInvalidArgument) {
 
 TEST_P(StorageServiceTest, ErrorsOfTheOtherRpcs) {
   StorageClient client = Client(kGatewayToken);
-  EXPECT_THAT(client.GetObject("gateway", "missing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
-  EXPECT_THAT(client.StatObject("gateway", "missing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
-  EXPECT_THAT(client.DeleteObject("gateway", "missing"), StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
-  EXPECT_THAT(client.GetObject("gateway", "a//b"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
-  EXPECT_THAT(client.StatObject("gateway", ""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
-  EXPECT_THAT(client.DeleteObject("gateway", "/abs"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
-  EXPECT_THAT(client.ListObjects("gateway", "../"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prefix")));
+  EXPECT_THAT(client.GetObject("gateway", "missing"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
+  EXPECT_THAT(client.StatObject("gateway", "missing"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
+  EXPECT_THAT(client.DeleteObject("gateway", "missing"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing")));
+  EXPECT_THAT(client.GetObject("gateway", "a//b"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
+  EXPECT_THAT(client.StatObject("gateway", ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
+  EXPECT_THAT(client.DeleteObject("gateway", "/abs"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("key")));
+  EXPECT_THAT(client.ListObjects("gateway", "../"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("prefix")));
   EXPECT_THAT(client.ListObjects("gateway", "", 0, "forged"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
   EXPECT_THAT(client.ListObjects("gateway", "", 4'000'000'000u), IsOk());
@@ -281,15 +304,20 @@ TEST_P(StorageServiceTest, MissingOrUnknownTokensAreUnauthenticatedForEveryRpc) 
     SCOPED_TRACE(token);
     StorageClient client = Client(token);
     if (token.empty()) {
-      EXPECT_THAT(RawPut({Header("gateway", "k"), Chunk("x")}, ""),
-                  StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("authorization")));
+      EXPECT_THAT(
+          RawPut({Header("gateway", "k"), Chunk("x")}, ""),
+          StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("authorization")));
     }
     EXPECT_THAT(client.PutObject({.ns = "gateway", .key = "k"}, "x"),
                 StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
-    EXPECT_THAT(client.GetObject("gateway", "k"), StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
-    EXPECT_THAT(client.StatObject("gateway", "k"), StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
-    EXPECT_THAT(client.ListObjects("gateway", ""), StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
-    EXPECT_THAT(client.DeleteObject("gateway", "k"), StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
+    EXPECT_THAT(client.GetObject("gateway", "k"),
+                StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
+    EXPECT_THAT(client.StatObject("gateway", "k"),
+                StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
+    EXPECT_THAT(client.ListObjects("gateway", ""),
+                StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
+    EXPECT_THAT(client.DeleteObject("gateway", "k"),
+                StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
   }
   grpc::ClientContext context;
   context.AddMetadata("authorization", std::string("Basic ") + kGatewayToken);
@@ -304,8 +332,10 @@ TEST_P(StorageServiceTest, MissingOrUnknownTokensAreUnauthenticatedForEveryRpc) 
 TEST_P(StorageServiceTest, ACallerCannotReadListWriteOrDeleteAnotherNamespace) {
   StorageClient gateway = Client(kGatewayToken);
   StorageClient detector = Client(kDetectorToken);
-  ASSERT_THAT(gateway.PutObject({.ns = "gateway", .key = "private"}, "gateway's bytes"), IsOk());
-  ASSERT_THAT(detector.PutObject({.ns = "detector", .key = "own"}, "detector's bytes"), IsOk());
+  ASSERT_THAT(gateway.PutObject({.ns = "gateway", .key = "private"}, "gateway's bytes"),
+              IsOk());
+  ASSERT_THAT(detector.PutObject({.ns = "detector", .key = "own"}, "detector's bytes"),
+              IsOk());
 
   EXPECT_THAT(detector.GetObject("gateway", "private"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("may not read")));
@@ -318,9 +348,12 @@ TEST_P(StorageServiceTest, ACallerCannotReadListWriteOrDeleteAnotherNamespace) {
   EXPECT_THAT(detector.DeleteObject("gateway", "private"),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("may not write")));
   // And the other way round.
-  EXPECT_THAT(gateway.GetObject("detector", "own"), StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("detector")));
-  EXPECT_THAT(gateway.ListObjects("detector", ""), StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("detector")));
-  EXPECT_THAT(gateway.DeleteObject("detector", "own"), StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("detector")));
+  EXPECT_THAT(gateway.GetObject("detector", "own"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("detector")));
+  EXPECT_THAT(gateway.ListObjects("detector", ""),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("detector")));
+  EXPECT_THAT(gateway.DeleteObject("detector", "own"),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("detector")));
 
   // Nothing changed.
   absl::StatusOr<StoredObject> kept = gateway.GetObject("gateway", "private");
@@ -331,7 +364,8 @@ TEST_P(StorageServiceTest, ACallerCannotReadListWriteOrDeleteAnotherNamespace) {
 }
 
 TEST_P(StorageServiceTest, AReadOnlyCallerCanReadButNotWrite) {
-  ASSERT_THAT(Client(kGatewayToken).PutObject({.ns = "gateway", .key = "k"}, "bytes"), IsOk());
+  ASSERT_THAT(Client(kGatewayToken).PutObject({.ns = "gateway", .key = "k"}, "bytes"),
+              IsOk());
   StorageClient reader = Client(kReaderToken);
   EXPECT_THAT(reader.GetObject("gateway", "k"), IsOk());
   EXPECT_THAT(reader.StatObject("gateway", "k"), IsOk());
@@ -352,7 +386,8 @@ TEST_P(StorageServiceTest, ACancelledUploadIsNotStored) {
   // Cancel mid-upload: once the server is receiving the bytes.
   ASSERT_TRUE(WaitFor([&] { return store_->started_puts() == 1; }, absl::Seconds(10)));
   context.TryCancel();
-  EXPECT_THAT(FromGrpcStatus(writer->Finish()), StatusIs(absl::StatusCode::kCancelled, HasSubstr("")));
+  EXPECT_THAT(FromGrpcStatus(writer->Finish()),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("")));
   ASSERT_TRUE(WaitFor([&] { return store_->finished_puts() == 1; }, absl::Seconds(10)));
   EXPECT_THAT(Client(kGatewayToken).StatObject("gateway", "cancelled"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("cancelled")));
@@ -376,7 +411,8 @@ TEST_P(StorageServiceTest, ManyClientsAtOnce) {
   }
   for (std::thread& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0);
-  absl::StatusOr<v1::ListResponse> all = Client(kGatewayToken).ListObjects("gateway", "", 1000);
+  absl::StatusOr<v1::ListResponse> all =
+      Client(kGatewayToken).ListObjects("gateway", "", 1000);
   ASSERT_THAT(all, IsOk());
   EXPECT_THAT(all->objects(), SizeIs(kClients * 4));
 }

@@ -89,7 +89,8 @@ absl::Status SyncDirectory(const std::string& path) {
 
 absl::Status EnsureDirectory(const std::string& path) {
   const std::filesystem::path parent_path = std::filesystem::path(path).parent_path();
-  const std::string parent = parent_path.empty() ? std::string(".") : parent_path.string();
+  const std::string parent =
+      parent_path.empty() ? std::string(".") : parent_path.string();
   if (mkdir(path.c_str(), 0755) == 0) return SyncDirectory(parent);
   if (errno == ENOENT && parent != path) {
     if (absl::Status status = EnsureDirectory(parent); !status.ok()) return status;

@@ -36,8 +36,7 @@ class ScopedFd final {
 
 // `what` and `path` describe the failed operation; the code follows errno
 // (ENOENT: NOT_FOUND, ENOSPC/EDQUOT: RESOURCE_EXHAUSTED, else INTERNAL).
-absl::Status ErrnoError(int error_number, absl::string_view what,
-                        absl::string_view path);
+absl::Status ErrnoError(int error_number, absl::string_view what, absl::string_view path);
 
 absl::StatusOr<ScopedFd> OpenFile(const std::string& path, int flags, mode_t mode = 0);
 absl::Status WriteAll(int fd, absl::string_view data, absl::string_view path);

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cstring>
 #include <mutex>
-
 #include <pugixml.hpp>
 
 #include "absl/strings/ascii.h"
@@ -88,7 +87,8 @@ struct Transfer {
   std::string response_body;
 };
 
-absl::StatusOr<S3ObjectHead> ParseHead(const std::map<std::string, std::string>& headers) {
+absl::StatusOr<S3ObjectHead> ParseHead(
+    const std::map<std::string, std::string>& headers) {
   S3ObjectHead head;
   for (const auto& [name, value] : headers) {
     if (name == "etag") head.etag = value;
@@ -124,7 +124,8 @@ size_t ReadBody(char* buffer, size_t size, size_t count, void* user_data) {
     transfer->body_offset += wanted;
     return wanted;
   }
-  const ssize_t got = pread(body.fd, buffer, wanted, static_cast<off_t>(transfer->body_offset));
+  const ssize_t got =
+      pread(body.fd, buffer, wanted, static_cast<off_t>(transfer->body_offset));
   if (got <= 0) return CURL_READFUNC_ABORT;
   transfer->body_offset += static_cast<uint64_t>(got);
   return static_cast<size_t>(got);
@@ -162,7 +163,8 @@ size_t ReadHeader(char* data, size_t size, size_t count, void* user_data) {
   if (colon == absl::string_view::npos) return bytes;
   std::string name(absl::StripAsciiWhitespace(line.substr(0, colon)));
   absl::AsciiStrToLower(&name);
-  transfer->headers[name] = std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+  transfer->headers[name] =
+      std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
   return bytes;
 }
 
@@ -212,7 +214,8 @@ absl::StatusOr<std::unique_ptr<S3Client>> S3Client::Create(S3ClientOptions optio
   if ((credentials.access_key_id.empty() || credentials.secret_access_key.empty()) &&
       credentials.container_credentials_url.empty()) {
     return absl::InvalidArgumentError(
-        "S3 credentials are missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run "
+        "S3 credentials are missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+        "run "
         "with an ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)");
   }
   InitCurlOnce();
@@ -265,7 +268,8 @@ absl::StatusOr<S3Client::Keys> S3Client::CurrentKeys() {
   }
   absl::MutexLock lock(&keys_mutex_);
   // Refreshed early, so that no request is signed with keys about to expire.
-  if (keys_.has_value() && absl::Now() + absl::Minutes(5) < keys_->expiration) return *keys_;
+  if (keys_.has_value() && absl::Now() + absl::Minutes(5) < keys_->expiration)
+    return *keys_;
   absl::StatusOr<Keys> fetched = FetchContainerKeys();
   if (fetched.ok()) {
     keys_ = *fetched;
@@ -284,19 +288,22 @@ absl::StatusOr<S3Client::Keys> S3Client::FetchContainerKeys() {
   curl_slist* headers = nullptr;
   if (!credentials.container_authorization.empty()) {
     headers = curl_slist_append(
-        headers, absl::StrCat("Authorization: ", credentials.container_authorization).c_str());
+        headers,
+        absl::StrCat("Authorization: ", credentials.container_authorization).c_str());
   }
   curl_easy_setopt(curl, CURLOPT_URL, credentials.container_credentials_url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION,
-                   +[](char* data, size_t size, size_t count, void* user_data) -> size_t {
-                     auto* out = static_cast<std::string*>(user_data);
-                     if (out->size() < kMaxBufferedBody) out->append(data, size * count);
-                     return size * count;
-                   });
+  curl_easy_setopt(
+      curl, CURLOPT_TIMEOUT_MS,
+      static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+  curl_easy_setopt(
+      curl, CURLOPT_WRITEFUNCTION,
+      +[](char* data, size_t size, size_t count, void* user_data) -> size_t {
+        auto* out = static_cast<std::string*>(user_data);
+        if (out->size() < kMaxBufferedBody) out->append(data, size * count);
+        return size * count;
+      });
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
   const CURLcode result = curl_easy_perform(curl);
   long http_status = 0;
@@ -310,7 +317,8 @@ absl::StatusOr<S3Client::Keys> S3Client::FetchContainerKeys() {
         absl::StrCat("cannot fetch ", source, ": ", curl_easy_strerror(result)));
   }
   if (http_status != 200) {
-    return absl::UnavailableError(absl::StrCat("cannot fetch ", source, ": HTTP ", http_status));
+    return absl::UnavailableError(
+        absl::StrCat("cannot fetch ", source, ": HTTP ", http_status));
   }
   try {
     const nlohmann::json json = nlohmann::json::parse(body);
@@ -320,7 +328,8 @@ absl::StatusOr<S3Client::Keys> S3Client::FetchContainerKeys() {
     std::string error;
     if (!absl::ParseTime(absl::RFC3339_full, json.at("Expiration").get<std::string>(),
                          &keys.expiration, &error)) {
-      return absl::UnavailableError(absl::StrCat(source, " has a bad Expiration: ", error));
+      return absl::UnavailableError(
+          absl::StrCat(source, " has a bad Expiration: ", error));
     }
     return keys;
   } catch (const nlohmann::json::exception& error) {
@@ -353,8 +362,10 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
                     UriEncode(query[i].second));
   }
 
-  Transfer transfer{
-      .curl = curl, .body = request.body, .on_head = request.on_head, .sink = request.sink};
+  Transfer transfer{.curl = curl,
+                    .body = request.body,
+                    .on_head = request.on_head,
+                    .sink = request.sink};
   curl_slist* headers = nullptr;
   for (const std::string& header : request.headers) {
     headers = curl_slist_append(headers, header.c_str());
@@ -373,8 +384,9 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
   curl_easy_setopt(curl, CURLOPT_USERNAME, keys.access_key_id.c_str());
   curl_easy_setopt(curl, CURLOPT_PASSWORD, keys.secret_access_key.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
+  curl_easy_setopt(
+      curl, CURLOPT_CONNECTTIMEOUT_MS,
+      static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
                    static_cast<long>(absl::ToInt64Seconds(options_.stall_timeout)));
@@ -431,8 +443,9 @@ absl::Status S3Client::HeadBucket(absl::string_view bucket) {
                           Perform({.method = "HEAD", .bucket = std::string(bucket)}));
   if (response.http_status / 100 == 2) return absl::OkStatus();
   if (response.http_status == 403) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "S3 denies access to bucket ", bucket, " (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("S3 denies access to bucket ", bucket,
+                     " (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"));
   }
   return StatusForHttp(response.http_status, response.body,
                        absl::StrCat("access to bucket ", bucket));
@@ -440,9 +453,9 @@ absl::Status S3Client::HeadBucket(absl::string_view bucket) {
 
 absl::StatusOr<S3ObjectHead> S3Client::HeadObject(absl::string_view bucket,
                                                   absl::string_view key) {
-  STACHE_ASSIGN_OR_RETURN(
-      Response response,
-      Perform({.method = "HEAD", .bucket = std::string(bucket), .key = std::string(key)}));
+  STACHE_ASSIGN_OR_RETURN(Response response, Perform({.method = "HEAD",
+                                                      .bucket = std::string(bucket),
+                                                      .key = std::string(key)}));
   if (response.http_status / 100 != 2) {
     return StatusForHttp(response.http_status, response.body, absl::StrCat("HEAD ", key));
   }
@@ -466,9 +479,9 @@ absl::Status S3Client::PutObject(absl::string_view bucket, absl::string_view key
   return StatusForHttp(response.http_status, response.body, absl::StrCat("PUT ", key));
 }
 
-absl::Status S3Client::GetObject(absl::string_view bucket, absl::string_view key,
-                                 absl::FunctionRef<absl::Status(const S3ObjectHead&)> on_head,
-                                 ChunkSink on_chunk) {
+absl::Status S3Client::GetObject(
+    absl::string_view bucket, absl::string_view key,
+    absl::FunctionRef<absl::Status(const S3ObjectHead&)> on_head, ChunkSink on_chunk) {
   Request request{.method = "GET",
                   .bucket = std::string(bucket),
                   .key = std::string(key),
@@ -492,10 +505,11 @@ absl::StatusOr<std::string> S3Client::GetObjectBytes(absl::string_view bucket,
 }
 
 absl::Status S3Client::DeleteObject(absl::string_view bucket, absl::string_view key) {
-  STACHE_ASSIGN_OR_RETURN(
-      Response response,
-      Perform({.method = "DELETE", .bucket = std::string(bucket), .key = std::string(key)}));
-  if (response.http_status / 100 == 2 || response.http_status == 404) return absl::OkStatus();
+  STACHE_ASSIGN_OR_RETURN(Response response, Perform({.method = "DELETE",
+                                                      .bucket = std::string(bucket),
+                                                      .key = std::string(key)}));
+  if (response.http_status / 100 == 2 || response.http_status == 404)
+    return absl::OkStatus();
   return StatusForHttp(response.http_status, response.body, absl::StrCat("DELETE ", key));
 }
 
@@ -522,7 +536,8 @@ absl::StatusOr<S3ListResult> S3Client::ListObjects(absl::string_view bucket,
     return absl::InternalError("S3 ListObjectsV2 answered with malformed XML");
   }
   pugi::xml_node result = document.child("ListBucketResult");
-  if (!result) return absl::InternalError("S3 ListObjectsV2 answer has no ListBucketResult");
+  if (!result)
+    return absl::InternalError("S3 ListObjectsV2 answer has no ListBucketResult");
   S3ListResult list;
   for (pugi::xml_node contents : result.children("Contents")) {
     list.keys.emplace_back(contents.child_value("Key"));
@@ -530,7 +545,8 @@ absl::StatusOr<S3ListResult> S3Client::ListObjects(absl::string_view bucket,
   list.truncated = std::string(result.child_value("IsTruncated")) == "true";
   list.next_continuation_token = result.child_value("NextContinuationToken");
   if (list.truncated && list.next_continuation_token.empty()) {
-    return absl::InternalError("S3 ListObjectsV2 is truncated but has no continuation token");
+    return absl::InternalError(
+        "S3 ListObjectsV2 is truncated but has no continuation token");
   }
   return list;
 }

@@ -3,8 +3,10 @@
 // works with AWS S3 and with MinIO alike. ListObjectsV2 answers are parsed
 // with pugixml.
 //
-//   STACHE_ASSIGN_OR_RETURN(auto s3, S3Client::Create({.endpoint = "http://127.0.0.1:9000",
-//       .region = "us-east-1", .credentials = {.access_key_id = id, .secret_access_key = secret}}));
+//   STACHE_ASSIGN_OR_RETURN(auto s3, S3Client::Create({.endpoint =
+//   "http://127.0.0.1:9000",
+//       .region = "us-east-1", .credentials = {.access_key_id = id, .secret_access_key =
+//       secret}}));
 //   STACHE_ASSIGN_OR_RETURN(S3ObjectHead head, s3->HeadObject("bucket", "a/b"));
 #ifndef STACHE_STORAGE_INTERNAL_S3_CLIENT_H_
 #define STACHE_STORAGE_INTERNAL_S3_CLIENT_H_
@@ -72,9 +74,10 @@ class S3Client final {
 
   absl::Status CreateBucket(absl::string_view bucket);
   absl::Status HeadBucket(absl::string_view bucket);
-  absl::StatusOr<S3ObjectHead> HeadObject(absl::string_view bucket, absl::string_view key);
-  absl::Status PutObject(absl::string_view bucket, absl::string_view key, const S3Body& body,
-                         absl::string_view content_type,
+  absl::StatusOr<S3ObjectHead> HeadObject(absl::string_view bucket,
+                                          absl::string_view key);
+  absl::Status PutObject(absl::string_view bucket, absl::string_view key,
+                         const S3Body& body, absl::string_view content_type,
                          const std::map<std::string, std::string>& metadata);
   // Calls `on_head` with the response's headers, then streams the bytes to
   // `on_chunk` (pieces of any size). An error from either stops the transfer.
@@ -82,14 +85,17 @@ class S3Client final {
                          absl::FunctionRef<absl::Status(const S3ObjectHead&)> on_head,
                          ChunkSink on_chunk);
   // The whole object, for small ones.
-  absl::StatusOr<std::string> GetObjectBytes(absl::string_view bucket, absl::string_view key);
+  absl::StatusOr<std::string> GetObjectBytes(absl::string_view bucket,
+                                             absl::string_view key);
   // Succeeds when the object is already gone.
   absl::Status DeleteObject(absl::string_view bucket, absl::string_view key);
   // One ListObjectsV2 page of keys under `prefix`, after `start_after` or
   // continuing from `continuation_token`.
-  absl::StatusOr<S3ListResult> ListObjects(absl::string_view bucket, absl::string_view prefix,
+  absl::StatusOr<S3ListResult> ListObjects(absl::string_view bucket,
+                                           absl::string_view prefix,
                                            absl::string_view start_after,
-                                           absl::string_view continuation_token, int max_keys);
+                                           absl::string_view continuation_token,
+                                           int max_keys);
 
   const S3ClientOptions& options() const { return options_; }
 

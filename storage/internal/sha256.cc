@@ -30,8 +30,8 @@ std::array<uint8_t, 32> Sha256::Digest() {
 
 std::string Sha256::HexDigest() {
   const std::array<uint8_t, 32> digest = Digest();
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(digest.data()), digest.size()));
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 std::string Sha256Hex(absl::string_view data) {

@@ -53,7 +53,8 @@ void SpooledBlob::RemoveFile() {
   path_.clear();
 }
 
-absl::StatusOr<SpooledBlob> SpooledBlob::Receive(const std::string& dir, ChunkSource source,
+absl::StatusOr<SpooledBlob> SpooledBlob::Receive(const std::string& dir,
+                                                 ChunkSource source,
                                                  const SpoolLimits& limits, Mode mode) {
   std::string name = absl::StrCat(dir, "/", kTempPrefix, "XXXXXX");
   const int raw_fd = mkostemp(name.data(), O_CLOEXEC);
@@ -83,10 +84,11 @@ absl::StatusOr<SpooledBlob> SpooledBlob::Receive(const std::string& dir, ChunkSo
     return absl::InvalidArgumentError(absl::StrCat(
         "received ", blob.size_bytes_, " bytes, expected ", *limits.expected_size_bytes));
   }
-  if (!limits.expected_sha256_hex.empty() && blob.sha256_hex_ != limits.expected_sha256_hex) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "received bytes have SHA-256 ", blob.sha256_hex_, ", expected ",
-        limits.expected_sha256_hex));
+  if (!limits.expected_sha256_hex.empty() &&
+      blob.sha256_hex_ != limits.expected_sha256_hex) {
+    return absl::InvalidArgumentError(absl::StrCat("received bytes have SHA-256 ",
+                                                   blob.sha256_hex_, ", expected ",
+                                                   limits.expected_sha256_hex));
   }
   if (mode == kDurable && fsync(blob.fd()) != 0) return ErrnoError(errno, "fsync", name);
   return blob;

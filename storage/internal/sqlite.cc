@@ -81,9 +81,9 @@ absl::StatusOr<SqliteDb> SqliteDb::Open(const std::string& path) {
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
       nullptr);
   if (result != SQLITE_OK) {
-    absl::Status status = absl::InternalError(absl::StrCat(
-        "cannot open metadata database ", path, ": ",
-        db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(result)));
+    absl::Status status = absl::InternalError(
+        absl::StrCat("cannot open metadata database ", path, ": ",
+                     db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(result)));
     sqlite3_close(db);
     return status;
   }

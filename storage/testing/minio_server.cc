@@ -29,15 +29,18 @@ MinioServer::MinioServer(std::unique_ptr<ChildProcess> process, int port,
                          std::unique_ptr<internal::S3Client> client)
     : process_(std::move(process)), port_(port), client_(std::move(client)) {}
 
-std::string MinioServer::endpoint() const { return absl::StrCat("http://127.0.0.1:", port_); }
+std::string MinioServer::endpoint() const {
+  return absl::StrCat("http://127.0.0.1:", port_);
+}
 
 absl::StatusOr<std::unique_ptr<MinioServer>> MinioServer::Start() {
   const std::string binary = MinioBinary();
   if (binary.empty() || access(binary.c_str(), X_OK) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "MinIO is not installed (looked for \"", binary,
-        "\"); scripts/setup.sh builds it with go install github.com/minio/minio@<pinned>, "
-        "or set STACHE_MINIO to its path"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("MinIO is not installed (looked for \"", binary,
+                     "\"); scripts/setup.sh builds it with go install "
+                     "github.com/minio/minio@<pinned>, "
+                     "or set STACHE_MINIO to its path"));
   }
   const int port = PickUnusedPort();
   const int console_port = PickUnusedPort();
@@ -49,11 +52,12 @@ absl::StatusOr<std::unique_ptr<MinioServer>> MinioServer::Start() {
                                          {"MINIO_ROOT_PASSWORD", kMinioSecretKey},
                                          {"MINIO_BROWSER", "off"},
                                          {"MINIO_UPDATE", "off"}});
-  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<internal::S3Client> client,
-                          internal::S3Client::Create({.endpoint = absl::StrCat("http://127.0.0.1:", port),
-                                                      .credentials = {.access_key_id = kMinioAccessKey,
-                                                                      .secret_access_key = kMinioSecretKey},
-                                                      .connect_timeout = absl::Seconds(1)}));
+  STACHE_ASSIGN_OR_RETURN(
+      std::unique_ptr<internal::S3Client> client,
+      internal::S3Client::Create({.endpoint = absl::StrCat("http://127.0.0.1:", port),
+                                  .credentials = {.access_key_id = kMinioAccessKey,
+                                                  .secret_access_key = kMinioSecretKey},
+                                  .connect_timeout = absl::Seconds(1)}));
   // Ready once it answers S3 requests: a missing bucket is NOT_FOUND.
   absl::Status probe;
   const bool ready = WaitFor(
@@ -63,10 +67,11 @@ absl::StatusOr<std::unique_ptr<MinioServer>> MinioServer::Start() {
       },
       absl::Seconds(30));
   if (!ready || !absl::IsNotFound(probe)) {
-    return absl::UnavailableError(absl::StrCat("MinIO did not start: ", probe.ToString(),
-                                               "\n", process->Output()));
+    return absl::UnavailableError(
+        absl::StrCat("MinIO did not start: ", probe.ToString(), "\n", process->Output()));
   }
-  return std::unique_ptr<MinioServer>(new MinioServer(std::move(process), port, std::move(client)));
+  return std::unique_ptr<MinioServer>(
+      new MinioServer(std::move(process), port, std::move(client)));
 }
 
 MinioServer* MinioServer::Shared(std::string* skip_reason) {
@@ -103,7 +108,8 @@ absl::StatusOr<std::string> MinioServer::CreateBucket() {
 S3BlobStoreOptions MinioServer::StoreOptions(const std::string& bucket) const {
   return {.endpoint = endpoint(),
           .bucket = bucket,
-          .credentials = {.access_key_id = kMinioAccessKey, .secret_access_key = kMinioSecretKey},
+          .credentials = {.access_key_id = kMinioAccessKey,
+                          .secret_access_key = kMinioSecretKey},
           .spool_dir = ScratchDir()};
 }
 

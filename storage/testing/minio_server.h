@@ -52,8 +52,9 @@ class MinioServer final {
 // A fresh, empty store for a test: "local" (in a temp dir) or "s3" (a new
 // bucket of the shared MinIO). nullptr with `skip_reason` set when the
 // backend is unavailable here.
-absl::StatusOr<std::unique_ptr<BlobStore>> MakeTestStore(
-    const std::string& backend, uint64_t max_object_bytes, std::string* skip_reason);
+absl::StatusOr<std::unique_ptr<BlobStore>> MakeTestStore(const std::string& backend,
+                                                         uint64_t max_object_bytes,
+                                                         std::string* skip_reason);
 
 }  // namespace stache::storage::testing
 

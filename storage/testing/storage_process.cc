@@ -24,14 +24,16 @@ StorageProcess::StorageProcess(std::unique_ptr<ChildProcess> process, int port)
 }
 
 absl::StatusOr<std::unique_ptr<StorageProcess>> StorageProcess::Start(
-    const std::vector<std::string>& flags, const std::map<std::string, std::string>& env) {
+    const std::vector<std::string>& flags,
+    const std::map<std::string, std::string>& env) {
   const int port = PickUnusedPort();
   std::vector<std::string> argv = {BinaryPath("stache-storage"), "--host=127.0.0.1",
                                    absl::StrCat("--port=", port)};
   argv.insert(argv.end(), flags.begin(), flags.end());
   auto process = std::make_unique<ChildProcess>(argv, env);
-  const bool serving = WaitFor(
-      [&] { return PortAcceptsConnections(port) || !process->Running(); }, absl::Seconds(20));
+  const bool serving =
+      WaitFor([&] { return PortAcceptsConnections(port) || !process->Running(); },
+              absl::Seconds(20));
   if (!serving || !process->Running()) {
     return absl::UnavailableError(
         absl::StrCat("stache-storage did not start:\n", process->Output()));

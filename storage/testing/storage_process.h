@@ -7,12 +7,12 @@
 #ifndef STACHE_STORAGE_TESTING_STORAGE_PROCESS_H_
 #define STACHE_STORAGE_TESTING_STORAGE_PROCESS_H_
 
+#include <grpcpp/channel.h>
+
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/channel.h>
 
 #include "absl/status/statusor.h"
 #include "storage/storage_client.h"
@@ -26,7 +26,8 @@ class StorageProcess final {
   // and waits until it accepts connections; the error carries its output
   // when it exits instead.
   static absl::StatusOr<std::unique_ptr<StorageProcess>> Start(
-      const std::vector<std::string>& flags, const std::map<std::string, std::string>& env = {});
+      const std::vector<std::string>& flags,
+      const std::map<std::string, std::string>& env = {});
 
   int port() const { return port_; }
   stache::testing::ChildProcess& process() { return *process_; }

@@ -74,7 +74,8 @@ absl::StatusOr<StoredBytes> ReadObject(BlobStore& store, const std::string& ns,
 }
 
 absl::StatusOr<std::vector<ObjectInfo>> ListAll(BlobStore& store, const std::string& ns,
-                                                const std::string& key_prefix, int page_size) {
+                                                const std::string& key_prefix,
+                                                int page_size) {
   std::vector<ObjectInfo> all;
   std::string token;
   for (int pages = 0; pages < 10'000; ++pages) {

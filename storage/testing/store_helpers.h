@@ -3,7 +3,8 @@
 //
 //   std::string bytes = RandomBytes(3 << 20, /*seed=*/1);
 //   ASSERT_THAT(PutBytes(store, "ns", "a/b", bytes), IsOk());
-//   EXPECT_THAT(ReadObject(store, "ns", "a/b"), IsOkAndHolds(Field(&StoredBytes::bytes, bytes)));
+//   EXPECT_THAT(ReadObject(store, "ns", "a/b"), IsOkAndHolds(Field(&StoredBytes::bytes,
+//   bytes)));
 #ifndef STACHE_STORAGE_TESTING_STORE_HELPERS_H_
 #define STACHE_STORAGE_TESTING_STORE_HELPERS_H_
 

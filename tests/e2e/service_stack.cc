@@ -31,7 +31,8 @@ std::unique_ptr<ChildProcess> Start(std::vector<std::string> argv, int port) {
 
 }  // namespace
 
-ServiceStack::ServiceStack(int64_t max_body_bytes)
+ServiceStack::ServiceStack(int64_t max_body_bytes,
+                           const std::vector<std::string>& extra_gateway_flags)
     : data_dir_(testing::MakeTempDir()),
       storage_port_(testing::PickUnusedPort()),
       detector_port_(testing::PickUnusedPort()),
@@ -42,13 +43,14 @@ ServiceStack::ServiceStack(int64_t max_body_bytes)
                    storage_port_);
   StartDetector();
   overlay_ = Start({BinaryPath("stache-overlay"), PortFlag(overlay_port_)}, overlay_port_);
-  gateway_ = Start({BinaryPath("stache-gateway"), PortFlag(gateway_port_),
-                    AddressFlag("detector", detector_port_),
-                    AddressFlag("overlay", overlay_port_),
-                    AddressFlag("storage", storage_port_),
-                    absl::StrCat("--max_body_bytes=", max_body_bytes), "--backend_timeout=10s",
-                    "--probe_timeout=2s", "--grace_period=5s", "--http_keep_alive_timeout=1s"},
-                   gateway_port_);
+  std::vector<std::string> gateway_argv = {
+      BinaryPath("stache-gateway"), PortFlag(gateway_port_),
+      AddressFlag("detector", detector_port_), AddressFlag("overlay", overlay_port_),
+      AddressFlag("storage", storage_port_), absl::StrCat("--max_body_bytes=", max_body_bytes),
+      "--backend_timeout=10s", "--probe_timeout=2s", "--grace_period=5s",
+      "--http_keep_alive_timeout=1s"};
+  gateway_argv.insert(gateway_argv.end(), extra_gateway_flags.begin(), extra_gateway_flags.end());
+  gateway_ = Start(std::move(gateway_argv), gateway_port_);
 }
 
 bool ServiceStack::WaitUntilReady() {
@@ -62,6 +64,11 @@ void ServiceStack::StartDetector() {
 void ServiceStack::KillDetector() {
   detector_->Signal(SIGKILL);
   detector_->Wait(absl::Seconds(10));
+}
+
+bool ServiceStack::AllRunning() {
+  return storage_->Running() && detector_->Running() && overlay_->Running() &&
+         gateway_->Running();
 }
 
 std::unique_ptr<httplib::Client> ServiceStack::Client() const {

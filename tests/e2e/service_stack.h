@@ -24,7 +24,10 @@ namespace stache::e2e {
 class ServiceStack final {
  public:
   // The gateway refuses uploads over `max_body_bytes` with 413.
-  explicit ServiceStack(int64_t max_body_bytes = 20'000'000);
+  // `extra_gateway_flags` are appended to the gateway's command line (e.g.
+  // "--http_read_timeout=2s").
+  explicit ServiceStack(int64_t max_body_bytes = 20'000'000,
+                        const std::vector<std::string>& extra_gateway_flags = {});
 
   // True once the gateway's /readyz says every backend is serving.
   bool WaitUntilReady();
@@ -42,6 +45,12 @@ class ServiceStack final {
                          const httplib::Headers& headers = {}) const;
 
   int gateway_port() const { return gateway_port_; }
+  // The backends, for tests that call them over gRPC directly.
+  int storage_port() const { return storage_port_; }
+  int detector_port() const { return detector_port_; }
+  int overlay_port() const { return overlay_port_; }
+  // True while all four processes are running.
+  bool AllRunning();
   // "http://127.0.0.1:<gateway port>"
   std::string url() const;
   // What the gateway and the detector logged, for failure messages.

@@ -197,7 +197,9 @@ absl::StatusOr<ImageHeader> ReadWebpHeader(absl::string_view bytes) {
     const absl::string_view type = Slice(bytes, offset, 4);
     const size_t data = offset + 8;
     uint32_t a = 0, b = 0;
-    if (type == "VP8X") {
+    // Only the first size counts, as for libwebp: a later VP8X must not
+    // shrink what the decoder will allocate (found by image_header_fuzzer).
+    if (type == "VP8X" && !have_size) {
       if (!reader.U24(data + 4, &a) || !reader.U24(data + 7, &b)) break;
       header.width = int64_t{a} + 1;
       header.height = int64_t{b} + 1;

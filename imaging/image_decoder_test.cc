@@ -158,6 +158,19 @@ TEST(DecodeImageTest, RefusesDecompressionBombsBeforeDecoding) {
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
 }
 
+// Regression (issue #7, image_header_fuzzer): a second VP8X chunk claiming
+// 1 x 1 used to override the first one's 17991 x 57856 canvas, so the guard
+// passed and OpenCV allocated 3 GB for the canvas libwebp reads.
+TEST(DecodeImageTest, ALaterVp8xChunkDoesNotHideABomb) {
+  const std::string webp(
+      "RIFF\x16\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00"
+      "FF\x00\xff\xe1\x00VP8X\x0a\x00\x00\x50VPW%\x00\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\x00\x00\x00\x00",
+      48);
+  EXPECT_THAT(DecodeImage(webp, {.max_pixels = 65536}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("17991 x 57856")));
+}
+
 TEST(DecodeImageTest, AppliesTheConfiguredPixelLimit) {
   const std::string jpeg = Encode(QuadrantImage(), ImageFormat::kJpeg);
   EXPECT_THAT(DecodeImage(jpeg, {.max_pixels = 60 * 40}), IsOk());

@@ -382,6 +382,15 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
         header->width, header->height, header->width * header->height,
         limits.max_pixels));
   }
+  // OpenCV picks its decoder by signature, and GDCM's (DICOM) is "DICM" at
+  // offset 128, not 0: data another decoder declines (a WebP that libwebp
+  // refuses but the header above accepts) would reach GDCM, which aborts the
+  // process on malformed input (found by image_header_fuzzer, issue #7).
+  if (Slice(bytes, 128, 4) == "DICM") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the ", ImageFormatName(header->format),
+        " image could not be decoded: it also carries a DICOM signature"));
+  }
   cv::Mat decoded;
   try {
     // Orientation is applied below by our own rule, the same for every

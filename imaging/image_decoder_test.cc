@@ -8,6 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "tests/testing/images.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -169,6 +170,20 @@ TEST(DecodeImageTest, ALaterVp8xChunkDoesNotHideABomb) {
       48);
   EXPECT_THAT(DecodeImage(webp, {.max_pixels = 65536}),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("17991 x 57856")));
+}
+
+// Regression (issue #7, image_header_fuzzer): a WebP that libwebp declines
+// (an unknown chunk before VP8) with "DICM" at offset 128 made OpenCV hand it
+// to GDCM, whose failed assertion aborted the whole process.
+TEST(DecodeImageTest, AWebpWithADicomSignatureIsRefusedNotHandedToGdcm) {
+  const std::string encoded = Encode(QuadrantImage(), ImageFormat::kWebp);
+  std::string webp = absl::StrCat("RIFF", std::string(4, '\0'), "WEBP", "JUNK",
+                                  std::string(4, '\0'), encoded.substr(12));
+  ASSERT_GT(webp.size(), 132u);
+  webp.replace(128, 4, "DICM");
+  ASSERT_THAT(ReadImageHeader(webp), IsOk());
+  EXPECT_THAT(DecodeImage(webp, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("DICOM")));
 }
 
 TEST(DecodeImageTest, AppliesTheConfiguredPixelLimit) {

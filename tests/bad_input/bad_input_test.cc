@@ -460,6 +460,34 @@ TEST_F(BadInputTest, PngBombToApplyIsResourceExhausted) {
   ExpectGrpcError(Apply(request), grpc::StatusCode::RESOURCE_EXHAUSTED, "pixels");
 }
 
+// Found by image_header_fuzzer: a second VP8X chunk used to hide the first
+// one's 17991 x 57856 canvas from the guard.
+TEST_F(BadInputTest, WebpBombBehindASecondVp8xChunkIsResourceExhausted) {
+  const std::string webp(
+      "RIFF\x16\x00\x00\x00WEBPVP8X\x0a\x00\x00\x00\x00\x00\x00\x00"
+      "FF\x00\xff\xe1\x00VP8X\x0a\x00\x00\x50VPW%\x00\x00\x00\x00\x00\x00\x00"
+      "\x00\x00\x00\x00\x00\x00",
+      48);
+  detector::v1::DetectRequest request;
+  request.set_image(webp);
+  detector::v1::DetectResponse response;
+  ExpectGrpcError(detector_->Detect(Context().get(), request, &response),
+                  grpc::StatusCode::RESOURCE_EXHAUSTED, "17991 x 57856");
+}
+
+// Found by image_header_fuzzer: a WebP libwebp declines, with "DICM" at
+// offset 128, reached OpenCV's DICOM decoder, which aborted the process.
+TEST_F(BadInputTest, WebpWithADicomSignatureIs400AndTheBackendsSurvive) {
+  const std::string encoded = Encode(ImageFormat::kWebp);
+  std::string webp = absl::StrCat("RIFF", std::string(4, '\0'), "WEBP", "JUNK",
+                                  std::string(4, '\0'), encoded.substr(12));
+  webp.replace(128, 4, "DICM");
+  ExpectJsonError(Upload(webp, "", "x.webp", "image/webp"), 400, "DICOM");
+  overlay::v1::ApplyRequest request = ApplyWith(DetectedFace());
+  request.set_image(webp);
+  ExpectGrpcError(Apply(request), grpc::StatusCode::INVALID_ARGUMENT, "DICOM");
+}
+
 TEST_F(BadInputTest, ZeroByteRawBodyIs400) {
   ExpectJsonError(PostRaw("", "image/jpeg"), 400, "empty body");
 }

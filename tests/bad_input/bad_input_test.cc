@@ -21,20 +21,18 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-
 #include <signal.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <future>
 #include <limits>
 #include <memory>
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -103,7 +101,8 @@ uint32_t Crc32(const std::string& bytes, size_t begin, size_t end) {
   uint32_t crc = 0xFFFFFFFFu;
   for (size_t i = begin; i < end; ++i) {
     crc ^= static_cast<unsigned char>(bytes[i]);
-    for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    for (int bit = 0; bit < 8; ++bit)
+      crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
   }
   return ~crc;
 }
@@ -123,23 +122,26 @@ std::string PngBomb() {
 // Checks.
 
 // The gateway's JSON error: {"error": {"code", "status", "message"}}.
-void ExpectJsonErrorBody(int status, const std::string& content_type, const std::string& text,
-                         int http_status, const std::string& message_part) {
+void ExpectJsonErrorBody(int status, const std::string& content_type,
+                         const std::string& text, int http_status,
+                         const std::string& message_part) {
   EXPECT_EQ(status, http_status) << text;
   EXPECT_EQ(content_type, "application/json") << text;
   const json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  ASSERT_TRUE(body.is_object() && body.contains("error") && body["error"].is_object()) << text;
+  ASSERT_TRUE(body.is_object() && body.contains("error") && body["error"].is_object())
+      << text;
   EXPECT_EQ(body["error"]["code"], http_status) << text;
   const std::string message = body["error"].value("message", "");
-  EXPECT_THAT(absl::AsciiStrToLower(message), HasSubstr(absl::AsciiStrToLower(message_part)))
+  EXPECT_THAT(absl::AsciiStrToLower(message),
+              HasSubstr(absl::AsciiStrToLower(message_part)))
       << text;
 }
 
 void ExpectJsonError(const httplib::Result& result, int http_status,
                      const std::string& message_part) {
   ASSERT_TRUE(result) << "no answer: " << httplib::to_string(result.error());
-  ExpectJsonErrorBody(result->status, result->get_header_value("Content-Type"), result->body,
-                      http_status, message_part);
+  ExpectJsonErrorBody(result->status, result->get_header_value("Content-Type"),
+                      result->body, http_status, message_part);
 }
 
 // The same for an answer read off a raw connection.
@@ -151,10 +153,11 @@ void ExpectRawJsonError(const std::string& answer, int http_status,
   int status = 0;
   ASSERT_EQ(std::sscanf(head.c_str(), "HTTP/1.1 %d", &status), 1) << answer;
   const std::string content_type =
-      head.find("Content-Type: application/json") != std::string::npos ? "application/json"
-                                                                        : head;
-  ExpectJsonErrorBody(status, content_type, answer.substr(end_of_headers + 4), http_status,
-                      message_part);
+      head.find("Content-Type: application/json") != std::string::npos
+          ? "application/json"
+          : head;
+  ExpectJsonErrorBody(status, content_type, answer.substr(end_of_headers + 4),
+                      http_status, message_part);
 }
 
 void ExpectGrpcError(const grpc::Status& status, grpc::StatusCode code,
@@ -184,14 +187,18 @@ class BadInputTest : public ::testing::Test {
     // Clients may send more than the servers accept, so that the servers'
     // own limits are what is tested.
     constexpr int64_t kClientLimit = 64'000'000;
-    detector_ = detector::v1::DetectorService::NewStub(server::MakeChannel(
-                    absl::StrCat("127.0.0.1:", stack_->detector_port()), kClientLimit))
-                    .release();
-    overlay_ = overlay::v1::OverlayService::NewStub(server::MakeChannel(
-                   absl::StrCat("127.0.0.1:", stack_->overlay_port()), kClientLimit))
+    detector_ =
+        detector::v1::DetectorService::NewStub(
+            server::MakeChannel(absl::StrCat("127.0.0.1:", stack_->detector_port()),
+                                kClientLimit))
+            .release();
+    overlay_ = overlay::v1::OverlayService::NewStub(
+                   server::MakeChannel(absl::StrCat("127.0.0.1:", stack_->overlay_port()),
+                                       kClientLimit))
                    .release();
-    storage_ = storage::v1::StorageService::NewStub(server::MakeChannel(
-                   absl::StrCat("127.0.0.1:", stack_->storage_port()), kClientLimit))
+    storage_ = storage::v1::StorageService::NewStub(
+                   server::MakeChannel(absl::StrCat("127.0.0.1:", stack_->storage_port()),
+                                       kClientLimit))
                    .release();
 
     good_photo_ = new std::string(ReadFileOrDie(TestDataPath("grace_hopper.jpg")));
@@ -243,14 +250,15 @@ class BadInputTest : public ::testing::Test {
     return stack_->Client()->Post(path, body, content_type);
   }
 
-  static std::string Multipart(const std::string& boundary, const std::string& parts_body) {
+  static std::string Multipart(const std::string& boundary,
+                               const std::string& parts_body) {
     return absl::StrCat(parts_body, "--", boundary, "--\r\n");
   }
   static std::string Part(const std::string& boundary, const std::string& name,
                           const std::string& value) {
-    return absl::StrCat("--", boundary, "\r\nContent-Disposition: form-data; name=\"", name,
-                        "\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n", value,
-                        "\r\n");
+    return absl::StrCat(
+        "--", boundary, "\r\nContent-Disposition: form-data; name=\"", name,
+        "\"; filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n", value, "\r\n");
   }
 
   // A face the real detector found on the good photo.
@@ -371,12 +379,12 @@ std::string CorruptStructure(ImageFormat format, std::string bytes) {
       // Bits per pixel 7: no such BMP.
       bytes[28] = 7;
       break;
-    case ImageFormat::kTiff:
-    {
+    case ImageFormat::kTiff: {
       // StripOffsets (tag 273) points far past the end. OpenCV writes
       // little-endian TIFF.
       uint32_t ifd = 0;
-      for (int i = 3; i >= 0; --i) ifd = (ifd << 8) | static_cast<unsigned char>(bytes[4 + i]);
+      for (int i = 3; i >= 0; --i)
+        ifd = (ifd << 8) | static_cast<unsigned char>(bytes[4 + i]);
       const size_t entries = static_cast<unsigned char>(bytes[ifd]);
       for (size_t e = 0; e < entries && ifd + 2 + 12 * e + 12 <= bytes.size(); ++e) {
         const size_t entry = ifd + 2 + 12 * e;
@@ -430,8 +438,8 @@ TEST_F(BadInputTest, TruncatedFilesOfEveryFormatAreRefused) {
 TEST_F(BadInputTest, CorruptFilesOfEveryFormatAreRefused) {
   for (const FormatCase& c : kFormats) {
     SCOPED_TRACE(imaging::ImageFormatName(c.format));
-    ExpectJsonError(Upload(CorruptStructure(c.format, Encode(c.format))), c.corrupt_status,
-                    c.corrupt_message);
+    ExpectJsonError(Upload(CorruptStructure(c.format, Encode(c.format))),
+                    c.corrupt_status, c.corrupt_message);
   }
 }
 
@@ -497,7 +505,8 @@ TEST_F(BadInputTest, ZeroByteImageFieldIs400) {
 }
 
 TEST_F(BadInputTest, OnePixelImageSucceedsWithNoFaces) {
-  httplib::Result result = Upload(Encode(ImageFormat::kPng, 1, 1), "", "dot.png", "image/png");
+  httplib::Result result =
+      Upload(Encode(ImageFormat::kPng, 1, 1), "", "dot.png", "image/png");
   ASSERT_TRUE(result);
   ASSERT_EQ(result->status, 201) << result->body;
   const json record = json::parse(result->body);
@@ -551,7 +560,8 @@ TEST_F(BadInputTest, DeclaredPngWithJpegBytesIsSniffedAsJpeg) {
 
 TEST_F(BadInputTest, MultipartWithTheWrongBoundaryIs400) {
   const std::string body = Multipart("actual", Part("actual", "image", *good_photo_));
-  ExpectJsonError(PostRaw(body, "multipart/form-data; boundary=declared"), 400, "multipart");
+  ExpectJsonError(PostRaw(body, "multipart/form-data; boundary=declared"), 400,
+                  "multipart");
 }
 
 TEST_F(BadInputTest, MultipartWithoutTheClosingBoundaryIs400) {
@@ -566,8 +576,8 @@ TEST_F(BadInputTest, MultipartWithoutAnImageFieldIs400) {
 }
 
 TEST_F(BadInputTest, MultipartWithTwoImagesIs400) {
-  const std::string body = Multipart(
-      "b0und", Part("b0und", "image", *good_photo_) + Part("b0und", "image", *good_photo_));
+  const std::string body = Multipart("b0und", Part("b0und", "image", *good_photo_) +
+                                                  Part("b0und", "image", *good_photo_));
   ExpectJsonError(PostRaw(body, "multipart/form-data; boundary=b0und"), 400,
                   "'image' must appear once");
 }
@@ -591,14 +601,15 @@ TEST_F(BadInputTest, UnknownStyleIs400) {
 }
 
 TEST_F(BadInputTest, UnknownFormatIs400) {
-  ExpectJsonError(PostRaw(*good_photo_, "image/jpeg", "/v1/images?format=gif"), 400, "format");
+  ExpectJsonError(PostRaw(*good_photo_, "image/jpeg", "/v1/images?format=gif"), 400,
+                  "format");
 }
 
 TEST_F(BadInputTest, PathTraversalIdsAre404) {
   for (const std::string& path : std::vector<std::string>{
            "/v1/images/..%2F..%2Fetc", "/v1/images/..%2F..%2Fetc%2Fpasswd/original",
-        "/v1/images/%2E%2E/result", "/v1/images/" + *good_id_ + "%2F..%2F..",
-        "/v1/images/a/b/original"}) {
+           "/v1/images/%2E%2E/result", "/v1/images/" + *good_id_ + "%2F..%2F..",
+           "/v1/images/a/b/original"}) {
     SCOPED_TRACE(path);
     ExpectJsonError(stack_->Client()->Get(path), 404, "");
   }
@@ -613,7 +624,8 @@ TEST_F(BadInputTest, NonNumericPageSizeIs400) {
 
 TEST_F(BadInputTest, HeaderFloodIsAnsweredAndSurvived) {
   httplib::Headers flood;
-  for (int i = 0; i < 500; ++i) flood.emplace(absl::StrCat("X-Flood-", i), std::string(100, 'f'));
+  for (int i = 0; i < 500; ++i)
+    flood.emplace(absl::StrCat("X-Flood-", i), std::string(100, 'f'));
   auto [status, body] = stack_->Get("/healthz", flood);
   // cpp-httplib 0.11 has no header count limit: the request is served.
   EXPECT_EQ(status, 200) << body;
@@ -630,8 +642,8 @@ TEST_F(BadInputTest, HugeHeaderIs400) {
 
 TEST_F(BadInputTest, HugeRequestLineIs414) {
   RawConnection connection(stack_->gateway_port());
-  ASSERT_TRUE(connection.Send(
-      absl::StrCat("GET /v1/images/", std::string(20000, 'a'), " HTTP/1.1\r\nHost: x\r\n\r\n")));
+  ASSERT_TRUE(connection.Send(absl::StrCat("GET /v1/images/", std::string(20000, 'a'),
+                                           " HTTP/1.1\r\nHost: x\r\n\r\n")));
   const std::string answer = connection.ReadUntil("}}", absl::Seconds(10));
   EXPECT_THAT(answer, HasSubstr("HTTP/1.1 414")) << answer;
 }
@@ -663,8 +675,8 @@ TEST_F(BadInputTest, SlowLorisBodyIsDroppedAtTheReadTimeout) {
 }
 
 TEST_F(BadInputTest, SlowLorisHeadersAreDroppedAtTheReadTimeout) {
-  ExpectSlowClientDropped(*stack_, "POST /v1/images HTTP/1.1\r\nHost: x\r\nX-Partial: ",
-                          *good_id_);
+  ExpectSlowClientDropped(
+      *stack_, "POST /v1/images HTTP/1.1\r\nHost: x\r\nX-Partial: ", *good_id_);
 }
 
 // ---------------------------------------------------------------------------
@@ -688,7 +700,8 @@ TEST_F(BadInputTest, AbsurdCoordinatesToApplyAreInvalidArgument) {
   detector::v1::Face face = DetectedFace();
   face.mutable_landmarks()->mutable_mouth_left()->set_x_px(3e38f);
   face.mutable_landmarks()->mutable_mouth_right()->set_x_px(-3e38f);
-  ExpectGrpcError(Apply(ApplyWith(face)), grpc::StatusCode::INVALID_ARGUMENT, "far outside");
+  ExpectGrpcError(Apply(ApplyWith(face)), grpc::StatusCode::INVALID_ARGUMENT,
+                  "far outside");
 }
 
 TEST_F(BadInputTest, UnknownStyleToApplyIsInvalidArgument) {
@@ -698,22 +711,24 @@ TEST_F(BadInputTest, UnknownStyleToApplyIsInvalidArgument) {
 }
 
 TEST_F(BadInputTest, TraversalKeysToStorageAreInvalidArgument) {
-  ExpectGrpcError(Put("../../../../etc/cron.d/stache", "x"), grpc::StatusCode::INVALID_ARGUMENT,
-                  "..");
-  ExpectGrpcError(Put("images/../records/x.json", "x"), grpc::StatusCode::INVALID_ARGUMENT,
-                  "..");
+  ExpectGrpcError(Put("../../../../etc/cron.d/stache", "x"),
+                  grpc::StatusCode::INVALID_ARGUMENT, "..");
+  ExpectGrpcError(Put("images/../records/x.json", "x"),
+                  grpc::StatusCode::INVALID_ARGUMENT, "..");
   std::string bytes;
-  ExpectGrpcError(Get("../gateway/images", &bytes), grpc::StatusCode::INVALID_ARGUMENT, "..");
+  ExpectGrpcError(Get("../gateway/images", &bytes), grpc::StatusCode::INVALID_ARGUMENT,
+                  "..");
   EXPECT_THAT(bytes, IsEmpty());
 }
 
 TEST_F(BadInputTest, AbsoluteEmptySegmentAndLongKeysAreInvalidArgument) {
-  ExpectGrpcError(Stat("gateway", "/etc/passwd"), grpc::StatusCode::INVALID_ARGUMENT, "/");
+  ExpectGrpcError(Stat("gateway", "/etc/passwd"), grpc::StatusCode::INVALID_ARGUMENT,
+                  "/");
   ExpectGrpcError(Stat("gateway", "images//original"), grpc::StatusCode::INVALID_ARGUMENT,
                   "empty");
   ExpectGrpcError(Stat("gateway", ""), grpc::StatusCode::INVALID_ARGUMENT, "key");
-  ExpectGrpcError(Stat("gateway", std::string(600, 'k')), grpc::StatusCode::INVALID_ARGUMENT,
-                  "512");
+  ExpectGrpcError(Stat("gateway", std::string(600, 'k')),
+                  grpc::StatusCode::INVALID_ARGUMENT, "512");
   ExpectGrpcError(Stat("../gateway", "images"), grpc::StatusCode::INVALID_ARGUMENT,
                   "namespace");
 }

@@ -43,7 +43,8 @@ struct Target {
     config.http_keep_alive_timeout = absl::Seconds(2);
     absl::StatusOr<std::unique_ptr<Gateway>> started = Gateway::Start(config);
     if (!started.ok()) {
-      std::fprintf(stderr, "gateway did not start: %s\n", started.status().ToString().c_str());
+      std::fprintf(stderr, "gateway did not start: %s\n",
+                   started.status().ToString().c_str());
       std::abort();
     }
     gateway = std::move(*started);
@@ -64,7 +65,8 @@ std::string Exchange(int port, const uint8_t* data, size_t size) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) std::abort();
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
+    std::abort();
   size_t sent = 0;
   while (sent < size) {
     const ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);

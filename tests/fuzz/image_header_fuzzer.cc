@@ -10,9 +10,10 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view bytes(reinterpret_cast<const char*>(data), size);
-  absl::StatusOr<stache::imaging::ImageHeader> header = stache::imaging::ReadImageHeader(bytes);
-  if (header.ok() && (header->width <= 0 || header->height <= 0 || header->orientation < 1 ||
-                      header->orientation > 8)) {
+  absl::StatusOr<stache::imaging::ImageHeader> header =
+      stache::imaging::ReadImageHeader(bytes);
+  if (header.ok() && (header->width <= 0 || header->height <= 0 ||
+                      header->orientation < 1 || header->orientation > 8)) {
     std::abort();  // the guard accepted a header it should not have
   }
   constexpr int64_t kMaxPixels = 256 * 256;

@@ -4,9 +4,8 @@
 // headers, and generating it keeps binaries out of git.
 #include <cstdio>
 #include <fstream>
-#include <string>
-
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "imaging/image_decoder.h"
 

@@ -43,9 +43,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace stache::storage;
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   if (ValidateObjectKey(input).ok()) CheckAcceptedKey(input);
-  if (ValidateNamespace(input).ok() && (input.empty() || input.size() > kMaxNamespaceBytes ||
-                                        input == "." || input == ".." ||
-                                        absl::StrContains(input, '/'))) {
+  if (ValidateNamespace(input).ok() &&
+      (input.empty() || input.size() > kMaxNamespaceBytes || input == "." ||
+       input == ".." || absl::StrContains(input, '/'))) {
     std::abort();
   }
   if (ValidateKeyPrefix(input).ok()) CheckAcceptedPrefix(input);

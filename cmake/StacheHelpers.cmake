@@ -56,7 +56,10 @@ function(stache_cc_test)
   target_link_libraries(${ARG_NAME} PRIVATE ${ARG_DEPS} stache::testing GTest::gmock_main)
   stache_apply_options(${ARG_NAME})
   gtest_discover_tests(${ARG_NAME}
-    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT} ${ARG_PROPERTIES}
+    # Binaries a test starts pick free admin ports (their defaults, 9091-9093,
+    # would collide between tests running in parallel).
+    PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+               ENVIRONMENT "STACHE_ADMIN_PORT=0" ${ARG_PROPERTIES}
     DISCOVERY_TIMEOUT 60)
 endfunction()
 

@@ -12,6 +12,8 @@ const stache::detector::DetectorConfig kDefaults;
 }  // namespace
 
 ABSL_FLAG(int, port, 50051, "gRPC port to listen on.");
+ABSL_FLAG(int, admin_port, 9091,
+          "HTTP port for Prometheus /metrics and /healthz; -1 turns it off.");
 ABSL_FLAG(std::string, face_finder, "hog",
           "How faces are found: 'hog' (dlib's HOG frontal face detector, built in) or "
           "'cascade' (the OpenCV cascade in --face_cascade).");
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
   stache::server::ParseFlags(
       argc, argv, "stache-detector: finds faces and the landmarks a mustache needs.");
   stache::detector::DetectorServerConfig config{
-      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port)),
+      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
+                                                      absl::GetFlag(FLAGS_admin_port)),
       .detector = {
           .face_cascade_path = absl::GetFlag(FLAGS_face_cascade),
           .eye_cascade_path = absl::GetFlag(FLAGS_eye_cascade),

@@ -27,7 +27,7 @@ constexpr size_t kChunkBytes = 1 << 20;
 
 void Prepare(const CallContext& call, grpc::ClientContext& context) {
   context.set_deadline(absl::ToChronoTime(call.deadline));
-  if (!call.request_id.empty()) context.AddMetadata("x-request-id", call.request_id);
+  if (!call.trace.request_id().empty()) call.trace.ChildSpan().AttachTo(&context);
 }
 
 // Who a backend call is made for, for its metrics and error messages.

@@ -21,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "server/request_context.h"
 #include "gateway/metrics.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
@@ -38,13 +39,13 @@ namespace stache::gateway {
 struct CallContext {
   // Absolute deadline of each backend call made for the request.
   absl::Time deadline = absl::InfiniteFuture();
-  // Sent as "x-request-id" metadata so that backend logs can be joined with
-  // the gateway's (issue #7 adds traceparent).
-  std::string request_id;
+  // The request's id and trace context, sent as "x-request-id" and (as a
+  // child span) "traceparent" metadata so that backend logs join the
+  // gateway's. Empty for calls made for no request.
+  server::RequestContext trace;
 
-  static CallContext WithTimeout(absl::Duration timeout, std::string request_id = "") {
-    return CallContext{.deadline = absl::Now() + timeout,
-                       .request_id = std::move(request_id)};
+  static CallContext WithTimeout(absl::Duration timeout, server::RequestContext trace = {}) {
+    return CallContext{.deadline = absl::Now() + timeout, .trace = std::move(trace)};
   }
 };
 

@@ -103,23 +103,22 @@ Gallery::Gallery(DetectorClient* detector, OverlayClient* overlay, StorageClient
       options_(options),
       metrics_(metrics) {}
 
-CallContext Gallery::Call(const std::string& request_id) const {
-  return CallContext::WithTimeout(options_.backend_timeout, request_id);
+CallContext Gallery::Call(const server::RequestContext& trace) const {
+  return CallContext::WithTimeout(options_.backend_timeout, trace);
 }
 
-void Gallery::DeleteQuietly(const std::string& request_id,
+void Gallery::DeleteQuietly(const server::RequestContext& trace,
                             const std::vector<std::string>& keys) {
   for (const std::string& key : keys) {
-    absl::Status status = storage_->Delete(Call(request_id), key);
+    absl::Status status = storage_->Delete(Call(trace), key);
     if (!status.ok() && !absl::IsNotFound(status)) {
       server::LogWarning("cannot clean up after a failed upload",
-                         {{"key", key}, {"error", status.ToString()},
-                          {"request_id", request_id}});
+                         trace.WithLogFields({{"key", key}, {"error", status.ToString()}}));
     }
   }
 }
 
-absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
+absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace,
                                              UploadRequest request) {
   const absl::Time start = absl::Now();
   absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(request.image);
@@ -139,7 +138,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
   // Until the record is written, a failure removes whatever was stored.
   bool committed = false;
   absl::Cleanup undo = [&] {
-    if (!committed) DeleteQuietly(request_id, {OriginalKey(id), ResultKey(id)});
+    if (!committed) DeleteQuietly(trace, {OriginalKey(id), ResultKey(id)});
   };
 
   // The original is stored while the detector works on it.
@@ -147,7 +146,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
       absl::UnknownError("the original was not stored");
   std::thread store_original([&] {
     const absl::Time step = absl::Now();
-    original = storage_->Put(Call(request_id), OriginalKey(id),
+    original = storage_->Put(Call(trace), OriginalKey(id),
                              imaging::ImageFormatMimeType(header->format),
                              {{"image_id", id}, {"variant", "original"}}, request.image);
     record.timings.store_original_ms = Milliseconds(absl::Now() - step);
@@ -156,7 +155,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
   detect_request.set_image(request.image);
   absl::Time step = absl::Now();
   absl::StatusOr<detector::v1::DetectResponse> detected =
-      detector_->Detect(Call(request_id), detect_request);
+      detector_->Detect(Call(trace), detect_request);
   record.timings.detect_ms = Milliseconds(absl::Now() - step);
   store_original.join();
   STACHE_RETURN_IF_ERROR(original.status());
@@ -179,7 +178,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
   apply_request.set_output_format(output_format);
   step = absl::Now();
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ApplyResponse applied,
-                          overlay_->Apply(Call(request_id), apply_request));
+                          overlay_->Apply(Call(trace), apply_request));
   record.timings.apply_ms = Milliseconds(absl::Now() - step);
   record.face_styles.assign(applied.styles_applied().begin(), applied.styles_applied().end());
   if (request.style.empty() && !record.face_styles.empty() &&
@@ -202,7 +201,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
   step = absl::Now();
   STACHE_ASSIGN_OR_RETURN(
       storage::v1::ObjectInfo stored_result,
-      storage_->Put(Call(request_id), ResultKey(id), result_type,
+      storage_->Put(Call(trace), ResultKey(id), result_type,
                     {{"image_id", id}, {"variant", "result"}}, result.result_image));
   record.timings.store_result_ms = Milliseconds(absl::Now() - step);
   record.result = ImageFile{.content_type = stored_result.content_type(),
@@ -215,7 +214,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
   record.timings.total_ms = Milliseconds(absl::Now() - start);
   // Written last: an image is listed only once everything is stored.
   STACHE_RETURN_IF_ERROR(storage_
-                             ->Put(Call(request_id), RecordKey(id), "application/json",
+                             ->Put(Call(trace), RecordKey(id), "application/json",
                                    SummaryLabels(record), ImageRecordToJson(record).dump())
                              .status());
   committed = true;
@@ -223,11 +222,11 @@ absl::StatusOr<UploadResult> Gallery::Upload(const std::string& request_id,
   return result;
 }
 
-absl::StatusOr<ImageRecord> Gallery::GetRecord(const std::string& request_id,
+absl::StatusOr<ImageRecord> Gallery::GetRecord(const server::RequestContext& trace,
                                                const std::string& id) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   absl::StatusOr<StoredObject> object =
-      storage_->Get(Call(request_id), RecordKey(id), kMaxRecordBytes);
+      storage_->Get(Call(trace), RecordKey(id), kMaxRecordBytes);
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(object.status(), id));
   nlohmann::json json = nlohmann::json::parse(object->bytes, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
@@ -236,27 +235,27 @@ absl::StatusOr<ImageRecord> Gallery::GetRecord(const std::string& request_id,
   return ImageRecordFromJson(json);
 }
 
-absl::StatusOr<storage::v1::ObjectInfo> Gallery::StatImage(const std::string& request_id,
+absl::StatusOr<storage::v1::ObjectInfo> Gallery::StatImage(const server::RequestContext& trace,
                                                            const std::string& id,
                                                            ImageVariant variant) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   absl::StatusOr<storage::v1::ObjectInfo> info =
-      storage_->Stat(Call(request_id), KeyFor(variant, OriginalKey(id), ResultKey(id)));
+      storage_->Stat(Call(trace), KeyFor(variant, OriginalKey(id), ResultKey(id)));
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(info.status(), id));
   return info;
 }
 
-absl::StatusOr<StoredObject> Gallery::GetImage(const std::string& request_id,
+absl::StatusOr<StoredObject> Gallery::GetImage(const server::RequestContext& trace,
                                                const std::string& id, ImageVariant variant) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   absl::StatusOr<StoredObject> object =
-      storage_->Get(Call(request_id), KeyFor(variant, OriginalKey(id), ResultKey(id)),
+      storage_->Get(Call(trace), KeyFor(variant, OriginalKey(id), ResultKey(id)),
                     options_.max_image_bytes);
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(object.status(), id));
   return object;
 }
 
-absl::StatusOr<ImagePage> Gallery::List(const std::string& request_id, uint32_t page_size,
+absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace, uint32_t page_size,
                                         const std::string& page_token) {
   if (page_size == 0) page_size = kDefaultPageSize;
   if (page_size > kMaxPageSize) {
@@ -265,7 +264,7 @@ absl::StatusOr<ImagePage> Gallery::List(const std::string& request_id, uint32_t 
   }
   STACHE_ASSIGN_OR_RETURN(
       storage::v1::ListResponse listed,
-      storage_->List(Call(request_id), kRecordPrefix, page_size, page_token));
+      storage_->List(Call(trace), kRecordPrefix, page_size, page_token));
   ImagePage page;
   page.next_page_token = listed.next_page_token();
   for (const storage::v1::ObjectInfo& object : listed.objects()) {
@@ -273,8 +272,8 @@ absl::StatusOr<ImagePage> Gallery::List(const std::string& request_id, uint32_t 
     if (!summary.ok()) {
       // One damaged record must not hide the rest of the gallery.
       server::LogWarning("skipping a damaged image record",
-                         {{"key", object.key()}, {"error", summary.status().ToString()},
-                          {"request_id", request_id}});
+                         trace.WithLogFields({{"key", object.key()},
+                                              {"error", summary.status().ToString()}}));
       continue;
     }
     page.images.push_back(*std::move(summary));
@@ -282,21 +281,21 @@ absl::StatusOr<ImagePage> Gallery::List(const std::string& request_id, uint32_t 
   return page;
 }
 
-absl::Status Gallery::Delete(const std::string& request_id, const std::string& id) {
+absl::Status Gallery::Delete(const server::RequestContext& trace, const std::string& id) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   STACHE_RETURN_IF_ERROR(
-      NotFoundIfMissing(storage_->Stat(Call(request_id), RecordKey(id)).status(), id));
+      NotFoundIfMissing(storage_->Stat(Call(trace), RecordKey(id)).status(), id));
   // Images first and the record last, so that a failed delete can be retried.
   for (const std::string& key : {OriginalKey(id), ResultKey(id), RecordKey(id)}) {
-    absl::Status status = storage_->Delete(Call(request_id), key);
+    absl::Status status = storage_->Delete(Call(trace), key);
     if (!status.ok() && !absl::IsNotFound(status)) return status;
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<MustacheStyle>> Gallery::ListStyles(const std::string& request_id) {
+absl::StatusOr<std::vector<MustacheStyle>> Gallery::ListStyles(const server::RequestContext& trace) {
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ListStylesResponse listed,
-                          overlay_->ListStyles(Call(request_id)));
+                          overlay_->ListStyles(Call(trace)));
   std::vector<MustacheStyle> styles;
   for (const overlay::v1::Style& style : listed.styles()) {
     styles.push_back({.name = style.name(),

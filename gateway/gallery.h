@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "gateway/backend_clients.h"
 #include "gateway/image_record.h"
+#include "server/request_context.h"
 
 namespace stache::gateway {
 
@@ -81,31 +82,31 @@ class Gallery final {
   // for data that is not an image, a bad format or style; backend errors as
   // they came (UNAVAILABLE, DEADLINE_EXCEEDED, ...). Nothing is left stored
   // when it fails.
-  absl::StatusOr<UploadResult> Upload(const std::string& request_id, UploadRequest request);
+  absl::StatusOr<UploadResult> Upload(const server::RequestContext& trace, UploadRequest request);
 
   // NOT_FOUND for unknown (or malformed) ids.
-  absl::StatusOr<ImageRecord> GetRecord(const std::string& request_id, const std::string& id);
+  absl::StatusOr<ImageRecord> GetRecord(const server::RequestContext& trace, const std::string& id);
   // Metadata only (content type, size, sha256), for conditional requests.
-  absl::StatusOr<storage::v1::ObjectInfo> StatImage(const std::string& request_id,
+  absl::StatusOr<storage::v1::ObjectInfo> StatImage(const server::RequestContext& trace,
                                                     const std::string& id,
                                                     ImageVariant variant);
-  absl::StatusOr<StoredObject> GetImage(const std::string& request_id, const std::string& id,
+  absl::StatusOr<StoredObject> GetImage(const server::RequestContext& trace, const std::string& id,
                                         ImageVariant variant);
 
   // Newest first. `page_size` 0 means kDefaultPageSize; over kMaxPageSize is
   // INVALID_ARGUMENT. `page_token` comes from a previous page.
-  absl::StatusOr<ImagePage> List(const std::string& request_id, uint32_t page_size,
+  absl::StatusOr<ImagePage> List(const server::RequestContext& trace, uint32_t page_size,
                                  const std::string& page_token);
 
   // Deletes the record and both images. NOT_FOUND when there is no record.
-  absl::Status Delete(const std::string& request_id, const std::string& id);
+  absl::Status Delete(const server::RequestContext& trace, const std::string& id);
 
-  absl::StatusOr<std::vector<MustacheStyle>> ListStyles(const std::string& request_id);
+  absl::StatusOr<std::vector<MustacheStyle>> ListStyles(const server::RequestContext& trace);
 
  private:
-  CallContext Call(const std::string& request_id) const;
+  CallContext Call(const server::RequestContext& trace) const;
   // Best effort: used to undo a half-finished upload.
-  void DeleteQuietly(const std::string& request_id, const std::vector<std::string>& keys);
+  void DeleteQuietly(const server::RequestContext& trace, const std::vector<std::string>& keys);
 
   DetectorClient* const detector_;
   OverlayClient* const overlay_;

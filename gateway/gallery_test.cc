@@ -8,9 +8,15 @@
 #include "gateway/testing/fake_backends.h"
 #include "server/grpc_channel.h"
 #include "tests/testing/status_matchers.h"
+#include "server/request_context.h"
 
 namespace stache::gateway {
 namespace {
+
+// A request context with a fixed id, as the HTTP layer makes one.
+server::RequestContext Trace(const char* request_id) {
+  return server::RequestContext::FromIncoming(request_id, "");
+}
 
 using ::stache::gateway::testing::FakeBackends;
 using ::stache::gateway::testing::FakeFace;
@@ -42,7 +48,7 @@ class GalleryTest : public ::testing::Test {
                  &metrics_) {}
 
   absl::StatusOr<UploadResult> UploadJpeg(std::string style = "") {
-    return gallery_.Upload("req-1", {.image = TestJpeg(), .style = std::move(style)});
+    return gallery_.Upload(Trace("req-1"), {.image = TestJpeg(), .style = std::move(style)});
   }
 
   FakeBackends backends_;
@@ -101,23 +107,23 @@ TEST_F(GalleryTest, NoFaceIsNotAnErrorAndTheResultIsTheOriginal) {
 
 TEST_F(GalleryTest, NoFaceButAnotherFormatIsReencoded) {
   absl::StatusOr<UploadResult> upload =
-      gallery_.Upload("req", {.image = TestJpeg(), .format = "png"});
+      gallery_.Upload(Trace("req"), {.image = TestJpeg(), .format = "png"});
   ASSERT_THAT(upload, IsOk());
   EXPECT_EQ(upload->record.result.content_type, "image/png");
   EXPECT_NE(upload->result_image, TestJpeg());
 }
 
 TEST_F(GalleryTest, RefusesWhatIsNotAnImageBeforeCallingAnyBackend) {
-  EXPECT_THAT(gallery_.Upload("req", {.image = "hello, world"}),
+  EXPECT_THAT(gallery_.Upload(Trace("req"), {.image = "hello, world"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an image stache can read")));
   EXPECT_EQ(backends_.detector().calls(), 0);
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
 
 TEST_F(GalleryTest, RefusesBadFormatsAndStyles) {
-  EXPECT_THAT(gallery_.Upload("req", {.image = TestJpeg(), .format = "gif"}),
+  EXPECT_THAT(gallery_.Upload(Trace("req"), {.image = TestJpeg(), .format = "gif"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jpeg, png, webp")));
-  EXPECT_THAT(gallery_.Upload("req", {.image = TestJpeg(), .style = "../x"}),
+  EXPECT_THAT(gallery_.Upload(Trace("req"), {.image = TestJpeg(), .style = "../x"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("style")));
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
@@ -146,7 +152,7 @@ TEST_F(GalleryTest, StorageFailureIsReported) {
 }
 
 TEST_F(GalleryTest, SendsTheRequestIdToBackends) {
-  ASSERT_THAT(gallery_.Upload("abc-123", {.image = TestJpeg()}), IsOk());
+  ASSERT_THAT(gallery_.Upload(Trace("abc-123"), {.image = TestJpeg()}), IsOk());
   EXPECT_EQ(backends_.detector().last_request_id(), "abc-123");
 }
 
@@ -156,29 +162,29 @@ TEST_F(GalleryTest, ReadsBackRecordAndImages) {
   ASSERT_THAT(upload, IsOk());
   const std::string id = upload->record.id;
 
-  absl::StatusOr<ImageRecord> record = gallery_.GetRecord("req", id);
+  absl::StatusOr<ImageRecord> record = gallery_.GetRecord(Trace("req"), id);
   ASSERT_THAT(record, IsOk());
   EXPECT_EQ(ImageRecordToJson(*record), ImageRecordToJson(upload->record));
 
-  absl::StatusOr<StoredObject> original = gallery_.GetImage("req", id, ImageVariant::kOriginal);
+  absl::StatusOr<StoredObject> original = gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
   ASSERT_THAT(original, IsOk());
   EXPECT_EQ(original->bytes, TestJpeg());
   EXPECT_EQ(original->info.content_type(), "image/jpeg");
-  absl::StatusOr<StoredObject> result = gallery_.GetImage("req", id, ImageVariant::kResult);
+  absl::StatusOr<StoredObject> result = gallery_.GetImage(Trace("req"), id, ImageVariant::kResult);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->bytes, upload->result_image);
   absl::StatusOr<storage::v1::ObjectInfo> stat =
-      gallery_.StatImage("req", id, ImageVariant::kResult);
+      gallery_.StatImage(Trace("req"), id, ImageVariant::kResult);
   ASSERT_THAT(stat, IsOk());
   EXPECT_EQ(stat->sha256_hex(), upload->record.result.sha256_hex);
 }
 
 TEST_F(GalleryTest, UnknownAndMalformedIdsAreNotFound) {
-  EXPECT_THAT(gallery_.GetRecord("req", "0123456789abcdef01234567"),
+  EXPECT_THAT(gallery_.GetRecord(Trace("req"), "0123456789abcdef01234567"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no image")));
-  EXPECT_THAT(gallery_.GetImage("req", "../../etc/passwd", ImageVariant::kOriginal),
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), "../../etc/passwd", ImageVariant::kOriginal),
               StatusIs(absl::StatusCode::kNotFound, _));
-  EXPECT_THAT(gallery_.Delete("req", "ABC"), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.Delete(Trace("req"), "ABC"), StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_FALSE(IsValidImageId("0123456789ABCDEF01234567"));
   EXPECT_TRUE(IsValidImageId(NewImageId()));
   EXPECT_NE(NewImageId(), NewImageId());
@@ -191,34 +197,34 @@ TEST_F(GalleryTest, ListsNewestFirstInPages) {
     ASSERT_THAT(upload, IsOk());
     ids.push_back(upload->record.id);
   }
-  absl::StatusOr<ImagePage> first = gallery_.List("req", 2, "");
+  absl::StatusOr<ImagePage> first = gallery_.List(Trace("req"), 2, "");
   ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->images.size(), 2u);
   EXPECT_EQ(first->images[0].id, ids[4]);
   EXPECT_EQ(first->images[1].id, ids[3]);
   EXPECT_FALSE(first->next_page_token.empty());
-  absl::StatusOr<ImagePage> second = gallery_.List("req", 2, first->next_page_token);
+  absl::StatusOr<ImagePage> second = gallery_.List(Trace("req"), 2, first->next_page_token);
   ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->images[0].id, ids[2]);
-  absl::StatusOr<ImagePage> all = gallery_.List("req", 0, "");
+  absl::StatusOr<ImagePage> all = gallery_.List(Trace("req"), 0, "");
   ASSERT_THAT(all, IsOk());
   EXPECT_EQ(all->images.size(), 5u);
   EXPECT_TRUE(all->next_page_token.empty());
-  EXPECT_THAT(gallery_.List("req", 101, ""), StatusIs(absl::StatusCode::kInvalidArgument, _));
+  EXPECT_THAT(gallery_.List(Trace("req"), 101, ""), StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
 TEST_F(GalleryTest, DeleteRemovesEverythingOnce) {
   absl::StatusOr<UploadResult> upload = UploadJpeg();
   ASSERT_THAT(upload, IsOk());
-  ASSERT_THAT(gallery_.Delete("req", upload->record.id), IsOk());
+  ASSERT_THAT(gallery_.Delete(Trace("req"), upload->record.id), IsOk());
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
-  EXPECT_THAT(gallery_.Delete("req", upload->record.id), StatusIs(absl::StatusCode::kNotFound, _));
-  EXPECT_THAT(gallery_.GetImage("req", upload->record.id, ImageVariant::kResult),
+  EXPECT_THAT(gallery_.Delete(Trace("req"), upload->record.id), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), upload->record.id, ImageVariant::kResult),
               StatusIs(absl::StatusCode::kNotFound, _));
 }
 
 TEST_F(GalleryTest, ListsStyles) {
-  absl::StatusOr<std::vector<MustacheStyle>> styles = gallery_.ListStyles("req");
+  absl::StatusOr<std::vector<MustacheStyle>> styles = gallery_.ListStyles(Trace("req"));
   ASSERT_THAT(styles, IsOk());
   ASSERT_EQ(styles->size(), 2u);
   EXPECT_EQ((*styles)[0].name, "handlebar");
@@ -232,7 +238,7 @@ TEST_F(GalleryTest, RefusesToBufferObjectsOverTheImageLimit) {
   ASSERT_THAT(storage_.Put(CallContext::WithTimeout(absl::Seconds(5)),
                            OriginalKey("0123456789abcdef01234567"), "image/png", {}, padded),
               IsOk());
-  EXPECT_THAT(gallery_.GetImage("req", "0123456789abcdef01234567", ImageVariant::kOriginal),
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), "0123456789abcdef01234567", ImageVariant::kOriginal),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
 }
 

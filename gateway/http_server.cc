@@ -21,6 +21,7 @@
 #include "gateway/web_assets.h"
 #include "imaging/image_decoder.h"
 #include "server/log.h"
+#include "server/metrics.h"
 
 namespace stache::gateway {
 namespace {
@@ -72,24 +73,6 @@ void CloseAfterResponse(Response& response) {
         sink.write(body->data(), body->size());
         return false;
       });
-}
-
-std::string NewRequestId() {
-  thread_local absl::BitGen bits;
-  return absl::StrFormat("%016x", absl::Uniform<uint64_t>(bits));
-}
-
-// Honours a caller's X-Request-Id when it is short and plain.
-std::string RequestIdFor(const Request& request) {
-  std::string id = request.get_header_value("X-Request-Id");
-  if (id.empty() || id.size() > 128) return NewRequestId();
-  for (char c : id) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' &&
-        c != '.' && c != ':') {
-      return NewRequestId();
-    }
-  }
-  return id;
 }
 
 // Whether the Accept header prefers an image to JSON: the media range with
@@ -282,9 +265,9 @@ class HttpRoutes final {
   void Register(httplib::Server& server);
 
  private:
-  using Handler = std::function<void(const Request&, Response&, const std::string& request_id)>;
+  using Handler = std::function<void(const Request&, Response&, const server::RequestContext& trace)>;
   using ReaderHandler = std::function<void(const Request&, Response&, const ContentReader&,
-                                           const std::string& request_id)>;
+                                           const server::RequestContext& trace)>;
 
   // Request id, metrics, access log and a last-resort catch around a handler.
   template <typename Invoke>
@@ -295,15 +278,15 @@ class HttpRoutes final {
                                                        ReaderHandler handler);
 
   void Upload(const Request& request, Response& response, const ContentReader& reader,
-              const std::string& request_id);
-  void GetRecord(const Request& request, Response& response, const std::string& request_id);
+              const server::RequestContext& trace);
+  void GetRecord(const Request& request, Response& response, const server::RequestContext& trace);
   void GetImage(const Request& request, Response& response, ImageVariant variant,
-                const std::string& request_id);
-  void Delete(const Request& request, Response& response, const std::string& request_id);
-  void List(const Request& request, Response& response, const std::string& request_id);
-  void Styles(Response& response, const std::string& request_id);
-  void Info(Response& response, const std::string& request_id);
-  void Ready(Response& response, const std::string& request_id);
+                const server::RequestContext& trace);
+  void Delete(const Request& request, Response& response, const server::RequestContext& trace);
+  void List(const Request& request, Response& response, const server::RequestContext& trace);
+  void Styles(Response& response, const server::RequestContext& trace);
+  void Info(Response& response, const server::RequestContext& trace);
+  void Ready(Response& response, const server::RequestContext& trace);
   void Asset(const Request& request, Response& response);
 
   // Rejects an upload from its headers alone; true when it did.
@@ -319,11 +302,16 @@ template <typename Invoke>
 void HttpRoutes::Instrument(const char* method, const char* route, const Request& request,
                         Response& response, Invoke invoke) {
   const absl::Time start = absl::Now();
-  const std::string request_id = RequestIdFor(request);
-  response.set_header("X-Request-Id", request_id);
+  // The shared rule: honour a sane X-Request-Id and a valid traceparent,
+  // make new ones otherwise; both go back to the caller and on to every
+  // backend call.
+  const server::RequestContext trace = server::RequestContext::FromIncoming(
+      request.get_header_value("X-Request-Id"), request.get_header_value("traceparent"));
+  response.set_header("X-Request-Id", trace.request_id());
+  response.set_header("traceparent", trace.traceparent());
   metrics_->http_requests_in_flight().Add({}, 1);
   try {
-    invoke(request_id);
+    invoke(trace);
   } catch (const std::exception& e) {
     // Bad input must never take the process down; this is a bug to report.
     WriteError(response, 500, absl::InternalError(absl::StrCat("unexpected error: ", e.what())));
@@ -337,20 +325,19 @@ void HttpRoutes::Instrument(const char* method, const char* route, const Request
               : quiet                ? server::LogLevel::kDebug
                                      : server::LogLevel::kInfo,
               "http request",
-              {{"request_id", request_id},
-               {"method", request.method},
-               {"path", request.path},
-               {"route", route},
-               {"status", response.status},
-               {"duration_ms", absl::ToDoubleMilliseconds(latency)},
-               {"remote_addr", request.remote_addr}});
+              trace.WithLogFields({{"method", request.method},
+                                   {"path", request.path},
+                                   {"route", route},
+                                   {"status", response.status},
+                                   {"duration_ms", absl::ToDoubleMilliseconds(latency)},
+                                   {"remote_addr", request.remote_addr}}));
 }
 
 httplib::Server::Handler HttpRoutes::Wrap(const char* method, const char* route, Handler handler) {
   return [this, method, route, handler = std::move(handler)](const Request& request,
                                                              Response& response) {
     Instrument(method, route, request, response,
-               [&](const std::string& request_id) { handler(request, response, request_id); });
+               [&](const server::RequestContext& trace) { handler(request, response, trace); });
   };
 }
 
@@ -359,8 +346,8 @@ httplib::Server::HandlerWithContentReader HttpRoutes::WrapReader(const char* met
                                                              ReaderHandler handler) {
   return [this, method, route, handler = std::move(handler)](
              const Request& request, Response& response, const ContentReader& reader) {
-    Instrument(method, route, request, response, [&](const std::string& request_id) {
-      handler(request, response, reader, request_id);
+    Instrument(method, route, request, response, [&](const server::RequestContext& trace) {
+      handler(request, response, reader, trace);
     });
   };
 }
@@ -368,7 +355,7 @@ httplib::Server::HandlerWithContentReader HttpRoutes::WrapReader(const char* met
 bool HttpRoutes::RejectUploadEarly(const Request& request, Response& response) {
   std::optional<RequestError> error = CheckUploadHeaders(request, options_.max_body_bytes);
   if (!error.has_value()) return false;
-  Instrument("POST", "/v1/images", request, response, [&](const std::string&) {
+  Instrument("POST", "/v1/images", request, response, [&](const server::RequestContext&) {
     WriteError(response, error->http_status, error->status);
     CloseAfterResponse(response);
   });
@@ -376,7 +363,7 @@ bool HttpRoutes::RejectUploadEarly(const Request& request, Response& response) {
 }
 
 void HttpRoutes::Upload(const Request& request, Response& response, const ContentReader& reader,
-                    const std::string& request_id) {
+                    const server::RequestContext& trace) {
   std::optional<RequestError> error;
   absl::StatusOr<UploadForm> form =
       ReadUploadForm(request, reader, options_.max_body_bytes, error);
@@ -396,7 +383,7 @@ void HttpRoutes::Upload(const Request& request, Response& response, const Conten
   if (form->style.empty()) form->style = request.get_param_value("style");
   if (form->format.empty()) form->format = request.get_param_value("format");
   absl::StatusOr<UploadResult> uploaded = gallery_->Upload(
-      request_id, UploadRequest{.image = std::move(form->image),
+      trace, UploadRequest{.image = std::move(form->image),
                                 .style = std::move(form->style),
                                 .format = std::move(form->format)});
   if (!uploaded.ok()) {
@@ -416,8 +403,8 @@ void HttpRoutes::Upload(const Request& request, Response& response, const Conten
 }
 
 void HttpRoutes::GetRecord(const Request& request, Response& response,
-                       const std::string& request_id) {
-  absl::StatusOr<ImageRecord> record = gallery_->GetRecord(request_id, request.matches[1]);
+                       const server::RequestContext& trace) {
+  absl::StatusOr<ImageRecord> record = gallery_->GetRecord(trace, request.matches[1]);
   if (!record.ok()) {
     WriteStatus(response, record.status());
     return;
@@ -426,12 +413,12 @@ void HttpRoutes::GetRecord(const Request& request, Response& response,
 }
 
 void HttpRoutes::GetImage(const Request& request, Response& response, ImageVariant variant,
-                      const std::string& request_id) {
+                      const server::RequestContext& trace) {
   const std::string id = request.matches[1];
   const std::string if_none_match = request.get_header_value("If-None-Match");
   if (!if_none_match.empty()) {
     // A cheap Stat answers a revalidation without moving the bytes.
-    absl::StatusOr<storage::v1::ObjectInfo> info = gallery_->StatImage(request_id, id, variant);
+    absl::StatusOr<storage::v1::ObjectInfo> info = gallery_->StatImage(trace, id, variant);
     if (!info.ok()) {
       WriteStatus(response, info.status());
       return;
@@ -444,7 +431,7 @@ void HttpRoutes::GetImage(const Request& request, Response& response, ImageVaria
       return;
     }
   }
-  absl::StatusOr<StoredObject> object = gallery_->GetImage(request_id, id, variant);
+  absl::StatusOr<StoredObject> object = gallery_->GetImage(trace, id, variant);
   if (!object.ok()) {
     WriteStatus(response, object.status());
     return;
@@ -456,8 +443,8 @@ void HttpRoutes::GetImage(const Request& request, Response& response, ImageVaria
 }
 
 void HttpRoutes::Delete(const Request& request, Response& response,
-                    const std::string& request_id) {
-  absl::Status status = gallery_->Delete(request_id, request.matches[1]);
+                    const server::RequestContext& trace) {
+  absl::Status status = gallery_->Delete(trace, request.matches[1]);
   if (!status.ok()) {
     WriteStatus(response, status);
     return;
@@ -465,7 +452,7 @@ void HttpRoutes::Delete(const Request& request, Response& response,
   response.status = 204;
 }
 
-void HttpRoutes::List(const Request& request, Response& response, const std::string& request_id) {
+void HttpRoutes::List(const Request& request, Response& response, const server::RequestContext& trace) {
   uint32_t page_size = 0;
   if (request.has_param("page_size") &&
       (!absl::SimpleAtoi(request.get_param_value("page_size"), &page_size) || page_size == 0)) {
@@ -474,7 +461,7 @@ void HttpRoutes::List(const Request& request, Response& response, const std::str
     return;
   }
   absl::StatusOr<ImagePage> page =
-      gallery_->List(request_id, page_size, request.get_param_value("page_token"));
+      gallery_->List(trace, page_size, request.get_param_value("page_token"));
   if (!page.ok()) {
     WriteStatus(response, page.status());
     return;
@@ -486,8 +473,8 @@ void HttpRoutes::List(const Request& request, Response& response, const std::str
                             {"next_page_token", page->next_page_token}});
 }
 
-void HttpRoutes::Styles(Response& response, const std::string& request_id) {
-  absl::StatusOr<std::vector<MustacheStyle>> styles = gallery_->ListStyles(request_id);
+void HttpRoutes::Styles(Response& response, const server::RequestContext& trace) {
+  absl::StatusOr<std::vector<MustacheStyle>> styles = gallery_->ListStyles(trace);
   if (!styles.ok()) {
     WriteStatus(response, styles.status());
     return;
@@ -506,13 +493,13 @@ void HttpRoutes::Styles(Response& response, const std::string& request_id) {
   WriteJson(response, 200, {{"styles", std::move(out)}});
 }
 
-void HttpRoutes::Info(Response& response, const std::string& request_id) {
+void HttpRoutes::Info(Response& response, const server::RequestContext& trace) {
   response.set_header("Cache-Control", "no-store");
-  WriteJson(response, 200, board_->Info(request_id));
+  WriteJson(response, 200, board_->Info(trace));
 }
 
-void HttpRoutes::Ready(Response& response, const std::string& request_id) {
-  Readiness readiness = board_->CheckReadiness(request_id);
+void HttpRoutes::Ready(Response& response, const server::RequestContext& trace) {
+  Readiness readiness = board_->CheckReadiness(trace);
   response.set_header("Cache-Control", "no-store");
   WriteJson(response, readiness.ready ? 200 : 503,
             {{"ready", readiness.ready}, {"backends", std::move(readiness.backends)}});
@@ -562,66 +549,67 @@ void HttpRoutes::Register(httplib::Server& server) {
   server.Post("/v1/images",
               WrapReader("POST", "/v1/images",
                          [this](const Request& request, Response& response,
-                                const ContentReader& reader, const std::string& request_id) {
-                           Upload(request, response, reader, request_id);
+                                const ContentReader& reader, const server::RequestContext& trace) {
+                           Upload(request, response, reader, trace);
                          }));
   server.Get("/v1/images", Wrap("GET", "/v1/images",
                                 [this](const Request& request, Response& response,
-                                       const std::string& request_id) {
-                                  List(request, response, request_id);
+                                       const server::RequestContext& trace) {
+                                  List(request, response, trace);
                                 }));
   server.Get(R"(/v1/images/([^/]+))",
              Wrap("GET", "/v1/images/{id}",
                   [this](const Request& request, Response& response,
-                         const std::string& request_id) {
-                    GetRecord(request, response, request_id);
+                         const server::RequestContext& trace) {
+                    GetRecord(request, response, trace);
                   }));
   server.Get(R"(/v1/images/([^/]+)/original)",
              Wrap("GET", "/v1/images/{id}/original",
                   [this](const Request& request, Response& response,
-                         const std::string& request_id) {
-                    GetImage(request, response, ImageVariant::kOriginal, request_id);
+                         const server::RequestContext& trace) {
+                    GetImage(request, response, ImageVariant::kOriginal, trace);
                   }));
   server.Get(R"(/v1/images/([^/]+)/result)",
              Wrap("GET", "/v1/images/{id}/result",
                   [this](const Request& request, Response& response,
-                         const std::string& request_id) {
-                    GetImage(request, response, ImageVariant::kResult, request_id);
+                         const server::RequestContext& trace) {
+                    GetImage(request, response, ImageVariant::kResult, trace);
                   }));
   server.Delete(R"(/v1/images/([^/]+))",
                 Wrap("DELETE", "/v1/images/{id}",
                      [this](const Request& request, Response& response,
-                            const std::string& request_id) {
-                       Delete(request, response, request_id);
+                            const server::RequestContext& trace) {
+                       Delete(request, response, trace);
                      }));
   server.Get("/v1/styles",
              Wrap("GET", "/v1/styles",
-                  [this](const Request&, Response& response, const std::string& request_id) {
-                    Styles(response, request_id);
+                  [this](const Request&, Response& response, const server::RequestContext& trace) {
+                    Styles(response, trace);
                   }));
   server.Get("/v1/info",
              Wrap("GET", "/v1/info",
-                  [this](const Request&, Response& response, const std::string& request_id) {
-                    Info(response, request_id);
+                  [this](const Request&, Response& response, const server::RequestContext& trace) {
+                    Info(response, trace);
                   }));
   server.Get("/healthz", Wrap("GET", "/healthz",
-                              [](const Request&, Response& response, const std::string&) {
+                              [](const Request&, Response& response, const server::RequestContext&) {
                                 response.set_content("ok\n", "text/plain");
                               }));
   server.Get("/readyz",
              Wrap("GET", "/readyz",
-                  [this](const Request&, Response& response, const std::string& request_id) {
-                    Ready(response, request_id);
+                  [this](const Request&, Response& response, const server::RequestContext& trace) {
+                    Ready(response, trace);
                   }));
   server.Get("/metrics",
              Wrap("GET", "/metrics", [this](const Request&, Response& response,
-                                            const std::string&) {
-               response.set_content(metrics_->registry().RenderText(),
+                                            const server::RequestContext&) {
+               response.set_content(metrics_->registry().RenderText() +
+                                        server::RenderProcessMetrics(),
                                     "text/plain; version=0.0.4; charset=utf-8");
              }));
   server.Get(R"(/|/index\.html|/app\.js|/style\.css)",
              Wrap("GET", "/{asset}",
-                  [this](const Request& request, Response& response, const std::string&) {
+                  [this](const Request& request, Response& response, const server::RequestContext&) {
                     Asset(request, response);
                   }));
 
@@ -636,7 +624,7 @@ void HttpRoutes::Register(httplib::Server& server) {
         }
         if (response.status == 404) {
           Instrument(request.method.c_str(), "unmatched", request, response,
-                     [&](const std::string&) {
+                     [&](const server::RequestContext&) {
                        WriteStatus(response, absl::NotFoundError(absl::StrCat(
                                                  "no route for ", request.method, " ",
                                                  request.path)));

@@ -23,6 +23,7 @@
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/process.h"
+#include "server/request_context.h"
 
 namespace stache::gateway {
 namespace {
@@ -333,9 +334,23 @@ TEST_F(HttpServerTest, RequestIdIsEchoedAndSentToBackends) {
   EXPECT_EQ(response->get_header_value("X-Request-Id"), "trace-me-42");
   EXPECT_EQ(backends_.detector().last_request_id(), "trace-me-42");
   httplib::Result generated = client_->Get("/healthz");
-  EXPECT_EQ(generated->get_header_value("X-Request-Id").size(), 16u);
+  EXPECT_EQ(generated->get_header_value("X-Request-Id").size(), 32u);
   httplib::Result hostile = client_->Get("/healthz", {{"X-Request-Id", "a\"b<script>"}});
-  EXPECT_EQ(hostile->get_header_value("X-Request-Id").size(), 16u);
+  EXPECT_EQ(hostile->get_header_value("X-Request-Id").size(), 32u);
+}
+
+TEST_F(HttpServerTest, TraceparentIsHonouredEchoedAndContinuedToBackends) {
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  httplib::Result response = UploadMultipart(TestJpeg(), {}, {{"traceparent", traceparent}});
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->get_header_value("traceparent"), traceparent);
+  // The backend call is a child span of the same trace.
+  const std::string sent = backends_.detector().last_traceparent();
+  EXPECT_EQ(sent.substr(0, 36), traceparent.substr(0, 36));
+  EXPECT_NE(sent, traceparent);
+  // Without one (or with a malformed one), the gateway starts a trace.
+  httplib::Result fresh = client_->Get("/healthz", {{"traceparent", "garbage"}});
+  EXPECT_TRUE(server::IsValidTraceparent(fresh->get_header_value("traceparent")));
 }
 
 TEST_F(HttpServerTest, TooLargeIs413BeforeTheBodyIsSent) {

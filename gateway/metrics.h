@@ -1,7 +1,6 @@
-// Prometheus metrics kept in process and rendered in the text exposition
-// format (version 0.0.4) for GET /metrics: counters, gauges and histograms
-// with labels. Issue #7 adds more families; the gateway's own are declared
-// in GatewayMetrics.
+// The gateway's Prometheus metric families, served at GET /metrics; the
+// registry and metric types are the ones every service uses
+// (server/metrics.h).
 //
 //   MetricsRegistry registry;
 //   Counter& requests = registry.AddCounter("stache_gateway_http_requests_total",
@@ -11,110 +10,19 @@
 #ifndef STACHE_GATEWAY_METRICS_H_
 #define STACHE_GATEWAY_METRICS_H_
 
-#include <cstdint>
-#include <map>
-#include <memory>
 #include <string>
-#include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/metrics.h"
 
 namespace stache::gateway {
 
-// Label values in the order of the family's label names.
-using LabelValues = std::vector<std::string>;
-
-// One metric family. Thread-safe.
-class MetricFamily {
- public:
-  virtual ~MetricFamily() = default;
-  const std::string& name() const { return name_; }
-  // Appends the HELP, TYPE and sample lines of this family.
-  virtual void Render(std::string& out) const = 0;
-
- protected:
-  MetricFamily(std::string name, std::string help, std::vector<std::string> label_names)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {}
-  // `{a="x",b="y"}` (with `extra` appended, e.g. le="0.5"), or "" for no labels.
-  std::string FormatLabels(const LabelValues& values, const std::string& extra = "") const;
-  void RenderHeader(std::string& out, const char* type) const;
-
-  const std::string name_;
-  const std::string help_;
-  const std::vector<std::string> label_names_;
-};
-
-class Counter final : public MetricFamily {
- public:
-  Counter(std::string name, std::string help, std::vector<std::string> label_names)
-      : MetricFamily(std::move(name), std::move(help), std::move(label_names)) {}
-  void Increment(const LabelValues& labels, double amount = 1);
-  double Value(const LabelValues& labels) const;
-  void Render(std::string& out) const override;
-
- private:
-  mutable absl::Mutex mutex_;
-  std::map<LabelValues, double> values_ ABSL_GUARDED_BY(mutex_);
-};
-
-class Gauge final : public MetricFamily {
- public:
-  Gauge(std::string name, std::string help, std::vector<std::string> label_names)
-      : MetricFamily(std::move(name), std::move(help), std::move(label_names)) {}
-  void Add(const LabelValues& labels, double amount);
-  void Set(const LabelValues& labels, double value);
-  double Value(const LabelValues& labels) const;
-  void Render(std::string& out) const override;
-
- private:
-  mutable absl::Mutex mutex_;
-  std::map<LabelValues, double> values_ ABSL_GUARDED_BY(mutex_);
-};
-
-class Histogram final : public MetricFamily {
- public:
-  // `bucket_bounds`: increasing upper bounds; +Inf is implied.
-  Histogram(std::string name, std::string help, std::vector<std::string> label_names,
-            std::vector<double> bucket_bounds);
-  void Observe(const LabelValues& labels, double value);
-  // Number of observations (the _count sample).
-  uint64_t Count(const LabelValues& labels) const;
-  void Render(std::string& out) const override;
-
- private:
-  struct Series {
-    std::vector<uint64_t> bucket_counts;  // per bound, not cumulative
-    uint64_t count = 0;
-    double sum = 0;
-  };
-  const std::vector<double> bounds_;
-  mutable absl::Mutex mutex_;
-  std::map<LabelValues, Series> series_ ABSL_GUARDED_BY(mutex_);
-};
-
-// Owns metric families and renders them all. Thread-safe; families live as
-// long as the registry.
-class MetricsRegistry final {
- public:
-  Counter& AddCounter(std::string name, std::string help,
-                      std::vector<std::string> label_names);
-  Gauge& AddGauge(std::string name, std::string help,
-                  std::vector<std::string> label_names);
-  Histogram& AddHistogram(std::string name, std::string help,
-                          std::vector<std::string> label_names,
-                          std::vector<double> bucket_bounds);
-  // Every family in registration order, in the Prometheus text format.
-  std::string RenderText() const;
-
- private:
-  mutable absl::Mutex mutex_;
-  std::vector<std::unique_ptr<MetricFamily>> families_ ABSL_GUARDED_BY(mutex_);
-};
-
-// Latency buckets in seconds, from 5 ms to 30 s.
-std::vector<double> LatencyBucketsSeconds();
+using server::Counter;
+using server::Gauge;
+using server::Histogram;
+using server::LabelValues;
+using server::LatencyBucketsSeconds;
+using server::MetricsRegistry;
 
 // The gateway's metric families. Owns its registry.
 class GatewayMetrics final {

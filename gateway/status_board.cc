@@ -63,9 +63,9 @@ std::shared_ptr<BackendProbe> StatusBoard::ProbeFor(const std::string& address) 
 }
 
 json StatusBoard::DescribeAddress(const BackendTarget& backend, const std::string& address,
-                                  const std::string& request_id) {
+                                  const server::RequestContext& trace) {
   std::shared_ptr<BackendProbe> probe = ProbeFor(address);
-  const CallContext call = CallContext::WithTimeout(probe_timeout_, request_id);
+  const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
   auto health = std::async(std::launch::async, [&] {
     return probe->CheckHealth(call, backend.health_service);
   });
@@ -77,7 +77,7 @@ json StatusBoard::DescribeAddress(const BackendTarget& backend, const std::strin
   return out;
 }
 
-json StatusBoard::Info(const std::string& request_id) {
+json StatusBoard::Info(const server::RequestContext& trace) {
   // One task per (backend, address), all in parallel, so the slowest
   // unreachable address bounds the answer, not their sum.
   std::vector<std::vector<std::string>> addresses;
@@ -87,8 +87,8 @@ json StatusBoard::Info(const std::string& request_id) {
     answers.emplace_back();
     for (const std::string& address : addresses.back()) {
       answers.back().push_back(std::async(std::launch::async, [this, &backend, address,
-                                                               &request_id] {
-        return DescribeAddress(backend, address, request_id);
+                                                               &trace] {
+        return DescribeAddress(backend, address, trace);
       }));
     }
   }
@@ -129,8 +129,8 @@ json StatusBoard::Info(const std::string& request_id) {
   return {{"gateway", std::move(gateway)}, {"backends", std::move(backends)}};
 }
 
-Readiness StatusBoard::CheckReadiness(const std::string& request_id) {
-  const CallContext call = CallContext::WithTimeout(probe_timeout_, request_id);
+Readiness StatusBoard::CheckReadiness(const server::RequestContext& trace) {
+  const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
   std::vector<std::future<absl::StatusOr<HealthCheckResponse::ServingStatus>>> checks;
   for (const BackendTarget& backend : backends_) {
     checks.push_back(std::async(std::launch::async, [&backend, &call] {

@@ -23,6 +23,7 @@
 #include "gateway/backend_clients.h"
 #include "gateway/instance_identity.h"
 #include "nlohmann/json.hpp"
+#include "server/request_context.h"
 
 namespace stache::gateway {
 
@@ -61,14 +62,14 @@ class StatusBoard final {
   // GetInfo and health, in parallel, each call bounded by the probe timeout;
   // a replica answering through several addresses is listed once, and an
   // unreachable address only when no replica of that backend answered.
-  nlohmann::json Info(const std::string& request_id);
+  nlohmann::json Info(const server::RequestContext& trace);
 
-  Readiness CheckReadiness(const std::string& request_id);
+  Readiness CheckReadiness(const server::RequestContext& trace);
 
  private:
   std::shared_ptr<BackendProbe> ProbeFor(const std::string& address);
   nlohmann::json DescribeAddress(const BackendTarget& backend, const std::string& address,
-                                 const std::string& request_id);
+                                 const server::RequestContext& trace);
 
   const InstanceIdentity identity_;
   const int64_t max_body_bytes_;

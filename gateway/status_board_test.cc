@@ -56,7 +56,7 @@ class StatusBoardTest : public ::testing::Test {
 
 TEST_F(StatusBoardTest, InfoNamesTheGatewayAndEachBackendInstance) {
   auto board = MakeBoard(backends_.detector_address());
-  json info = board->Info("req");
+  json info = board->Info({});
   EXPECT_EQ(info["gateway"]["instance_id"], "gw-1/42");
   EXPECT_EQ(info["gateway"]["availability_zone"], "eu-west-1a");
   EXPECT_EQ(info["gateway"]["max_body_bytes"], 1234);
@@ -78,7 +78,7 @@ TEST_F(StatusBoardTest, AskEveryAddressANameResolvesToAndListsEachProcessOnce) {
   const std::string port = backends_.detector_address().substr(
       backends_.detector_address().rfind(':') + 1);
   auto board = MakeBoard("localhost:" + port);
-  json info = board->Info("req");
+  json info = board->Info({});
   const json& backends = info["backends"];
   ASSERT_EQ(backends.size(), 2u) << backends.dump();
   EXPECT_EQ(backends[0]["name"], "detector");
@@ -89,7 +89,7 @@ TEST_F(StatusBoardTest, AskEveryAddressANameResolvesToAndListsEachProcessOnce) {
 TEST_F(StatusBoardTest, UnreachableBackendIsReportedNotHidden) {
   auto board = MakeBoard(absl::StrCat("127.0.0.1:", stache::testing::PickUnusedPort()));
   const absl::Time start = absl::Now();
-  json info = board->Info("req");
+  json info = board->Info({});
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
   const json& backends = info["backends"];
   ASSERT_EQ(backends.size(), 2u) << backends.dump();
@@ -102,11 +102,11 @@ TEST_F(StatusBoardTest, UnreachableBackendIsReportedNotHidden) {
 
 TEST_F(StatusBoardTest, ReadyOnlyWhenEveryBackendServes) {
   auto board = MakeBoard(backends_.detector_address());
-  Readiness ready = board->CheckReadiness("req");
+  Readiness ready = board->CheckReadiness({});
   EXPECT_TRUE(ready.ready);
   EXPECT_EQ(ready.backends["detector"], "SERVING");
   backends_.StopDetector();
-  Readiness not_ready = board->CheckReadiness("req");
+  Readiness not_ready = board->CheckReadiness({});
   EXPECT_FALSE(not_ready.ready);
   EXPECT_THAT(not_ready.backends["detector"].get<std::string>(), HasSubstr("UNAVAILABLE"));
   EXPECT_EQ(not_ready.backends["storage"], "SERVING");

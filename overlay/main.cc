@@ -5,6 +5,8 @@
 #include "server/log.h"
 
 ABSL_FLAG(int, port, 50052, "gRPC port to listen on.");
+ABSL_FLAG(int, admin_port, 9092,
+          "HTTP port for Prometheus /metrics and /healthz; -1 turns it off.");
 ABSL_FLAG(std::string, default_style, "handlebar",
           "Style drawn when a request names none: handlebar, chevron, walrus, pencil, english or "
           "random.");
@@ -17,7 +19,8 @@ int main(int argc, char** argv) {
   stache::server::SetLogService("overlay");
   stache::server::ParseFlags(argc, argv, "stache-overlay: draws mustaches on the faces the detector found.");
   stache::overlay::OverlayServerConfig config{
-      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port)),
+      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
+                                                      absl::GetFlag(FLAGS_admin_port)),
       .overlay = {.default_style = absl::GetFlag(FLAGS_default_style),
                   .max_pixels = absl::GetFlag(FLAGS_max_pixels),
                   .default_quality = absl::GetFlag(FLAGS_default_quality)}};

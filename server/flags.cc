@@ -24,6 +24,9 @@ ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(20),
 ABSL_FLAG(int64_t, max_image_bytes, 25'000'000,
           "Largest encoded image accepted, in bytes. gRPC message limits of "
           "servers and clients are raised to fit it.");
+ABSL_FLAG(int, max_concurrent_calls, 32,
+          "Calls handled at once; more get RESOURCE_EXHAUSTED (backpressure) "
+          "instead of an unbounded queue. 0 means no limit.");
 ABSL_FLAG(std::string, log_level, "info",
           "Lowest level logged: debug, info, warning or error.");
 
@@ -72,10 +75,12 @@ void ParseFlags(int argc, char** argv, absl::string_view usage) {
   SetLogLevel(level);
 }
 
-ServerConfig ServerConfigFromFlags(int port) {
+ServerConfig ServerConfigFromFlags(int port, int admin_port) {
   ServerConfig config;
   config.host = absl::GetFlag(FLAGS_host);
   config.port = port;
+  config.admin_port = admin_port;
+  config.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
   config.grace_period = absl::GetFlag(FLAGS_grace_period);
   config.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
   return config;

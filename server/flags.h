@@ -19,6 +19,7 @@
 ABSL_DECLARE_FLAG(std::string, host);
 ABSL_DECLARE_FLAG(absl::Duration, grace_period);
 ABSL_DECLARE_FLAG(int64_t, max_image_bytes);
+ABSL_DECLARE_FLAG(int, max_concurrent_calls);
 ABSL_DECLARE_FLAG(std::string, log_level);
 
 namespace stache::server {
@@ -31,9 +32,10 @@ void ParseFlags(int argc, char** argv, absl::string_view usage);
 // "STACHE_MAX_IMAGE_BYTES".
 std::string EnvironmentVariableForFlag(absl::string_view flag_name);
 
-// Reads the shared server flags into a config; `port` comes from the binary's
-// own --port flag because each service has its own default.
-ServerConfig ServerConfigFromFlags(int port);
+// Reads the shared server flags into a config; `port` and `admin_port` come
+// from the binary's own --port and --admin_port flags because each service
+// has its own defaults (-1: no admin port).
+ServerConfig ServerConfigFromFlags(int port, int admin_port = -1);
 
 }  // namespace stache::server
 

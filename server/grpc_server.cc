@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/server_builder.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,7 +49,7 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
     const ServerConfig& config, ServiceIdentity identity,
-    const std::vector<grpc::Service*>& services) {
+    const std::vector<grpc::Service*>& services, MetricsRegistry* registry) {
   if (absl::Status status = ValidateServerConfig(config); !status.ok()) {
     return status;
   }
@@ -62,7 +63,20 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
 
   const std::vector<std::string> health_names = identity.service_names;
-  auto info = std::make_unique<InfoServiceImpl>(std::move(identity));
+  std::unique_ptr<MetricsRegistry> own_registry;
+  if (registry == nullptr) {
+    own_registry = std::make_unique<MetricsRegistry>();
+    registry = own_registry.get();
+  }
+  auto rpc_metrics = std::make_unique<RpcMetrics>(*registry);
+  std::unique_ptr<GrpcServer> server(
+      new GrpcServer(config, std::move(own_registry), std::move(rpc_metrics),
+                     std::make_unique<InfoServiceImpl>(std::move(identity))));
+  if (config.admin_port >= 0) {
+    auto admin = AdminServer::Start(config.host, config.admin_port, registry);
+    if (!admin.ok()) return admin.status();
+    server->admin_ = std::move(*admin);
+  }
 
   grpc::ServerBuilder builder;
   int port = 0;
@@ -73,39 +87,53 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(MaxMessageBytes(config.max_image_bytes));
   builder.SetMaxSendMessageSize(MaxMessageBytes(config.max_image_bytes));
-  builder.RegisterService(info.get());
+  if (config.max_concurrent_calls > 0) {
+    // The synchronous server runs one call per thread and answers
+    // RESOURCE_EXHAUSTED when the quota has no thread left, so this bounds
+    // concurrent work and memory instead of queueing without limit. One more
+    // thread than calls: the thread polling for new calls uses the quota too.
+    grpc::ResourceQuota quota("stache-calls");
+    quota.SetMaxThreads(config.max_concurrent_calls + 1);
+    builder.SetResourceQuota(quota);
+  }
+  builder.experimental().SetInterceptorCreators(
+      RpcObserverFactories(server->rpc_metrics_.get()));
+  builder.RegisterService(server->info_.get());
   for (grpc::Service* service : services) builder.RegisterService(service);
 
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", address,
         ": the port is in use or the address is not local"));
   }
-  server->GetHealthCheckService()->SetServingStatus(true);
+  server->port_ = port;
+  server->server_->GetHealthCheckService()->SetServingStatus(true);
   for (const std::string& name : health_names) {
-    server->GetHealthCheckService()->SetServingStatus(name, true);
+    server->server_->GetHealthCheckService()->SetServingStatus(name, true);
   }
   LogInfo("serving", {{"address", config.host},
                       {"port", port},
                       {"version", std::string(kVersion)},
                       {"build_id", std::string(kBuildId)},
+                      {"admin_port", server->admin_port()},
+                      {"max_concurrent_calls", config.max_concurrent_calls},
                       {"max_message_bytes", MaxMessageBytes(config.max_image_bytes)}});
-  return std::unique_ptr<GrpcServer>(
-      new GrpcServer(config, std::move(info), std::move(server), port));
+  return server;
 }
 
-GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<InfoServiceImpl> info,
-                       std::unique_ptr<grpc::Server> server, int port)
+GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<MetricsRegistry> own_registry,
+                       std::unique_ptr<RpcMetrics> rpc_metrics,
+                       std::unique_ptr<InfoServiceImpl> info)
     : config_(std::move(config)),
-      info_(std::move(info)),
-      server_(std::move(server)),
-      port_(port) {}
+      own_registry_(std::move(own_registry)),
+      rpc_metrics_(std::move(rpc_metrics)),
+      info_(std::move(info)) {}
 
 GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
 
 void GrpcServer::Shutdown(absl::Duration grace) {
-  if (shut_down_.exchange(true)) return;
+  if (server_ == nullptr || shut_down_.exchange(true)) return;
   // Health first, so balancers and health-checking clients move away before
   // the listener closes.
   server_->GetHealthCheckService()->SetServingStatus(false);

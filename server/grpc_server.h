@@ -19,7 +19,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/admin_server.h"
 #include "server/info_service.h"
+#include "server/metrics.h"
+#include "server/rpc_observer.h"
 
 namespace stache::server {
 
@@ -30,6 +33,11 @@ struct ServerConfig {
   // Largest encoded image accepted; gRPC message limits are this plus
   // kMessageOverheadBytes for the other fields of a request.
   int64_t max_image_bytes = 25'000'000;
+  // HTTP port for /metrics and /healthz; 0 picks a free port, -1 turns it off.
+  int admin_port = -1;
+  // Calls handled at once; more get RESOURCE_EXHAUSTED at once instead of
+  // queueing without bound. 0 means no limit.
+  int max_concurrent_calls = 0;
 };
 
 // Room for the non-image fields of a message (faces, options, metadata).
@@ -45,16 +53,20 @@ absl::Status ValidateServerConfig(const ServerConfig& config);
 // outlive it.
 class GrpcServer final {
  public:
-  // Starts serving `services` (and health, reflection, info). Fails with a
-  // clear message when the address cannot be bound (port in use).
+  // Starts serving `services` (and health, reflection, info), observed into
+  // `registry` (the service's own metric families live there too; it must
+  // outlive the server; null: the server keeps a registry of its own). Fails
+  // with a clear message when an address cannot be bound (port in use).
   static absl::StatusOr<std::unique_ptr<GrpcServer>> Start(
       const ServerConfig& config, ServiceIdentity identity,
-      const std::vector<grpc::Service*>& services);
+      const std::vector<grpc::Service*>& services, MetricsRegistry* registry = nullptr);
 
   ~GrpcServer();
 
   // The bound port (useful with port 0).
   int port() const { return port_; }
+  // The bound admin port, or -1 when it is off.
+  int admin_port() const { return admin_ ? admin_->port() : -1; }
 
   // Health goes NOT_SERVING for every service, new calls are refused,
   // in-flight calls get up to `grace` to finish and are then cancelled.
@@ -65,13 +77,17 @@ class GrpcServer final {
   absl::Status RunUntilTerminated();
 
  private:
-  GrpcServer(ServerConfig config, std::unique_ptr<InfoServiceImpl> info,
-             std::unique_ptr<grpc::Server> server, int port);
+  GrpcServer(ServerConfig config, std::unique_ptr<MetricsRegistry> own_registry,
+             std::unique_ptr<RpcMetrics> rpc_metrics, std::unique_ptr<InfoServiceImpl> info);
 
   const ServerConfig config_;
+  // Declared before the server so that they outlive it.
+  std::unique_ptr<MetricsRegistry> own_registry_;
+  std::unique_ptr<RpcMetrics> rpc_metrics_;
   std::unique_ptr<InfoServiceImpl> info_;
+  std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<grpc::Server> server_;
-  const int port_;
+  int port_ = 0;
   std::atomic<bool> shut_down_{false};
 };
 

@@ -7,6 +7,8 @@
 #include "storage/storage_server.h"
 
 ABSL_FLAG(int, port, 50053, "gRPC port to listen on.");
+ABSL_FLAG(int, admin_port, 9093,
+          "HTTP port for Prometheus /metrics and /healthz; -1 turns it off.");
 ABSL_FLAG(std::string, backend, "local",
           "Where objects live: local (a directory, see --data_dir) or s3 (a bucket "
           "shared by every storage task; credentials from AWS_ACCESS_KEY_ID and "
@@ -55,7 +57,8 @@ int main(int argc, char** argv) {
       argc, argv, "stache-storage: stores each service's objects in its own namespaces.");
   const int64_t max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
   stache::storage::StorageServerConfig config{
-      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port)),
+      .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
+                                                      absl::GetFlag(FLAGS_admin_port)),
       .backend = absl::GetFlag(FLAGS_backend),
       .data_dir = absl::GetFlag(FLAGS_data_dir),
       .max_object_bytes =

@@ -72,6 +72,7 @@ Status FakeDetector::Detect(ServerContext* context, const detector::v1::DetectRe
   {
     absl::MutexLock lock(&mutex_);
     last_request_id_ = Metadata(context, "x-request-id");
+    last_traceparent_ = Metadata(context, "traceparent");
     if (!failure_.ok()) return server::ToGrpcStatus(failure_);
     block = block_;
     for (const auto& face : faces_) *response->add_faces() = face;
@@ -106,6 +107,11 @@ void FakeDetector::BlockCalls() {
 void FakeDetector::Release() {
   absl::MutexLock lock(&mutex_);
   if (!release_.HasBeenNotified()) release_.Notify();
+}
+
+std::string FakeDetector::last_traceparent() const {
+  absl::MutexLock lock(&mutex_);
+  return last_traceparent_;
 }
 
 std::string FakeDetector::last_request_id() const {

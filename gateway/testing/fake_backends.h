@@ -49,6 +49,7 @@ class FakeDetector final : public detector::v1::DetectorService::Service {
 
   int calls() const { return calls_.load(); }
   std::string last_request_id() const;
+  std::string last_traceparent() const;
 
  private:
   mutable absl::Mutex mutex_;
@@ -56,6 +57,7 @@ class FakeDetector final : public detector::v1::DetectorService::Service {
   absl::Status failure_ ABSL_GUARDED_BY(mutex_);
   bool block_ ABSL_GUARDED_BY(mutex_) = false;
   std::string last_request_id_ ABSL_GUARDED_BY(mutex_);
+  std::string last_traceparent_ ABSL_GUARDED_BY(mutex_);
   absl::Notification entered_;
   absl::Notification release_;
   std::atomic<int> calls_{0};

@@ -1,0 +1,55 @@
+// Observes every RPC a GrpcServer serves, through a gRPC server interceptor:
+//  - Prometheus metrics per service, method and status code: calls, latency,
+//    calls in flight, message bytes in and out;
+//  - one JSON access log line per call with its request id and traceparent;
+//  - the request id and traceparent echoed back as trailing metadata.
+//
+//   RpcMetrics metrics(registry);
+//   builder.experimental().SetInterceptorCreators(RpcObserverFactories(&metrics));
+#ifndef STACHE_SERVER_RPC_OBSERVER_H_
+#define STACHE_SERVER_RPC_OBSERVER_H_
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "server/metrics.h"
+
+namespace stache::server {
+
+// The gRPC server metric families, registered in the given registry.
+// Thread-safe.
+class RpcMetrics final {
+ public:
+  explicit RpcMetrics(MetricsRegistry& registry);
+
+  void CallStarted(const std::string& service, const std::string& method);
+  void CallFinished(const std::string& service, const std::string& method,
+                    const std::string& code, absl::Duration latency);
+  void MessageReceived(const std::string& service, const std::string& method,
+                       size_t bytes);
+  void MessageSent(const std::string& service, const std::string& method, size_t bytes);
+
+ private:
+  Counter& handled_;
+  Histogram& latency_;
+  Gauge& in_flight_;
+  Counter& received_bytes_;
+  Counter& sent_bytes_;
+};
+
+// "/stache.detector.v1.DetectorService/Detect" -> {"stache.detector.v1.DetectorService",
+// "Detect"}.
+std::pair<std::string, std::string> SplitFullMethod(const std::string& full_method);
+
+// The interceptor factories to install on a ServerBuilder. `metrics` must
+// outlive the server.
+std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+RpcObserverFactories(RpcMetrics* metrics);
+
+}  // namespace stache::server
+
+#endif  // STACHE_SERVER_RPC_OBSERVER_H_

@@ -10,16 +10,18 @@ namespace stache::server {
 
 const std::string& ClientServiceConfigJson() {
   // Retries are transparent only for calls that can safely run twice. Apply
-  // and Put/Delete are left out on purpose: a retried Put after a lost
-  // response is harmless today, but the contract does not promise it.
-  // Retries happen on UNAVAILABLE only (the peer never saw the call or went
-  // away), at most 3 attempts, with exponential backoff; the call's deadline
-  // bounds them all.
+  // is a pure function of its request, so it is retried like Detect; Put and
+  // Delete are left out on purpose: a retried Put after a lost response is
+  // harmless today, but the contract does not promise it. Retries happen on
+  // UNAVAILABLE only (the peer never saw the call or went away, as when a
+  // replica drains during a rolling update), at most 5 attempts over about
+  // two seconds of backoff; the call's deadline bounds them all.
   static const std::string* const kConfig = new std::string(R"json({
   "loadBalancingConfig": [{"round_robin": {}}],
   "methodConfig": [{
     "name": [
       {"service": "stache.detector.v1.DetectorService", "method": "Detect"},
+      {"service": "stache.overlay.v1.OverlayService", "method": "Apply"},
       {"service": "stache.overlay.v1.OverlayService", "method": "ListStyles"},
       {"service": "stache.storage.v1.StorageService", "method": "Stat"},
       {"service": "stache.storage.v1.StorageService", "method": "Get"},
@@ -27,9 +29,9 @@ const std::string& ClientServiceConfigJson() {
       {"service": "stache.info.v1.InfoService", "method": "GetInfo"}
     ],
     "retryPolicy": {
-      "maxAttempts": 3,
-      "initialBackoff": "0.05s",
-      "maxBackoff": "0.5s",
+      "maxAttempts": 5,
+      "initialBackoff": "0.1s",
+      "maxBackoff": "1s",
       "backoffMultiplier": 2,
       "retryableStatusCodes": ["UNAVAILABLE"]
     }
@@ -53,6 +55,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view target,
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 250);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // When a replica goes away, the DNS name is resolved again to find its
+  // replacement; gRPC's default waits 30 s between resolutions, which would
+  // leave a single-replica service unreachable that long during a rollout.
+  args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
   return grpc::CreateCustomChannel(std::string(target),
                                    grpc::InsecureChannelCredentials(), args);
 }

@@ -49,6 +49,9 @@ void WriteJson(Response& response, int http_status, const json& body) {
 }
 
 void WriteError(Response& response, int http_status, const absl::Status& status) {
+  // Shed load (429) and unavailable backends (503) are worth retrying soon:
+  // say when, so that well-behaved clients back off instead of hammering.
+  if (http_status == 429 || http_status == 503) response.set_header("Retry-After", "1");
   WriteJson(response, http_status, ErrorBody(http_status, status));
 }
 

@@ -480,11 +480,21 @@ TEST_F(HttpServerTest, BackendDownIs503WithinTheDeadline) {
   httplib::Result response = UploadMultipart(TestJpeg());
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 503);
+  EXPECT_EQ(response->get_header_value("Retry-After"), "1");
   json error = ErrorOf(response);
   EXPECT_EQ(error["status"], "UNAVAILABLE");
   EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("detector"));
   EXPECT_LT(absl::Now() - start, backends_.GatewayConfigForTest().backend_timeout);
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+}
+
+TEST_F(HttpServerTest, BackendSheddingLoadIs429WithRetryAfter) {
+  backends_.detector().FailWith(absl::ResourceExhaustedError("too many calls"));
+  httplib::Result response = UploadMultipart(TestJpeg());
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 429);
+  EXPECT_EQ(response->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(ErrorOf(response)["status"], "RESOURCE_EXHAUSTED");
 }
 
 TEST_F(HttpServerTest, HungBackendIs504AtTheDeadlineNeverAHang) {

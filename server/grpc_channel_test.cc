@@ -108,6 +108,42 @@ TEST_F(GrpcChannelTest, RetriesApplyAtMostFiveTimes) {
   EXPECT_EQ(overlay.attempts.load(), 5);
 }
 
+// Client-side round robin: two detectors on different loopback addresses
+// both get calls, and when one goes away the calls keep succeeding on the
+// other.
+TEST(RoundRobinTest, SpreadsCallsAndSurvivesTheLossOfOneReplica) {
+  FlakyDetector first(/*failures=*/0), second(/*failures=*/0);
+  std::vector<std::unique_ptr<GrpcServer>> servers;
+  std::vector<std::string> addresses;
+  for (auto [host, service] : {std::pair{"127.0.0.2", &first}, std::pair{"127.0.0.3", &second}}) {
+    ServerConfig config{.host = host, .port = 0};
+    auto server = GrpcServer::Start(config, {.service_name = "detector"}, {service});
+    ASSERT_TRUE(server.ok()) << server.status();
+    addresses.push_back(absl::StrCat(host, ":", (*server)->port()));
+    servers.push_back(*std::move(server));
+  }
+  auto stub = DetectorService::NewStub(
+      MakeChannel(absl::StrCat("ipv4:", addresses[0], ",", addresses[1]), 8'000'000));
+  auto call = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    DetectResponse response;
+    return stub->Detect(&context, DetectRequest(), &response);
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(call().ok());
+  EXPECT_GT(first.attempts.load(), 0);
+  EXPECT_GT(second.attempts.load(), 0);
+  EXPECT_EQ(first.attempts.load() + second.attempts.load(), 20);
+
+  servers[0]->Shutdown(absl::ZeroDuration());
+  const int second_before = second.attempts.load();
+  for (int i = 0; i < 20; ++i) {
+    grpc::Status status = call();
+    EXPECT_TRUE(status.ok()) << i << ": " << status.error_message();
+  }
+  EXPECT_EQ(second.attempts.load() - second_before, 20);
+}
+
 TEST(ClientServiceConfigTest, UsesRoundRobinAndBoundedRetries) {
   nlohmann::json config = nlohmann::json::parse(ClientServiceConfigJson());
   EXPECT_EQ(config["loadBalancingConfig"][0].count("round_robin"), 1u);

@@ -14,8 +14,10 @@ const std::string& ClientServiceConfigJson() {
   // Delete are left out on purpose: a retried Put after a lost response is
   // harmless today, but the contract does not promise it. Retries happen on
   // UNAVAILABLE only (the peer never saw the call or went away, as when a
-  // replica drains during a rolling update), at most 5 attempts over about
-  // two seconds of backoff; the call's deadline bounds them all.
+  // replica drains during a rolling update), at most 5 attempts within
+  // about 0.75 s of (randomised) backoff, so that a probe with a one-second
+  // deadline still reports the peer unavailable; the call's deadline bounds
+  // them all.
   static const std::string* const kConfig = new std::string(R"json({
   "loadBalancingConfig": [{"round_robin": {}}],
   "methodConfig": [{
@@ -30,8 +32,8 @@ const std::string& ClientServiceConfigJson() {
     ],
     "retryPolicy": {
       "maxAttempts": 5,
-      "initialBackoff": "0.1s",
-      "maxBackoff": "1s",
+      "initialBackoff": "0.05s",
+      "maxBackoff": "0.5s",
       "backoffMultiplier": 2,
       "retryableStatusCodes": ["UNAVAILABLE"]
     }

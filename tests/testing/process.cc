@@ -130,7 +130,7 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv,
     for (const auto& [name, value] : extra_env) {
       if (name != "STACHE_TEST_STDIN") setenv(name.c_str(), value.c_str(), 1);
     }
-    execv(args[0], args.data());
+    execvp(args[0], args.data());  // argv[0] may be a bare tool name
     dprintf(out, "cannot exec %s: %s\n", args[0], strerror(errno));
     _exit(127);
   }

@@ -50,7 +50,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
                          absl::Duration timeout = absl::Seconds(30),
                          const std::string& stdin_data = "");
 
-// A child process whose stdout and stderr go to a temp file. Killed with
+// A child process (argv[0] found on PATH like a shell would) whose stdout
+// and stderr go to a temp file. Killed with
 // SIGKILL on destruction if still running.
 class ChildProcess final {
  public:

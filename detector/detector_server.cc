@@ -31,10 +31,13 @@ absl::Status RunDetectorServer(const DetectorServerConfig& config) {
                   {{"face_finder", FaceFinderName(config.detector.face_finder)},
                    {"landmark_model", config.detector.landmark_model_path},
                    {"load_ms", absl::ToDoubleMilliseconds(absl::Now() - load_start)}});
-  DetectorServiceImpl service(*detector, config.server.max_image_bytes);
-  STACHE_ASSIGN_OR_RETURN(
-      std::unique_ptr<server::GrpcServer> grpc_server,
-      server::GrpcServer::Start(config.server, DetectorIdentity(*detector), {&service}));
+  server::MetricsRegistry metrics;
+  server::Counter& faces = metrics.AddCounter(
+      "stache_detector_faces_detected_total", "Faces returned by Detect.", {});
+  DetectorServiceImpl service(*detector, config.server.max_image_bytes, &faces);
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<server::GrpcServer> grpc_server,
+                          server::GrpcServer::Start(config.server, DetectorIdentity(*detector),
+                                                    {&service}, &metrics));
   return grpc_server->RunUntilTerminated();
 }
 

@@ -71,6 +71,9 @@ grpc::Status DetectorServiceImpl::Detect(grpc::ServerContext* /*context*/,
   response->set_image_width_px(detection->image_size.width);
   response->set_image_height_px(detection->image_size.height);
   for (const Face& face : detection->faces) ToProto(face, response->add_faces());
+  if (faces_detected_ != nullptr) {
+    faces_detected_->Increment({}, static_cast<double>(detection->faces.size()));
+  }
   response->set_decode_duration_ms(detection->decode_duration_ms);
   response->set_detect_duration_ms(detection->detect_duration_ms);
   return grpc::Status::OK;

@@ -47,7 +47,7 @@ class DetectorServer final {
     absl::StatusOr<std::unique_ptr<FaceDetector>> detector = FaceDetector::Create(config);
     EXPECT_THAT(detector, IsOk());
     detector_ = *std::move(detector);
-    service_ = std::make_unique<DetectorServiceImpl>(*detector_, kMaxImageBytes);
+    service_ = std::make_unique<DetectorServiceImpl>(*detector_, kMaxImageBytes, &faces_);
     absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
         server::GrpcServer::Start(
             {.host = "127.0.0.1", .port = 0, .max_image_bytes = kMaxImageBytes},
@@ -65,6 +65,8 @@ class DetectorServer final {
     return v1::DetectorService::NewStub(channel_)->Detect(&context, request, response);
   }
 
+  double FacesCounted() const { return faces_.Value({}); }
+
   grpc::Status GetInfo(stache::info::v1::GetInfoResponse* response) {
     grpc::ClientContext context;
     return stache::info::v1::InfoService::NewStub(channel_)->GetInfo(
@@ -72,6 +74,8 @@ class DetectorServer final {
   }
 
  private:
+  server::MetricsRegistry metrics_;
+  server::Counter& faces_ = metrics_.AddCounter("faces_total", "Faces returned.", {});
   std::unique_ptr<FaceDetector> detector_;
   std::unique_ptr<DetectorServiceImpl> service_;
   std::unique_ptr<server::GrpcServer> server_;
@@ -121,9 +125,11 @@ float Distance(const v1::Point& a, const cv::Point2f& b) {
 TEST_F(DetectorServiceTest, DetectReturnsTheFaceWithEveryLandmark) {
   const testing::HandCheckedFace& grace = GraceHopper();
   v1::DetectResponse response;
+  const double faces_before = WithModel()->FacesCounted();
   ASSERT_TRUE(WithModel()
                   ->Detect(RequestFor(ReadFileOrDie(TestDataPath(grace.file))), &response)
                   .ok());
+  EXPECT_EQ(WithModel()->FacesCounted() - faces_before, 1);
   EXPECT_EQ(response.image_width_px(), 512u);
   EXPECT_EQ(response.image_height_px(), 600u);
   EXPECT_GT(response.decode_duration_ms(), 0);

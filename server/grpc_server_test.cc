@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -30,11 +31,14 @@ class SlowDetectorService final : public stache::detector::v1::DetectorService::
  public:
   grpc::Status Detect(grpc::ServerContext*, const stache::detector::v1::DetectRequest*,
                       stache::detector::v1::DetectResponse* response) override {
-    started.Notify();
+    // Other calls may arrive while the test probes for shutdown; only the
+    // first one signals.
+    if (calls.fetch_add(1) == 0) started.Notify();
     release.WaitForNotificationWithTimeout(absl::Seconds(10));
     response->set_image_width_px(7);
     return grpc::Status::OK;
   }
+  std::atomic<int> calls{0};
   absl::Notification started;
   absl::Notification release;
 };

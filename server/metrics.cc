@@ -209,7 +209,18 @@ Histogram& MetricsRegistry::AddHistogram(std::string name, std::string help,
   return result;
 }
 
+void MetricsRegistry::AddCollector(std::function<void()> collect) {
+  absl::MutexLock lock(&mutex_);
+  collectors_.push_back(std::move(collect));
+}
+
 std::string MetricsRegistry::RenderText() const {
+  std::vector<std::function<void()>> collectors;
+  {
+    absl::MutexLock lock(&mutex_);
+    collectors = collectors_;
+  }
+  for (const auto& collect : collectors) collect();
   std::string out;
   absl::MutexLock lock(&mutex_);
   for (const auto& family : families_) family->Render(out);

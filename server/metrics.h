@@ -11,6 +11,7 @@
 #define STACHE_SERVER_METRICS_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -104,12 +105,17 @@ class MetricsRegistry final {
   Histogram& AddHistogram(std::string name, std::string help,
                           std::vector<std::string> label_names,
                           std::vector<double> bucket_bounds);
+  // `collect` runs before every render, without the registry's lock held,
+  // to bring gauges whose source lives elsewhere (a database, a bucket) up
+  // to date. It must be thread-safe and outlive the registry's renders.
+  void AddCollector(std::function<void()> collect);
   // Every family in registration order, in the Prometheus text format.
   std::string RenderText() const;
 
  private:
   mutable absl::Mutex mutex_;
   std::vector<std::unique_ptr<MetricFamily>> families_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::function<void()>> collectors_ ABSL_GUARDED_BY(mutex_);
 };
 
 // Process metrics in the Prometheus text format, from /proc/self:

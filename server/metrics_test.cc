@@ -57,6 +57,16 @@ TEST(MetricsTest, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   EXPECT_EQ(latency.Count({"/x"}), 4u);
 }
 
+TEST(MetricsTest, CollectorsRefreshGaugesBeforeEachRender) {
+  MetricsRegistry registry;
+  Gauge& objects = registry.AddGauge("objects", "Objects.", {"ns"});
+  int source = 3;
+  registry.AddCollector([&] { objects.Set({"a"}, source); });
+  EXPECT_THAT(registry.RenderText(), HasSubstr("objects{ns=\"a\"} 3\n"));
+  source = 5;
+  EXPECT_THAT(registry.RenderText(), HasSubstr("objects{ns=\"a\"} 5\n"));
+}
+
 TEST(MetricsTest, CountsFromManyThreads) {
   MetricsRegistry registry;
   Counter& counter = registry.AddCounter("threads_total", "Threads.", {});

@@ -63,6 +63,14 @@ struct ListQuery {
   std::string page_token;
 };
 
+// What one namespace holds now.
+struct NamespaceUsage {
+  uint64_t objects = 0;
+  uint64_t bytes = 0;  // the sum of the objects' sizes
+
+  friend bool operator==(const NamespaceUsage&, const NamespaceUsage&) = default;
+};
+
 struct ListPage {
   std::vector<ObjectInfo> objects;  // newest first
   std::string next_page_token;      // empty on the last page
@@ -102,6 +110,11 @@ class BlobStore {
   absl::StatusOr<ListPage> List(const ListQuery& query);
   // NOT_FOUND when there is no such object.
   absl::Status Delete(absl::string_view ns, absl::string_view key);
+
+  // Objects and bytes by namespace, for metrics; namespaces holding
+  // nothing are left out. Costs a scan of the metadata (S3: one listing
+  // request per 1000 objects).
+  virtual absl::StatusOr<std::map<std::string, NamespaceUsage>> Usage() = 0;
 
   uint64_t max_object_bytes() const { return max_object_bytes_; }
   // "local" or "s3", and where the data lives, for GetInfo.

@@ -452,6 +452,24 @@ TEST_P(BlobStoreContractTest, ConcurrentPutsAndGetsFromManyClients) {
   }
 }
 
+TEST_P(BlobStoreContractTest, UsageCountsCurrentObjectsAndBytesPerNamespace) {
+  EXPECT_THAT(store().Usage(), IsOkAndHolds(IsEmpty()));
+  ASSERT_THAT(PutBytes(store(), "gateway", "originals/1", "12345"), IsOk());
+  ASSERT_THAT(PutBytes(store(), "gateway", "originals/2", "123"), IsOk());
+  ASSERT_THAT(PutBytes(store(), "gateway", "originals/2", "1234567"), IsOk());  // replaced
+  ASSERT_THAT(PutBytes(store(), "gateway", "results/1", "12345"), IsOk());  // same bytes
+  ASSERT_THAT(PutBytes(store(), "detector", "doomed", "12"), IsOk());
+  ASSERT_THAT(PutBytes(store(), "detector", "empty", ""), IsOk());
+  ASSERT_THAT(store().Delete("detector", "doomed"), IsOk());
+  using Usage = std::map<std::string, NamespaceUsage>;
+  EXPECT_THAT(store().Usage(),
+              IsOkAndHolds(Usage{{"detector", {.objects = 1, .bytes = 0}},
+                                 {"gateway", {.objects = 3, .bytes = 17}}}));
+  ASSERT_THAT(store().Delete("detector", "empty"), IsOk());
+  EXPECT_THAT(store().Usage(),
+              IsOkAndHolds(Usage{{"gateway", {.objects = 3, .bytes = 17}}}));
+}
+
 TEST_P(BlobStoreContractTest, NamesItsBackend) {
   EXPECT_EQ(store().BackendName(), GetParam());
   EXPECT_FALSE(store().BackendLocation().empty());

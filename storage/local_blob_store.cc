@@ -294,6 +294,21 @@ absl::StatusOr<ObjectInfo> LocalBlobStore::Lookup(absl::string_view ns,
   return ReadObjectRow(select);
 }
 
+absl::StatusOr<std::map<std::string, NamespaceUsage>> LocalBlobStore::Usage() {
+  absl::MutexLock lock(&read_mutex_);
+  STACHE_ASSIGN_OR_RETURN(SqliteStatement select,
+                          reader_.Prepare("SELECT namespace, COUNT(*), SUM(size_bytes) "
+                                          "FROM objects GROUP BY namespace"));
+  std::map<std::string, NamespaceUsage> usage;
+  while (true) {
+    STACHE_ASSIGN_OR_RETURN(const bool found, select.Step());
+    if (!found) break;
+    usage[select.ColumnText(0)] = {.objects = static_cast<uint64_t>(select.ColumnInt64(1)),
+                                   .bytes = static_cast<uint64_t>(select.ColumnInt64(2))};
+  }
+  return usage;
+}
+
 absl::StatusOr<ObjectInfo> LocalBlobStore::DoStat(absl::string_view ns,
                                                   absl::string_view key) {
   return Lookup(ns, key);

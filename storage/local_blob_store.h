@@ -55,6 +55,7 @@ class LocalBlobStore final : public BlobStore {
 
   std::string BackendName() const override { return "local"; }
   std::string BackendLocation() const override { return data_dir_; }
+  absl::StatusOr<std::map<std::string, NamespaceUsage>> Usage() override;
 
   const LocalRecoveryReport& recovery_report() const { return recovery_report_; }
   // Where the blob with this digest lives (tests check deduplication here).

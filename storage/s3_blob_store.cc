@@ -148,6 +148,28 @@ std::string S3BlobStore::BackendLocation() const {
   return absl::StrCat(client_->options().endpoint, "/", bucket_);
 }
 
+absl::StatusOr<std::map<std::string, NamespaceUsage>> S3BlobStore::Usage() {
+  // The data objects are the current objects: each Put's commit point.
+  constexpr absl::string_view kPrefix = "objects/";
+  std::map<std::string, NamespaceUsage> usage;
+  std::string continuation;
+  while (true) {
+    STACHE_ASSIGN_OR_RETURN(
+        const internal::S3ListResult listing,
+        client_->ListObjects(bucket_, kPrefix, "", continuation, kMaxPageSize));
+    for (size_t i = 0; i < listing.keys.size(); ++i) {
+      const absl::string_view path = absl::string_view(listing.keys[i]).substr(kPrefix.size());
+      const size_t slash = path.find('/');
+      if (slash == absl::string_view::npos) continue;  // not ours
+      NamespaceUsage& entry = usage[std::string(path.substr(0, slash))];
+      ++entry.objects;
+      entry.bytes += listing.sizes[i];
+    }
+    if (!listing.truncated) return usage;
+    continuation = listing.next_continuation_token;
+  }
+}
+
 absl::StatusOr<ObjectInfo> S3BlobStore::DoPut(const ObjectHeader& header,
                                               ChunkSource source) {
   STACHE_ASSIGN_OR_RETURN(

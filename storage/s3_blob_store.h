@@ -60,6 +60,7 @@ class S3BlobStore final : public BlobStore {
 
   std::string BackendName() const override { return "s3"; }
   std::string BackendLocation() const override;
+  absl::StatusOr<std::map<std::string, NamespaceUsage>> Usage() override;
 
  protected:
   absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header,

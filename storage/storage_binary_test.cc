@@ -2,6 +2,7 @@
 // its flags and environment configure the policy, limits and backends, and
 // bad configuration fails fast.
 #include <gmock/gmock.h>
+#include <httplib.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -86,6 +87,41 @@ TEST(StorageBinaryTest, WorksOutOfTheBoxWithTheDevelopmentDefault) {
   EXPECT_EQ(Component(info, "backend"), "local " + data_dir);
   EXPECT_THAT(Component(info, "policy"), HasSubstr("development default"));
   EXPECT_EQ(Component(info, "limit"), "max_object_bytes 26214400");
+}
+
+TEST(StorageBinaryTest, ItsAdminPortReportsStoredObjectsAndBytes) {
+  const int admin_port = stache::testing::PickUnusedPort();
+  absl::StatusOr<std::unique_ptr<StorageProcess>> server = StorageProcess::Start(
+      {"--data_dir=" + ScratchDir(), absl::StrCat("--admin_port=", admin_port)});
+  ASSERT_THAT(server, IsOk());
+  StorageClient client = (*server)->Client(kDevelopmentToken);
+  ASSERT_THAT(client.PutObject({.ns = kDevelopmentNamespace, .key = "a"}, "12345"), IsOk());
+  ASSERT_THAT(client.PutObject({.ns = kDevelopmentNamespace, .key = "b"}, "123"), IsOk());
+  ASSERT_THAT(client.GetObject(kDevelopmentNamespace, "a"), IsOk());
+
+  httplib::Client admin("127.0.0.1", admin_port);
+  httplib::Result metrics = admin.Get("/metrics");
+  ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
+  ASSERT_EQ(metrics->status, 200);
+  const std::string ns = absl::StrCat("{namespace=\"", kDevelopmentNamespace, "\"} ");
+  EXPECT_THAT(metrics->body, HasSubstr(absl::StrCat("stache_storage_objects", ns, "2\n")));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("stache_storage_stored_bytes", ns, "8\n")));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("stache_storage_written_bytes_total", ns, "8\n")));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("stache_storage_read_bytes_total", ns, "5\n")));
+  // The RPC metrics share the registry.
+  EXPECT_THAT(metrics->body, HasSubstr("stache_grpc_server_handled_total{grpc_service="
+                                       "\"stache.storage.v1.StorageService\",grpc_method="
+                                       "\"Put\",grpc_code=\"OK\"} 2\n"));
+
+  ASSERT_THAT(client.DeleteObject(kDevelopmentNamespace, "a"), IsOk());
+  metrics = admin.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr(absl::StrCat("stache_storage_objects", ns, "1\n")));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("stache_storage_stored_bytes", ns, "3\n")));
 }
 
 TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {

@@ -5,6 +5,7 @@
 #include "server/status.h"
 #include "storage/local_blob_store.h"
 #include "storage/s3_blob_store.h"
+#include "storage/storage_metrics.h"
 #include "storage/storage_service.h"
 
 namespace stache::storage {
@@ -97,7 +98,11 @@ absl::Status RunStorageServer(const StorageServerConfig& config) {
   STACHE_ASSIGN_OR_RETURN(const NamespacePolicy policy,
                           LoadNamespacePolicy(config, &policy_source));
   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(config));
-  StorageServiceImpl service(store.get(), &policy);
+  server::MetricsRegistry registry;
+  // Local usage is one SQL aggregate; on S3 it lists the whole bucket.
+  StorageMetrics metrics(registry, store.get(),
+                         config.backend == "s3" ? absl::Seconds(60) : absl::ZeroDuration());
+  StorageServiceImpl service(store.get(), &policy, &metrics);
   server::ServiceIdentity identity{
       .service_name = "storage",
       .service_names = {"stache.storage.v1.StorageService"},
@@ -113,7 +118,7 @@ absl::Status RunStorageServer(const StorageServerConfig& config) {
                       .detail = absl::StrCat(store->max_object_bytes())}}};
   STACHE_ASSIGN_OR_RETURN(
       std::unique_ptr<server::GrpcServer> grpc_server,
-      server::GrpcServer::Start(config.server, std::move(identity), {&service}));
+      server::GrpcServer::Start(config.server, std::move(identity), {&service}, &registry));
   return grpc_server->RunUntilTerminated();
 }
 

@@ -78,6 +78,7 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
   };
   absl::StatusOr<ObjectInfo> info = store_->Put(FromProto(header), next_chunk);
   if (!info.ok()) return ToGrpcStatus(info.status());
+  if (metrics_ != nullptr) metrics_->CountWritten(info->ns, info->size_bytes);
   ToProto(*info, response->mutable_object());
   return grpc::Status::OK;
 }
@@ -103,7 +104,9 @@ grpc::Status StorageServiceImpl::Get(grpc::ServerContext* context,
       [&](absl::string_view chunk) {
         v1::GetResponse message;
         message.set_chunk(std::string(chunk));
-        return write(message);
+        STACHE_RETURN_IF_ERROR(write(message));
+        if (metrics_ != nullptr) metrics_->CountRead(request->namespace_(), chunk.size());
+        return absl::OkStatus();
       }));
 }
 

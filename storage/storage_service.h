@@ -2,7 +2,7 @@
 // bearer token against the NamespacePolicy, translates protos to BlobStore
 // calls and absl::Status to grpc::Status. No storage logic lives here.
 //
-//   StorageServiceImpl service(store.get(), &policy);
+//   StorageServiceImpl service(store.get(), &policy, &metrics);
 //   GrpcServer::Start(config, identity, {&service});
 #ifndef STACHE_STORAGE_STORAGE_SERVICE_H_
 #define STACHE_STORAGE_STORAGE_SERVICE_H_
@@ -10,14 +10,17 @@
 #include "stache/storage/v1/storage.grpc.pb.h"
 #include "storage/blob_store.h"
 #include "storage/namespace_policy.h"
+#include "storage/storage_metrics.h"
 
 namespace stache::storage {
 
-// Does not own the store or the policy, which must outlive it. Thread-safe.
+// Does not own the store, the policy or the metrics (optional), which must
+// outlive it. Thread-safe.
 class StorageServiceImpl final : public stache::storage::v1::StorageService::Service {
  public:
-  StorageServiceImpl(BlobStore* store, const NamespacePolicy* policy)
-      : store_(store), policy_(policy) {}
+  StorageServiceImpl(BlobStore* store, const NamespacePolicy* policy,
+                     StorageMetrics* metrics = nullptr)
+      : store_(store), policy_(policy), metrics_(metrics) {}
 
   grpc::Status Put(grpc::ServerContext* context,
                    grpc::ServerReader<v1::PutRequest>* reader,
@@ -38,6 +41,7 @@ class StorageServiceImpl final : public stache::storage::v1::StorageService::Ser
 
   BlobStore* const store_;
   const NamespacePolicy* const policy_;
+  StorageMetrics* const metrics_;
 };
 
 }  // namespace stache::storage

@@ -55,6 +55,9 @@ class ObservedStore final : public BlobStore {
   int finished_puts() const { return finished_puts_.load(); }
   std::string BackendName() const override { return inner_->BackendName(); }
   std::string BackendLocation() const override { return inner_->BackendLocation(); }
+  absl::StatusOr<std::map<std::string, NamespaceUsage>> Usage() override {
+    return inner_->Usage();
+  }
 
  protected:
   absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader& header,

@@ -541,6 +541,7 @@ absl::StatusOr<S3ListResult> S3Client::ListObjects(absl::string_view bucket,
   S3ListResult list;
   for (pugi::xml_node contents : result.children("Contents")) {
     list.keys.emplace_back(contents.child_value("Key"));
+    list.sizes.push_back(contents.child("Size").text().as_ullong());
   }
   list.truncated = std::string(result.child_value("IsTruncated")) == "true";
   list.next_continuation_token = result.child_value("NextContinuationToken");

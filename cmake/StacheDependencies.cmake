@@ -22,3 +22,5 @@ include(GoogleTest)
 find_program(STACHE_BUF buf PATHS /usr/local/bin)
 find_program(STACHE_GRPCURL grpcurl PATHS /usr/local/bin)
 find_program(STACHE_MINIO minio PATHS /usr/local/bin)  # S3 server for the storage tests
+find_program(STACHE_GHZ ghz PATHS /usr/local/bin)      # gRPC load (scripts/load_test.sh)
+find_program(STACHE_WRK wrk)                           # HTTP load (Debian's wrk)

@@ -36,6 +36,8 @@ apt_packages=("${build_packages[@]}")
 go_tools=(
   "github.com/bufbuild/buf/cmd/buf@v1.75.0"
   "github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3"
+  # gRPC load against one service (scripts/load_test.sh).
+  "github.com/bojand/ghz/cmd/ghz@v0.120.0"
   # S3 server for the storage tests. MinIO's RELEASE.<date> tags are not
   # semver, so the module proxy serves pseudo-versions only: this one is what
   # it resolved as latest (commit 7aac2a2c5b7c of 2026-02-12).

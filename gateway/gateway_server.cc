@@ -98,6 +98,9 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
         "uploads the gateway accepts",
         config.max_body_bytes, config.max_image_bytes));
   }
+  if (config.drain_delay < absl::ZeroDuration() || config.drain_delay > config.grace_period) {
+    return absl::InvalidArgumentError("--drain_delay must be between 0 and --grace_period");
+  }
   if (config.backend_timeout <= absl::ZeroDuration() ||
       config.probe_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--backend_timeout and --probe_timeout must be positive");
@@ -167,8 +170,11 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 
 int Gateway::port() const { return parts_->http->port(); }
 
-void Gateway::Shutdown() {
-  if (parts_->http != nullptr) parts_->http->Shutdown();
+void Gateway::Shutdown(absl::Duration drain_delay) {
+  if (parts_->http == nullptr) return;
+  parts_->http->StartDraining();
+  absl::SleepFor(drain_delay);
+  parts_->http->Shutdown();
 }
 
 absl::Status RunGatewayServer(const GatewayConfig& config) {
@@ -189,7 +195,7 @@ absl::Status RunGatewayServer(const GatewayConfig& config) {
                                      absl::ToDoubleSeconds(config.grace_period)}});
   absl::Notification stopped;
   std::thread stopper([&] {
-    (*gateway)->Shutdown();
+    (*gateway)->Shutdown(config.drain_delay);
     stopped.Notify();
   });
   if (!stopped.WaitForNotificationWithTimeout(config.grace_period)) {

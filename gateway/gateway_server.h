@@ -29,6 +29,8 @@ struct GatewayConfig {
   int port = 8000;
   // On SIGTERM, in-flight requests finish; see HttpServer::Shutdown.
   absl::Duration grace_period = absl::Seconds(20);
+  // Part of the grace period spent serving with /readyz at 503 first.
+  absl::Duration drain_delay = absl::Seconds(1);
   std::string detector_address = "localhost:50051";
   std::string overlay_address = "localhost:50052";
   std::string storage_address = "localhost:50053";
@@ -68,8 +70,10 @@ class Gateway final {
   ~Gateway();
 
   int port() const;
-  // Stops accepting; in-flight requests finish.
-  void Shutdown();
+  // /readyz turns 503 while requests are still served for `drain_delay`, so
+  // balancers stop sending new ones; then stops accepting, and in-flight
+  // requests finish.
+  void Shutdown(absl::Duration drain_delay = absl::ZeroDuration());
 
  private:
   explicit Gateway(std::unique_ptr<GatewayParts> parts);

@@ -3,6 +3,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <vector>
@@ -266,6 +267,9 @@ class HttpRoutes final {
       : options_(options), gallery_(gallery), board_(board), metrics_(metrics) {}
 
   void Register(httplib::Server& server);
+  // /readyz answers 503 from now on, so that balancers stop sending new
+  // requests while the ones in flight finish.
+  void StartDraining() { draining_ = true; }
 
  private:
   using Handler = std::function<void(const Request&, Response&, const server::RequestContext& trace)>;
@@ -299,6 +303,7 @@ class HttpRoutes final {
   Gallery* const gallery_;
   StatusBoard* const board_;
   GatewayMetrics* const metrics_;
+  std::atomic<bool> draining_ = false;
 };
 
 template <typename Invoke>
@@ -502,8 +507,12 @@ void HttpRoutes::Info(Response& response, const server::RequestContext& trace) {
 }
 
 void HttpRoutes::Ready(Response& response, const server::RequestContext& trace) {
-  Readiness readiness = board_->CheckReadiness(trace);
   response.set_header("Cache-Control", "no-store");
+  if (draining_) {
+    WriteJson(response, 503, {{"ready", false}, {"draining", true}});
+    return;
+  }
+  Readiness readiness = board_->CheckReadiness(trace);
   WriteJson(response, readiness.ready ? 200 : 503,
             {{"ready", readiness.ready}, {"backends", std::move(readiness.backends)}});
 }
@@ -734,6 +743,8 @@ HttpServer::HttpServer(std::unique_ptr<internal::HttpRoutes> routes,
     : routes_(std::move(routes)), server_(std::move(server)), port_(port) {}
 
 HttpServer::~HttpServer() { Shutdown(); }
+
+void HttpServer::StartDraining() { routes_->StartDraining(); }
 
 void HttpServer::Shutdown() {
   if (stopped_) return;

@@ -59,6 +59,9 @@ class HttpServer final {
 
   int port() const { return port_; }
 
+  // /readyz answers 503 from now on; requests are still served.
+  void StartDraining();
+
   // Stops accepting connections and waits for the requests in flight (and
   // idle keep-alive connections, at most keep_alive_timeout) to finish.
   void Shutdown();

@@ -308,6 +308,21 @@ TEST_F(HttpServerTest, HealthzIsAliveAndReadyzFollowsTheBackends) {
   EXPECT_EQ(client_->Get("/healthz")->status, 200);
 }
 
+TEST_F(HttpServerTest, WhileDrainingReadyzIsUnavailableAndRequestsAreStillServed) {
+  std::thread shutdown([&] { gateway_->Shutdown(absl::Seconds(2)); });
+  ASSERT_TRUE(stache::testing::WaitFor(
+      [&] {
+        httplib::Result ready = client_->Get("/readyz");
+        return ready && ready->status == 503;
+      },
+      absl::Seconds(1)));
+  EXPECT_EQ(json::parse(client_->Get("/readyz")->body)["draining"], true);
+  UploadOne();
+  EXPECT_EQ(client_->Get("/healthz")->status, 200);
+  shutdown.join();
+  EXPECT_FALSE(client_->Get("/healthz"));
+}
+
 TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
   UploadOne();
   client_->Get("/v1/images/0123456789abcdef01234567");

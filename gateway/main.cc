@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
       .host = absl::GetFlag(FLAGS_host),
       .port = absl::GetFlag(FLAGS_port),
       .grace_period = absl::GetFlag(FLAGS_grace_period),
+      .drain_delay = absl::GetFlag(FLAGS_drain_delay),
       .detector_address = absl::GetFlag(FLAGS_detector_address),
       .overlay_address = absl::GetFlag(FLAGS_overlay_address),
       .storage_address = absl::GetFlag(FLAGS_storage_address),

@@ -21,6 +21,10 @@ ABSL_FLAG(std::string, host, "0.0.0.0",
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(20),
           "On SIGTERM/SIGINT: report NOT_SERVING, stop accepting calls and "
           "let in-flight calls finish for at most this long, then exit 0.");
+ABSL_FLAG(absl::Duration, drain_delay, absl::Seconds(1),
+          "On SIGTERM/SIGINT: keep serving this long (part of --grace_period) "
+          "after reporting NOT_SERVING, so that health-checking clients move "
+          "to other replicas before the listener closes.");
 ABSL_FLAG(int64_t, max_image_bytes, 25'000'000,
           "Largest encoded image accepted, in bytes. gRPC message limits of "
           "servers and clients are raised to fit it.");
@@ -82,6 +86,7 @@ ServerConfig ServerConfigFromFlags(int port, int admin_port) {
   config.admin_port = admin_port;
   config.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
   config.grace_period = absl::GetFlag(FLAGS_grace_period);
+  config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   config.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
   return config;
 }

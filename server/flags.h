@@ -18,6 +18,7 @@
 
 ABSL_DECLARE_FLAG(std::string, host);
 ABSL_DECLARE_FLAG(absl::Duration, grace_period);
+ABSL_DECLARE_FLAG(absl::Duration, drain_delay);
 ABSL_DECLARE_FLAG(int64_t, max_image_bytes);
 ABSL_DECLARE_FLAG(int, max_concurrent_calls);
 ABSL_DECLARE_FLAG(std::string, log_level);

@@ -20,6 +20,7 @@ const std::string& ClientServiceConfigJson() {
   // them all.
   static const std::string* const kConfig = new std::string(R"json({
   "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
   "methodConfig": [{
     "name": [
       {"service": "stache.detector.v1.DetectorService", "method": "Detect"},

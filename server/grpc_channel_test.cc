@@ -147,6 +147,8 @@ TEST(RoundRobinTest, SpreadsCallsAndSurvivesTheLossOfOneReplica) {
 TEST(ClientServiceConfigTest, UsesRoundRobinAndBoundedRetries) {
   nlohmann::json config = nlohmann::json::parse(ClientServiceConfigJson());
   EXPECT_EQ(config["loadBalancingConfig"][0].count("round_robin"), 1u);
+  // Replicas that report NOT_SERVING (draining) get no new calls.
+  EXPECT_EQ(config["healthCheckConfig"]["serviceName"], "");
   const auto& policy = config["methodConfig"][0]["retryPolicy"];
   EXPECT_LE(policy["maxAttempts"].get<int>(), 5);
   EXPECT_EQ(policy["retryableStatusCodes"], nlohmann::json::array({"UNAVAILABLE"}));

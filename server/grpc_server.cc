@@ -8,9 +8,11 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
 #include "absl/strings/str_format.h"
 #include "server/build_info.h"
@@ -37,6 +39,9 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (config.grace_period < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--grace_period must not be negative");
+  }
+  if (config.drain_delay < absl::ZeroDuration() || config.drain_delay > config.grace_period) {
+    return absl::InvalidArgumentError("--drain_delay must be between 0 and --grace_period");
   }
   if (config.max_image_bytes <= 0 ||
       config.max_image_bytes > INT32_MAX - kMessageOverheadBytes) {
@@ -137,7 +142,9 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   // Health first, so balancers and health-checking clients move away before
   // the listener closes.
   server_->GetHealthCheckService()->SetServingStatus(false);
-  server_->Shutdown(DeadlineAfter(grace));
+  const absl::Duration delay = std::min(config_.drain_delay, grace);
+  absl::SleepFor(delay);
+  server_->Shutdown(DeadlineAfter(grace - delay));
   server_->Wait();
 }
 

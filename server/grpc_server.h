@@ -30,6 +30,12 @@ struct ServerConfig {
   std::string host = "0.0.0.0";
   int port = 0;  // 0 picks a free port (tests).
   absl::Duration grace_period = absl::Seconds(20);
+  // Part of the grace period spent still serving after health has gone
+  // NOT_SERVING, so that clients watching health (every MakeChannel
+  // channel) move to other replicas before the listener closes: calls that
+  // arrive after that would be refused, and those not yet picked up by a
+  // handler thread cancelled.
+  absl::Duration drain_delay = absl::Seconds(1);
   // Largest encoded image accepted; gRPC message limits are this plus
   // kMessageOverheadBytes for the other fields of a request.
   int64_t max_image_bytes = 25'000'000;
@@ -68,8 +74,9 @@ class GrpcServer final {
   // The bound admin port, or -1 when it is off.
   int admin_port() const { return admin_ ? admin_->port() : -1; }
 
-  // Health goes NOT_SERVING for every service, new calls are refused,
-  // in-flight calls get up to `grace` to finish and are then cancelled.
+  // Health goes NOT_SERVING for every service; after the config's
+  // drain_delay (at most `grace`) new calls are refused, and in-flight calls
+  // get the rest of `grace` to finish and are then cancelled.
   void Shutdown(absl::Duration grace);
 
   // Blocks SIGTERM and SIGINT, waits for one, then Shutdown(grace_period).

@@ -176,6 +176,39 @@ TEST(GrpcServerTest, ShutdownLetsInFlightCallsFinishAndRefusesNewOnes) {
   EXPECT_EQ(in_flight_response.image_width_px(), 7u);
 }
 
+// The drain delay: health says NOT_SERVING while calls are still served, so
+// health-checking clients leave before the listener closes.
+TEST(GrpcServerTest, DuringTheDrainDelayHealthIsNotServingAndCallsStillWork) {
+  SlowDetectorService fast;
+  fast.release.Notify();
+  ServerConfig config = LocalConfig();
+  config.drain_delay = absl::Seconds(3);
+  auto server = GrpcServer::Start(
+      config, {.service_name = "d", .service_names = {"stache.detector.v1.DetectorService"}},
+      {&fast});
+  ASSERT_THAT(server, IsOk());
+  auto channel = ChannelTo((*server)->port());
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  auto health_status = [&] {
+    grpc::ClientContext context;
+    HealthCheckResponse response;
+    health->Check(&context, HealthCheckRequest(), &response);
+    return response.status();
+  };
+  ASSERT_EQ(health_status(), HealthCheckResponse::SERVING);
+
+  const absl::Time start = absl::Now();
+  std::thread shutdown([&] { (*server)->Shutdown(absl::Seconds(10)); });
+  ASSERT_TRUE(::stache::testing::WaitFor(
+      [&] { return health_status() == HealthCheckResponse::NOT_SERVING; }, absl::Seconds(2)));
+  auto stub = stache::detector::v1::DetectorService::NewStub(channel);
+  grpc::ClientContext context;
+  stache::detector::v1::DetectResponse response;
+  EXPECT_TRUE(stub->Detect(&context, {}, &response).ok());
+  shutdown.join();
+  EXPECT_GE(absl::Now() - start, absl::Seconds(3));
+}
+
 TEST(GrpcServerTest, ShutdownCancelsCallsThatOutliveTheGracePeriod) {
   SlowDetectorService slow;
   auto server = GrpcServer::Start(LocalConfig(), {.service_name = "slow"}, {&slow});

@@ -36,6 +36,9 @@ constexpr char kJson[] = "application/json";
 // Form fields other than the image are a few bytes; more is not a form we
 // understand.
 constexpr size_t kMaxFormFieldBytes = 256;
+// Header fields in one request, as Apache's LimitRequestFields; browsers
+// and curl send about a dozen. cpp-httplib 0.11 sets no limit of its own.
+constexpr size_t kMaxHeaderFields = 100;
 // Stored images never change (a new upload gets a new id).
 constexpr char kImmutable[] = "public, max-age=31536000, immutable";
 // The page only loads its own files: no CDN, nothing from elsewhere.
@@ -544,6 +547,18 @@ void HttpRoutes::Register(httplib::Server& server) {
   // the limit is refused without reading it, and a client that asks first
   // (Expect: 100-continue, as curl does) never sends it.
   server.set_pre_routing_handler([this](const Request& request, Response& response) {
+    if (request.headers.size() > kMaxHeaderFields) {
+      Instrument(request.method.c_str(), "unmatched", request, response,
+                 [&](const server::RequestContext&) {
+                   WriteError(response, 431,
+                              absl::InvalidArgumentError(absl::StrCat(
+                                  "the request has ", request.headers.size(),
+                                  " header fields; at most ", kMaxHeaderFields,
+                                  " are accepted")));
+                   CloseAfterResponse(response);
+                 });
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (request.method == "POST" && request.path == "/v1/images" &&
         RejectUploadEarly(request, response)) {
       return httplib::Server::HandlerResponse::Handled;

@@ -2,8 +2,9 @@
 # Load on loopback, bounded in count and time: uploads through the gateway
 # with wrk (POST /v1/images, the photo as multipart field "image"), then
 # Detect on the detector alone with ghz, one after the other. Prints for each
-# the requests, throughput, p50/p95/p99 latency and error counts, and exits 1
-# when any request failed, so it can gate.
+# the requests, throughput, p50/p95/p99 latency and error counts (and, for
+# services it started, their CPU time per request), and exits 1 when any
+# request failed, so it can gate.
 #
 #   scripts/load_test.sh                        # starts the four binaries from build/
 #   scripts/load_test.sh --duration=3 --requests=50 --concurrency=2
@@ -38,7 +39,9 @@ With --gateway and/or --detector, loads only the servers given, which must
 already be running on loopback.
 
 Each run stops after --requests responses or --duration seconds, whichever
-comes first.
+comes first. For each it prints the requests, throughput, p50/p95/p99
+latency and errors; for services it started, also the CPU time they used per
+request, which other load on the machine does not inflate.
 
 Flags (--flag=value or --flag value):
   --build_dir=DIR       build tree with bin/stache-* (default: $repo_root/build)
@@ -127,6 +130,7 @@ fi
 
 work_dir="$(mktemp -d "${TMPDIR:-/tmp}/stache-load.XXXXXX")"
 pids=()       # the services started here
+declare -A service_pid=()  # the same, by name
 tool_pid=""   # wrk or ghz while one runs
 cleanup() {
   local status=$?
@@ -158,6 +162,7 @@ start_service() {  # name, flags...
   : >"$log"  # exists before the first look at it
   "$bin_dir/stache-$name" --host=127.0.0.1 --port=0 --grace_period=2s "$@" >"$log" 2>&1 &
   pids+=("$!")
+  service_pid[$name]=$!
   local pid=$! line
   for _ in $(seq 600); do  # models load in about a second; allow 60
     line="$(grep -m1 -E '"msg":"serving( http)?"' "$log" || true)"
@@ -207,12 +212,48 @@ report() {  # title, requests, seconds, throughput, p50, p95, p99, errors, error
   error_total=$((error_total + $8))
 }
 
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() {  # pid
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || { echo 0; return; }
+  stat="${stat##*) }"  # fields from the 3rd on; the name may hold spaces
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo $(( ${12} + ${13} ))
+}
+
+# With the services started here, the CPU time they use per request tells
+# the cost of a request even when other work shares the cores and stretches
+# the latencies. mark_cpu notes where they stand; print_cpu prints the line.
+declare -A cpu_mark=()
+mark_cpu() {
+  local name
+  for name in "${!service_pid[@]}"; do cpu_mark[$name]="$(cpu_ticks "${service_pid[$name]}")"; done
+}
+print_cpu() {  # requests, service names
+  [ $start_stack -eq 1 ] && [ "$1" -gt 0 ] || return 0
+  local requests="$1" name used=() ; shift
+  for name in "$@"; do
+    used+=("$name" $(( $(cpu_ticks "${service_pid[$name]}") - ${cpu_mark[$name]} )))
+  done
+  awk -v requests="$requests" -v tick_ms="$((1000 / $(getconf CLK_TCK)))" '
+    BEGIN {
+      for (i = 1; i < ARGC; i += 2) {
+        ms = ARGV[i + 1] * tick_ms / requests
+        total += ms
+        detail = detail (i > 1 ? ", " : "") sprintf("%s %.1f", ARGV[i], ms)
+      }
+      printf "  cpu         %.1f ms per request (%s)\n", total, detail
+    }' "${used[@]}"
+}
+
 # Starts a load tool in the background and waits for it. Both tools stop and
 # still report on SIGINT, which they get once --duration has passed (ghz
 # v0.120.0 ignores -n when given its own time limit, -x) or once
 # upload.lua says wrk reached the cap (wrk would otherwise idle until its -d).
 run_bounded() {  # output file, command...
   local out="$1"; shift
+  : >"$out"  # exists before the first look at it
   "$@" >"$out" 2>&1 &
   tool_pid=$!
   local deadline=$(( ${EPOCHREALTIME/./} + duration * 1000000 ))
@@ -235,6 +276,7 @@ if [ $run_wrk -eq 1 ]; then
   # second later than the SIGINT, as a backstop.
   wrk_out="$work_dir/wrk.out"
   wrk_status=0
+  mark_cpu
   run_bounded "$wrk_out" "$wrk_bin" -t1 -c"$concurrency" -d"$((duration + 1))s" \
     --timeout "${timeout}s" -s "$upload_lua" "http://$gateway" -- "$photo" "$requests" ||
     wrk_status=$?
@@ -251,6 +293,7 @@ if [ $run_wrk -eq 1 ]; then
     "$(wrk_value p50_ms)" "$(wrk_value p95_ms)" "$(wrk_value p99_ms)" \
     $((non_2xx + socket_errors)) \
     "non-2xx $non_2xx, connect $(wrk_value connect_errors), read $(wrk_value read_errors), write $(wrk_value write_errors), timeout $(wrk_value timeouts)"
+  print_cpu "$(wrk_value requests)" gateway detector overlay storage
 fi
 
 if [ $run_ghz -eq 1 ]; then
@@ -260,6 +303,7 @@ if [ $run_ghz -eq 1 ]; then
   { printf '{"image":"'; base64 -w0 "$photo"; printf '"}'; } >"$detect_json"
   ghz_report="$work_dir/ghz.json"
   ghz_status=0
+  mark_cpu
   # --duration-stop=wait: calls in flight at the SIGINT finish and count,
   # instead of being cut off and reported as Unavailable.
   run_bounded "$work_dir/ghz.out" "$ghz_bin" --insecure \
@@ -285,6 +329,7 @@ EOF
   )
   report "detector Detect (ghz): $bounds, photo $photo_desc" "$1" "$2" "$3" "$4" "$5" "$6" \
     "$7" "status codes ${8//,/, }"
+  print_cpu "$1" detector
 fi
 
 if [ $error_total -ne 0 ]; then

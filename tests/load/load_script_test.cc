@@ -19,6 +19,7 @@ namespace stache {
 namespace {
 
 using ::stache::testing::ChildProcess;
+using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 
 constexpr char kScript[] = STACHE_SOURCE_DIR "/scripts/load_test.sh";
@@ -95,6 +96,8 @@ TEST(LoadScriptTest, SmokeRunReportsBothLoadsWithoutErrors) {
     EXPECT_LE(section.p95, section.p99);
     EXPECT_EQ(section.errors, 0) << run.output;
   }
+  EXPECT_THAT(run.output, ContainsRegex("cpu +[0-9.]+ ms per request \\(gateway [0-9.]+, "
+                                        "detector [0-9.]+, overlay [0-9.]+, storage"));
   EXPECT_THAT(run.output, HasSubstr("load_test: ok, no errors"));
 }
 

@@ -12,10 +12,13 @@
 //                          pixels, draw, encode
 //
 //   build/bin/pipeline_benchmark --benchmark_repetitions=5
-//   STACHE_PIPELINE_PHOTO_DIR=/tmp/photos build/bin/pipeline_benchmark
-//   --benchmark_filter=x
-//       writes the photos it measures (grace_hopper_1mp.jpg, grace_hopper_12mp.jpg)
-//       there, for scripts/load_test.sh --photo
+//
+// With STACHE_PIPELINE_PHOTO_DIR=<dir> it also writes the photos it measures
+// there (grace_hopper_1mp.jpg, grace_hopper_12mp.jpg), for
+// scripts/load_test.sh --photo; any one benchmark makes both:
+//
+//   export STACHE_PIPELINE_PHOTO_DIR=/tmp/photos
+//   build/bin/pipeline_benchmark --benchmark_filter=Once/MP:1/ --benchmark_min_time=0.1
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -59,9 +62,8 @@ std::string MakePhoto(int megapixels) {
   return jpeg;
 }
 
-// Made once per size (thread-safe static initialisation); the 12 MP photo
-// takes a while. Written out here when STACHE_PIPELINE_PHOTO_DIR is set, so
-// every benchmark run writes both, filtered or not.
+// Both sizes made at the first call (thread-safe static initialisation), as
+// the 12 MP photo takes a while; so any benchmark run writes both.
 const std::string& Photo(int megapixels) {
   static const auto* const photos =
       new std::map<int, std::string>{{1, MakePhoto(1)}, {12, MakePhoto(12)}};

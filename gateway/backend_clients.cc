@@ -21,12 +21,7 @@ namespace {
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 
-// Storage objects are streamed in chunks of this size, well under every
-// message limit.
-constexpr size_t kChunkBytes = 1 << 20;
-
-void Prepare(const CallContext& call, grpc::ClientContext& context) {
-  context.set_deadline(absl::ToChronoTime(call.deadline));
+void AttachTrace(const CallContext& call, grpc::ClientContext& context) {
   if (!call.trace.request_id().empty()) call.trace.ChildSpan().AttachTo(&context);
 }
 
@@ -35,48 +30,47 @@ struct CallSite {
   GatewayMetrics* metrics;
   const char* backend;
   const char* method;
-  // "Bearer <token>" for storage, else empty.
-  const std::string& authorization;
+  // Storage: the call carries the gateway's own credentials.
+  bool with_credentials = false;
 };
 
-// Converts the outcome of a call, names the backend in the message (so that
-// an HTTP client learns which service failed) and records it.
-absl::Status Finish(const CallSite& site, absl::Time start, const grpc::Status& grpc_status) {
-  absl::Status status = server::FromGrpcStatus(grpc_status);
+// Records the outcome of a call and names the backend in the message (so
+// that an HTTP client learns which service failed).
+absl::Status Record(const CallSite& site, absl::Time start, const absl::Status& status) {
   if (site.metrics != nullptr) {
     site.metrics->RecordBackendCall(site.backend, site.method,
                                     absl::StatusCodeToString(status.code()),
                                     absl::Now() - start);
   }
   if (status.ok()) return status;
-  if (!site.authorization.empty() &&
+  if (site.with_credentials &&
       (absl::IsUnauthenticated(status) || absl::IsPermissionDenied(status))) {
     // Storage refusing the gateway's token is the gateway's fault, not the
     // HTTP client's: it must not surface as 401/403 to a person uploading.
     return absl::InternalError(absl::StrCat(
-        "the ", site.backend, " service refused the gateway's credentials (check "
+        "the ", site.backend,
+        " service refused the gateway's credentials (check "
         "--storage_token_file or STACHE_STORAGE_TOKEN, and --storage_namespace): ",
         site.method, ": ", status.message()));
   }
-  return absl::Status(status.code(),
-                      absl::StrCat(site.backend, " ", site.method, ": ", status.message()));
+  return absl::Status(status.code(), absl::StrCat(site.backend, " ", site.method, ": ",
+                                                  status.message()));
 }
 
 // One unary call: deadline, metadata, status conversion and metrics around
 // `invoke(context, response)`.
 template <typename Response, typename Invoke>
-absl::StatusOr<Response> Unary(const CallContext& call, const CallSite& site, Invoke invoke) {
+absl::StatusOr<Response> Unary(const CallContext& call, const CallSite& site,
+                               Invoke invoke) {
   grpc::ClientContext context;
-  Prepare(call, context);
-  if (!site.authorization.empty()) context.AddMetadata("authorization", site.authorization);
+  context.set_deadline(absl::ToChronoTime(call.deadline));
+  AttachTrace(call, context);
   Response response;
   const absl::Time start = absl::Now();
-  grpc::Status status = invoke(&context, &response);
-  STACHE_RETURN_IF_ERROR(Finish(site, start, status));
+  STACHE_RETURN_IF_ERROR(
+      Record(site, start, server::FromGrpcStatus(invoke(&context, &response))));
   return response;
 }
-
-const std::string kNoAuthorization;
 
 }  // namespace
 
@@ -88,20 +82,21 @@ DetectorClient::DetectorClient(
 absl::StatusOr<detector::v1::DetectResponse> DetectorClient::Detect(
     const CallContext& call, const detector::v1::DetectRequest& request) {
   return Unary<detector::v1::DetectResponse>(
-      call, {metrics_, "detector", "Detect", kNoAuthorization},
+      call, {metrics_, "detector", "Detect"},
       [&](grpc::ClientContext* context, detector::v1::DetectResponse* response) {
         return stub_->Detect(context, request, response);
       });
 }
 
-OverlayClient::OverlayClient(std::unique_ptr<overlay::v1::OverlayService::StubInterface> stub,
-                             GatewayMetrics* metrics)
+OverlayClient::OverlayClient(
+    std::unique_ptr<overlay::v1::OverlayService::StubInterface> stub,
+    GatewayMetrics* metrics)
     : stub_(std::move(stub)), metrics_(metrics) {}
 
 absl::StatusOr<overlay::v1::ApplyResponse> OverlayClient::Apply(
     const CallContext& call, const overlay::v1::ApplyRequest& request) {
   return Unary<overlay::v1::ApplyResponse>(
-      call, {metrics_, "overlay", "Apply", kNoAuthorization},
+      call, {metrics_, "overlay", "Apply"},
       [&](grpc::ClientContext* context, overlay::v1::ApplyResponse* response) {
         return stub_->Apply(context, request, response);
       });
@@ -110,141 +105,79 @@ absl::StatusOr<overlay::v1::ApplyResponse> OverlayClient::Apply(
 absl::StatusOr<overlay::v1::ListStylesResponse> OverlayClient::ListStyles(
     const CallContext& call) {
   return Unary<overlay::v1::ListStylesResponse>(
-      call, {metrics_, "overlay", "ListStyles", kNoAuthorization},
+      call, {metrics_, "overlay", "ListStyles"},
       [&](grpc::ClientContext* context, overlay::v1::ListStylesResponse* response) {
         return stub_->ListStyles(context, overlay::v1::ListStylesRequest(), response);
       });
 }
 
-StorageClient::StorageClient(std::unique_ptr<storage::v1::StorageService::StubInterface> stub,
-                             std::string storage_namespace, std::string bearer_token,
-                             GatewayMetrics* metrics)
-    : stub_(std::move(stub)),
+StorageClient::StorageClient(
+    std::unique_ptr<storage::v1::StorageService::StubInterface> stub,
+    std::string storage_namespace, std::string bearer_token, GatewayMetrics* metrics)
+    : client_(std::move(stub), {.token = std::move(bearer_token)}),
       namespace_(std::move(storage_namespace)),
-      authorization_(absl::StrCat("Bearer ", bearer_token)),
       metrics_(metrics) {}
+
+storage::CallOptions StorageClient::Options(const CallContext& call, uint64_t max_bytes) {
+  return {
+      .deadline = call.deadline,
+      .prepare = [&call](grpc::ClientContext& context) { AttachTrace(call, context); },
+      .max_bytes = max_bytes};
+}
 
 absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Put(
     const CallContext& call, const std::string& key, const std::string& content_type,
     const std::map<std::string, std::string>& labels, absl::string_view bytes) {
-  grpc::ClientContext context;
-  Prepare(call, context);
-  context.AddMetadata("authorization", authorization_);
-  storage::v1::PutResponse response;
   const absl::Time start = absl::Now();
-  std::unique_ptr<grpc::ClientWriterInterface<storage::v1::PutRequest>> writer =
-      stub_->Put(&context, &response);
-  storage::v1::PutRequest header;
-  storage::v1::PutHeader* fields = header.mutable_header();
-  fields->set_namespace_(namespace_);
-  fields->set_key(key);
-  fields->set_content_type(content_type);
-  fields->mutable_labels()->insert(labels.begin(), labels.end());
-  fields->set_expected_size_bytes(bytes.size());
-  // A failed Write means the server ended the call; Finish says why.
-  bool open = writer->Write(header);
-  for (size_t offset = 0; open && offset < bytes.size(); offset += kChunkBytes) {
-    storage::v1::PutRequest chunk;
-    chunk.set_chunk(std::string(bytes.substr(offset, kChunkBytes)));
-    open = writer->Write(chunk);
-  }
-  if (open) writer->WritesDone();
+  absl::StatusOr<storage::v1::ObjectInfo> info = client_.PutObject(
+      {.ns = namespace_, .key = key, .content_type = content_type, .labels = labels},
+      bytes, Options(call));
   STACHE_RETURN_IF_ERROR(
-      Finish({metrics_, "storage", "Put", authorization_}, start, writer->Finish()));
-  return response.object();
+      Record({metrics_, "storage", "Put", true}, start, info.status()));
+  return info;
 }
 
 absl::StatusOr<StoredObject> StorageClient::Get(const CallContext& call,
-                                                const std::string& key, int64_t max_bytes) {
-  grpc::ClientContext context;
-  Prepare(call, context);
-  context.AddMetadata("authorization", authorization_);
-  storage::v1::GetRequest request;
-  request.set_namespace_(namespace_);
-  request.set_key(key);
+                                                const std::string& key,
+                                                int64_t max_bytes) {
   const absl::Time start = absl::Now();
-  std::unique_ptr<grpc::ClientReaderInterface<storage::v1::GetResponse>> reader =
-      stub_->Get(&context, request);
-  StoredObject object;
-  bool have_info = false;
-  bool too_large = false;
-  storage::v1::GetResponse part;
-  while (!too_large && reader->Read(&part)) {
-    if (part.has_object()) {
-      object.info = part.object();
-      have_info = true;
-      too_large = object.info.size_bytes() > static_cast<uint64_t>(max_bytes);
-      if (!too_large) object.bytes.reserve(object.info.size_bytes());
-    } else {
-      too_large = static_cast<int64_t>(object.bytes.size() + part.chunk().size()) > max_bytes;
-      if (!too_large) object.bytes += part.chunk();
-    }
-  }
-  if (too_large) {
-    // Stop the stream instead of buffering an object we will refuse anyway.
-    context.TryCancel();
-    reader->Finish();
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "storage Get ", key, ": object is larger than the limit of ", max_bytes, " bytes"));
-  }
+  absl::StatusOr<StoredObject> object =
+      client_.GetObject(namespace_, key, Options(call, static_cast<uint64_t>(max_bytes)));
   STACHE_RETURN_IF_ERROR(
-      Finish({metrics_, "storage", "Get", authorization_}, start, reader->Finish()));
-  if (!have_info) {
-    return absl::InternalError(absl::StrCat("storage Get ", key, ": no object metadata"));
-  }
-  if (object.bytes.size() != object.info.size_bytes()) {
-    return absl::DataLossError(absl::StrCat("storage Get ", key, ": received ",
-                                            object.bytes.size(), " of ",
-                                            object.info.size_bytes(), " bytes"));
-  }
+      Record({metrics_, "storage", "Get", true}, start, object.status()));
   return object;
 }
 
 absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Stat(const CallContext& call,
                                                             const std::string& key) {
-  storage::v1::StatRequest request;
-  request.set_namespace_(namespace_);
-  request.set_key(key);
-  STACHE_ASSIGN_OR_RETURN(
-      storage::v1::StatResponse response,
-      Unary<storage::v1::StatResponse>(
-          call, {metrics_, "storage", "Stat", authorization_},
-          [&](grpc::ClientContext* context, storage::v1::StatResponse* out) {
-            return stub_->Stat(context, request, out);
-          }));
-  return response.object();
+  const absl::Time start = absl::Now();
+  absl::StatusOr<storage::v1::ObjectInfo> info =
+      client_.StatObject(namespace_, key, Options(call));
+  STACHE_RETURN_IF_ERROR(
+      Record({metrics_, "storage", "Stat", true}, start, info.status()));
+  return info;
 }
 
-absl::StatusOr<storage::v1::ListResponse> StorageClient::List(const CallContext& call,
-                                                              const std::string& key_prefix,
-                                                              uint32_t page_size,
-                                                              const std::string& page_token) {
-  storage::v1::ListRequest request;
-  request.set_namespace_(namespace_);
-  request.set_key_prefix(key_prefix);
-  request.set_page_size(page_size);
-  request.set_page_token(page_token);
-  return Unary<storage::v1::ListResponse>(
-      call, {metrics_, "storage", "List", authorization_},
-      [&](grpc::ClientContext* context, storage::v1::ListResponse* response) {
-        return stub_->List(context, request, response);
-      });
+absl::StatusOr<storage::v1::ListResponse> StorageClient::List(
+    const CallContext& call, const std::string& key_prefix, uint32_t page_size,
+    const std::string& page_token) {
+  const absl::Time start = absl::Now();
+  absl::StatusOr<storage::v1::ListResponse> page =
+      client_.ListObjects(namespace_, key_prefix, page_size, page_token, Options(call));
+  STACHE_RETURN_IF_ERROR(
+      Record({metrics_, "storage", "List", true}, start, page.status()));
+  return page;
 }
 
 absl::Status StorageClient::Delete(const CallContext& call, const std::string& key) {
-  storage::v1::DeleteRequest request;
-  request.set_namespace_(namespace_);
-  request.set_key(key);
-  return Unary<storage::v1::DeleteResponse>(
-             call, {metrics_, "storage", "Delete", authorization_},
-             [&](grpc::ClientContext* context, storage::v1::DeleteResponse* response) {
-               return stub_->Delete(context, request, response);
-             })
-      .status();
+  const absl::Time start = absl::Now();
+  return Record({metrics_, "storage", "Delete", true}, start,
+                client_.DeleteObject(namespace_, key, Options(call)));
 }
 
-BackendProbe::BackendProbe(std::unique_ptr<info::v1::InfoService::StubInterface> info,
-                           std::unique_ptr<grpc::health::v1::Health::StubInterface> health)
+BackendProbe::BackendProbe(
+    std::unique_ptr<info::v1::InfoService::StubInterface> info,
+    std::unique_ptr<grpc::health::v1::Health::StubInterface> health)
     : info_(std::move(info)), health_(std::move(health)) {}
 
 BackendProbe::BackendProbe(const std::shared_ptr<grpc::ChannelInterface>& channel)
@@ -253,7 +186,7 @@ BackendProbe::BackendProbe(const std::shared_ptr<grpc::ChannelInterface>& channe
 
 absl::StatusOr<info::v1::GetInfoResponse> BackendProbe::GetInfo(const CallContext& call) {
   return Unary<info::v1::GetInfoResponse>(
-      call, {nullptr, "info", "GetInfo", kNoAuthorization},
+      call, {nullptr, "info", "GetInfo"},
       [&](grpc::ClientContext* context, info::v1::GetInfoResponse* response) {
         return info_->GetInfo(context, info::v1::GetInfoRequest(), response);
       });
@@ -265,10 +198,11 @@ absl::StatusOr<HealthCheckResponse::ServingStatus> BackendProbe::CheckHealth(
   request.set_service(service);
   STACHE_ASSIGN_OR_RETURN(
       HealthCheckResponse response,
-      Unary<HealthCheckResponse>(call, {nullptr, "health", "Check", kNoAuthorization},
-                                 [&](grpc::ClientContext* context, HealthCheckResponse* out) {
-                                   return health_->Check(context, request, out);
-                                 }));
+      Unary<HealthCheckResponse>(
+          call, {nullptr, "health", "Check"},
+          [&](grpc::ClientContext* context, HealthCheckResponse* out) {
+            return health_->Check(context, request, out);
+          }));
   return response.status();
 }
 
@@ -286,7 +220,8 @@ std::vector<std::string> ResolveTargetAddresses(const std::string& target,
   std::string port;
   if (absl::ConsumePrefix(&rest, "[")) {
     const size_t close = rest.find(']');
-    if (close == absl::string_view::npos || rest.substr(close + 1, 1) != ":") return {target};
+    if (close == absl::string_view::npos || rest.substr(close + 1, 1) != ":")
+      return {target};
     host = std::string(rest.substr(0, close));
     port = std::string(rest.substr(close + 2));
   } else {

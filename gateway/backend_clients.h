@@ -21,13 +21,14 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "server/request_context.h"
 #include "gateway/metrics.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "server/request_context.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "stache/info/v1/info.grpc.pb.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 #include "stache/storage/v1/storage.grpc.pb.h"
+#include "storage/storage_client.h"
 
 namespace grpc {
 class ChannelInterface;
@@ -44,7 +45,8 @@ struct CallContext {
   // gateway's. Empty for calls made for no request.
   server::RequestContext trace;
 
-  static CallContext WithTimeout(absl::Duration timeout, server::RequestContext trace = {}) {
+  static CallContext WithTimeout(absl::Duration timeout,
+                                 server::RequestContext trace = {}) {
     return CallContext{.deadline = absl::Now() + timeout, .trace = std::move(trace)};
   }
 };
@@ -67,8 +69,8 @@ class OverlayClient final {
  public:
   OverlayClient(std::unique_ptr<overlay::v1::OverlayService::StubInterface> stub,
                 GatewayMetrics* metrics);
-  absl::StatusOr<overlay::v1::ApplyResponse> Apply(const CallContext& context,
-                                                   const overlay::v1::ApplyRequest& request);
+  absl::StatusOr<overlay::v1::ApplyResponse> Apply(
+      const CallContext& context, const overlay::v1::ApplyRequest& request);
   absl::StatusOr<overlay::v1::ListStylesResponse> ListStyles(const CallContext& context);
 
  private:
@@ -76,28 +78,25 @@ class OverlayClient final {
   GatewayMetrics* metrics_;
 };
 
-// An object read back from storage.
-struct StoredObject {
-  storage::v1::ObjectInfo info;
-  std::string bytes;
-};
+using StoredObject = storage::StoredObject;
 
-// stache.storage.v1.StorageService, confined to one namespace and
-// authenticated with a bearer token. Thread-safe.
+// stache.storage.v1.StorageService through storage's own client (chunking,
+// SHA-256 both ways), confined to one namespace and authenticated with a
+// bearer token. Thread-safe.
 class StorageClient final {
  public:
   StorageClient(std::unique_ptr<storage::v1::StorageService::StubInterface> stub,
                 std::string storage_namespace, std::string bearer_token,
                 GatewayMetrics* metrics);
 
-  // Streams `bytes` in chunks; the server checks the size it received.
-  absl::StatusOr<storage::v1::ObjectInfo> Put(const CallContext& context,
-                                              const std::string& key,
-                                              const std::string& content_type,
-                                              const std::map<std::string, std::string>& labels,
-                                              absl::string_view bytes);
+  // Streams `bytes` in chunks; the server checks the size and SHA-256 it
+  // received.
+  absl::StatusOr<storage::v1::ObjectInfo> Put(
+      const CallContext& context, const std::string& key, const std::string& content_type,
+      const std::map<std::string, std::string>& labels, absl::string_view bytes);
   // Fails with RESOURCE_EXHAUSTED (and stops reading) when the object is
-  // larger than `max_bytes`.
+  // larger than `max_bytes`; DATA_LOSS when its bytes do not match their
+  // SHA-256.
   absl::StatusOr<StoredObject> Get(const CallContext& context, const std::string& key,
                                    int64_t max_bytes);
   absl::StatusOr<storage::v1::ObjectInfo> Stat(const CallContext& context,
@@ -111,10 +110,11 @@ class StorageClient final {
   const std::string& storage_namespace() const { return namespace_; }
 
  private:
-  std::unique_ptr<storage::v1::StorageService::StubInterface> stub_;
+  static storage::CallOptions Options(const CallContext& call,
+                                      uint64_t max_bytes = UINT64_MAX);
+
+  storage::StorageClient client_;
   const std::string namespace_;
-  // "Bearer <token>"
-  const std::string authorization_;
   GatewayMetrics* metrics_;
 };
 

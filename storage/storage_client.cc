@@ -30,15 +30,18 @@ StorageClient::StorageClient(std::shared_ptr<v1::StorageService::StubInterface> 
                              StorageClientOptions options)
     : stub_(std::move(stub)), options_(std::move(options)) {}
 
-void StorageClient::Prepare(grpc::ClientContext& context) const {
+void StorageClient::Prepare(const CallOptions& call, grpc::ClientContext& context) const {
   context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
-  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  context.set_deadline(
+      absl::ToChronoTime(call.deadline.value_or(absl::Now() + options_.timeout)));
+  if (call.prepare) call.prepare(context);
 }
 
 absl::StatusOr<v1::ObjectInfo> StorageClient::PutObject(const ObjectToPut& object,
-                                                        absl::string_view bytes) {
+                                                        absl::string_view bytes,
+                                                        const CallOptions& call) {
   grpc::ClientContext context;
-  Prepare(context);
+  Prepare(call, context);
   v1::PutResponse response;
   std::unique_ptr<grpc::ClientWriterInterface<v1::PutRequest>> writer =
       stub_->Put(&context, &response);
@@ -64,23 +67,34 @@ absl::StatusOr<v1::ObjectInfo> StorageClient::PutObject(const ObjectToPut& objec
 }
 
 absl::StatusOr<StoredObject> StorageClient::GetObject(absl::string_view ns,
-                                                      absl::string_view key) {
+                                                      absl::string_view key,
+                                                      const CallOptions& call) {
   grpc::ClientContext context;
-  Prepare(context);
+  Prepare(call, context);
   const auto request = ObjectRequest<v1::GetRequest>(ns, key);
   std::unique_ptr<grpc::ClientReaderInterface<v1::GetResponse>> reader =
       stub_->Get(&context, request);
   StoredObject object;
   bool has_info = false;
+  bool too_large = false;
   v1::GetResponse response;
-  while (reader->Read(&response)) {
+  while (!too_large && reader->Read(&response)) {
     if (response.has_object()) {
       object.info = std::move(*response.mutable_object());
-      object.bytes.reserve(object.info.size_bytes());
       has_info = true;
+      too_large = object.info.size_bytes() > call.max_bytes;
+      if (!too_large) object.bytes.reserve(object.info.size_bytes());
     } else {
-      object.bytes.append(response.chunk());
+      too_large = object.bytes.size() + response.chunk().size() > call.max_bytes;
+      if (!too_large) object.bytes.append(response.chunk());
     }
+  }
+  if (too_large) {
+    // Stop the stream instead of receiving an object the caller refuses.
+    context.TryCancel();
+    reader->Finish();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "\"", key, "\" is larger than the limit of ", call.max_bytes, " bytes"));
   }
   STACHE_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
   if (!has_info)
@@ -93,20 +107,23 @@ absl::StatusOr<StoredObject> StorageClient::GetObject(absl::string_view ns,
 }
 
 absl::StatusOr<v1::ObjectInfo> StorageClient::StatObject(absl::string_view ns,
-                                                         absl::string_view key) {
+                                                         absl::string_view key,
+                                                         const CallOptions& call) {
   grpc::ClientContext context;
-  Prepare(context);
+  Prepare(call, context);
   const auto request = ObjectRequest<v1::StatRequest>(ns, key);
   v1::StatResponse response;
   STACHE_RETURN_IF_ERROR(FromGrpcStatus(stub_->Stat(&context, request, &response)));
   return std::move(*response.mutable_object());
 }
 
-absl::StatusOr<v1::ListResponse> StorageClient::ListObjects(
-    absl::string_view ns, absl::string_view key_prefix, uint32_t page_size,
-    absl::string_view page_token) {
+absl::StatusOr<v1::ListResponse> StorageClient::ListObjects(absl::string_view ns,
+                                                            absl::string_view key_prefix,
+                                                            uint32_t page_size,
+                                                            absl::string_view page_token,
+                                                            const CallOptions& call) {
   grpc::ClientContext context;
-  Prepare(context);
+  Prepare(call, context);
   v1::ListRequest request;
   request.set_namespace_(std::string(ns));
   request.set_key_prefix(std::string(key_prefix));
@@ -117,9 +134,10 @@ absl::StatusOr<v1::ListResponse> StorageClient::ListObjects(
   return response;
 }
 
-absl::Status StorageClient::DeleteObject(absl::string_view ns, absl::string_view key) {
+absl::Status StorageClient::DeleteObject(absl::string_view ns, absl::string_view key,
+                                         const CallOptions& call) {
   grpc::ClientContext context;
-  Prepare(context);
+  Prepare(call, context);
   const auto request = ObjectRequest<v1::DeleteRequest>(ns, key);
   v1::DeleteResponse response;
   return FromGrpcStatus(stub_->Delete(&context, request, &response));

@@ -1,6 +1,8 @@
-// A small client for stache.storage.v1.StorageService, for other services
-// (the gateway): whole objects in and out as bytes, chunked on the wire,
-// with the bearer token attached and the SHA-256 checked both ways.
+// The client of stache.storage.v1.StorageService for other services (the
+// gateway) and tests: whole objects in and out as bytes, chunked on the
+// wire, with the bearer token attached and the SHA-256 checked both ways.
+// Its own library (stache::storage_client), so that a caller links none of
+// the storage backends.
 //
 //   auto channel = server::MakeChannel("localhost:50053", max_image_bytes);
 //   StorageClient storage(v1::StorageService::NewStub(channel),
@@ -14,8 +16,11 @@
 #define STACHE_STORAGE_STORAGE_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
+#include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -40,12 +45,24 @@ struct StoredObject {
   std::string bytes;
 };
 
+// How one call is made; the defaults suit a call made for no request.
+struct CallOptions {
+  // Absolute deadline; unset: StorageClientOptions::timeout from now.
+  std::optional<absl::Time> deadline;
+  // Runs on the call's context before the call starts, e.g. to attach a
+  // request id and trace context (server::RequestContext::AttachTo).
+  std::function<void(grpc::ClientContext&)> prepare;
+  // GetObject: RESOURCE_EXHAUSTED, and the transfer stopped, as soon as the
+  // object turns out to be larger.
+  uint64_t max_bytes = std::numeric_limits<uint64_t>::max();
+};
+
 struct StorageClientOptions {
   // Sent as "authorization: Bearer <token>". The default is the storage
   // service's development default; configure a real one in production.
   std::string token = kDevelopmentToken;
   size_t chunk_bytes = kChunkBytes;
-  // Deadline of each call.
+  // Deadline of each call that sets none in its CallOptions.
   absl::Duration timeout = absl::Seconds(30);
 };
 
@@ -59,19 +76,24 @@ class StorageClient final {
   // Stores `bytes` (replacing any object under the key). The size and
   // SHA-256 are sent along, so nothing is stored if the bytes arrive damaged.
   absl::StatusOr<v1::ObjectInfo> PutObject(const ObjectToPut& object,
-                                           absl::string_view bytes);
+                                           absl::string_view bytes,
+                                           const CallOptions& call = {});
   // The whole object; DATA_LOSS if its bytes do not match its SHA-256.
-  absl::StatusOr<StoredObject> GetObject(absl::string_view ns, absl::string_view key);
-  absl::StatusOr<v1::ObjectInfo> StatObject(absl::string_view ns, absl::string_view key);
+  absl::StatusOr<StoredObject> GetObject(absl::string_view ns, absl::string_view key,
+                                         const CallOptions& call = {});
+  absl::StatusOr<v1::ObjectInfo> StatObject(absl::string_view ns, absl::string_view key,
+                                            const CallOptions& call = {});
   // One page, newest first; pass next_page_token back for the next one.
   absl::StatusOr<v1::ListResponse> ListObjects(absl::string_view ns,
                                                absl::string_view key_prefix,
                                                uint32_t page_size = 0,
-                                               absl::string_view page_token = "");
-  absl::Status DeleteObject(absl::string_view ns, absl::string_view key);
+                                               absl::string_view page_token = "",
+                                               const CallOptions& call = {});
+  absl::Status DeleteObject(absl::string_view ns, absl::string_view key,
+                            const CallOptions& call = {});
 
  private:
-  void Prepare(grpc::ClientContext& context) const;
+  void Prepare(const CallOptions& call, grpc::ClientContext& context) const;
 
   const std::shared_ptr<v1::StorageService::StubInterface> stub_;
   const StorageClientOptions options_;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <functional>
-
 #include <opencv2/core.hpp>
 
 #include "absl/strings/match.h"
@@ -13,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "imaging/image_decoder.h"
 #include "server/status.h"
+#include "storage/internal/sha256.h"
 
 namespace stache::gateway::testing {
 namespace {
@@ -25,15 +25,6 @@ std::string Metadata(const ServerContext* context, const std::string& name) {
   auto it = context->client_metadata().find(name);
   if (it == context->client_metadata().end()) return "";
   return std::string(it->second.data(), it->second.size());
-}
-
-// Stable per content, 64 hex digits like a SHA-256 (but not one).
-std::string FakeDigest(const std::string& bytes) {
-  std::string out;
-  for (int salt = 0; salt < 4; ++salt) {
-    out += absl::StrFormat("%016x", std::hash<std::string>()(absl::StrCat(salt, ":", bytes)));
-  }
-  return out;
 }
 
 std::string TestImage(imaging::ImageFormat format, int width, int height) {
@@ -65,7 +56,8 @@ detector::v1::Face FakeFace(float x, float y, float width, float height) {
   return face;
 }
 
-Status FakeDetector::Detect(ServerContext* context, const detector::v1::DetectRequest* request,
+Status FakeDetector::Detect(ServerContext* context,
+                            const detector::v1::DetectRequest* request,
                             detector::v1::DetectResponse* response) {
   ++calls_;
   bool block = false;
@@ -81,7 +73,8 @@ Status FakeDetector::Detect(ServerContext* context, const detector::v1::DetectRe
     if (!entered_.HasBeenNotified()) entered_.Notify();
     release_.WaitForNotificationWithTimeout(absl::Seconds(10));
   }
-  absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(request->image());
+  absl::StatusOr<imaging::ImageHeader> header =
+      imaging::ReadImageHeader(request->image());
   if (!header.ok()) return server::ToGrpcStatus(header.status());
   response->set_image_width_px(static_cast<uint32_t>(header->width));
   response->set_image_height_px(static_cast<uint32_t>(header->height));
@@ -124,9 +117,11 @@ Status FakeOverlay::Apply(ServerContext*, const overlay::v1::ApplyRequest* reque
   ++apply_calls_;
   const std::string style = request->style().empty() ? "handlebar" : request->style();
   if (style != "handlebar" && style != "pencil" && style != "random") {
-    return Status(StatusCode::INVALID_ARGUMENT, absl::StrCat("unknown style '", style, "'"));
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  absl::StrCat("unknown style '", style, "'"));
   }
-  absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(request->image());
+  absl::StatusOr<imaging::ImageHeader> header =
+      imaging::ReadImageHeader(request->image());
   if (!header.ok()) return server::ToGrpcStatus(header.status());
   switch (request->output_format()) {
     case overlay::v1::IMAGE_FORMAT_PNG:
@@ -178,8 +173,9 @@ Status FakeStorage::Check(ServerContext* context, const std::string& method,
     return Status(StatusCode::UNAUTHENTICATED, "missing or wrong bearer token");
   }
   if (storage_namespace != "gateway") {
-    return Status(StatusCode::PERMISSION_DENIED,
-                  absl::StrCat("the token does not grant namespace '", storage_namespace, "'"));
+    return Status(
+        StatusCode::PERMISSION_DENIED,
+        absl::StrCat("the token does not grant namespace '", storage_namespace, "'"));
   }
   return Status::OK;
 }
@@ -192,7 +188,8 @@ Status FakeStorage::Put(ServerContext* context,
     return Status(StatusCode::INVALID_ARGUMENT, "the first message must be the header");
   }
   const storage::v1::PutHeader header = part.header();
-  if (Status status = Check(context, "Put", header.namespace_()); !status.ok()) return status;
+  if (Status status = Check(context, "Put", header.namespace_()); !status.ok())
+    return status;
   std::string bytes;
   while (reader->Read(&part)) {
     if (part.has_header()) return Status(StatusCode::INVALID_ARGUMENT, "second header");
@@ -206,7 +203,7 @@ Status FakeStorage::Put(ServerContext* context,
   object.info.set_key(header.key());
   object.info.set_content_type(header.content_type());
   object.info.set_size_bytes(bytes.size());
-  object.info.set_sha256_hex(FakeDigest(bytes));
+  object.info.set_sha256_hex(storage::internal::Sha256Hex(bytes));
   object.info.mutable_labels()->insert(header.labels().begin(), header.labels().end());
   const absl::Duration now = absl::Now() - absl::UnixEpoch();
   object.info.mutable_create_time()->set_seconds(absl::ToInt64Seconds(now));
@@ -220,7 +217,8 @@ Status FakeStorage::Put(ServerContext* context,
 
 Status FakeStorage::Get(ServerContext* context, const storage::v1::GetRequest* request,
                         grpc::ServerWriter<storage::v1::GetResponse>* writer) {
-  if (Status status = Check(context, "Get", request->namespace_()); !status.ok()) return status;
+  if (Status status = Check(context, "Get", request->namespace_()); !status.ok())
+    return status;
   Object object;
   {
     absl::MutexLock lock(&mutex_);
@@ -244,7 +242,8 @@ Status FakeStorage::Get(ServerContext* context, const storage::v1::GetRequest* r
 
 Status FakeStorage::Stat(ServerContext* context, const storage::v1::StatRequest* request,
                          storage::v1::StatResponse* response) {
-  if (Status status = Check(context, "Stat", request->namespace_()); !status.ok()) return status;
+  if (Status status = Check(context, "Stat", request->namespace_()); !status.ok())
+    return status;
   absl::MutexLock lock(&mutex_);
   auto it = objects_.find(absl::StrCat(request->namespace_(), "/", request->key()));
   if (it == objects_.end()) {
@@ -256,9 +255,11 @@ Status FakeStorage::Stat(ServerContext* context, const storage::v1::StatRequest*
 
 Status FakeStorage::List(ServerContext* context, const storage::v1::ListRequest* request,
                          storage::v1::ListResponse* response) {
-  if (Status status = Check(context, "List", request->namespace_()); !status.ok()) return status;
+  if (Status status = Check(context, "List", request->namespace_()); !status.ok())
+    return status;
   size_t offset = 0;
-  if (!request->page_token().empty() && !absl::SimpleAtoi(request->page_token(), &offset)) {
+  if (!request->page_token().empty() &&
+      !absl::SimpleAtoi(request->page_token(), &offset)) {
     return Status(StatusCode::INVALID_ARGUMENT, "bad page token");
   }
   const size_t page_size = request->page_size() == 0 ? 100 : request->page_size();
@@ -281,7 +282,8 @@ Status FakeStorage::List(ServerContext* context, const storage::v1::ListRequest*
   return Status::OK;
 }
 
-Status FakeStorage::Delete(ServerContext* context, const storage::v1::DeleteRequest* request,
+Status FakeStorage::Delete(ServerContext* context,
+                           const storage::v1::DeleteRequest* request,
                            storage::v1::DeleteResponse*) {
   if (Status status = Check(context, "Delete", request->namespace_()); !status.ok()) {
     return status;
@@ -314,7 +316,8 @@ void FakeStorage::FailMethod(const std::string& method, absl::Status status) {
 
 FakeBackends::FakeBackends() {
   auto start = [](grpc::Service* service, const char* name, const char* full_name) {
-    server::ServerConfig config{.host = "127.0.0.1", .port = 0, .max_image_bytes = 25'000'000};
+    server::ServerConfig config{
+        .host = "127.0.0.1", .port = 0, .max_image_bytes = 25'000'000};
     auto server = server::GrpcServer::Start(
         config, {.service_name = name, .service_names = {full_name}}, {service});
     if (!server.ok()) {

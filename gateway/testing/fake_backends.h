@@ -81,7 +81,7 @@ class FakeOverlay final : public overlay::v1::OverlayService::Service {
 
 // Objects in memory, per namespace; checks the bearer token and that the
 // token's namespace is "gateway"; lists newest first with offset page
-// tokens. Its "sha256" is a fake digest (stable per content).
+// tokens; digests are real SHA-256, which the storage client checks.
 class FakeStorage final : public storage::v1::StorageService::Service {
  public:
   grpc::Status Put(grpc::ServerContext* context,

@@ -54,7 +54,7 @@ Flags (--flag=value or --flag value):
   --duration=SECONDS    longest each run may take (default: $duration)
   --requests=N          most responses each run waits for (default: $requests)
   --concurrency=N       requests in flight at once: wrk connections, ghz workers
-                        (default: $concurrency)
+                        (default: $concurrency; at most --requests)
   --timeout=SECONDS     a request not answered within this counts as an error
                         (default: $timeout)
   --wrk=PATH            the wrk binary (default: wrk on PATH)
@@ -98,6 +98,8 @@ for pair in "duration:$duration" "requests:$requests" "concurrency:$concurrency"
             "timeout:$timeout"; do
   [[ "${pair#*:}" =~ ^[1-9][0-9]*$ ]] || die_usage "--${pair%%:*} must be a positive whole number (got '${pair#*:}')"
 done
+# ghz wants no more workers than requests.
+[ "$concurrency" -le "$requests" ] || concurrency="$requests"
 # Load stays on this machine.
 require_loopback() {  # flag name, host:port
   [[ "$2" =~ ^(127\.[0-9]+\.[0-9]+\.[0-9]+|localhost|\[::1\]):[0-9]+$ ]] ||

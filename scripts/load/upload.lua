@@ -1,17 +1,19 @@
 -- wrk script for scripts/load_test.sh: POST /v1/images with one photo as the
--- multipart field "image", at most a given number of responses.
+-- multipart field "image", at most a given number of requests.
 --
 --   wrk -t1 -c4 -d30s --latency -s scripts/load/upload.lua \
 --       http://127.0.0.1:8000 -- photo.jpg 200
 --
--- wrk has no request-count limit and runs its main thread for the whole -d,
--- so the thread stops itself after that many responses and prints
--- "stache-load: cap reached"; load_test.sh then sends wrk SIGINT, which ends
--- the run at once. Run it with one thread (-t1): the cap counts per thread.
--- done() prints the figures as "stache-load: <key> <value>" lines.
+-- wrk has no request-count limit and runs its main thread for the whole -d.
+-- So this script sends no more than that many requests (later ones are
+-- delayed past any run), stops the thread once they are all answered and
+-- prints "stache-load: cap reached"; load_test.sh then sends wrk SIGINT,
+-- which ends the run at once. Run it with one thread (-t1): the cap counts
+-- per thread. done() prints the figures as "stache-load: <key> <value>" lines.
 
 local boundary = "stache-load-7c1e5a0b"
 local cap = 0
+local sent = 0
 local responses = 0
 local threads = {}
 -- A global, so that done() can read it from each thread with thread:get.
@@ -31,10 +33,10 @@ function setup(thread)
 end
 
 -- Runs in each thread before its first request. wrk builds the request from
--- wrk.method, wrk.headers and wrk.body after this returns.
+-- wrk.method, wrk.path, wrk.headers and wrk.body after this returns.
 function init(args)
   local photo = args[1]
-  if not photo then error("usage: wrk ... -s upload.lua <url> -- <photo> [max responses]") end
+  if not photo then error("usage: wrk ... -s upload.lua <url> -- <photo> [max requests]") end
   cap = tonumber(args[2] or "0") or 0
   wrk.method = "POST"
   wrk.path = "/v1/images"
@@ -48,6 +50,16 @@ function init(args)
     "--" .. boundary .. "--",
     "",
   }, "\r\n")
+end
+
+-- wrk asks before every request a connection sends, its first included:
+-- none until the cap is sent, then a delay longer than any run. (Counted
+-- here, not in a request() function, which wrk also calls once at start-up
+-- to check the request.)
+function delay()
+  if cap > 0 and sent >= cap then return 24 * 3600 * 1000 end
+  sent = sent + 1
+  return 0
 end
 
 function response(status, headers, body)

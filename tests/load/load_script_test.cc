@@ -48,6 +48,7 @@ ScriptRun RunScript(const std::vector<std::string>& flags) {
 // The figures of one report section of the script's output.
 struct Section {
   int requests = -1;
+  double seconds = -1;
   double throughput = -1;
   double p50 = -1, p95 = -1, p99 = -1;
   int errors = -1;
@@ -56,16 +57,17 @@ struct Section {
 std::optional<Section> FindSection(const std::string& output, const std::string& title) {
   const std::regex pattern(
       title +
-      R"([^\n]*\n  requests +(\d+) in [0-9.]+ s\n  throughput +([0-9.]+) req/s\n)"
+      R"([^\n]*\n  requests +(\d+) in ([0-9.]+) s\n  throughput +([0-9.]+) req/s\n)"
       R"(  latency +p50 ([0-9.]+) ms +p95 ([0-9.]+) ms +p99 ([0-9.]+) ms\n  errors +(\d+) )");
   std::smatch match;
   if (!std::regex_search(output, match, pattern)) return std::nullopt;
   return Section{.requests = std::stoi(match[1]),
-                 .throughput = std::stod(match[2]),
-                 .p50 = std::stod(match[3]),
-                 .p95 = std::stod(match[4]),
-                 .p99 = std::stod(match[5]),
-                 .errors = std::stoi(match[6])};
+                 .seconds = std::stod(match[2]),
+                 .throughput = std::stod(match[3]),
+                 .p50 = std::stod(match[4]),
+                 .p95 = std::stod(match[5]),
+                 .p99 = std::stod(match[6]),
+                 .errors = std::stoi(match[7])};
 }
 
 // The wrk section, then the ghz one; fails the test for each one missing.
@@ -99,6 +101,22 @@ TEST(LoadScriptTest, SmokeRunReportsBothLoadsWithoutErrors) {
   EXPECT_THAT(run.output, ContainsRegex("cpu +[0-9.]+ ms per request \\(gateway [0-9.]+, "
                                         "detector [0-9.]+, overlay [0-9.]+, storage"));
   EXPECT_THAT(run.output, HasSubstr("load_test: ok, no errors"));
+}
+
+// The count ends a run long before its duration, with exactly that many
+// answers: wrk has no count limit of its own, and ghz drops -n when given a
+// time limit.
+TEST(LoadScriptTest, StopsAfterExactlyTheRequestCount) {
+  const ScriptRun run =
+      RunScript({"--duration=40", "--requests=7", "--concurrency=3",
+                 "--photo=" + testing::TestDataPath("grace_hopper.jpg")});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::vector<Section> sections = BothSections(run.output);
+  ASSERT_EQ(sections.size(), 2u);
+  for (const Section& section : sections) {
+    EXPECT_EQ(section.requests, 7) << run.output;
+    EXPECT_LT(section.seconds, 20) << run.output;
+  }
 }
 
 // A file that is not an image: the gateway answers 4xx and the detector

@@ -722,6 +722,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
       std::max<time_t>(1, absl::ToInt64Seconds(options.keep_alive_timeout)));
   // Bodies of other routes are refused by httplib beyond the same limit.
   server->set_payload_max_length(static_cast<size_t>(options.max_body_bytes));
+  // Without it a response on a keep-alive connection (browsers, wrk) waits
+  // for the client's delayed ACK, about 40 ms, before its last segment goes.
+  server->set_tcp_nodelay(true);
   // httplib's default sets SO_REUSEPORT, which lets a second gateway bind
   // the same port and silently share traffic; a busy port must be an error.
   server->set_socket_options([](socket_t socket) {

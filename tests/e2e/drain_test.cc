@@ -185,7 +185,7 @@ class DrainTest : public ::testing::TestWithParam<std::string> {
             ++*in_flight_[gateway];
           }
           Upload upload{.gateway = gateway, .start = absl::Now()};
-          httplib::Client client("127.0.0.1", services_["gateway"][gateway].port);
+          httplib::Client client("127.0.0.1", services_.at("gateway")[gateway].port);
           client.set_connection_timeout(5);
           client.set_read_timeout(30);
           httplib::Result response = client.Post(

@@ -86,6 +86,7 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
           {.port = config.port,
            .max_body_bytes = config.max_body_bytes,
            .threads = config.http_threads,
+           .max_waiting_connections = config.http_max_waiting_connections,
            .read_timeout = config.http_read_timeout,
            .write_timeout = config.http_write_timeout,
            .keep_alive_timeout = config.http_keep_alive_timeout});
@@ -155,6 +156,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
        .port = config.port,
        .max_body_bytes = config.max_body_bytes,
        .threads = config.http_threads,
+       .max_waiting_connections = config.http_max_waiting_connections,
        .read_timeout = config.http_read_timeout,
        .write_timeout = config.http_write_timeout,
        .keep_alive_timeout = config.http_keep_alive_timeout},

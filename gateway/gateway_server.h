@@ -45,6 +45,7 @@ struct GatewayConfig {
   // Deadline of health and info calls (/readyz, /v1/info).
   absl::Duration probe_timeout = absl::Seconds(2);
   int http_threads = 32;
+  int http_max_waiting_connections = 256;
   absl::Duration http_read_timeout = absl::Seconds(30);
   absl::Duration http_write_timeout = absl::Seconds(30);
   absl::Duration http_keep_alive_timeout = absl::Seconds(5);

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
 #include "gateway/http_errors.h"
 #include "gateway/image_record.h"
 #include "gateway/web_assets.h"
@@ -75,11 +76,11 @@ void CloseAfterResponse(Response& response) {
   const std::string content_type = response.get_header_value("Content-Type");
   response.body.clear();
   response.headers.erase("Content-Type");
-  response.set_content_provider(
-      content_type.c_str(), [body](size_t /*offset*/, httplib::DataSink& sink) {
-        sink.write(body->data(), body->size());
-        return false;
-      });
+  response.set_content_provider(content_type.c_str(),
+                                [body](size_t /*offset*/, httplib::DataSink& sink) {
+                                  sink.write(body->data(), body->size());
+                                  return false;
+                                });
 }
 
 // Whether the Accept header prefers an image to JSON: the media range with
@@ -155,11 +156,13 @@ std::optional<RequestError> CheckUploadHeaders(const Request& request,
   if (!content_length.empty()) {
     uint64_t length = 0;
     if (!absl::SimpleAtoi(content_length, &length)) {
-      return RequestError{400, absl::InvalidArgumentError("Content-Length is not a number")};
+      return RequestError{400,
+                          absl::InvalidArgumentError("Content-Length is not a number")};
     }
     if (length > static_cast<uint64_t>(max_body_bytes)) return TooLarge(max_body_bytes);
     if (length == 0) {
-      return RequestError{400, absl::InvalidArgumentError("the request has an empty body")};
+      return RequestError{400,
+                          absl::InvalidArgumentError("the request has an empty body")};
     }
   } else if (!chunked) {
     return RequestError{
@@ -243,10 +246,10 @@ absl::StatusOr<UploadForm> ReadUploadForm(const Request& request,
                  "limited to ",
                  kMaxFormFieldBytes, " bytes"))};
   } else if (!read_ok) {
-    error = RequestError{400, absl::InvalidArgumentError(
-                                  request.is_multipart_form_data()
-                                      ? "malformed multipart/form-data body"
-                                      : "the request body could not be read")};
+    error = RequestError{
+        400, absl::InvalidArgumentError(request.is_multipart_form_data()
+                                            ? "malformed multipart/form-data body"
+                                            : "the request body could not be read")};
   } else if (!have_image) {
     error = RequestError{
         400, absl::InvalidArgumentError("the form has no 'image' field with the photo")};
@@ -263,10 +266,44 @@ namespace internal {
 
 // Everything a handler needs; owned by the HttpServer, outlives the
 // httplib server whose handlers point to it.
+// httplib's ThreadPool queues accepted connections without bound, so a
+// flood of connections would cost memory without bound. This queue makes
+// the listener wait while `threads + max_waiting` connections are being
+// served or waiting; new ones then wait in the kernel's listen backlog.
+class BoundedTaskQueue final : public httplib::TaskQueue {
+ public:
+  BoundedTaskQueue(int threads, int max_waiting)
+      : pool_(static_cast<size_t>(threads)),
+        limit_(static_cast<size_t>(threads) + static_cast<size_t>(max_waiting)) {}
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(this, &BoundedTaskQueue::HasRoom));
+      ++pending_;
+    }
+    pool_.enqueue([this, fn = std::move(fn)] {
+      fn();
+      absl::MutexLock lock(&mutex_);
+      --pending_;
+    });
+  }
+
+  void shutdown() override { pool_.shutdown(); }
+
+ private:
+  bool HasRoom() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) { return pending_ < limit_; }
+
+  httplib::ThreadPool pool_;
+  const size_t limit_;
+  absl::Mutex mutex_;
+  size_t pending_ ABSL_GUARDED_BY(mutex_) = 0;  // being served or waiting
+};
+
 class HttpRoutes final {
  public:
   HttpRoutes(const HttpServerOptions& options, Gallery* gallery, StatusBoard* board,
-         GatewayMetrics* metrics)
+             GatewayMetrics* metrics)
       : options_(options), gallery_(gallery), board_(board), metrics_(metrics) {}
 
   void Register(httplib::Server& server);
@@ -275,25 +312,31 @@ class HttpRoutes final {
   void StartDraining() { draining_ = true; }
 
  private:
-  using Handler = std::function<void(const Request&, Response&, const server::RequestContext& trace)>;
-  using ReaderHandler = std::function<void(const Request&, Response&, const ContentReader&,
-                                           const server::RequestContext& trace)>;
+  using Handler =
+      std::function<void(const Request&, Response&, const server::RequestContext& trace)>;
+  using ReaderHandler =
+      std::function<void(const Request&, Response&, const ContentReader&,
+                         const server::RequestContext& trace)>;
 
   // Request id, metrics, access log and a last-resort catch around a handler.
   template <typename Invoke>
   void Instrument(const char* method, const char* route, const Request& request,
                   Response& response, Invoke invoke);
   httplib::Server::Handler Wrap(const char* method, const char* route, Handler handler);
-  httplib::Server::HandlerWithContentReader WrapReader(const char* method, const char* route,
+  httplib::Server::HandlerWithContentReader WrapReader(const char* method,
+                                                       const char* route,
                                                        ReaderHandler handler);
 
   void Upload(const Request& request, Response& response, const ContentReader& reader,
               const server::RequestContext& trace);
-  void GetRecord(const Request& request, Response& response, const server::RequestContext& trace);
+  void GetRecord(const Request& request, Response& response,
+                 const server::RequestContext& trace);
   void GetImage(const Request& request, Response& response, ImageVariant variant,
                 const server::RequestContext& trace);
-  void Delete(const Request& request, Response& response, const server::RequestContext& trace);
-  void List(const Request& request, Response& response, const server::RequestContext& trace);
+  void Delete(const Request& request, Response& response,
+              const server::RequestContext& trace);
+  void List(const Request& request, Response& response,
+            const server::RequestContext& trace);
   void Styles(Response& response, const server::RequestContext& trace);
   void Info(Response& response, const server::RequestContext& trace);
   void Ready(Response& response, const server::RequestContext& trace);
@@ -311,7 +354,7 @@ class HttpRoutes final {
 
 template <typename Invoke>
 void HttpRoutes::Instrument(const char* method, const char* route, const Request& request,
-                        Response& response, Invoke invoke) {
+                            Response& response, Invoke invoke) {
   const absl::Time start = absl::Now();
   // The shared rule: honour a sane X-Request-Id and a valid traceparent,
   // make new ones otherwise; both go back to the caller and on to every
@@ -325,12 +368,14 @@ void HttpRoutes::Instrument(const char* method, const char* route, const Request
     invoke(trace);
   } catch (const std::exception& e) {
     // Bad input must never take the process down; this is a bug to report.
-    WriteError(response, 500, absl::InternalError(absl::StrCat("unexpected error: ", e.what())));
+    WriteError(response, 500,
+               absl::InternalError(absl::StrCat("unexpected error: ", e.what())));
   }
   metrics_->http_requests_in_flight().Add({}, -1);
   const absl::Duration latency = absl::Now() - start;
   metrics_->RecordHttpRequest(method, route, response.status, latency);
-  const bool quiet = absl::StartsWith(route, "/healthz") || absl::StartsWith(route, "/readyz") ||
+  const bool quiet = absl::StartsWith(route, "/healthz") ||
+                     absl::StartsWith(route, "/readyz") ||
                      absl::StartsWith(route, "/metrics");
   server::Log(response.status >= 500 ? server::LogLevel::kWarning
               : quiet                ? server::LogLevel::kDebug
@@ -344,27 +389,31 @@ void HttpRoutes::Instrument(const char* method, const char* route, const Request
                                    {"remote_addr", request.remote_addr}}));
 }
 
-httplib::Server::Handler HttpRoutes::Wrap(const char* method, const char* route, Handler handler) {
+httplib::Server::Handler HttpRoutes::Wrap(const char* method, const char* route,
+                                          Handler handler) {
   return [this, method, route, handler = std::move(handler)](const Request& request,
                                                              Response& response) {
-    Instrument(method, route, request, response,
-               [&](const server::RequestContext& trace) { handler(request, response, trace); });
+    Instrument(
+        method, route, request, response,
+        [&](const server::RequestContext& trace) { handler(request, response, trace); });
   };
 }
 
 httplib::Server::HandlerWithContentReader HttpRoutes::WrapReader(const char* method,
-                                                             const char* route,
-                                                             ReaderHandler handler) {
+                                                                 const char* route,
+                                                                 ReaderHandler handler) {
   return [this, method, route, handler = std::move(handler)](
              const Request& request, Response& response, const ContentReader& reader) {
-    Instrument(method, route, request, response, [&](const server::RequestContext& trace) {
-      handler(request, response, reader, trace);
-    });
+    Instrument(method, route, request, response,
+               [&](const server::RequestContext& trace) {
+                 handler(request, response, reader, trace);
+               });
   };
 }
 
 bool HttpRoutes::RejectUploadEarly(const Request& request, Response& response) {
-  std::optional<RequestError> error = CheckUploadHeaders(request, options_.max_body_bytes);
+  std::optional<RequestError> error =
+      CheckUploadHeaders(request, options_.max_body_bytes);
   if (!error.has_value()) return false;
   Instrument("POST", "/v1/images", request, response, [&](const server::RequestContext&) {
     WriteError(response, error->http_status, error->status);
@@ -373,8 +422,9 @@ bool HttpRoutes::RejectUploadEarly(const Request& request, Response& response) {
   return true;
 }
 
-void HttpRoutes::Upload(const Request& request, Response& response, const ContentReader& reader,
-                    const server::RequestContext& trace) {
+void HttpRoutes::Upload(const Request& request, Response& response,
+                        const ContentReader& reader,
+                        const server::RequestContext& trace) {
   std::optional<RequestError> error;
   absl::StatusOr<UploadForm> form =
       ReadUploadForm(request, reader, options_.max_body_bytes, error);
@@ -385,18 +435,19 @@ void HttpRoutes::Upload(const Request& request, Response& response, const Conten
   }
   if (absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(form->image);
       !header.ok()) {
-    WriteError(response, 415,
-               absl::InvalidArgumentError(absl::StrCat(
-                   "the upload is not an image stache can read: ", header.status().message())));
+    WriteError(
+        response, 415,
+        absl::InvalidArgumentError(absl::StrCat(
+            "the upload is not an image stache can read: ", header.status().message())));
     return;
   }
   // A form field wins over the query parameter of the same name.
   if (form->style.empty()) form->style = request.get_param_value("style");
   if (form->format.empty()) form->format = request.get_param_value("format");
-  absl::StatusOr<UploadResult> uploaded = gallery_->Upload(
-      trace, UploadRequest{.image = std::move(form->image),
-                                .style = std::move(form->style),
-                                .format = std::move(form->format)});
+  absl::StatusOr<UploadResult> uploaded =
+      gallery_->Upload(trace, UploadRequest{.image = std::move(form->image),
+                                            .style = std::move(form->style),
+                                            .format = std::move(form->format)});
   if (!uploaded.ok()) {
     WriteStatus(response, uploaded.status());
     return;
@@ -407,14 +458,15 @@ void HttpRoutes::Upload(const Request& request, Response& response, const Conten
     response.status = 201;
     response.set_header("ETag", QuotedEtag(record.result.sha256_hex));
     response.set_header("X-Stache-Image-Id", record.id);
-    response.set_content(std::move(uploaded->result_image), record.result.content_type.c_str());
+    response.set_content(std::move(uploaded->result_image),
+                         record.result.content_type.c_str());
     return;
   }
   WriteJson(response, 201, ImageRecordToJson(record));
 }
 
 void HttpRoutes::GetRecord(const Request& request, Response& response,
-                       const server::RequestContext& trace) {
+                           const server::RequestContext& trace) {
   absl::StatusOr<ImageRecord> record = gallery_->GetRecord(trace, request.matches[1]);
   if (!record.ok()) {
     WriteStatus(response, record.status());
@@ -423,13 +475,14 @@ void HttpRoutes::GetRecord(const Request& request, Response& response,
   WriteJson(response, 200, ImageRecordToJson(*record));
 }
 
-void HttpRoutes::GetImage(const Request& request, Response& response, ImageVariant variant,
-                      const server::RequestContext& trace) {
+void HttpRoutes::GetImage(const Request& request, Response& response,
+                          ImageVariant variant, const server::RequestContext& trace) {
   const std::string id = request.matches[1];
   const std::string if_none_match = request.get_header_value("If-None-Match");
   if (!if_none_match.empty()) {
     // A cheap Stat answers a revalidation without moving the bytes.
-    absl::StatusOr<storage::v1::ObjectInfo> info = gallery_->StatImage(trace, id, variant);
+    absl::StatusOr<storage::v1::ObjectInfo> info =
+        gallery_->StatImage(trace, id, variant);
     if (!info.ok()) {
       WriteStatus(response, info.status());
       return;
@@ -454,7 +507,7 @@ void HttpRoutes::GetImage(const Request& request, Response& response, ImageVaria
 }
 
 void HttpRoutes::Delete(const Request& request, Response& response,
-                    const server::RequestContext& trace) {
+                        const server::RequestContext& trace) {
   absl::Status status = gallery_->Delete(trace, request.matches[1]);
   if (!status.ok()) {
     WriteStatus(response, status);
@@ -463,12 +516,15 @@ void HttpRoutes::Delete(const Request& request, Response& response,
   response.status = 204;
 }
 
-void HttpRoutes::List(const Request& request, Response& response, const server::RequestContext& trace) {
+void HttpRoutes::List(const Request& request, Response& response,
+                      const server::RequestContext& trace) {
   uint32_t page_size = 0;
   if (request.has_param("page_size") &&
-      (!absl::SimpleAtoi(request.get_param_value("page_size"), &page_size) || page_size == 0)) {
-    WriteStatus(response, absl::InvalidArgumentError(absl::StrCat(
-                              "page_size must be a number between 1 and ", kMaxPageSize)));
+      (!absl::SimpleAtoi(request.get_param_value("page_size"), &page_size) ||
+       page_size == 0)) {
+    WriteStatus(response,
+                absl::InvalidArgumentError(absl::StrCat(
+                    "page_size must be a number between 1 and ", kMaxPageSize)));
     return;
   }
   absl::StatusOr<ImagePage> page =
@@ -478,10 +534,11 @@ void HttpRoutes::List(const Request& request, Response& response, const server::
     return;
   }
   json images = json::array();
-  for (const ImageSummary& summary : page->images) images.push_back(ImageSummaryToJson(summary));
+  for (const ImageSummary& summary : page->images)
+    images.push_back(ImageSummaryToJson(summary));
   response.set_header("Cache-Control", "no-store");
-  WriteJson(response, 200, {{"images", std::move(images)},
-                            {"next_page_token", page->next_page_token}});
+  WriteJson(response, 200,
+            {{"images", std::move(images)}, {"next_page_token", page->next_page_token}});
 }
 
 void HttpRoutes::Styles(Response& response, const server::RequestContext& trace) {
@@ -492,12 +549,13 @@ void HttpRoutes::Styles(Response& response, const server::RequestContext& trace)
   }
   json out = json::array();
   for (const MustacheStyle& style : *styles) {
-    out.push_back({{"name", style.name},
-                   {"display_name", style.display_name},
-                   {"preview_png", style.preview_png.empty()
-                                       ? ""
-                                       : absl::StrCat("data:image/png;base64,",
-                                                      absl::Base64Escape(style.preview_png))}});
+    out.push_back(
+        {{"name", style.name},
+         {"display_name", style.display_name},
+         {"preview_png", style.preview_png.empty()
+                             ? ""
+                             : absl::StrCat("data:image/png;base64,",
+                                            absl::Base64Escape(style.preview_png))}});
   }
   // Styles change only with an overlay release; a minute of staleness is fine.
   response.set_header("Cache-Control", "public, max-age=60");
@@ -551,10 +609,10 @@ void HttpRoutes::Register(httplib::Server& server) {
       Instrument(request.method.c_str(), "unmatched", request, response,
                  [&](const server::RequestContext&) {
                    WriteError(response, 431,
-                              absl::InvalidArgumentError(absl::StrCat(
-                                  "the request has ", request.headers.size(),
-                                  " header fields; at most ", kMaxHeaderFields,
-                                  " are accepted")));
+                              absl::InvalidArgumentError(
+                                  absl::StrCat("the request has ", request.headers.size(),
+                                               " header fields; at most ",
+                                               kMaxHeaderFields, " are accepted")));
                    CloseAfterResponse(response);
                  });
       return httplib::Server::HandlerResponse::Handled;
@@ -565,20 +623,21 @@ void HttpRoutes::Register(httplib::Server& server) {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  server.set_expect_100_continue_handler([this](const Request& request, Response& response) {
-    if (request.method == "POST" && request.path == "/v1/images" &&
-        RejectUploadEarly(request, response)) {
-      return response.status;
-    }
-    return 100;
-  });
+  server.set_expect_100_continue_handler(
+      [this](const Request& request, Response& response) {
+        if (request.method == "POST" && request.path == "/v1/images" &&
+            RejectUploadEarly(request, response)) {
+          return response.status;
+        }
+        return 100;
+      });
 
-  server.Post("/v1/images",
-              WrapReader("POST", "/v1/images",
-                         [this](const Request& request, Response& response,
-                                const ContentReader& reader, const server::RequestContext& trace) {
-                           Upload(request, response, reader, trace);
-                         }));
+  server.Post("/v1/images", WrapReader("POST", "/v1/images",
+                                       [this](const Request& request, Response& response,
+                                              const ContentReader& reader,
+                                              const server::RequestContext& trace) {
+                                         Upload(request, response, reader, trace);
+                                       }));
   server.Get("/v1/images", Wrap("GET", "/v1/images",
                                 [this](const Request& request, Response& response,
                                        const server::RequestContext& trace) {
@@ -608,37 +667,38 @@ void HttpRoutes::Register(httplib::Server& server) {
                             const server::RequestContext& trace) {
                        Delete(request, response, trace);
                      }));
-  server.Get("/v1/styles",
-             Wrap("GET", "/v1/styles",
-                  [this](const Request&, Response& response, const server::RequestContext& trace) {
-                    Styles(response, trace);
-                  }));
-  server.Get("/v1/info",
-             Wrap("GET", "/v1/info",
-                  [this](const Request&, Response& response, const server::RequestContext& trace) {
-                    Info(response, trace);
-                  }));
-  server.Get("/healthz", Wrap("GET", "/healthz",
-                              [](const Request&, Response& response, const server::RequestContext&) {
-                                response.set_content("ok\n", "text/plain");
+  server.Get("/v1/styles", Wrap("GET", "/v1/styles",
+                                [this](const Request&, Response& response,
+                                       const server::RequestContext& trace) {
+                                  Styles(response, trace);
+                                }));
+  server.Get("/v1/info", Wrap("GET", "/v1/info",
+                              [this](const Request&, Response& response,
+                                     const server::RequestContext& trace) {
+                                Info(response, trace);
                               }));
-  server.Get("/readyz",
-             Wrap("GET", "/readyz",
-                  [this](const Request&, Response& response, const server::RequestContext& trace) {
-                    Ready(response, trace);
+  server.Get("/healthz",
+             Wrap("GET", "/healthz",
+                  [](const Request&, Response& response, const server::RequestContext&) {
+                    response.set_content("ok\n", "text/plain");
                   }));
-  server.Get("/metrics",
-             Wrap("GET", "/metrics", [this](const Request&, Response& response,
-                                            const server::RequestContext&) {
-               response.set_content(metrics_->registry().RenderText() +
-                                        server::RenderProcessMetrics(),
-                                    "text/plain; version=0.0.4; charset=utf-8");
-             }));
+  server.Get("/readyz", Wrap("GET", "/readyz",
+                             [this](const Request&, Response& response,
+                                    const server::RequestContext& trace) {
+                               Ready(response, trace);
+                             }));
+  server.Get(
+      "/metrics",
+      Wrap("GET", "/metrics",
+           [this](const Request&, Response& response, const server::RequestContext&) {
+             response.set_content(
+                 metrics_->registry().RenderText() + server::RenderProcessMetrics(),
+                 "text/plain; version=0.0.4; charset=utf-8");
+           }));
   server.Get(R"(/|/index\.html|/app\.js|/style\.css)",
              Wrap("GET", "/{asset}",
-                  [this](const Request& request, Response& response, const server::RequestContext&) {
-                    Asset(request, response);
-                  }));
+                  [this](const Request& request, Response& response,
+                         const server::RequestContext&) { Asset(request, response); }));
 
   // Unknown paths, and errors httplib answers itself (a malformed request
   // line, a body over the limit on another route), get the same JSON error
@@ -658,11 +718,12 @@ void HttpRoutes::Register(httplib::Server& server) {
                      });
         } else {
           const int status = response.status;
-          WriteError(response, status,
-                     absl::Status(status == 413   ? absl::StatusCode::kResourceExhausted
-                                  : status >= 500 ? absl::StatusCode::kInternal
-                                                  : absl::StatusCode::kInvalidArgument,
-                                  absl::StrCat("the request was refused (HTTP ", status, ")")));
+          WriteError(
+              response, status,
+              absl::Status(status == 413   ? absl::StatusCode::kResourceExhausted
+                           : status >= 500 ? absl::StatusCode::kInternal
+                                           : absl::StatusCode::kInvalidArgument,
+                           absl::StrCat("the request was refused (HTTP ", status, ")")));
         }
         return httplib::Server::HandlerResponse::Handled;
       }));
@@ -675,7 +736,8 @@ void HttpRoutes::Register(httplib::Server& server) {
           what = e.what();
         } catch (...) {
         }
-        WriteError(response, 500, absl::InternalError(absl::StrCat("unexpected error: ", what)));
+        WriteError(response, 500,
+                   absl::InternalError(absl::StrCat("unexpected error: ", what)));
       });
 }
 
@@ -692,6 +754,10 @@ absl::Status ValidateHttpServerOptions(const HttpServerOptions& options) {
   if (options.threads < 1 || options.threads > 4096) {
     return absl::InvalidArgumentError("--http_threads must be between 1 and 4096");
   }
+  if (options.max_waiting_connections < 0 || options.max_waiting_connections > 65536) {
+    return absl::InvalidArgumentError(
+        "--http_max_waiting_connections must be between 0 and 65536");
+  }
   if (options.read_timeout <= absl::ZeroDuration() ||
       options.write_timeout <= absl::ZeroDuration() ||
       options.keep_alive_timeout <= absl::ZeroDuration()) {
@@ -702,14 +768,17 @@ absl::Status ValidateHttpServerOptions(const HttpServerOptions& options) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
-                                                              Gallery* gallery,
-                                                              StatusBoard* board,
-                                                              GatewayMetrics* metrics) {
-  if (absl::Status status = ValidateHttpServerOptions(options); !status.ok()) return status;
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const HttpServerOptions& options, Gallery* gallery, StatusBoard* board,
+    GatewayMetrics* metrics) {
+  if (absl::Status status = ValidateHttpServerOptions(options); !status.ok())
+    return status;
   auto server = std::make_unique<httplib::Server>();
   const int threads = options.threads;
-  server->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  const int max_waiting = options.max_waiting_connections;
+  server->new_task_queue = [threads, max_waiting] {
+    return new internal::BoundedTaskQueue(threads, max_waiting);
+  };
   auto seconds_and_micros = [](absl::Duration duration, auto set) {
     const int64_t micros = absl::ToInt64Microseconds(duration);
     set(static_cast<time_t>(micros / 1'000'000), static_cast<time_t>(micros % 1'000'000));
@@ -739,12 +808,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
                          ? (port = server->bind_to_any_port(options.host)) > 0
                          : server->bind_to_port(options.host, options.port);
   if (!bound) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options.host, ":", options.port,
-        ": the port is in use or the address is not local"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.host, ":", options.port,
+                     ": the port is in use or the address is not local"));
   }
-  std::unique_ptr<HttpServer> http(new HttpServer(std::move(routes), std::move(server), port));
-  http->listener_ = std::thread([server = http->server_.get()] { server->listen_after_bind(); });
+  std::unique_ptr<HttpServer> http(
+      new HttpServer(std::move(routes), std::move(server), port));
+  http->listener_ =
+      std::thread([server = http->server_.get()] { server->listen_after_bind(); });
   // Shutdown must not race the listener's start, or stop() would be missed.
   for (int i = 0; i < 5000 && !http->server_->is_running(); ++i) {
     absl::SleepFor(absl::Milliseconds(1));

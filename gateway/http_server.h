@@ -36,6 +36,10 @@ struct HttpServerOptions {
   int64_t max_body_bytes = 20'000'000;
   // Connections are served by this many threads; a slow client holds one.
   int threads = 32;
+  // Accepted connections waiting for a thread; beyond them the server stops
+  // accepting and further ones wait in the kernel's listen backlog, so a
+  // flood of connections costs bounded memory.
+  int max_waiting_connections = 256;
   // A client that sends (or takes) nothing for this long is disconnected.
   absl::Duration read_timeout = absl::Seconds(30);
   absl::Duration write_timeout = absl::Seconds(30);

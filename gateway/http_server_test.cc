@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <future>
 #include <thread>
@@ -22,8 +23,8 @@
 #include "gateway/testing/fake_backends.h"
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
-#include "tests/testing/process.h"
 #include "server/request_context.h"
+#include "tests/testing/process.h"
 
 namespace stache::gateway {
 namespace {
@@ -32,9 +33,9 @@ using ::nlohmann::json;
 using ::stache::gateway::testing::FakeBackends;
 using ::stache::gateway::testing::FakeFace;
 using ::stache::gateway::testing::RawConnection;
-using ::stache::gateway::testing::UploadHeaders;
 using ::stache::gateway::testing::TestJpeg;
 using ::stache::gateway::testing::TestPng;
+using ::stache::gateway::testing::UploadHeaders;
 using ::testing::AllOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
@@ -84,7 +85,9 @@ class HttpServerTest : public ::testing::Test {
     return body["error"];
   }
 
-  int64_t max_body_bytes() const { return backends_.GatewayConfigForTest().max_body_bytes; }
+  int64_t max_body_bytes() const {
+    return backends_.GatewayConfigForTest().max_body_bytes;
+  }
 
   FakeBackends backends_;
   std::unique_ptr<Gateway> gateway_;
@@ -108,7 +111,8 @@ TEST_F(HttpServerTest, MultipartUploadAnswers201WithLocationAndTheRecord) {
   EXPECT_EQ(body["original_url"], "/v1/images/" + id + "/original");
   EXPECT_EQ(body["result_url"], "/v1/images/" + id + "/result");
   EXPECT_THAT(body["created_at"].get<std::string>(), HasSubstr("T"));
-  for (const char* step : {"store_original", "detect", "apply", "store_result", "total"}) {
+  for (const char* step :
+       {"store_original", "detect", "apply", "store_result", "total"}) {
     EXPECT_TRUE(body["timings_ms"].contains(step)) << step;
   }
   EXPECT_GT(body["timings_ms"]["total"].get<double>(), 0);
@@ -128,8 +132,7 @@ TEST_F(HttpServerTest, RawImageBodyWithStyleAndFormatInTheQuery) {
 
 TEST_F(HttpServerTest, AcceptImageAnswersWithTheMustachedImage) {
   backends_.detector().SetFaces({FakeFace(10, 8, 30, 30)});
-  httplib::Result response =
-      UploadMultipart(TestJpeg(), {}, {{"Accept", "image/*"}});
+  httplib::Result response = UploadMultipart(TestJpeg(), {}, {{"Accept", "image/*"}});
   ASSERT_TRUE(response);
   ASSERT_EQ(response->status, 201);
   EXPECT_EQ(response->get_header_value("Content-Type"), "image/jpeg");
@@ -137,7 +140,8 @@ TEST_F(HttpServerTest, AcceptImageAnswersWithTheMustachedImage) {
   EXPECT_THAT(response->get_header_value("Location"), StartsWith("/v1/images/"));
 
   // JSON stays the default for browsers' and curl's usual Accept headers.
-  response = UploadMultipart(TestJpeg(), {}, {{"Accept", "application/json, image/*;q=0.5"}});
+  response =
+      UploadMultipart(TestJpeg(), {}, {{"Accept", "application/json, image/*;q=0.5"}});
   ASSERT_TRUE(response);
   EXPECT_EQ(response->get_header_value("Content-Type"), "application/json");
   response = UploadMultipart(TestJpeg(), {}, {{"Accept", "*/*"}});
@@ -172,7 +176,8 @@ TEST_F(HttpServerTest, GetsTheRecordAndBothImagesWithCachingHeaders) {
     ASSERT_TRUE(image);
     EXPECT_EQ(image->status, 200);
     EXPECT_EQ(image->get_header_value("Content-Type"), "image/jpeg");
-    const std::string etag = absl::StrCat("\"", uploaded[variant]["sha256"].get<std::string>(), "\"");
+    const std::string etag =
+        absl::StrCat("\"", uploaded[variant]["sha256"].get<std::string>(), "\"");
     EXPECT_EQ(image->get_header_value("ETag"), etag);
     EXPECT_THAT(image->get_header_value("Cache-Control"),
                 AllOf(HasSubstr("max-age=31536000"), HasSubstr("immutable")));
@@ -329,17 +334,20 @@ TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
   httplib::Result metrics = client_->Get("/metrics");
   ASSERT_TRUE(metrics);
   ASSERT_EQ(metrics->status, 200);
-  EXPECT_THAT(metrics->get_header_value("Content-Type"), StartsWith("text/plain; version=0.0.4"));
+  EXPECT_THAT(metrics->get_header_value("Content-Type"),
+              StartsWith("text/plain; version=0.0.4"));
   EXPECT_THAT(metrics->body,
               HasSubstr("stache_gateway_http_requests_total{method=\"POST\",route=\"/v1/"
                         "images\",code=\"201\"} 1"));
   EXPECT_THAT(metrics->body,
               HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"/v1/"
                         "images/{id}\",code=\"404\"} 1"));
-  EXPECT_THAT(metrics->body, HasSubstr("stache_gateway_http_request_duration_seconds_bucket{"
-                                       "method=\"POST\",route=\"/v1/images\",le=\"+Inf\"} 1"));
-  EXPECT_THAT(metrics->body, HasSubstr("stache_gateway_backend_calls_total{backend=\"detector\","
-                                       "method=\"Detect\",code=\"OK\"} 1"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("stache_gateway_http_request_duration_seconds_bucket{"
+                        "method=\"POST\",route=\"/v1/images\",le=\"+Inf\"} 1"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("stache_gateway_backend_calls_total{backend=\"detector\","
+                        "method=\"Detect\",code=\"OK\"} 1"));
 }
 
 TEST_F(HttpServerTest, RequestIdIsEchoedAndSentToBackends) {
@@ -355,8 +363,10 @@ TEST_F(HttpServerTest, RequestIdIsEchoedAndSentToBackends) {
 }
 
 TEST_F(HttpServerTest, TraceparentIsHonouredEchoedAndContinuedToBackends) {
-  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-  httplib::Result response = UploadMultipart(TestJpeg(), {}, {{"traceparent", traceparent}});
+  const std::string traceparent =
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  httplib::Result response =
+      UploadMultipart(TestJpeg(), {}, {{"traceparent", traceparent}});
   ASSERT_TRUE(response);
   EXPECT_EQ(response->get_header_value("traceparent"), traceparent);
   // The backend call is a child span of the same trace.
@@ -441,18 +451,19 @@ TEST_F(HttpServerTest, NonImagesAre415) {
 }
 
 TEST_F(HttpServerTest, MalformedMultipartIs400) {
-  httplib::Result garbage = client_->Post(
-      "/v1/images", "this is not a multipart body at all",
-      "multipart/form-data; boundary=----stache");
+  httplib::Result garbage =
+      client_->Post("/v1/images", "this is not a multipart body at all",
+                    "multipart/form-data; boundary=----stache");
   ASSERT_TRUE(garbage);
   EXPECT_EQ(garbage->status, 400);
   EXPECT_THAT(ErrorOf(garbage)["message"].get<std::string>(), HasSubstr("multipart"));
 
-  httplib::Result truncated = client_->Post(
-      "/v1/images",
-      "------stache\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.jpg\"\r\n"
-      "Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff...",
-      "multipart/form-data; boundary=----stache");
+  httplib::Result truncated =
+      client_->Post("/v1/images",
+                    "------stache\r\nContent-Disposition: form-data; name=\"image\"; "
+                    "filename=\"a.jpg\"\r\n"
+                    "Content-Type: image/jpeg\r\n\r\n\xff\xd8\xff...",
+                    "multipart/form-data; boundary=----stache");
   ASSERT_TRUE(truncated);
   EXPECT_EQ(truncated->status, 400);
 
@@ -484,7 +495,8 @@ TEST_F(HttpServerTest, BadStyleAndFormatAre400) {
   ASSERT_TRUE(style);
   EXPECT_EQ(style->status, 400);
   EXPECT_THAT(ErrorOf(style)["message"].get<std::string>(), HasSubstr("unknown style"));
-  httplib::Result format = client_->Post("/v1/images?format=gif", TestJpeg(), "image/jpeg");
+  httplib::Result format =
+      client_->Post("/v1/images?format=gif", TestJpeg(), "image/jpeg");
   ASSERT_TRUE(format);
   EXPECT_EQ(format->status, 400);
 }
@@ -572,11 +584,13 @@ TEST_F(HttpServerTest, ASlowClientDoesNotBlockOthers) {
   auto upload = std::async(std::launch::async, [&] {
     httplib::Client client("127.0.0.1", gateway_->port());
     client.set_read_timeout(15, 0);
-    httplib::MultipartFormDataItems items = {{"image", TestJpeg(), "a.jpg", "image/jpeg"}};
+    httplib::MultipartFormDataItems items = {
+        {"image", TestJpeg(), "a.jpg", "image/jpeg"}};
     httplib::Result result = client.Post("/v1/images", items);
     return result ? result->status : -1;
   });
-  ASSERT_TRUE(backends_.detector().entered().WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(
+      backends_.detector().entered().WaitForNotificationWithTimeout(absl::Seconds(5)));
   const absl::Time start = absl::Now();
   httplib::Result styles = client_->Get("/v1/styles");
   ASSERT_TRUE(styles);
@@ -591,20 +605,61 @@ TEST_F(HttpServerTest, ShutdownLetsInFlightUploadsFinish) {
   auto upload = std::async(std::launch::async, [&] {
     httplib::Client client("127.0.0.1", gateway_->port());
     client.set_read_timeout(15, 0);
-    httplib::MultipartFormDataItems items = {{"image", TestJpeg(), "a.jpg", "image/jpeg"}};
+    httplib::MultipartFormDataItems items = {
+        {"image", TestJpeg(), "a.jpg", "image/jpeg"}};
     httplib::Result result = client.Post("/v1/images", items);
     return result ? result->status : -1;
   });
-  ASSERT_TRUE(backends_.detector().entered().WaitForNotificationWithTimeout(absl::Seconds(5)));
+  ASSERT_TRUE(
+      backends_.detector().entered().WaitForNotificationWithTimeout(absl::Seconds(5)));
   auto shutdown = std::async(std::launch::async, [&] { gateway_->Shutdown(); });
   // Not accepting any more, but the upload is still running.
   ASSERT_TRUE(stache::testing::WaitFor(
       [&] { return !stache::testing::PortAcceptsConnections(gateway_->port()); },
       absl::Seconds(5)));
-  EXPECT_EQ(shutdown.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  EXPECT_EQ(shutdown.wait_for(std::chrono::milliseconds(100)),
+            std::future_status::timeout);
   backends_.detector().Release();
   EXPECT_EQ(upload.get(), 201);
   shutdown.get();
+}
+
+// Beyond its threads and waiting connections the gateway stops accepting:
+// the next connection waits in the kernel's backlog, not in memory, and is
+// served once a place frees up.
+TEST_F(HttpServerTest, ConnectionsBeyondThreadsAndWaitingOnesWaitOutsideTheProcess) {
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.http_threads = 1;
+  config.http_max_waiting_connections = 1;
+  StartGateway(config);
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+  RawConnection serving(gateway_->port());  // holds the one thread
+  ASSERT_TRUE(serving.Send(get));
+  absl::SleepFor(absl::Milliseconds(200));
+  RawConnection waiting(gateway_->port());  // the one waiting place
+  ASSERT_TRUE(waiting.Send(get + "\r\n"));
+  absl::SleepFor(absl::Milliseconds(200));
+  RawConnection held(gateway_->port());  // accepted; the listener waits for room
+  ASSERT_TRUE(held.Send(get + "\r\n"));
+  absl::SleepFor(absl::Milliseconds(200));
+  // The test process holds both ends: a connection the gateway accepted
+  // adds two descriptors, one left in the backlog only the client's.
+  auto open_fds = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
+                         std::filesystem::directory_iterator());
+  };
+  const auto fds_before = open_fds();
+  RawConnection outside(gateway_->port());
+  ASSERT_TRUE(outside.Send(get + "\r\n"));
+  EXPECT_EQ(outside.ReadUntil("ok", absl::Milliseconds(500)), "");
+  EXPECT_EQ(open_fds() - fds_before, 1)
+      << "the gateway accepted a connection it has no room for";
+
+  ASSERT_TRUE(serving.Send("\r\n"));
+  for (RawConnection* connection : {&serving, &waiting, &held, &outside}) {
+    EXPECT_THAT(connection->ReadUntilClosed(absl::Seconds(10)),
+                StartsWith("HTTP/1.1 200"));
+  }
 }
 
 TEST_F(HttpServerTest, FailsFastWhenThePortIsTaken) {
@@ -625,10 +680,12 @@ TEST_F(HttpServerTest, ServesTheWebPageWithoutAnythingFromElsewhere) {
   EXPECT_THAT(page->body, HasSubstr("/style.css"));
   // Nothing is loaded from another origin (the SVG namespace URI is a name,
   // not a fetch).
-  for (const char* fetch : {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import"}) {
+  for (const char* fetch :
+       {"src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import"}) {
     EXPECT_THAT(page->body, Not(HasSubstr(fetch)));
   }
-  EXPECT_THAT(page->get_header_value("Content-Security-Policy"), HasSubstr("default-src 'self'"));
+  EXPECT_THAT(page->get_header_value("Content-Security-Policy"),
+              HasSubstr("default-src 'self'"));
 
   for (const auto& [path, type] : {std::pair{"/app.js", "text/javascript; charset=utf-8"},
                                    std::pair{"/style.css", "text/css; charset=utf-8"}}) {
@@ -651,7 +708,8 @@ TEST(GatewayConfigTest, RefusesImpossibleSettings) {
   GatewayConfig config;
   EXPECT_TRUE(ValidateGatewayConfig(config).ok());
   config.max_body_bytes = config.max_image_bytes + 1;
-  EXPECT_THAT(std::string(ValidateGatewayConfig(config).message()), HasSubstr("max_image_bytes"));
+  EXPECT_THAT(std::string(ValidateGatewayConfig(config).message()),
+              HasSubstr("max_image_bytes"));
   config = GatewayConfig();
   config.http_threads = 0;
   EXPECT_FALSE(ValidateGatewayConfig(config).ok());

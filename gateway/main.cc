@@ -26,6 +26,9 @@ ABSL_FLAG(absl::Duration, probe_timeout, absl::Seconds(2),
           "Deadline of the health and info calls behind /readyz and /v1/info.");
 ABSL_FLAG(int, http_threads, 32,
           "Threads serving HTTP connections; a slow client holds one.");
+ABSL_FLAG(int, http_max_waiting_connections, 256,
+          "Accepted connections waiting for a thread; beyond them new "
+          "connections wait in the kernel's listen backlog (bounded memory).");
 ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
           "A client that sends nothing for this long is disconnected.");
 ABSL_FLAG(absl::Duration, http_write_timeout, absl::Seconds(30),
@@ -36,7 +39,8 @@ ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(5),
 int main(int argc, char** argv) {
   stache::server::SetLogService("gateway");
   stache::server::ParseFlags(
-      argc, argv, "stache-gateway: the HTTP API and web page in front of the gRPC services.");
+      argc, argv,
+      "stache-gateway: the HTTP API and web page in front of the gRPC services.");
   absl::StatusOr<std::string> token = stache::gateway::LoadStorageToken(
       absl::GetFlag(FLAGS_storage_token_file), std::getenv("STACHE_STORAGE_TOKEN"));
   const char* ecs_metadata_uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4");
@@ -55,11 +59,13 @@ int main(int argc, char** argv) {
       .backend_timeout = absl::GetFlag(FLAGS_backend_timeout),
       .probe_timeout = absl::GetFlag(FLAGS_probe_timeout),
       .http_threads = absl::GetFlag(FLAGS_http_threads),
+      .http_max_waiting_connections = absl::GetFlag(FLAGS_http_max_waiting_connections),
       .http_read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
       .http_write_timeout = absl::GetFlag(FLAGS_http_write_timeout),
       .http_keep_alive_timeout = absl::GetFlag(FLAGS_http_keep_alive_timeout),
       .ecs_metadata_uri = ecs_metadata_uri != nullptr ? ecs_metadata_uri : ""};
-  absl::Status status = token.ok() ? stache::gateway::RunGatewayServer(config) : token.status();
+  absl::Status status =
+      token.ok() ? stache::gateway::RunGatewayServer(config) : token.status();
   if (!status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;

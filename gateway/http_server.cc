@@ -272,9 +272,11 @@ namespace internal {
 // served or waiting; new ones then wait in the kernel's listen backlog.
 class BoundedTaskQueue final : public httplib::TaskQueue {
  public:
-  BoundedTaskQueue(int threads, int max_waiting)
+  // `waiting` (optional) follows the connections not yet on a thread.
+  BoundedTaskQueue(int threads, int max_waiting, server::Gauge* waiting)
       : pool_(static_cast<size_t>(threads)),
-        limit_(static_cast<size_t>(threads) + static_cast<size_t>(max_waiting)) {}
+        limit_(static_cast<size_t>(threads) + static_cast<size_t>(max_waiting)),
+        waiting_(waiting) {}
 
   void enqueue(std::function<void()> fn) override {
     {
@@ -282,7 +284,9 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
       mutex_.Await(absl::Condition(this, &BoundedTaskQueue::HasRoom));
       ++pending_;
     }
+    if (waiting_ != nullptr) waiting_->Add({}, 1);
     pool_.enqueue([this, fn = std::move(fn)] {
+      if (waiting_ != nullptr) waiting_->Add({}, -1);
       fn();
       absl::MutexLock lock(&mutex_);
       --pending_;
@@ -296,6 +300,7 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
 
   httplib::ThreadPool pool_;
   const size_t limit_;
+  server::Gauge* const waiting_;
   absl::Mutex mutex_;
   size_t pending_ ABSL_GUARDED_BY(mutex_) = 0;  // being served or waiting
 };
@@ -776,8 +781,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   auto server = std::make_unique<httplib::Server>();
   const int threads = options.threads;
   const int max_waiting = options.max_waiting_connections;
-  server->new_task_queue = [threads, max_waiting] {
-    return new internal::BoundedTaskQueue(threads, max_waiting);
+  server::Gauge* waiting = &metrics->http_connections_waiting();
+  server->new_task_queue = [threads, max_waiting, waiting] {
+    return new internal::BoundedTaskQueue(threads, max_waiting, waiting);
   };
   auto seconds_and_micros = [](absl::Duration duration, auto set) {
     const int64_t micros = absl::ToInt64Microseconds(duration);

@@ -20,6 +20,11 @@ GatewayMetrics::GatewayMetrics()
           {"method", "route"}, LatencyBucketsSeconds())),
       http_in_flight_(&registry_.AddGauge("stache_gateway_http_requests_in_flight",
                                           "HTTP requests being handled.", {})),
+      http_waiting_(&registry_.AddGauge(
+          "stache_gateway_http_connections_waiting",
+          "Accepted connections waiting for a free HTTP thread (at most "
+          "--http_max_waiting_connections).",
+          {})),
       backend_calls_(&registry_.AddCounter(
           "stache_gateway_backend_calls_total",
           "gRPC calls to backends, by backend, method and gRPC status code.",
@@ -31,17 +36,20 @@ GatewayMetrics::GatewayMetrics()
       faces_detected_(&registry_.AddCounter("stache_gateway_faces_detected_total",
                                             "Faces found in uploaded photos.", {})) {
   http_in_flight_->Set({}, 0);
+  http_waiting_->Set({}, 0);
   faces_detected_->Increment({}, 0);
 }
 
-void GatewayMetrics::RecordHttpRequest(const std::string& method, const std::string& route,
-                                       int status, absl::Duration latency) {
+void GatewayMetrics::RecordHttpRequest(const std::string& method,
+                                       const std::string& route, int status,
+                                       absl::Duration latency) {
   http_requests_->Increment({method, route, absl::StrCat(status)});
   http_latency_->Observe({method, route}, absl::ToDoubleSeconds(latency));
 }
 
-void GatewayMetrics::RecordBackendCall(const std::string& backend, const std::string& method,
-                                       const std::string& code, absl::Duration latency) {
+void GatewayMetrics::RecordBackendCall(const std::string& backend,
+                                       const std::string& method, const std::string& code,
+                                       absl::Duration latency) {
   backend_calls_->Increment({backend, method, code});
   backend_latency_->Observe({backend, method}, absl::ToDoubleSeconds(latency));
 }

@@ -33,13 +33,15 @@ class GatewayMetrics final {
 
   // One finished HTTP request; `route` is the route template (for example
   // "/v1/images/{id}"), never the raw path, to keep label cardinality bounded.
-  void RecordHttpRequest(const std::string& method, const std::string& route,
-                         int status, absl::Duration latency);
+  void RecordHttpRequest(const std::string& method, const std::string& route, int status,
+                         absl::Duration latency);
   // One finished call to a backend; `code` is the canonical gRPC code name.
   void RecordBackendCall(const std::string& backend, const std::string& method,
                          const std::string& code, absl::Duration latency);
 
   Gauge& http_requests_in_flight() { return *http_in_flight_; }
+  // Accepted connections waiting for a free HTTP thread.
+  Gauge& http_connections_waiting() { return *http_waiting_; }
   Counter& faces_detected() { return *faces_detected_; }
 
  private:
@@ -47,6 +49,7 @@ class GatewayMetrics final {
   Counter* http_requests_;
   Histogram* http_latency_;
   Gauge* http_in_flight_;
+  Gauge* http_waiting_;
   Counter* backend_calls_;
   Histogram* backend_latency_;
   Counter* faces_detected_;

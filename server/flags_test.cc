@@ -66,6 +66,11 @@ TEST(ServerConfigTest, RejectsImpossibleValuesNamingTheFlag) {
   config.grace_period = absl::Seconds(-1);
   EXPECT_THAT(ValidateServerConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--grace_period")));
+  config = ServerConfig();
+  config.grace_period = absl::Seconds(2);
+  config.drain_delay = absl::Seconds(3);
+  EXPECT_THAT(ValidateServerConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--drain_delay")));
 }
 
 TEST(ServerConfigTest, MessageLimitFitsTheLargestImage) {

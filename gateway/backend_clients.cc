@@ -132,8 +132,8 @@ absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Put(
   absl::StatusOr<storage::v1::ObjectInfo> info = client_.PutObject(
       {.ns = namespace_, .key = key, .content_type = content_type, .labels = labels},
       bytes, Options(call));
-  STACHE_RETURN_IF_ERROR(
-      Record({metrics_, "storage", "Put", true}, start, info.status()));
+  STACHE_RETURN_IF_ERROR(Record({metrics_, "storage", "Put", /*with_credentials=*/true},
+                                start, info.status()));
   return info;
 }
 
@@ -143,8 +143,8 @@ absl::StatusOr<StoredObject> StorageClient::Get(const CallContext& call,
   const absl::Time start = absl::Now();
   absl::StatusOr<StoredObject> object =
       client_.GetObject(namespace_, key, Options(call, static_cast<uint64_t>(max_bytes)));
-  STACHE_RETURN_IF_ERROR(
-      Record({metrics_, "storage", "Get", true}, start, object.status()));
+  STACHE_RETURN_IF_ERROR(Record({metrics_, "storage", "Get", /*with_credentials=*/true},
+                                start, object.status()));
   return object;
 }
 
@@ -153,8 +153,8 @@ absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Stat(const CallContext& c
   const absl::Time start = absl::Now();
   absl::StatusOr<storage::v1::ObjectInfo> info =
       client_.StatObject(namespace_, key, Options(call));
-  STACHE_RETURN_IF_ERROR(
-      Record({metrics_, "storage", "Stat", true}, start, info.status()));
+  STACHE_RETURN_IF_ERROR(Record({metrics_, "storage", "Stat", /*with_credentials=*/true},
+                                start, info.status()));
   return info;
 }
 
@@ -164,14 +164,14 @@ absl::StatusOr<storage::v1::ListResponse> StorageClient::List(
   const absl::Time start = absl::Now();
   absl::StatusOr<storage::v1::ListResponse> page =
       client_.ListObjects(namespace_, key_prefix, page_size, page_token, Options(call));
-  STACHE_RETURN_IF_ERROR(
-      Record({metrics_, "storage", "List", true}, start, page.status()));
+  STACHE_RETURN_IF_ERROR(Record({metrics_, "storage", "List", /*with_credentials=*/true},
+                                start, page.status()));
   return page;
 }
 
 absl::Status StorageClient::Delete(const CallContext& call, const std::string& key) {
   const absl::Time start = absl::Now();
-  return Record({metrics_, "storage", "Delete", true}, start,
+  return Record({metrics_, "storage", "Delete", /*with_credentials=*/true}, start,
                 client_.DeleteObject(namespace_, key, Options(call)));
 }
 

@@ -42,13 +42,8 @@ bool IsSaneRequestId(absl::string_view id) {
   return true;
 }
 
-std::string NewTraceparent() { return absl::StrCat("00-", RandomHex(16), "-", RandomHex(8), "-01"); }
-
-std::string MetadataValue(const grpc::ServerContext& context, const char* key) {
-  const auto& metadata = context.client_metadata();
-  auto it = metadata.find(key);
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
+std::string NewTraceparent() {
+  return absl::StrCat("00-", RandomHex(16), "-", RandomHex(8), "-01");
 }
 
 }  // namespace
@@ -68,6 +63,12 @@ bool IsValidTraceparent(absl::string_view traceparent) {
 
 std::string NewRequestId() { return RandomHex(16); }
 
+std::string MetadataValue(const ReceivedMetadata& metadata, absl::string_view key) {
+  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
+  if (it == metadata.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
 RequestContext RequestContext::FromIncoming(absl::string_view request_id,
                                             absl::string_view traceparent) {
   return RequestContext(
@@ -75,9 +76,9 @@ RequestContext RequestContext::FromIncoming(absl::string_view request_id,
       IsValidTraceparent(traceparent) ? std::string(traceparent) : NewTraceparent());
 }
 
-RequestContext RequestContext::FromServerContext(const grpc::ServerContext& context) {
-  return FromIncoming(MetadataValue(context, kRequestIdMetadata),
-                      MetadataValue(context, kTraceparentMetadata));
+RequestContext RequestContext::FromMetadata(const ReceivedMetadata& metadata) {
+  return FromIncoming(MetadataValue(metadata, kRequestIdMetadata),
+                      MetadataValue(metadata, kTraceparentMetadata));
 }
 
 std::string RequestContext::trace_id() const {
@@ -86,8 +87,8 @@ std::string RequestContext::trace_id() const {
 
 RequestContext RequestContext::ChildSpan() const {
   if (!IsValidTraceparent(traceparent_)) return FromIncoming(request_id_, "");
-  return RequestContext(request_id_, absl::StrCat(traceparent_.substr(0, 36), RandomHex(8),
-                                                  traceparent_.substr(52)));
+  return RequestContext(request_id_, absl::StrCat(traceparent_.substr(0, 36),
+                                                  RandomHex(8), traceparent_.substr(52)));
 }
 
 void RequestContext::AttachTo(grpc::ClientContext* context) const {

@@ -4,7 +4,7 @@
 // them as metadata ("x-request-id", "traceparent"); every log line about the
 // request names them.
 //
-//   RequestContext request = RequestContext::FromServerContext(*context);
+//   RequestContext request = RequestContext::FromMetadata(context->client_metadata());
 //   LogWarning("decode failed", request.WithLogFields({{"error", message}}));
 //   request.ChildSpan().AttachTo(&client_context);  // when calling onwards
 #ifndef STACHE_SERVER_REQUEST_CONTEXT_H_
@@ -13,6 +13,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
 
+#include <map>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -30,6 +31,12 @@ bool IsValidTraceparent(absl::string_view traceparent);
 // A request id a person can read back from logs: 32 random hex characters.
 std::string NewRequestId();
 
+// A call's received metadata, as ServerContext::client_metadata() and
+// server interceptors see it.
+using ReceivedMetadata = std::multimap<grpc::string_ref, grpc::string_ref>;
+// The value of `key` in `metadata`; "" when absent.
+std::string MetadataValue(const ReceivedMetadata& metadata, absl::string_view key);
+
 class RequestContext final {
  public:
   RequestContext() = default;
@@ -42,7 +49,7 @@ class RequestContext final {
   static RequestContext FromIncoming(absl::string_view request_id,
                                      absl::string_view traceparent);
   // From a gRPC call's metadata, as FromIncoming.
-  static RequestContext FromServerContext(const grpc::ServerContext& context);
+  static RequestContext FromMetadata(const ReceivedMetadata& metadata);
 
   const std::string& request_id() const { return request_id_; }
   const std::string& traceparent() const { return traceparent_; }

@@ -33,7 +33,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      ReadRequestContext(*methods->GetRecvInitialMetadata());
+      request_ = RequestContext::FromMetadata(*methods->GetRecvInitialMetadata());
       started_ = true;
       metrics_->CallStarted(service_, method_);
     }
@@ -42,14 +42,15 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     // are generated protobuf services, are measured in bytes.
     if (counts_bytes_ &&
         methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE)) {
-      if (auto* message = static_cast<google::protobuf::MessageLite*>(methods->GetRecvMessage())) {
+      if (auto* message =
+              static_cast<google::protobuf::MessageLite*>(methods->GetRecvMessage())) {
         metrics_->MessageReceived(service_, method_, message->ByteSizeLong());
       }
     }
     if (counts_bytes_ &&
         methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-      if (const auto* message =
-              static_cast<const google::protobuf::MessageLite*>(methods->GetSendMessage())) {
+      if (const auto* message = static_cast<const google::protobuf::MessageLite*>(
+              methods->GetSendMessage())) {
         metrics_->MessageSent(service_, method_, message->ByteSizeLong());
       }
     }
@@ -67,16 +68,6 @@ class RpcObserver final : public grpc::experimental::Interceptor {
   }
 
  private:
-  void ReadRequestContext(const std::multimap<grpc::string_ref, grpc::string_ref>& metadata) {
-    auto value = [&](const char* key) {
-      auto it = metadata.find(key);
-      return it == metadata.end() ? std::string()
-                                  : std::string(it->second.data(), it->second.size());
-    };
-    request_ = RequestContext::FromIncoming(value(kRequestIdMetadata),
-                                            value(kTraceparentMetadata));
-  }
-
   void Finish(const std::string& code, const std::string& message = "") {
     finished_ = true;
     const absl::Duration latency = absl::Now() - start_;
@@ -84,10 +75,11 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     // Health checks and reflection are polled constantly; only the APIs'
     // own calls are worth a line each.
     if (service_.rfind("grpc.", 0) == 0) return;
-    LogFields fields = request_.WithLogFields({{"rpc_service", service_},
-                                           {"rpc_method", method_},
-                                           {"code", code},
-                                           {"duration_ms", absl::ToDoubleMilliseconds(latency)}});
+    LogFields fields =
+        request_.WithLogFields({{"rpc_service", service_},
+                                {"rpc_method", method_},
+                                {"code", code},
+                                {"duration_ms", absl::ToDoubleMilliseconds(latency)}});
     if (!message.empty()) fields["error"] = message;
     Log(code == "OK" ? LogLevel::kInfo : LogLevel::kWarning, "rpc", fields);
   }
@@ -137,9 +129,9 @@ RpcMetrics::RpcMetrics(MetricsRegistry& registry)
       in_flight_(registry.AddGauge("stache_grpc_server_in_flight_calls",
                                    "RPCs being handled now.",
                                    {"grpc_service", "grpc_method"})),
-      received_bytes_(registry.AddCounter(
-          "stache_grpc_server_received_bytes_total",
-          "Protobuf bytes of request messages received.", {"grpc_service", "grpc_method"})),
+      received_bytes_(registry.AddCounter("stache_grpc_server_received_bytes_total",
+                                          "Protobuf bytes of request messages received.",
+                                          {"grpc_service", "grpc_method"})),
       sent_bytes_(registry.AddCounter("stache_grpc_server_sent_bytes_total",
                                       "Protobuf bytes of response messages sent.",
                                       {"grpc_service", "grpc_method"})) {}

@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "server/request_context.h"
 #include "server/status.h"
 #include "storage/object_key.h"
 
@@ -38,12 +39,9 @@ ObjectHeader FromProto(const v1::PutHeader& header) {
 
 absl::Status StorageServiceImpl::Authorize(const grpc::ServerContext& context,
                                            absl::string_view ns, Access access) const {
-  absl::string_view authorization;
-  const auto& metadata = context.client_metadata();
-  if (auto it = metadata.find("authorization"); it != metadata.end()) {
-    authorization = absl::string_view(it->second.data(), it->second.size());
-  }
-  STACHE_ASSIGN_OR_RETURN(const Caller* caller, policy_->Authenticate(authorization));
+  STACHE_ASSIGN_OR_RETURN(const Caller* caller,
+                          policy_->Authenticate(server::MetadataValue(
+                              context.client_metadata(), "authorization")));
   STACHE_RETURN_IF_ERROR(ValidateNamespace(ns));
   return NamespacePolicy::Authorize(*caller, ns, access);
 }

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "imaging/image_decoder.h"
+#include "server/request_context.h"
 #include "server/status.h"
 #include "storage/internal/sha256.h"
 
@@ -22,9 +23,7 @@ using ::grpc::Status;
 using ::grpc::StatusCode;
 
 std::string Metadata(const ServerContext* context, const std::string& name) {
-  auto it = context->client_metadata().find(name);
-  if (it == context->client_metadata().end()) return "";
-  return std::string(it->second.data(), it->second.size());
+  return server::MetadataValue(context->client_metadata(), name);
 }
 
 std::string TestImage(imaging::ImageFormat format, int width, int height) {

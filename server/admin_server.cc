@@ -10,8 +10,7 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
     const std::string& host, int port, const MetricsRegistry* registry) {
   auto http = std::make_unique<httplib::Server>();
   http->Get("/metrics", [registry](const httplib::Request&, httplib::Response& response) {
-    response.set_content(registry->RenderText() + RenderProcessMetrics(),
-                         "text/plain; version=0.0.4; charset=utf-8");
+    response.set_content(RenderMetricsPage(*registry), kMetricsContentType);
   });
   http->Get("/healthz", [](const httplib::Request&, httplib::Response& response) {
     response.set_content("ok\n", "text/plain");
@@ -19,9 +18,9 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
   const int bound = port == 0 ? http->bind_to_any_port(host)
                               : (http->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", host, ":", port,
-        " for the admin port (--admin_port): the port is in use"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", host, ":", port,
+                     " for the admin port (--admin_port): the port is in use"));
   }
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(http), bound));
 }

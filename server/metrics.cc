@@ -23,10 +23,17 @@ std::string EscapeLabelValue(const std::string& value) {
   out.reserve(value.size());
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -64,7 +71,6 @@ std::string FormatValue(double value) {
   return text;
 }
 
-
 void AppendSample(std::string& out, const char* name, const char* type, const char* help,
                   double value) {
   absl::StrAppendFormat(&out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name,
@@ -77,7 +83,8 @@ std::string MetricFamily::FormatLabels(const LabelValues& values,
                                        const std::string& extra) const {
   std::vector<std::string> pairs;
   for (size_t i = 0; i < label_names_.size() && i < values.size(); ++i) {
-    pairs.push_back(absl::StrCat(label_names_[i], "=\"", EscapeLabelValue(values[i]), "\""));
+    pairs.push_back(
+        absl::StrCat(label_names_[i], "=\"", EscapeLabelValue(values[i]), "\""));
   }
   if (!extra.empty()) pairs.push_back(extra);
   if (pairs.empty()) return "";
@@ -89,43 +96,24 @@ void MetricFamily::RenderHeader(std::string& out, const char* type) const {
                   " ", type, "\n");
 }
 
-void Counter::Increment(const LabelValues& labels, double amount) {
+void ValueFamily::AddTo(const LabelValues& labels, double amount) {
   absl::MutexLock lock(&mutex_);
   values_[labels] += amount;
 }
 
-double Counter::Value(const LabelValues& labels) const {
-  absl::MutexLock lock(&mutex_);
-  auto it = values_.find(labels);
-  return it == values_.end() ? 0 : it->second;
-}
-
-void Counter::Render(std::string& out) const {
-  RenderHeader(out, "counter");
-  absl::MutexLock lock(&mutex_);
-  for (const auto& [labels, value] : values_) {
-    absl::StrAppend(&out, name_, FormatLabels(labels), " ", FormatValue(value), "\n");
-  }
-}
-
-void Gauge::Add(const LabelValues& labels, double amount) {
-  absl::MutexLock lock(&mutex_);
-  values_[labels] += amount;
-}
-
-void Gauge::Set(const LabelValues& labels, double value) {
+void ValueFamily::SetTo(const LabelValues& labels, double value) {
   absl::MutexLock lock(&mutex_);
   values_[labels] = value;
 }
 
-double Gauge::Value(const LabelValues& labels) const {
+double ValueFamily::Value(const LabelValues& labels) const {
   absl::MutexLock lock(&mutex_);
   auto it = values_.find(labels);
   return it == values_.end() ? 0 : it->second;
 }
 
-void Gauge::Render(std::string& out) const {
-  RenderHeader(out, "gauge");
+void ValueFamily::Render(std::string& out) const {
+  RenderHeader(out, type_);
   absl::MutexLock lock(&mutex_);
   for (const auto& [labels, value] : values_) {
     absl::StrAppend(&out, name_, FormatLabels(labels), " ", FormatValue(value), "\n");
@@ -165,48 +153,37 @@ void Histogram::Render(std::string& out) const {
     uint64_t cumulative = 0;
     for (size_t i = 0; i < bounds_.size(); ++i) {
       cumulative += series.bucket_counts[i];
-      absl::StrAppend(&out, name_, "_bucket",
-                      FormatLabels(labels, absl::StrCat("le=\"", FormatValue(bounds_[i]), "\"")),
-                      " ", cumulative, "\n");
+      absl::StrAppend(
+          &out, name_, "_bucket",
+          FormatLabels(labels, absl::StrCat("le=\"", FormatValue(bounds_[i]), "\"")), " ",
+          cumulative, "\n");
     }
     absl::StrAppend(&out, name_, "_bucket", FormatLabels(labels, "le=\"+Inf\""), " ",
                     series.count, "\n");
-    absl::StrAppend(&out, name_, "_sum", FormatLabels(labels), " ", FormatValue(series.sum),
-                    "\n");
+    absl::StrAppend(&out, name_, "_sum", FormatLabels(labels), " ",
+                    FormatValue(series.sum), "\n");
     absl::StrAppend(&out, name_, "_count", FormatLabels(labels), " ", series.count, "\n");
   }
 }
 
 Counter& MetricsRegistry::AddCounter(std::string name, std::string help,
                                      std::vector<std::string> label_names) {
-  auto family = std::make_unique<Counter>(std::move(name), std::move(help),
-                                          std::move(label_names));
-  Counter& result = *family;
-  absl::MutexLock lock(&mutex_);
-  families_.push_back(std::move(family));
-  return result;
+  return Add(std::make_unique<Counter>(std::move(name), std::move(help),
+                                       std::move(label_names)));
 }
 
 Gauge& MetricsRegistry::AddGauge(std::string name, std::string help,
                                  std::vector<std::string> label_names) {
-  auto family = std::make_unique<Gauge>(std::move(name), std::move(help),
-                                        std::move(label_names));
-  Gauge& result = *family;
-  absl::MutexLock lock(&mutex_);
-  families_.push_back(std::move(family));
-  return result;
+  return Add(
+      std::make_unique<Gauge>(std::move(name), std::move(help), std::move(label_names)));
 }
 
 Histogram& MetricsRegistry::AddHistogram(std::string name, std::string help,
                                          std::vector<std::string> label_names,
                                          std::vector<double> bucket_bounds) {
-  auto family = std::make_unique<Histogram>(std::move(name), std::move(help),
-                                            std::move(label_names),
-                                            std::move(bucket_bounds));
-  Histogram& result = *family;
-  absl::MutexLock lock(&mutex_);
-  families_.push_back(std::move(family));
-  return result;
+  return Add(std::make_unique<Histogram>(std::move(name), std::move(help),
+                                         std::move(label_names),
+                                         std::move(bucket_bounds)));
 }
 
 void MetricsRegistry::AddCollector(std::function<void()> collect) {
@@ -225,6 +202,10 @@ std::string MetricsRegistry::RenderText() const {
   absl::MutexLock lock(&mutex_);
   for (const auto& family : families_) family->Render(out);
   return out;
+}
+
+std::string RenderMetricsPage(const MetricsRegistry& registry) {
+  return registry.RenderText() + RenderProcessMetrics();
 }
 
 std::vector<double> LatencyBucketsSeconds() {

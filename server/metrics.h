@@ -36,9 +36,12 @@ class MetricFamily {
 
  protected:
   MetricFamily(std::string name, std::string help, std::vector<std::string> label_names)
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {}
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)) {}
   // `{a="x",b="y"}` (with `extra` appended, e.g. le="0.5"), or "" for no labels.
-  std::string FormatLabels(const LabelValues& values, const std::string& extra = "") const;
+  std::string FormatLabels(const LabelValues& values,
+                           const std::string& extra = "") const;
   void RenderHeader(std::string& out, const char* type) const;
 
   const std::string name_;
@@ -46,31 +49,40 @@ class MetricFamily {
   const std::vector<std::string> label_names_;
 };
 
-class Counter final : public MetricFamily {
+// A family with one number per label set: what counters and gauges share.
+class ValueFamily : public MetricFamily {
  public:
-  Counter(std::string name, std::string help, std::vector<std::string> label_names)
-      : MetricFamily(std::move(name), std::move(help), std::move(label_names)) {}
-  void Increment(const LabelValues& labels, double amount = 1);
   double Value(const LabelValues& labels) const;
   void Render(std::string& out) const override;
 
+ protected:
+  ValueFamily(std::string name, std::string help, std::vector<std::string> label_names,
+              const char* type)
+      : MetricFamily(std::move(name), std::move(help), std::move(label_names)),
+        type_(type) {}
+  void AddTo(const LabelValues& labels, double amount);
+  void SetTo(const LabelValues& labels, double value);
+
  private:
+  const char* const type_;  // "counter" or "gauge"
   mutable absl::Mutex mutex_;
   std::map<LabelValues, double> values_ ABSL_GUARDED_BY(mutex_);
 };
 
-class Gauge final : public MetricFamily {
+class Counter final : public ValueFamily {
+ public:
+  Counter(std::string name, std::string help, std::vector<std::string> label_names)
+      : ValueFamily(std::move(name), std::move(help), std::move(label_names), "counter") {
+  }
+  void Increment(const LabelValues& labels, double amount = 1) { AddTo(labels, amount); }
+};
+
+class Gauge final : public ValueFamily {
  public:
   Gauge(std::string name, std::string help, std::vector<std::string> label_names)
-      : MetricFamily(std::move(name), std::move(help), std::move(label_names)) {}
-  void Add(const LabelValues& labels, double amount);
-  void Set(const LabelValues& labels, double value);
-  double Value(const LabelValues& labels) const;
-  void Render(std::string& out) const override;
-
- private:
-  mutable absl::Mutex mutex_;
-  std::map<LabelValues, double> values_ ABSL_GUARDED_BY(mutex_);
+      : ValueFamily(std::move(name), std::move(help), std::move(label_names), "gauge") {}
+  void Add(const LabelValues& labels, double amount) { AddTo(labels, amount); }
+  void Set(const LabelValues& labels, double value) { SetTo(labels, value); }
 };
 
 class Histogram final : public MetricFamily {
@@ -113,10 +125,23 @@ class MetricsRegistry final {
   std::string RenderText() const;
 
  private:
+  template <typename Family>
+  Family& Add(std::unique_ptr<Family> family) {
+    Family& result = *family;
+    absl::MutexLock lock(&mutex_);
+    families_.push_back(std::move(family));
+    return result;
+  }
+
   mutable absl::Mutex mutex_;
   std::vector<std::unique_ptr<MetricFamily>> families_ ABSL_GUARDED_BY(mutex_);
   std::vector<std::function<void()>> collectors_ ABSL_GUARDED_BY(mutex_);
 };
+
+// The content type of a Prometheus text page.
+inline constexpr char kMetricsContentType[] = "text/plain; version=0.0.4; charset=utf-8";
+// What GET /metrics serves: the registry's families, then the process's.
+std::string RenderMetricsPage(const MetricsRegistry& registry);
 
 // Process metrics in the Prometheus text format, from /proc/self:
 // process_cpu_seconds_total, process_resident_memory_bytes,

@@ -272,8 +272,8 @@ namespace internal {
 // served or waiting; new ones then wait in the kernel's listen backlog.
 class BoundedTaskQueue final : public httplib::TaskQueue {
  public:
-  // `waiting` (optional) follows the connections not yet on a thread.
-  BoundedTaskQueue(int threads, int max_waiting, server::Gauge* waiting)
+  // `waiting` follows the connections not yet on a thread.
+  BoundedTaskQueue(int threads, int max_waiting, server::Gauge& waiting)
       : pool_(static_cast<size_t>(threads)),
         limit_(static_cast<size_t>(threads) + static_cast<size_t>(max_waiting)),
         waiting_(waiting) {}
@@ -284,9 +284,9 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
       mutex_.Await(absl::Condition(this, &BoundedTaskQueue::HasRoom));
       ++pending_;
     }
-    if (waiting_ != nullptr) waiting_->Add({}, 1);
+    waiting_.Add({}, 1);
     pool_.enqueue([this, fn = std::move(fn)] {
-      if (waiting_ != nullptr) waiting_->Add({}, -1);
+      waiting_.Add({}, -1);
       fn();
       absl::MutexLock lock(&mutex_);
       --pending_;
@@ -300,7 +300,7 @@ class BoundedTaskQueue final : public httplib::TaskQueue {
 
   httplib::ThreadPool pool_;
   const size_t limit_;
-  server::Gauge* const waiting_;
+  server::Gauge& waiting_;
   absl::Mutex mutex_;
   size_t pending_ ABSL_GUARDED_BY(mutex_) = 0;  // being served or waiting
 };
@@ -696,9 +696,8 @@ void HttpRoutes::Register(httplib::Server& server) {
       "/metrics",
       Wrap("GET", "/metrics",
            [this](const Request&, Response& response, const server::RequestContext&) {
-             response.set_content(
-                 metrics_->registry().RenderText() + server::RenderProcessMetrics(),
-                 "text/plain; version=0.0.4; charset=utf-8");
+             response.set_content(server::RenderMetricsPage(metrics_->registry()),
+                                  server::kMetricsContentType);
            }));
   server.Get(R"(/|/index\.html|/app\.js|/style\.css)",
              Wrap("GET", "/{asset}",
@@ -783,7 +782,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   const int max_waiting = options.max_waiting_connections;
   server::Gauge* waiting = &metrics->http_connections_waiting();
   server->new_task_queue = [threads, max_waiting, waiting] {
-    return new internal::BoundedTaskQueue(threads, max_waiting, waiting);
+    return new internal::BoundedTaskQueue(threads, max_waiting, *waiting);
   };
   auto seconds_and_micros = [](absl::Duration duration, auto set) {
     const int64_t micros = absl::ToInt64Microseconds(duration);

@@ -31,6 +31,7 @@
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
 #include "storage/testing/minio_server.h"
+#include "tests/e2e/service_stack.h"
 #include "tests/testing/process.h"
 
 namespace stache {
@@ -148,17 +149,13 @@ class DrainTest : public ::testing::TestWithParam<std::string> {
                        const std::map<std::string, std::string>& env) {
     Replica replica{.port = PickUnusedPort()};
     flags.insert(flags.begin(),
-                 {BinaryPath("stache-" + service), "--host=127.0.0.1",
-                  absl::StrCat("--port=", replica.port), "--grace_period=15s"});
+                 {BinaryPath("stache-" + service), absl::StrCat("--port=", replica.port),
+                  "--grace_period=15s"});
     if (service != "gateway") {
       replica.admin_port = PickUnusedPort();
       flags.push_back(absl::StrCat("--admin_port=", replica.admin_port));
     }
-    replica.process = std::make_unique<ChildProcess>(flags, env);
-    EXPECT_TRUE(
-        WaitFor([&] { return PortAcceptsConnections(replica.port); }, absl::Seconds(60)))
-        << service << " did not listen:\n"
-        << replica.process->Output();
+    replica.process = e2e::StartOnLoopback(std::move(flags), replica.port, env);
     return replica;
   }
 

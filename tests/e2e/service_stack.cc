@@ -19,17 +19,18 @@ std::string AddressFlag(const char* name, int port) {
   return absl::StrCat("--", name, "_address=127.0.0.1:", port);
 }
 
-// Starts a binary on loopback and waits until it accepts connections.
-std::unique_ptr<ChildProcess> Start(std::vector<std::string> argv, int port) {
+}  // namespace
+
+std::unique_ptr<ChildProcess> StartOnLoopback(
+    std::vector<std::string> argv, int port,
+    const std::map<std::string, std::string>& env) {
   argv.push_back("--host=127.0.0.1");
-  auto process = std::make_unique<ChildProcess>(argv);
+  auto process = std::make_unique<ChildProcess>(argv, env);
   EXPECT_TRUE(WaitFor([&] { return PortAcceptsConnections(port); }, absl::Seconds(60)))
       << argv[0] << " did not listen on " << port << ":\n"
       << process->Output();
   return process;
 }
-
-}  // namespace
 
 ServiceStack::ServiceStack(int64_t max_body_bytes,
                            const std::vector<std::string>& extra_gateway_flags)
@@ -38,19 +39,26 @@ ServiceStack::ServiceStack(int64_t max_body_bytes,
       detector_port_(testing::PickUnusedPort()),
       overlay_port_(testing::PickUnusedPort()),
       gateway_port_(testing::PickUnusedPort()) {
-  storage_ = Start({BinaryPath("stache-storage"), PortFlag(storage_port_),
-                    "--data_dir=" + data_dir_ + "/storage"},
-                   storage_port_);
+  storage_ = StartOnLoopback({BinaryPath("stache-storage"), PortFlag(storage_port_),
+                              "--data_dir=" + data_dir_ + "/storage"},
+                             storage_port_);
   StartDetector();
-  overlay_ = Start({BinaryPath("stache-overlay"), PortFlag(overlay_port_)}, overlay_port_);
+  overlay_ = StartOnLoopback({BinaryPath("stache-overlay"), PortFlag(overlay_port_)},
+                             overlay_port_);
   std::vector<std::string> gateway_argv = {
-      BinaryPath("stache-gateway"), PortFlag(gateway_port_),
-      AddressFlag("detector", detector_port_), AddressFlag("overlay", overlay_port_),
-      AddressFlag("storage", storage_port_), absl::StrCat("--max_body_bytes=", max_body_bytes),
-      "--backend_timeout=10s", "--probe_timeout=2s", "--grace_period=5s",
+      BinaryPath("stache-gateway"),
+      PortFlag(gateway_port_),
+      AddressFlag("detector", detector_port_),
+      AddressFlag("overlay", overlay_port_),
+      AddressFlag("storage", storage_port_),
+      absl::StrCat("--max_body_bytes=", max_body_bytes),
+      "--backend_timeout=10s",
+      "--probe_timeout=2s",
+      "--grace_period=5s",
       "--http_keep_alive_timeout=1s"};
-  gateway_argv.insert(gateway_argv.end(), extra_gateway_flags.begin(), extra_gateway_flags.end());
-  gateway_ = Start(std::move(gateway_argv), gateway_port_);
+  gateway_argv.insert(gateway_argv.end(), extra_gateway_flags.begin(),
+                      extra_gateway_flags.end());
+  gateway_ = StartOnLoopback(std::move(gateway_argv), gateway_port_);
 }
 
 bool ServiceStack::WaitUntilReady() {
@@ -58,7 +66,8 @@ bool ServiceStack::WaitUntilReady() {
 }
 
 void ServiceStack::StartDetector() {
-  detector_ = Start({BinaryPath("stache-detector"), PortFlag(detector_port_)}, detector_port_);
+  detector_ = StartOnLoopback({BinaryPath("stache-detector"), PortFlag(detector_port_)},
+                              detector_port_);
 }
 
 void ServiceStack::KillDetector() {
@@ -92,7 +101,9 @@ httplib::Result ServiceStack::Upload(const std::string& photo, const std::string
   return Client()->Post("/v1/images", headers, items);
 }
 
-std::string ServiceStack::url() const { return absl::StrCat("http://127.0.0.1:", gateway_port_); }
+std::string ServiceStack::url() const {
+  return absl::StrCat("http://127.0.0.1:", gateway_port_);
+}
 
 std::string ServiceStack::Logs() const {
   return absl::StrCat("--- gateway\n", gateway_->Output(), "--- detector\n",

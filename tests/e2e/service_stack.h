@@ -12,6 +12,7 @@
 #include <httplib.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,6 +21,12 @@
 #include "tests/testing/process.h"
 
 namespace stache::e2e {
+
+// Starts a binary (argv[0]) with --host=127.0.0.1 appended and waits until it
+// accepts connections on `port`; a test failure names it when it does not.
+std::unique_ptr<testing::ChildProcess> StartOnLoopback(
+    std::vector<std::string> argv, int port,
+    const std::map<std::string, std::string>& env = {});
 
 class ServiceStack final {
  public:

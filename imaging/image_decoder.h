@@ -15,12 +15,14 @@
 #define STACHE_IMAGING_IMAGE_DECODER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <opencv2/core.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace stache::imaging {
 
@@ -50,6 +52,10 @@ struct DecodeLimits {
   int64_t max_pixels = 40'000'000;
   // Keep an alpha channel when the image has one (CV_8UC4 then).
   bool keep_alpha = false;
+  // Decoding stops with DEADLINE_EXCEEDED once this has passed (the calling
+  // RPC's deadline), and with CANCELLED once `cancelled` returns true.
+  absl::Time deadline = absl::InfiniteFuture();
+  std::function<bool()> cancelled;
 };
 
 struct DecodedImage {

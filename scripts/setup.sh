@@ -22,7 +22,7 @@ build_packages=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libopencv-dev opencv-data libdlib-dev libdlib-data libblas-dev liblapack-dev
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libpugixml-dev
-  libcpp-httplib-dev nlohmann-json3-dev
+  libcpp-httplib-dev libboost1.81-dev nlohmann-json3-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev
 )
 # Tools that only the tests, the local run and the deploy scripts use.

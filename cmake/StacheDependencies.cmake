@@ -15,6 +15,11 @@ find_package(pugixml CONFIG REQUIRED)
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(DLIB REQUIRED IMPORTED_TARGET dlib-1)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# The image decoder calls each format's own library (imaging/internal/).
+pkg_check_modules(LIBJPEG REQUIRED IMPORTED_TARGET libjpeg)     # libjpeg-turbo 2.1
+pkg_check_modules(LIBPNG REQUIRED IMPORTED_TARGET libpng16)     # 1.6
+pkg_check_modules(LIBWEBP REQUIRED IMPORTED_TARGET libwebp libwebpdemux)  # 1.2
+pkg_check_modules(LIBTIFF REQUIRED IMPORTED_TARGET libtiff-4)   # 4.5
 
 include(GoogleTest)
 

@@ -4,11 +4,12 @@
 #include <cstring>
 #include <vector>
 
-#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgcodecs.hpp>  // encoding; decoding is in internal/
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "imaging/internal/format_decoders.h"
 
 namespace stache::imaging {
 namespace {
@@ -87,6 +88,7 @@ bool ParseTiffIfd0(absl::string_view tiff, TiffFacts* facts) {
   ByteReader reader(tiff, little_endian);
   uint32_t ifd = 0, count = 0;
   if (!reader.U32(4, &ifd) || !reader.U16(ifd, &count)) return false;
+  bool have_orientation = false;
   for (uint32_t i = 0; i < count; ++i) {
     const size_t entry = size_t{ifd} + 2 + 12 * size_t{i};
     uint32_t tag = 0, type = 0, value = 0;
@@ -96,9 +98,14 @@ bool ParseTiffIfd0(absl::string_view tiff, TiffFacts* facts) {
                   : type == 4 ? reader.U32(entry + 8, &value)
                               : false;
     if (!ok) continue;
-    if (tag == 256) facts->width = value;
-    if (tag == 257) facts->height = value;
-    if (tag == 274 && value >= 1 && value <= 8) facts->orientation = static_cast<int>(value);
+    // The first of duplicated tags counts, as for libtiff; the decoder
+    // checks libtiff's own reading anyway.
+    if (tag == 256 && facts->width == 0) facts->width = value;
+    if (tag == 257 && facts->height == 0) facts->height = value;
+    if (tag == 274 && value >= 1 && value <= 8 && !have_orientation) {
+      facts->orientation = static_cast<int>(value);
+      have_orientation = true;
+    }
   }
   return true;
 }
@@ -273,33 +280,44 @@ ImageFormat SniffFormat(absl::string_view bytes) {
   return ImageFormat::kUnknown;
 }
 
-// 16-bit, grey and grey+alpha images become 8-bit BGR(A).
-cv::Mat ToBgr8(const cv::Mat& decoded, bool keep_alpha) {
-  cv::Mat image = decoded;
-  if (image.depth() == CV_16U) {
-    image.convertTo(image, CV_8U, 1.0 / 257.0);
-  } else if (image.depth() != CV_8U) {
-    cv::normalize(image, image, 0, 255, cv::NORM_MINMAX, CV_8U);
-  }
-  switch (image.channels()) {
-    case 1:
-      cv::cvtColor(image, image, cv::COLOR_GRAY2BGR);
-      break;
-    case 2: {  // grey + alpha
-      std::vector<cv::Mat> planes;
-      cv::split(image, planes);
-      std::vector<cv::Mat> bgra = {planes[0], planes[0], planes[0], planes[1]};
-      cv::merge(bgra, image);
-      break;
-    }
-    default:
+absl::StatusOr<cv::Mat> DecodeAs(ImageFormat format, absl::string_view bytes, bool keep_alpha,
+                                 const internal::DecodeControl& control, internal::Admit admit) {
+  switch (format) {
+    case ImageFormat::kJpeg:
+      return internal::DecodeJpeg(bytes, keep_alpha, control, admit);
+    case ImageFormat::kPng:
+      return internal::DecodePng(bytes, keep_alpha, control, admit);
+    case ImageFormat::kWebp:
+      return internal::DecodeWebp(bytes, keep_alpha, control, admit);
+    case ImageFormat::kBmp:
+      return internal::DecodeBmp(bytes, keep_alpha, control, admit);
+    case ImageFormat::kTiff:
+      return internal::DecodeTiff(bytes, keep_alpha, control, admit);
+    case ImageFormat::kUnknown:
       break;
   }
-  if (image.channels() == 4 && !keep_alpha) cv::cvtColor(image, image, cv::COLOR_BGRA2BGR);
-  return image;
+  return absl::InvalidArgumentError("the data is not an image in a supported format");
+}
+
+absl::Status OverPixelLimit(int64_t width, int64_t height, int64_t limit) {
+  return absl::ResourceExhaustedError(absl::StrFormat(
+      "the image is %d x %d pixels (%d in all), more than the limit of %d pixels", width,
+      height, width * height, limit));
 }
 
 }  // namespace
+
+namespace internal {
+
+absl::Status DecodeControl::Check() const {
+  if (cancelled && cancelled()) return absl::CancelledError("the call was cancelled");
+  if (absl::Now() > deadline) {
+    return absl::DeadlineExceededError("decoding the image took longer than allowed");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace internal
 
 const char* ImageFormatName(ImageFormat format) {
   switch (format) {
@@ -373,55 +391,73 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                          const DecodeLimits& limits) {
   absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
   if (!header.ok()) return header.status();
-  // Checked before OpenCV allocates anything: a small file may announce a
-  // huge image (a decompression bomb).
+  // A first refusal from our own reading of the header, before any library
+  // sees the bytes: a small file may announce a huge image.
   if (header->width * header->height > limits.max_pixels) {
-    return absl::ResourceExhaustedError(absl::StrFormat(
-        "the image is %d x %d pixels (%d in all), more than the limit of %d "
-        "pixels",
-        header->width, header->height, header->width * header->height,
-        limits.max_pixels));
+    return OverPixelLimit(header->width, header->height, limits.max_pixels);
   }
-  // OpenCV picks its decoder by signature, and GDCM's (DICOM) is "DICM" at
-  // offset 128, not 0: data another decoder declines (a WebP that libwebp
-  // refuses but the header above accepts) would reach GDCM, which aborts the
-  // process on malformed input (found by image_header_fuzzer, issue #7).
-  if (Slice(bytes, 128, 4) == "DICM") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the ", ImageFormatName(header->format),
-        " image could not be decoded: it also carries a DICOM signature"));
-  }
-  cv::Mat decoded;
+  const internal::DecodeControl control{
+      .deadline = std::min(limits.deadline, absl::Now() + limits.max_decode_time),
+      .cancelled = limits.cancelled,
+      .max_jpeg_scans = limits.max_jpeg_scans,
+      .max_image_bytes = limits.max_decoded_bytes};
+  if (absl::Status status = control.Check(); !status.ok()) return status;
+
+  // The binding checks, on the size the format's library itself read from
+  // the header it is about to decode.
+  internal::SourceInfo source;
+  DecodeMemoryBudget::Lease memory;
+  auto admit = [&](const internal::SourceInfo& info) -> absl::Status {
+    source = info;
+    if (info.width != header->width || info.height != header->height) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "the %s image is inconsistent: its header says %d x %d pixels in one place and "
+          "%d x %d in another",
+          ImageFormatName(header->format), header->width, header->height, info.width,
+          info.height));
+    }
+    if (info.width * info.height > limits.max_pixels) {
+      return OverPixelLimit(info.width, info.height, limits.max_pixels);
+    }
+    const int64_t decoded_bytes =
+        info.width * info.height * info.channels * info.bytes_per_channel;
+    if (decoded_bytes > limits.max_decoded_bytes) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "the image is %d x %d pixels with %d channels of %d bits: %d MB decoded, more than "
+          "the limit of %d MB",
+          info.width, info.height, info.channels, info.bytes_per_channel * 8,
+          decoded_bytes / 1'000'000, limits.max_decoded_bytes / 1'000'000));
+    }
+    if (limits.budget == nullptr) return absl::OkStatus();
+    // The peak: the library's own buffers, our 8-bit pixels, and the copy
+    // that orientation makes.
+    const int64_t output_bytes = info.width * info.height * (limits.keep_alpha ? 4 : 3);
+    absl::StatusOr<DecodeMemoryBudget::Lease> lease = limits.budget->Acquire(
+        info.library_bytes + 2 * output_bytes,
+        std::min(control.deadline, absl::Now() + limits.budget_wait));
+    if (!lease.ok()) return lease.status();
+    memory = *std::move(lease);
+    return absl::OkStatus();
+  };
+  absl::StatusOr<cv::Mat> decoded;
   try {
-    // Orientation is applied below by our own rule, the same for every
-    // format and every service.
-    const int flags = (limits.keep_alpha ? cv::IMREAD_UNCHANGED : cv::IMREAD_ANYDEPTH |
-                                                                      cv::IMREAD_ANYCOLOR) |
-                      cv::IMREAD_IGNORE_ORIENTATION;
-    const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U,
-                         const_cast<char*>(bytes.data()));
-    decoded = cv::imdecode(buffer, flags);
-  } catch (const cv::Exception& e) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the ", ImageFormatName(header->format),
-        " image could not be decoded: ", e.err));
+    decoded = DecodeAs(header->format, bytes, limits.keep_alpha, control, admit);
+  } catch (const cv::Exception&) {
+    decoded = absl::InternalError(absl::StrCat("the ", ImageFormatName(header->format),
+                                               " image could not be converted"));
   }
-  if (decoded.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the ", ImageFormatName(header->format),
-        " image could not be decoded: the data is corrupt or truncated"));
-  }
-  if (decoded.cols != header->width || decoded.rows != header->height) {
+  if (!decoded.ok()) return decoded.status();
+  if (decoded->cols != source.width || decoded->rows != source.height) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "the %s image is inconsistent: its header says %d x %d pixels but it "
-        "decodes to %d x %d",
-        ImageFormatName(header->format), header->width, header->height,
-        decoded.cols, decoded.rows));
+        "the %s image is inconsistent: its header says %d x %d pixels but it decodes to %d x %d",
+        ImageFormatName(header->format), source.width, source.height, decoded->cols,
+        decoded->rows));
   }
-  return DecodedImage{
-      .pixels = ApplyOrientation(ToBgr8(decoded, limits.keep_alpha), header->orientation),
-      .format = header->format,
-      .orientation = header->orientation};
+  const int orientation = source.orientation != 0 ? source.orientation : header->orientation;
+  return DecodedImage{.pixels = ApplyOrientation(*decoded, orientation),
+                      .format = header->format,
+                      .orientation = orientation,
+                      .memory = std::move(memory)};
 }
 
 cv::Mat ApplyOrientation(const cv::Mat& stored, int orientation) {

@@ -1,12 +1,19 @@
 // Safe image decoding shared by the detector and the overlay, so that both
-// see the same pixels in the same orientation:
-//  - the header is parsed first (format, size, EXIF orientation) without
-//    decoding pixels, and an image announcing more than the pixel limit is
-//    refused before anything is allocated (decompression bombs);
-//  - OpenCV decodes only after that check, and library exceptions become
-//    Status values;
-//  - EXIF orientation (JPEG APP1, TIFF) is applied, so coordinates refer to
-//    the image as a viewer sees it.
+// see the same pixels in the same orientation. Client bytes are attack
+// surface, so:
+//  - the format is sniffed from the magic bytes and the bytes reach only
+//    that format's own library (libjpeg-turbo, libpng, libwebp, libtiff;
+//    OpenCV's BMP decoder for BMP): never a decoder OpenCV would pick by
+//    itself (GDAL, GDCM, ...), never a temporary file;
+//  - the library reads the header first; the size it reports is checked in
+//    pixels and in decoded bytes (width x height x channels x bytes per
+//    channel) before any pixel buffer is allocated, and the decode's memory
+//    is reserved from a per-process budget;
+//  - JPEG scans, decode time, the caller's deadline and cancellation bound
+//    the CPU one image can take;
+//  - multi-page TIFFs and animated WebPs give their first page or frame;
+//  - EXIF orientation (JPEG APP1, PNG eXIf, WebP EXIF, TIFF's tag) is
+//    applied, so coordinates refer to the image as a viewer sees it.
 //
 //   STACHE_ASSIGN_OR_RETURN(DecodedImage image,
 //                           DecodeImage(bytes, {.max_pixels = 40'000'000}));
@@ -23,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "imaging/decode_budget.h"
 
 namespace stache::imaging {
 
@@ -50,6 +58,18 @@ absl::StatusOr<ImageHeader> ReadImageHeader(absl::string_view bytes);
 struct DecodeLimits {
   // Largest width*height accepted (stored size).
   int64_t max_pixels = 40'000'000;
+  // Largest decoded size in bytes, counted as stored: width x height x
+  // channels x bytes per channel. The default admits an 8-bit RGBA image at
+  // the pixel limit, not a 16-bit or float one.
+  int64_t max_decoded_bytes = 160'000'000;
+  // Shared by all decodes in the process (null: none). The decode's
+  // estimated peak is reserved before decoding and held by the result.
+  DecodeMemoryBudget* budget = nullptr;
+  // How long to wait for room in `budget` before RESOURCE_EXHAUSTED.
+  absl::Duration budget_wait = absl::Seconds(1);
+  // CPU bounds for one image, whatever the caller's deadline.
+  absl::Duration max_decode_time = absl::Seconds(5);
+  int max_jpeg_scans = 100;
   // Keep an alpha channel when the image has one (CV_8UC4 then).
   bool keep_alpha = false;
   // Decoding stops with DEADLINE_EXCEEDED once this has passed (the calling
@@ -65,10 +85,15 @@ struct DecodedImage {
   ImageFormat format = ImageFormat::kUnknown;
   // The EXIF orientation that was applied.
   int orientation = 1;
+  // The decode's share of the process budget, returned when this is
+  // destroyed.
+  DecodeMemoryBudget::Lease memory;
 };
 
 // Checks the header against `limits`, then decodes. INVALID_ARGUMENT for data
-// that is not a supported image, RESOURCE_EXHAUSTED over the pixel limit.
+// that is not a supported image, RESOURCE_EXHAUSTED over the pixel or byte
+// limits or the budget, DEADLINE_EXCEEDED past the deadline or the decode
+// time, CANCELLED when `limits.cancelled` says so.
 absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                          const DecodeLimits& limits);
 

@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "tests/testing/hostile_images.h"
 #include "tests/testing/images.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -20,8 +21,19 @@ using ::stache::testing::IsOk;
 using ::stache::testing::ReadFileOrDie;
 using ::stache::testing::StatusIs;
 using ::stache::testing::TestDataPath;
+using ::stache::testing::FloatTiffHeader;
+using ::stache::testing::GdalPayloadInBmp;
+using ::stache::testing::GdalPayloadInFakeWebp;
+using ::stache::testing::JpegWithRepeatedScans;
+using ::stache::testing::ProgressiveJpegWithScans;
+using ::stache::testing::SixteenBitRgbaPngHeader;
+using ::stache::testing::TiffWithDuplicateSize;
+using ::stache::testing::TwoPageTiff;
+using ::stache::testing::WebpChunk;
 using ::stache::testing::WithExifOrientation;
+using ::testing::_;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A 60x40 image whose quadrants have distinct colours, so orientation
 // mistakes show.
@@ -183,7 +195,115 @@ TEST(DecodeImageTest, AWebpWithADicomSignatureIsRefusedNotHandedToGdcm) {
   webp.replace(128, 4, "DICM");
   ASSERT_THAT(ReadImageHeader(webp), IsOk());
   EXPECT_THAT(DecodeImage(webp, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("DICOM")));
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("webp image could not")));
+}
+
+// Issue #12: bytes that pass our WebP header reading but that libwebp
+// refuses used to fall through OpenCV's decoders to GDAL, which opened a
+// VRT in them and read the local file it names into the pixels (or fetched
+// a URL). Each format's own library now decides alone.
+TEST(DecodeImageTest, AGdalVrtInAFakeWebpIsRefusedNotOpened) {
+  const std::string secret = ::testing::TempDir() + "/stache-secret.txt";
+  for (WebpChunk chunk : {WebpChunk::kVp8, WebpChunk::kVp8l, WebpChunk::kVp8x}) {
+    for (const std::string& source :
+         {secret, std::string("/vsicurl/http://127.0.0.1:9/never-answers")}) {
+      const std::string bytes = GdalPayloadInFakeWebp(chunk, source);
+      ASSERT_EQ(bytes.substr(140, 4), "DTED");
+      ASSERT_THAT(ReadImageHeader(bytes), IsOk());  // what let it through before
+      absl::StatusOr<DecodedImage> decoded = DecodeImage(bytes, {.max_pixels = int64_t{1} << 40,
+                                                                 .max_decoded_bytes = int64_t{1} << 40});
+      ASSERT_FALSE(decoded.ok());
+      EXPECT_THAT(decoded.status().message(), Not(HasSubstr(source)));
+      if (chunk != WebpChunk::kVp8x) {  // VP8X sizes without NUL bytes are bombs
+        EXPECT_THAT(decoded, StatusIs(absl::StatusCode::kInvalidArgument,
+                                      HasSubstr("webp image could not be decoded")));
+      }
+    }
+  }
+}
+
+// OpenCV's BMP decoder is the one OpenCV decoder we still call: it is the
+// first registered and claims all "BM" data, so neither GDAL (DTED at 140)
+// nor GDCM (DICM at 128) sees a BMP.
+TEST(DecodeImageTest, BmpsCarryingOtherDecodersSignaturesReachOnlyTheBmpDecoder) {
+  EXPECT_THAT(DecodeImage(GdalPayloadInBmp(/*compression=*/9, "/etc/hostname"), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bmp image is not supported")));
+  // A valid header: the bytes after it are BMP pixels, 16 x 16 as the BMP
+  // header says (a VRT would have been 16 x 1).
+  absl::StatusOr<DecodedImage> decoded =
+      DecodeImage(GdalPayloadInBmp(/*compression=*/0, "/etc/hostname"), {});
+  ASSERT_THAT(decoded, IsOk());
+  EXPECT_EQ(decoded->pixels.size(), cv::Size(16, 16));
+}
+
+// Issue #12: our header reading kept the last of duplicated size tags,
+// libtiff the first, so a file we read as 1 x 1 decoded at 5000 x 5000.
+TEST(DecodeImageTest, DuplicatedTiffSizeTagsCannotHideABomb) {
+  const std::string tiff = TiffWithDuplicateSize(5000, 5000);
+  absl::StatusOr<ImageHeader> header = ReadImageHeader(tiff);
+  ASSERT_THAT(header, IsOk());
+  EXPECT_EQ(header->width, 5000);
+  EXPECT_THAT(DecodeImage(tiff, {.max_pixels = 1'000'000}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("5000 x 5000")));
+}
+
+// Issue #12: the limit is in decoded bytes, not only pixels: a 16-bit RGBA
+// PNG or a float TIFF under the pixel limit costs several times an 8-bit
+// RGB photo and is refused before anything is allocated.
+TEST(DecodeImageTest, DeepImagesUnderThePixelLimitAreRefusedByTheirBytes) {
+  EXPECT_THAT(DecodeImage(SixteenBitRgbaPngHeader(6000, 6000), {}),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("4 channels of 16 bits: 288 MB decoded")));
+  EXPECT_THAT(DecodeImage(FloatTiffHeader(4000, 4000), {}),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("3 channels of 32 bits: 192 MB decoded")));
+  // The same sizes are decoded when the limit allows them, so it is the
+  // limit that refused them (the truncated data then fails).
+  EXPECT_THAT(DecodeImage(SixteenBitRgbaPngHeader(600, 600), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("png image")));
+}
+
+// Issue #12: thousands of tiny progressive scans cost seconds of CPU.
+TEST(DecodeImageTest, ProgressiveJpegsWithTooManyScansAreRefused) {
+  EXPECT_THAT(DecodeImage(ProgressiveJpegWithScans(20), {}), IsOk());
+  EXPECT_THAT(DecodeImage(ProgressiveJpegWithScans(150), {}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("more than 100 progressive scans")));
+  EXPECT_THAT(DecodeImage(ProgressiveJpegWithScans(150), {.max_jpeg_scans = 200}), IsOk());
+  const std::string repeated = JpegWithRepeatedScans(20'000);
+  EXPECT_GT(repeated.size(), 100'000u);
+  EXPECT_THAT(DecodeImage(repeated, {}), StatusIs(absl::StatusCode::kInvalidArgument, _));
+}
+
+TEST(DecodeImageTest, StopsAtTheDeadlineAndOnCancellation) {
+  const std::string jpeg = Encode(QuadrantImage(), ImageFormat::kJpeg);
+  EXPECT_THAT(DecodeImage(jpeg, {.deadline = absl::Now() - absl::Seconds(1)}),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, _));
+  EXPECT_THAT(DecodeImage(jpeg, {.cancelled = [] { return true; }}),
+              StatusIs(absl::StatusCode::kCancelled, _));
+  EXPECT_THAT(DecodeImage(jpeg, {.cancelled = [] { return false; }}), IsOk());
+}
+
+TEST(DecodeImageTest, HoldsItsShareOfTheBudgetWhileThePixelsLive) {
+  const std::string jpeg = Encode(QuadrantImage(), ImageFormat::kJpeg);
+  DecodeMemoryBudget budget(60 * 40 * 3 * 2);  // room for one decode
+  absl::StatusOr<DecodedImage> first =
+      DecodeImage(jpeg, {.budget = &budget, .budget_wait = absl::ZeroDuration()});
+  ASSERT_THAT(first, IsOk());
+  EXPECT_EQ(budget.in_use(), 60 * 40 * 3 * 2);
+  EXPECT_THAT(DecodeImage(jpeg, {.budget = &budget, .budget_wait = absl::ZeroDuration()}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("too many")));
+  *first = DecodedImage();
+  EXPECT_EQ(budget.in_use(), 0);
+  EXPECT_THAT(DecodeImage(jpeg, {.budget = &budget, .budget_wait = absl::ZeroDuration()}),
+              IsOk());
+}
+
+TEST(DecodeImageTest, AMultiPageTiffGivesItsFirstPage) {
+  absl::StatusOr<DecodedImage> decoded = DecodeImage(TwoPageTiff(10, 200), {});
+  ASSERT_THAT(decoded, IsOk());
+  ASSERT_EQ(decoded->pixels.size(), cv::Size(1, 1));
+  EXPECT_EQ(decoded->pixels.at<cv::Vec3b>(0, 0), cv::Vec3b(10, 10, 10));
 }
 
 TEST(DecodeImageTest, AppliesTheConfiguredPixelLimit) {

@@ -58,6 +58,11 @@ class ServiceStack final {
   int overlay_port() const { return overlay_port_; }
   // True while all four processes are running.
   bool AllRunning();
+  // The processes, for their memory (PeakResidentBytes) or signals.
+  testing::ChildProcess& storage() { return *storage_; }
+  testing::ChildProcess& detector() { return *detector_; }
+  testing::ChildProcess& overlay() { return *overlay_; }
+  testing::ChildProcess& gateway() { return *gateway_; }
   // "http://127.0.0.1:<gateway port>"
   std::string url() const;
   // What the gateway and the detector logged, for failure messages.

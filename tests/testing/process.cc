@@ -169,4 +169,21 @@ std::string ChildProcess::Output() const {
   return out.str();
 }
 
+namespace {
+
+// A "Name:   1234 kB" line of /proc/PID/status, in bytes.
+int64_t StatusKilobytes(pid_t pid, const std::string& name) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(name + ":", 0) == 0) return std::stoll(line.substr(name.size() + 1)) * 1024;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int64_t ChildProcess::ResidentBytes() const { return StatusKilobytes(pid_, "VmRSS"); }
+int64_t ChildProcess::PeakResidentBytes() const { return StatusKilobytes(pid_, "VmHWM"); }
+
 }  // namespace stache::testing

@@ -68,6 +68,10 @@ class ChildProcess final {
   std::optional<int> Wait(absl::Duration timeout);
   // Everything the process printed so far.
   std::string Output() const;
+  // Resident memory now and at its peak (VmRSS, VmHWM of /proc/PID/status),
+  // in bytes; 0 when the process is gone.
+  int64_t ResidentBytes() const;
+  int64_t PeakResidentBytes() const;
 
  private:
   pid_t pid_ = -1;

@@ -29,8 +29,25 @@ ABSL_FLAG(int64_t, max_image_bytes, 25'000'000,
           "Largest encoded image accepted, in bytes. gRPC message limits of "
           "servers and clients are raised to fit it.");
 ABSL_FLAG(int, max_concurrent_calls, 32,
-          "Calls handled at once; more get RESOURCE_EXHAUSTED (backpressure) "
-          "instead of an unbounded queue. 0 means no limit.");
+          "Unary calls handled at once; more get RESOURCE_EXHAUSTED (backpressure) "
+          "instead of an unbounded queue. 0 means no limit (and no separate "
+          "limits for streams).");
+ABSL_FLAG(int, max_concurrent_streams, 16,
+          "Streaming calls of the service's own API (storage Put and Get) handled "
+          "at once, apart from --max_concurrent_calls so that they cannot block "
+          "unary calls; more get RESOURCE_EXHAUSTED. 0 means no limit.");
+ABSL_FLAG(int, max_control_streams, 16,
+          "Server reflection and health Watch streams open at once, apart from "
+          "both limits above; more get RESOURCE_EXHAUSTED. 0 means no limit.");
+ABSL_FLAG(absl::Duration, default_call_deadline, absl::Seconds(30),
+          "Unary calls whose client set no deadline end with DEADLINE_EXCEEDED "
+          "after this long.");
+ABSL_FLAG(absl::Duration, default_stream_deadline, absl::Minutes(5),
+          "Streams whose client set no deadline end with DEADLINE_EXCEEDED after "
+          "this long (health Watch streams excepted).");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(30),
+          "Streams that receive and send nothing for this long end with "
+          "DEADLINE_EXCEEDED (health Watch streams, idle by design, excepted).");
 ABSL_FLAG(std::string, log_level, "info",
           "Lowest level logged: debug, info, warning or error.");
 
@@ -85,6 +102,11 @@ ServerConfig ServerConfigFromFlags(int port, int admin_port) {
   config.port = port;
   config.admin_port = admin_port;
   config.max_concurrent_calls = absl::GetFlag(FLAGS_max_concurrent_calls);
+  config.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  config.max_control_streams = absl::GetFlag(FLAGS_max_control_streams);
+  config.default_call_deadline = absl::GetFlag(FLAGS_default_call_deadline);
+  config.default_stream_deadline = absl::GetFlag(FLAGS_default_stream_deadline);
+  config.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
   config.grace_period = absl::GetFlag(FLAGS_grace_period);
   config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   config.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);

@@ -21,6 +21,11 @@ ABSL_DECLARE_FLAG(absl::Duration, grace_period);
 ABSL_DECLARE_FLAG(absl::Duration, drain_delay);
 ABSL_DECLARE_FLAG(int64_t, max_image_bytes);
 ABSL_DECLARE_FLAG(int, max_concurrent_calls);
+ABSL_DECLARE_FLAG(int, max_concurrent_streams);
+ABSL_DECLARE_FLAG(int, max_control_streams);
+ABSL_DECLARE_FLAG(absl::Duration, default_call_deadline);
+ABSL_DECLARE_FLAG(absl::Duration, default_stream_deadline);
+ABSL_DECLARE_FLAG(absl::Duration, stream_idle_timeout);
 ABSL_DECLARE_FLAG(std::string, log_level);
 
 namespace stache::server {

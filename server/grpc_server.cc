@@ -32,6 +32,15 @@ int MaxMessageBytes(int64_t max_image_bytes) {
   return limit > INT32_MAX ? INT32_MAX : static_cast<int>(limit);
 }
 
+CallLimits CallLimitsOf(const ServerConfig& config) {
+  return CallLimits{.max_work_calls = config.max_concurrent_calls,
+                    .max_streams = config.max_concurrent_streams,
+                    .max_control_streams = config.max_control_streams,
+                    .default_call_deadline = config.default_call_deadline,
+                    .default_stream_deadline = config.default_stream_deadline,
+                    .stream_idle_timeout = config.stream_idle_timeout};
+}
+
 absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.port < 0 || config.port > 65535) {
     return absl::InvalidArgumentError(
@@ -49,7 +58,7 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
         "--max_image_bytes %d must be between 1 and %d", config.max_image_bytes,
         INT32_MAX - kMessageOverheadBytes));
   }
-  return absl::OkStatus();
+  return ValidateCallLimits(CallLimitsOf(config));
 }
 
 absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
@@ -95,14 +104,19 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   if (config.max_concurrent_calls > 0) {
     // The synchronous server runs one call per thread and answers
     // RESOURCE_EXHAUSTED when the quota has no thread left, so this bounds
-    // concurrent work and memory instead of queueing without limit. One more
-    // thread than calls: the thread polling for new calls uses the quota too.
+    // concurrent work and memory instead of queueing without limit. Each
+    // kind of call has its own share, and the limiter refuses a kind over
+    // its share before its handler works, so idle streams cannot take the
+    // threads of unary work. One more thread: the thread polling for new
+    // calls uses the quota too. (Health is served by gRPC's own service
+    // without these threads.)
     grpc::ResourceQuota quota("stache-calls");
-    quota.SetMaxThreads(config.max_concurrent_calls + 1);
+    quota.SetMaxThreads(config.max_concurrent_calls + config.max_concurrent_streams +
+                        config.max_control_streams + 1);
     builder.SetResourceQuota(quota);
   }
   builder.experimental().SetInterceptorCreators(
-      RpcObserverFactories(server->rpc_metrics_.get()));
+      RpcObserverFactories(server->rpc_metrics_.get(), server->limiter_.get()));
   builder.RegisterService(server->info_.get());
   for (grpc::Service* service : services) builder.RegisterService(service);
 
@@ -123,6 +137,11 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
                       {"build_id", std::string(kBuildId)},
                       {"admin_port", server->admin_port()},
                       {"max_concurrent_calls", config.max_concurrent_calls},
+                      {"max_concurrent_streams", config.max_concurrent_streams},
+                      {"max_control_streams", config.max_control_streams},
+                      {"default_call_deadline",
+                       absl::FormatDuration(config.default_call_deadline)},
+                      {"stream_idle_timeout", absl::FormatDuration(config.stream_idle_timeout)},
                       {"max_message_bytes", MaxMessageBytes(config.max_image_bytes)}});
   return server;
 }
@@ -133,7 +152,8 @@ GrpcServer::GrpcServer(ServerConfig config, std::unique_ptr<MetricsRegistry> own
     : config_(std::move(config)),
       own_registry_(std::move(own_registry)),
       rpc_metrics_(std::move(rpc_metrics)),
-      info_(std::move(info)) {}
+      info_(std::move(info)),
+      limiter_(std::make_unique<CallLimiter>(CallLimitsOf(config_))) {}
 
 GrpcServer::~GrpcServer() { Shutdown(absl::ZeroDuration()); }
 

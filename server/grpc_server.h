@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/admin_server.h"
+#include "server/call_limits.h"
 #include "server/info_service.h"
 #include "server/metrics.h"
 #include "server/rpc_observer.h"
@@ -41,10 +42,27 @@ struct ServerConfig {
   int64_t max_image_bytes = 25'000'000;
   // HTTP port for /metrics and /healthz; 0 picks a free port, -1 turns it off.
   int admin_port = -1;
-  // Calls handled at once; more get RESOURCE_EXHAUSTED at once instead of
-  // queueing without bound. 0 means no limit.
+  // Unary calls handled at once; more get RESOURCE_EXHAUSTED at once instead
+  // of queueing without bound. 0 means no limit.
   int max_concurrent_calls = 0;
+  // Streaming calls of the service's own API (storage Put/Get) at once,
+  // counted apart from unary calls so that they cannot block them. 0 means no
+  // limit (they then share the unary calls' threads).
+  int max_concurrent_streams = 0;
+  // Server reflection and health Watch streams at once, counted apart from
+  // both. 0 means no limit.
+  int max_control_streams = 0;
+  // Calls whose client set no deadline end with DEADLINE_EXCEEDED after this
+  // long (unary) / this long (streams; not health Watch).
+  absl::Duration default_call_deadline = absl::Seconds(30);
+  absl::Duration default_stream_deadline = absl::Minutes(5);
+  // Streams (not health Watch) with no message either way for this long end
+  // with DEADLINE_EXCEEDED.
+  absl::Duration stream_idle_timeout = absl::Seconds(30);
 };
+
+// The per-kind call limits of a server config.
+CallLimits CallLimitsOf(const ServerConfig& config);
 
 // Room for the non-image fields of a message (faces, options, metadata).
 inline constexpr int64_t kMessageOverheadBytes = 1 << 20;
@@ -73,6 +91,8 @@ class GrpcServer final {
   int port() const { return port_; }
   // The bound admin port, or -1 when it is off.
   int admin_port() const { return admin_ ? admin_->port() : -1; }
+  // Calls of `kind` admitted now (tests, diagnostics).
+  int InFlight(CallKind kind) const { return limiter_->InFlight(kind); }
 
   // Health goes NOT_SERVING for every service; after the config's
   // drain_delay (at most `grace`) new calls are refused, and in-flight calls
@@ -92,6 +112,7 @@ class GrpcServer final {
   std::unique_ptr<MetricsRegistry> own_registry_;
   std::unique_ptr<RpcMetrics> rpc_metrics_;
   std::unique_ptr<InfoServiceImpl> info_;
+  std::unique_ptr<CallLimiter> limiter_;
   std::unique_ptr<AdminServer> admin_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;

@@ -7,7 +7,13 @@
 #include <atomic>
 #include <thread>
 
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
 #include "absl/synchronization/notification.h"
+#include "server/call_handler.h"
+#include "server/testing/idle_stream.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/status.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
@@ -24,6 +30,10 @@ using ::stache::testing::IsOk;
 using ::stache::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::stache::server::testing::IdleStream;
+
+constexpr char kReflectionMethod[] =
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 
 // A DetectorService whose Detect blocks until released, to have a call in
 // flight during shutdown.
@@ -231,6 +241,150 @@ TEST(GrpcServerTest, ShutdownCancelsCallsThatOutliveTheGracePeriod) {
   release_later.join();
   EXPECT_FALSE(in_flight_status.ok());
   EXPECT_LT(absl::Now() - start, absl::Seconds(3) + absl::Milliseconds(500));
+}
+
+// Waits (polling IsCancelled, as core code does between stages) until the
+// call ends or 20 s pass; counts the calls that saw their cancellation.
+class PatientDetectorService final : public stache::detector::v1::DetectorService::Service {
+ public:
+  grpc::Status Detect(grpc::ServerContext* context, const stache::detector::v1::DetectRequest*,
+                      stache::detector::v1::DetectResponse*) override {
+    return HandleCall(*context, [&]() -> absl::Status {
+      const CallDeadline deadline = DeadlineOf(*context);
+      const absl::Time give_up = absl::Now() + absl::Seconds(20);
+      while (absl::Now() < give_up) {
+        if (absl::Status status = deadline.Check("the next step"); !status.ok()) {
+          ++stopped;
+          return status;
+        }
+        absl::SleepFor(absl::Milliseconds(10));
+      }
+      return absl::OkStatus();
+    });
+  }
+  std::atomic<int> stopped{0};
+};
+
+// 34 idle reflection streams used to take every thread of a server limited
+// to 32 calls, and every upload failed (#12).
+TEST(GrpcServerTest, IdleReflectionStreamsDoNotStarveUnaryCalls) {
+  SlowDetectorService fast;
+  fast.release.Notify();
+  ServerConfig config = LocalConfig();
+  config.max_concurrent_calls = 2;
+  config.max_control_streams = 2;
+  auto server = GrpcServer::Start(config, {.service_name = "t"}, {&fast});
+  ASSERT_THAT(server, IsOk());
+  auto channel = ChannelTo((*server)->port());
+  grpc::GenericStub generic(channel);
+  std::vector<std::unique_ptr<IdleStream>> idle;
+  int refused = 0;
+  for (int i = 0; i < 10; ++i) {
+    idle.push_back(std::make_unique<IdleStream>(generic, kReflectionMethod));
+  }
+  for (auto& stream : idle) {
+    std::optional<grpc::Status> ended = stream->WaitForEnd(absl::Milliseconds(200));
+    if (ended.has_value()) {
+      EXPECT_EQ(ended->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+          << ended->error_message();
+      EXPECT_THAT(ended->error_message(), HasSubstr("--max_control_streams"));
+      ++refused;
+    }
+  }
+  EXPECT_EQ(refused, 8);
+  EXPECT_EQ((*server)->InFlight(CallKind::kControlStream), 2);
+  // Both unary slots are still there, at the same time.
+  auto stub = stache::detector::v1::DetectorService::NewStub(channel);
+  std::vector<std::thread> callers;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 2; ++i) {
+    callers.emplace_back([&] {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+      stache::detector::v1::DetectResponse response;
+      if (stub->Detect(&context, {}, &response).ok()) ++ok;
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(ok, 2);
+}
+
+TEST(GrpcServerTest, IdleStreamsEndAfterTheIdleTimeout) {
+  ServerConfig config = LocalConfig();
+  config.stream_idle_timeout = absl::Milliseconds(300);
+  auto server = GrpcServer::Start(config, {.service_name = "t"}, {});
+  ASSERT_THAT(server, IsOk());
+  grpc::GenericStub generic(ChannelTo((*server)->port()));
+  const absl::Time start = absl::Now();
+  IdleStream stream(generic, kReflectionMethod);
+  std::optional<grpc::Status> ended = stream.WaitForEnd(absl::Seconds(10));
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(ended->error_message(), HasSubstr("idle"));
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_TRUE(::stache::testing::WaitFor(
+      [&] { return (*server)->InFlight(CallKind::kControlStream) == 0; }, absl::Seconds(5)));
+}
+
+TEST(GrpcServerTest, CallsWithoutADeadlineGetTheServersDefaultAndTheHandlerStops) {
+  PatientDetectorService patient;
+  ServerConfig config = LocalConfig();
+  config.default_call_deadline = absl::Milliseconds(300);
+  auto server = GrpcServer::Start(config, {.service_name = "t"}, {&patient});
+  ASSERT_THAT(server, IsOk());
+  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  grpc::ClientContext context;  // no deadline
+  stache::detector::v1::DetectResponse response;
+  const absl::Time start = absl::Now();
+  grpc::Status status = stub->Detect(&context, {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("without a deadline"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(::stache::testing::WaitFor([&] { return patient.stopped == 1; },
+                                         absl::Seconds(5)));
+}
+
+TEST(GrpcServerTest, AClientsCancellationReachesTheHandler) {
+  PatientDetectorService patient;
+  auto server = GrpcServer::Start(LocalConfig(), {.service_name = "t"}, {&patient});
+  ASSERT_THAT(server, IsOk());
+  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+  stache::detector::v1::DetectResponse response;
+  EXPECT_EQ(stub->Detect(&context, {}, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(::stache::testing::WaitFor([&] { return patient.stopped == 1; },
+                                         absl::Seconds(5)));
+}
+
+class ThrowingDetectorService final : public stache::detector::v1::DetectorService::Service {
+ public:
+  grpc::Status Detect(grpc::ServerContext* context, const stache::detector::v1::DetectRequest*,
+                      stache::detector::v1::DetectResponse*) override {
+    return HandleCall(*context, []() -> absl::Status {
+      throw std::runtime_error("/srv/secret/path: library failure");
+    });
+  }
+};
+
+TEST(GrpcServerTest, AnExceptionInAHandlerIsInternalWithTheRequestId) {
+  ThrowingDetectorService throwing;
+  auto server = GrpcServer::Start(LocalConfig(), {.service_name = "t"}, {&throwing});
+  ASSERT_THAT(server, IsOk());
+  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  grpc::ClientContext context;  // no request id: the server makes one
+  stache::detector::v1::DetectResponse response;
+  grpc::Status status = stub->Detect(&context, {}, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INTERNAL);
+  const auto& trailers = context.GetServerTrailingMetadata();
+  ASSERT_EQ(trailers.count("x-request-id"), 1u);
+  const grpc::string_ref id = trailers.find("x-request-id")->second;
+  EXPECT_THAT(status.error_message(), HasSubstr(std::string(id.data(), id.size())));
+  EXPECT_THAT(status.error_message(), ::testing::Not(HasSubstr("/srv")));
+  // Still serving.
+  grpc::ClientContext again;
+  EXPECT_EQ(stub->Detect(&again, {}, &response).error_code(), grpc::StatusCode::INTERNAL);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "server/build_info.h"
+#include "server/call_handler.h"
 
 namespace stache::server {
 
@@ -31,9 +32,16 @@ InfoServiceImpl::InfoServiceImpl(ServiceIdentity identity)
       start_time_(absl::Now()) {}
 
 grpc::Status InfoServiceImpl::GetInfo(
-    grpc::ServerContext* /*context*/,
+    grpc::ServerContext* context,
     const stache::info::v1::GetInfoRequest* /*request*/,
     stache::info::v1::GetInfoResponse* response) {
+  return HandleCall(*context, [&]() -> absl::Status {
+    Describe(response);
+    return absl::OkStatus();
+  });
+}
+
+void InfoServiceImpl::Describe(stache::info::v1::GetInfoResponse* response) const {
   response->set_service_name(identity_.service_name);
   response->set_version(kVersion);
   response->set_build_id(kBuildId);
@@ -54,7 +62,6 @@ grpc::Status InfoServiceImpl::GetInfo(
     out->set_kind(component.kind);
     out->set_detail(component.detail);
   }
-  return grpc::Status::OK;
 }
 
 }  // namespace stache::server

@@ -45,6 +45,8 @@ class InfoServiceImpl final : public stache::info::v1::InfoService::Service {
                        stache::info::v1::GetInfoResponse* response) override;
 
  private:
+  void Describe(stache::info::v1::GetInfoResponse* response) const;
+
   const ServiceIdentity identity_;
   const std::string instance_id_;
   const absl::Time start_time_;

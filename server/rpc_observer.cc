@@ -1,9 +1,16 @@
 #include "server/rpc_observer.h"
 
 #include <google/protobuf/message_lite.h>
+#include <grpc/grpc.h>
+#include <grpcpp/server_context.h>
+
+#include <chrono>
+#include <memory>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/log.h"
 #include "server/request_context.h"
 
@@ -16,26 +23,65 @@ std::string CodeName(grpc::StatusCode code) {
   return absl::StatusCodeToString(static_cast<absl::StatusCode>(code));
 }
 
+// Holds a reference to a call so that the limiter's watchdog can end it
+// from its own thread whenever it must, even while the call is finishing.
+class CallReference final {
+ public:
+  explicit CallReference(grpc_call* call) : call_(call) { grpc_call_ref(call_); }
+  ~CallReference() { grpc_call_unref(call_); }
+  CallReference(const CallReference&) = delete;
+  CallReference& operator=(const CallReference&) = delete;
+
+  void End(const absl::Status& status) const {
+    grpc_call_cancel_with_status(call_, static_cast<grpc_status_code>(status.code()),
+                                 std::string(status.message()).c_str(), nullptr);
+  }
+
+ private:
+  grpc_call* const call_;
+};
+
+absl::Time ClientDeadline(const grpc::ServerContextBase& context) {
+  const auto deadline = context.deadline();
+  return deadline == std::chrono::system_clock::time_point::max()
+             ? absl::InfiniteFuture()
+             : absl::FromChrono(deadline);
+}
+
 class RpcObserver final : public grpc::experimental::Interceptor {
  public:
-  RpcObserver(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics)
-      : metrics_(metrics), start_(absl::Now()) {
+  RpcObserver(grpc::experimental::ServerRpcInfo* info, RpcMetrics* metrics,
+              CallLimiter* limiter)
+      : info_(info), metrics_(metrics), limiter_(limiter), start_(absl::Now()) {
     std::tie(service_, method_) = SplitFullMethod(info->method() ? info->method() : "");
     counts_bytes_ = service_.rfind("stache.", 0) == 0;
+    kind_ = ClassifyCall(service_, method_,
+                         info->type() != grpc::experimental::ServerRpcInfo::Type::UNARY);
   }
 
   ~RpcObserver() override {
     // A call cancelled before its status was sent still leaves the in-flight
     // gauge and gets counted.
-    if (started_ && !finished_) Finish("CANCELLED");
+    absl::Status ended = ReleaseAdmission();
+    if (started_ && !finished_) {
+      Finish(ended.ok() ? "CANCELLED" : StatusCodeName(ended), std::string(ended.message()));
+    }
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
-      request_ = RequestContext::FromMetadata(*methods->GetRecvInitialMetadata());
+      ReceivedMetadata* metadata = methods->GetRecvInitialMetadata();
+      request_ = RequestContext::FromMetadata(*metadata);
+      ShareRequestId(*metadata);
       started_ = true;
       metrics_->CallStarted(service_, method_);
+      Admit();
+    }
+    if (admission_ != 0 &&
+        (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_MESSAGE) ||
+         methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE))) {
+      limiter_->Touch(admission_);
     }
     // gRPC's own services (the built-in health service) may pass raw
     // ByteBuffers rather than protobuf messages: only stache's APIs, which
@@ -61,14 +107,69 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       auto* trailers = methods->GetSendTrailingMetadata();
       trailers->emplace(kRequestIdMetadata, request_.request_id());
       trailers->emplace(kTraceparentMetadata, request_.traceparent());
-      const grpc::Status status = methods->GetSendStatus();
-      Finish(CodeName(status.error_code()), status.error_message());
+      // A call the server refused or ended has already sent that status; the
+      // handler's own (CANCELLED) would be counted otherwise.
+      const absl::Status ended = ReleaseAdmission();
+      if (!ended.ok()) {
+        methods->ModifySendStatus(ToGrpc(ended));
+        Finish(StatusCodeName(ended), std::string(ended.message()));
+      } else {
+        const grpc::Status status = methods->GetSendStatus();
+        Finish(CodeName(status.error_code()), status.error_message());
+      }
     }
     methods->Proceed();
   }
 
  private:
+  static std::string StatusCodeName(const absl::Status& status) {
+    return absl::StatusCodeToString(status.code());
+  }
+  static grpc::Status ToGrpc(const absl::Status& status) {
+    return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                        std::string(status.message()));
+  }
+
+  // Handlers read the request id from the metadata; when the caller sent
+  // none (or a malformed one), they see the one this call is logged with.
+  void ShareRequestId(ReceivedMetadata& metadata) {
+    if (MetadataValue(metadata, kRequestIdMetadata) == request_.request_id()) return;
+    metadata.erase(grpc::string_ref(kRequestIdMetadata));
+    metadata.emplace(grpc::string_ref(kRequestIdMetadata),
+                     grpc::string_ref(request_.request_id()));
+  }
+
+  void Admit() {
+    if (limiter_ == nullptr) return;
+    grpc::ServerContextBase* context = info_->server_context();
+    if (context == nullptr || context->c_call() == nullptr) return;
+    auto call = std::make_shared<CallReference>(context->c_call());
+    absl::StatusOr<uint64_t> admitted = limiter_->Admit(
+        kind_, ClientDeadline(*context),
+        [call](const absl::Status& status) { call->End(status); });
+    if (admitted.ok()) {
+      admission_ = *admitted;
+      return;
+    }
+    refused_ = admitted.status();
+    // The status goes to the client now; TryCancel then marks the context
+    // cancelled so that the handler (which gRPC still runs) does no work.
+    // The first cancellation's status is the one sent.
+    call->End(refused_);
+    context->TryCancel();
+  }
+
+  // The status the server ended the call with (refused, past its deadline,
+  // idle), OK otherwise.
+  absl::Status ReleaseAdmission() {
+    if (!refused_.ok()) return refused_;
+    if (admission_ == 0) return absl::OkStatus();
+    const uint64_t admission = std::exchange(admission_, 0);
+    return limiter_->Release(admission);
+  }
+
   void Finish(const std::string& code, const std::string& message = "") {
+    if (finished_) return;
     finished_ = true;
     const absl::Duration latency = absl::Now() - start_;
     metrics_->CallFinished(service_, method_, code, latency);
@@ -84,11 +185,16 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     Log(code == "OK" ? LogLevel::kInfo : LogLevel::kWarning, "rpc", fields);
   }
 
+  grpc::experimental::ServerRpcInfo* const info_;
   RpcMetrics* const metrics_;
+  CallLimiter* const limiter_;
   const absl::Time start_;
   std::string service_;
   std::string method_;
+  CallKind kind_ = CallKind::kWork;
   RequestContext request_;
+  uint64_t admission_ = 0;
+  absl::Status refused_;
   bool counts_bytes_ = false;
   bool started_ = false;
   bool finished_ = false;
@@ -97,14 +203,16 @@ class RpcObserver final : public grpc::experimental::Interceptor {
 class RpcObserverFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit RpcObserverFactory(RpcMetrics* metrics) : metrics_(metrics) {}
+  RpcObserverFactory(RpcMetrics* metrics, CallLimiter* limiter)
+      : metrics_(metrics), limiter_(limiter) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
-    return new RpcObserver(info, metrics_);
+    return new RpcObserver(info, metrics_, limiter_);
   }
 
  private:
   RpcMetrics* const metrics_;
+  CallLimiter* const limiter_;
 };
 
 }  // namespace
@@ -158,10 +266,10 @@ void RpcMetrics::MessageSent(const std::string& service, const std::string& meth
 }
 
 std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-RpcObserverFactories(RpcMetrics* metrics) {
+RpcObserverFactories(RpcMetrics* metrics, CallLimiter* limiter) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
       factories;
-  factories.push_back(std::make_unique<RpcObserverFactory>(metrics));
+  factories.push_back(std::make_unique<RpcObserverFactory>(metrics, limiter));
   return factories;
 }
 

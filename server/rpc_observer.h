@@ -2,10 +2,15 @@
 //  - Prometheus metrics per service, method and status code: calls, latency,
 //    calls in flight, message bytes in and out;
 //  - one JSON access log line per call with its request id and traceparent;
-//  - the request id and traceparent echoed back as trailing metadata.
+//  - the request id and traceparent echoed back as trailing metadata (and
+//    put into the call's metadata when the caller sent none, so that the
+//    handler sees the same id);
+//  - with a CallLimiter, admission by kind of call (refused calls end with
+//    RESOURCE_EXHAUSTED before the handler does any work) and the server's
+//    deadlines and idle timeouts.
 //
 //   RpcMetrics metrics(registry);
-//   builder.experimental().SetInterceptorCreators(RpcObserverFactories(&metrics));
+//   builder.experimental().SetInterceptorCreators(RpcObserverFactories(&metrics, &limiter));
 #ifndef STACHE_SERVER_RPC_OBSERVER_H_
 #define STACHE_SERVER_RPC_OBSERVER_H_
 
@@ -16,6 +21,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "server/call_limits.h"
 #include "server/metrics.h"
 
 namespace stache::server {
@@ -45,10 +51,10 @@ class RpcMetrics final {
 // "Detect"}.
 std::pair<std::string, std::string> SplitFullMethod(const std::string& full_method);
 
-// The interceptor factories to install on a ServerBuilder. `metrics` must
-// outlive the server.
+// The interceptor factories to install on a ServerBuilder. `metrics` and
+// `limiter` (optional) must outlive the server.
 std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-RpcObserverFactories(RpcMetrics* metrics);
+RpcObserverFactories(RpcMetrics* metrics, CallLimiter* limiter = nullptr);
 
 }  // namespace stache::server
 

@@ -8,6 +8,8 @@
 #ifndef STACHE_GATEWAY_HTTP_ERRORS_H_
 #define STACHE_GATEWAY_HTTP_ERRORS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "nlohmann/json.hpp"
 
@@ -23,7 +25,17 @@ int HttpStatusForCode(absl::StatusCode code);
 // `http_status` is usually HttpStatusForCode(status.code()); the adapter
 // passes 413, 415 or 400 itself for what only HTTP can get wrong (body size,
 // media type, multipart framing), with the status saying the gRPC-side code.
-nlohmann::json ErrorBody(int http_status, const absl::Status& status);
+// The message is PublicErrorMessage's; `request_id`, when given, is added as
+// "request_id" so that a person can quote it.
+nlohmann::json ErrorBody(int http_status, const absl::Status& status,
+                         const std::string& request_id = "");
+
+// What an error body may say: the status's message without URLs, network
+// addresses (host:port, IPs, gRPC's "ipv4:..." peers) and, for server-side
+// errors (5xx), absolute file paths; internal errors (500, INTERNAL,
+// UNKNOWN, DATA_LOSS) say only that one happened: the details are logged
+// under the request id, never sent.
+std::string PublicErrorMessage(int http_status, const absl::Status& status);
 
 }  // namespace stache::gateway
 

@@ -37,5 +37,26 @@ TEST(HttpErrorsTest, BodyCarriesHttpCodeGrpcNameAndMessage) {
                                                       "message": "no image with id 'x'"}})"));
 }
 
+TEST(HttpErrorsTest, BodiesNeverCarryAddressesUrlsOrInternalDetails) {
+  const std::string unavailable = PublicErrorMessage(
+      503, absl::UnavailableError("detector Detect: failed to connect to all addresses; last "
+                                  "error: UNKNOWN: ipv4:127.0.0.1:50051: Connection refused "
+                                  "(via storage.internal:9000, /var/lib/stache/x)"));
+  EXPECT_NE(unavailable.find("detector Detect"), std::string::npos) << unavailable;
+  for (const char* secret : {"127.0.0.1", "50051", "storage.internal", "/var/lib"}) {
+    EXPECT_EQ(unavailable.find(secret), std::string::npos) << unavailable;
+  }
+  const std::string s3 = PublicErrorMessage(
+      404, absl::NotFoundError("GET https://bucket.s3.eu-west-1.amazonaws.com/k: NoSuchKey"));
+  EXPECT_EQ(s3.find("amazonaws"), std::string::npos) << s3;
+  EXPECT_NE(s3.find("NoSuchKey"), std::string::npos) << s3;
+  // Internal errors say only that one happened; the request id finds the log.
+  nlohmann::json body =
+      ErrorBody(500, absl::InternalError("open /srv/secret failed: boom"), "req-1");
+  EXPECT_EQ(body["error"]["request_id"], "req-1");
+  EXPECT_EQ(body["error"]["status"], "INTERNAL");
+  EXPECT_EQ(body["error"]["message"].get<std::string>().find("/srv"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace stache::gateway

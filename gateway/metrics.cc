@@ -22,8 +22,13 @@ GatewayMetrics::GatewayMetrics()
                                           "HTTP requests being handled.", {})),
       http_waiting_(&registry_.AddGauge(
           "stache_gateway_http_connections_waiting",
-          "Accepted connections waiting for a free HTTP thread (at most "
-          "--http_max_waiting_connections).",
+          "Requests read in full and waiting for a free HTTP handler thread (at most "
+          "--http_max_waiting_connections; more are refused with 503).",
+          {})),
+      http_open_(&registry_.AddGauge(
+          "stache_gateway_http_connections_open",
+          "Open HTTP connections (at most --http_max_connections; beyond them new "
+          "connections wait in the kernel's listen backlog).",
           {})),
       backend_calls_(&registry_.AddCounter(
           "stache_gateway_backend_calls_total",
@@ -37,6 +42,7 @@ GatewayMetrics::GatewayMetrics()
                                             "Faces found in uploaded photos.", {})) {
   http_in_flight_->Set({}, 0);
   http_waiting_->Set({}, 0);
+  http_open_->Set({}, 0);
   faces_detected_->Increment({}, 0);
 }
 

@@ -40,8 +40,12 @@ class GatewayMetrics final {
                          const std::string& code, absl::Duration latency);
 
   Gauge& http_requests_in_flight() { return *http_in_flight_; }
-  // Accepted connections waiting for a free HTTP thread.
+  // Requests read in full and waiting for a free handler thread. (The name
+  // is from when a connection held a thread; a waiting request still holds
+  // its connection.)
   Gauge& http_connections_waiting() { return *http_waiting_; }
+  // Open HTTP connections (at most --http_max_connections).
+  Gauge& http_connections_open() { return *http_open_; }
   Counter& faces_detected() { return *faces_detected_; }
 
  private:
@@ -50,6 +54,7 @@ class GatewayMetrics final {
   Histogram* http_latency_;
   Gauge* http_in_flight_;
   Gauge* http_waiting_;
+  Gauge* http_open_;
   Counter* backend_calls_;
   Histogram* backend_latency_;
   Counter* faces_detected_;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <stdexcept>
 #include <opencv2/core.hpp>
 
 #include "absl/strings/match.h"
@@ -59,6 +60,7 @@ Status FakeDetector::Detect(ServerContext* context,
                             const detector::v1::DetectRequest* request,
                             detector::v1::DetectResponse* response) {
   ++calls_;
+  if (throw_) throw std::runtime_error("fake detector failure reading /var/lib/stache/secret");
   bool block = false;
   {
     absl::MutexLock lock(&mutex_);

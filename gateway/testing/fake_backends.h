@@ -45,6 +45,9 @@ class FakeDetector final : public detector::v1::DetectorService::Service {
   // waiting.
   void BlockCalls();
   void Release();
+  // Detect throws from now on (gRPC answers UNKNOWN), as a backend with a
+  // bug would.
+  void ThrowInDetect() { throw_ = true; }
   absl::Notification& entered() { return entered_; }
 
   int calls() const { return calls_.load(); }
@@ -61,6 +64,7 @@ class FakeDetector final : public detector::v1::DetectorService::Service {
   absl::Notification entered_;
   absl::Notification release_;
   std::atomic<int> calls_{0};
+  std::atomic<bool> throw_{false};
 };
 
 // Knows the styles "handlebar" and "pencil". Apply "draws" by appending

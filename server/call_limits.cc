@@ -32,7 +32,7 @@ const char* LimitNoun(CallKind kind) {
     case CallKind::kStream:
       return "streams";
     default:
-      return "reflection and health-watch streams";
+      return "reflection streams";
   }
 }
 
@@ -103,12 +103,13 @@ int CallLimiter::Bucket(CallKind kind) {
     case CallKind::kStream:
       return 1;
     case CallKind::kControlStream:
-    case CallKind::kHealthWatch:
       return 2;
-    case CallKind::kHealthCheck:
+    case CallKind::kHealthWatch:
       return 3;
+    case CallKind::kHealthCheck:
+      return 4;
   }
-  return 3;
+  return 4;
 }
 
 int CallLimiter::LimitOf(CallKind kind) const {
@@ -118,8 +119,8 @@ int CallLimiter::LimitOf(CallKind kind) const {
     case CallKind::kStream:
       return limits_.max_streams;
     case CallKind::kControlStream:
-    case CallKind::kHealthWatch:
       return limits_.max_control_streams;
+    case CallKind::kHealthWatch:
     case CallKind::kHealthCheck:
       return 0;
   }

@@ -33,8 +33,9 @@ enum class CallKind {
   // grpc.* streams other than health Watch: server reflection.
   kControlStream,
   // grpc.health.v1.Health/Watch: idle by design (it only speaks on a
-  // change), served by gRPC's own service without a thread of ours. Counted
-  // with the control streams, never timed out.
+  // change), served by gRPC's own service without a thread of ours. Counted,
+  // never refused (so that streams of an attacker cannot keep clients from
+  // watching health) and never timed out.
   kHealthWatch,
   // grpc.health.v1.Health/Check: answered by gRPC's own service without a
   // thread of ours; never refused, so that probes see health, not load.
@@ -51,7 +52,7 @@ struct CallLimits {
   // Calls of each kind handled at once; 0 means no limit.
   int max_work_calls = 0;
   int max_streams = 0;
-  // Reflection and health Watch streams together.
+  // Reflection streams (grpc.* streams other than health Watch).
   int max_control_streams = 0;
   // Unary calls whose client set no deadline end (DEADLINE_EXCEEDED) after
   // this long.
@@ -105,7 +106,7 @@ class CallLimiter final {
     absl::Status ended;
   };
 
-  // Index into in_flight_ (control streams and health watches share one).
+  // Index into in_flight_.
   static int Bucket(CallKind kind);
   int LimitOf(CallKind kind) const;
   void WatchLoop();
@@ -116,7 +117,7 @@ class CallLimiter final {
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
   absl::Time next_check_ ABSL_GUARDED_BY(mutex_) = absl::InfiniteFuture();
   uint64_t next_id_ ABSL_GUARDED_BY(mutex_) = 1;
-  int in_flight_[4] ABSL_GUARDED_BY(mutex_) = {0, 0, 0, 0};
+  int in_flight_[5] ABSL_GUARDED_BY(mutex_) = {0, 0, 0, 0, 0};
   std::map<uint64_t, Entry> calls_ ABSL_GUARDED_BY(mutex_);
   std::thread watchdog_;
 };

@@ -32,13 +32,14 @@ ABSL_FLAG(int, max_concurrent_calls, 32,
           "Unary calls handled at once; more get RESOURCE_EXHAUSTED (backpressure) "
           "instead of an unbounded queue. 0 means no limit (and no separate "
           "limits for streams).");
-ABSL_FLAG(int, max_concurrent_streams, 16,
+ABSL_FLAG(int, max_concurrent_streams, 32,
           "Streaming calls of the service's own API (storage Put and Get) handled "
           "at once, apart from --max_concurrent_calls so that they cannot block "
           "unary calls; more get RESOURCE_EXHAUSTED. 0 means no limit.");
-ABSL_FLAG(int, max_control_streams, 16,
-          "Server reflection and health Watch streams open at once, apart from "
-          "both limits above; more get RESOURCE_EXHAUSTED. 0 means no limit.");
+ABSL_FLAG(int, max_control_streams, 8,
+          "Server reflection streams open at once, apart from both limits above; "
+          "more get RESOURCE_EXHAUSTED. 0 means no limit. (Health is never "
+          "refused: gRPC serves it without these threads.)");
 ABSL_FLAG(absl::Duration, default_call_deadline, absl::Seconds(30),
           "Unary calls whose client set no deadline end with DEADLINE_EXCEEDED "
           "after this long.");

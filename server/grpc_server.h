@@ -49,8 +49,9 @@ struct ServerConfig {
   // counted apart from unary calls so that they cannot block them. 0 means no
   // limit (they then share the unary calls' threads).
   int max_concurrent_streams = 0;
-  // Server reflection and health Watch streams at once, counted apart from
-  // both. 0 means no limit.
+  // Server reflection streams at once, counted apart from both. 0 means no
+  // limit. (Health is served by gRPC's own service without our threads and
+  // is never refused.)
   int max_control_streams = 0;
   // Calls whose client set no deadline end with DEADLINE_EXCEEDED after this
   // long (unary) / this long (streams; not health Watch).

@@ -2,6 +2,9 @@
 
 #include <google/protobuf/util/time_util.h>
 
+#include "absl/strings/str_cat.h"
+#include "server/call_handler.h"
+#include "server/log.h"
 #include "server/request_context.h"
 #include "server/status.h"
 #include "storage/object_key.h"
@@ -37,119 +40,187 @@ ObjectHeader FromProto(const v1::PutHeader& header) {
 
 }  // namespace
 
-absl::Status StorageServiceImpl::Authorize(const grpc::ServerContext& context,
+absl::StatusOr<const Caller*> StorageServiceImpl::Authenticate(
+    const grpc::ServerContextBase& context) const {
+  return policy_->Authenticate(server::MetadataValue(context.client_metadata(), "authorization"));
+}
+
+absl::Status StorageServiceImpl::Authorize(const grpc::ServerContextBase& context,
                                            absl::string_view ns, Access access) const {
-  STACHE_ASSIGN_OR_RETURN(const Caller* caller,
-                          policy_->Authenticate(server::MetadataValue(
-                              context.client_metadata(), "authorization")));
+  STACHE_ASSIGN_OR_RETURN(const Caller* caller, Authenticate(context));
   STACHE_RETURN_IF_ERROR(ValidateNamespace(ns));
   return NamespacePolicy::Authorize(*caller, ns, access);
+}
+
+absl::Status StorageServiceImpl::ForCaller(const grpc::ServerContextBase& context,
+                                           absl::Status status, absl::string_view ns,
+                                           absl::string_view key) const {
+  // The caller's own mistakes say what was wrong in the caller's terms
+  // (they name only what the caller sent); so do the limits.
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kDeadlineExceeded:
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kAborted:
+      return status;
+    default:
+      break;
+  }
+  // What failed inside the backend (files, SQLite, S3, credentials) can
+  // name paths, buckets and URLs of our own infrastructure: the log gets
+  // them, the caller gets the kind of failure and the request id to quote.
+  const std::string request_id =
+      server::MetadataValue(context.client_metadata(), server::kRequestIdMetadata);
+  const std::string object =
+      key.empty() ? absl::StrCat("namespace \"", ns, "\"")
+                  : absl::StrCat("\"", key, "\" in namespace \"", ns, "\"");
+  if (status.code() == absl::StatusCode::kNotFound) {
+    // A missing object, or a file of it missing underneath: both are "not
+    // found" to the caller, and the object names only what they asked for.
+    return key.empty() ? absl::NotFoundError(absl::StrCat("nothing found in ", object))
+                       : ObjectNotFoundError(ns, key);
+  }
+  server::LogError("storage backend error", {{"request_id", request_id},
+                                             {"namespace", std::string(ns)},
+                                             {"key", std::string(key)},
+                                             {"error", status.ToString()}});
+  const std::string quote = absl::StrCat(" (request id ", request_id, ")");
+  switch (status.code()) {
+    case absl::StatusCode::kUnavailable:
+      return absl::UnavailableError(
+          absl::StrCat("the storage backend is unavailable right now; try again", quote));
+    case absl::StatusCode::kDataLoss:
+      return absl::DataLossError(
+          absl::StrCat("the stored bytes of ", object, " are damaged or incomplete", quote));
+    default:
+      return absl::Status(status.code(),
+                          absl::StrCat("the storage backend failed on ", object, quote));
+  }
 }
 
 grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
                                      grpc::ServerReader<v1::PutRequest>* reader,
                                      v1::PutResponse* response) {
-  v1::PutRequest first;
-  if (!reader->Read(&first) || !first.has_header()) {
-    return ToGrpcStatus(
-        absl::InvalidArgumentError("the first message of a Put must carry the header"));
-  }
-  const v1::PutHeader& header = first.header();
-  if (absl::Status status = Authorize(*context, header.namespace_(), Access::kWrite);
-      !status.ok()) {
-    return ToGrpcStatus(status);
-  }
-  auto next_chunk = [&](std::string& chunk) -> absl::StatusOr<bool> {
-    v1::PutRequest request;
-    if (!reader->Read(&request)) {
-      // A cancelled or broken upload also ends the stream; it must not be
-      // stored as if it were complete.
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    // The token comes first, from the call's metadata: an unknown caller
+    // must not get the server to read (or wait for) a single message.
+    STACHE_ASSIGN_OR_RETURN(const Caller* caller, Authenticate(*context));
+    v1::PutRequest first;
+    if (!reader->Read(&first)) {
       if (context->IsCancelled()) return absl::CancelledError("the upload was cancelled");
-      return false;
+      return absl::InvalidArgumentError("the first message of a Put must carry the header");
     }
-    if (request.has_header()) {
-      return absl::InvalidArgumentError(
-          "only the first message of a Put may carry a header");
+    if (!first.has_header()) {
+      return absl::InvalidArgumentError("the first message of a Put must carry the header");
     }
-    chunk = std::move(*request.mutable_chunk());
-    return true;
-  };
-  absl::StatusOr<ObjectInfo> info = store_->Put(FromProto(header), next_chunk);
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  if (metrics_ != nullptr) metrics_->CountWritten(info->ns, info->size_bytes);
-  ToProto(*info, response->mutable_object());
-  return grpc::Status::OK;
+    const v1::PutHeader& header = first.header();
+    STACHE_RETURN_IF_ERROR(ValidateNamespace(header.namespace_()));
+    STACHE_RETURN_IF_ERROR(
+        NamespacePolicy::Authorize(*caller, header.namespace_(), Access::kWrite));
+    auto next_chunk = [&](std::string& chunk) -> absl::StatusOr<bool> {
+      v1::PutRequest request;
+      if (!reader->Read(&request)) {
+        // A cancelled or broken upload also ends the stream; it must not be
+        // stored as if it were complete.
+        if (context->IsCancelled()) return absl::CancelledError("the upload was cancelled");
+        return false;
+      }
+      if (request.has_header()) {
+        return absl::InvalidArgumentError(
+            "only the first message of a Put may carry a header");
+      }
+      chunk = std::move(*request.mutable_chunk());
+      return true;
+    };
+    absl::StatusOr<ObjectInfo> info = store_->Put(FromProto(header), next_chunk);
+    if (!info.ok()) {
+      return ForCaller(*context, info.status(), header.namespace_(), header.key());
+    }
+    if (metrics_ != nullptr) metrics_->CountWritten(info->ns, info->size_bytes);
+    ToProto(*info, response->mutable_object());
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status StorageServiceImpl::Get(grpc::ServerContext* context,
                                      const v1::GetRequest* request,
                                      grpc::ServerWriter<v1::GetResponse>* writer) {
-  if (absl::Status status = Authorize(*context, request->namespace_(), Access::kRead);
-      !status.ok()) {
-    return ToGrpcStatus(status);
-  }
-  auto write = [&](const v1::GetResponse& message) -> absl::Status {
-    if (!writer->Write(message)) return absl::CancelledError("the client went away");
-    return absl::OkStatus();
-  };
-  return ToGrpcStatus(store_->Get(
-      request->namespace_(), request->key(),
-      [&](const ObjectInfo& info) {
-        v1::GetResponse message;
-        ToProto(info, message.mutable_object());
-        return write(message);
-      },
-      [&](absl::string_view chunk) {
-        v1::GetResponse message;
-        message.set_chunk(std::string(chunk));
-        STACHE_RETURN_IF_ERROR(write(message));
-        if (metrics_ != nullptr) metrics_->CountRead(request->namespace_(), chunk.size());
-        return absl::OkStatus();
-      }));
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    STACHE_RETURN_IF_ERROR(Authorize(*context, request->namespace_(), Access::kRead));
+    auto write = [&](const v1::GetResponse& message) -> absl::Status {
+      if (!writer->Write(message)) return absl::CancelledError("the client went away");
+      return absl::OkStatus();
+    };
+    return ForCaller(
+        *context,
+        store_->Get(
+            request->namespace_(), request->key(),
+            [&](const ObjectInfo& info) {
+              v1::GetResponse message;
+              ToProto(info, message.mutable_object());
+              return write(message);
+            },
+            [&](absl::string_view chunk) {
+              v1::GetResponse message;
+              message.set_chunk(std::string(chunk));
+              STACHE_RETURN_IF_ERROR(write(message));
+              if (metrics_ != nullptr) {
+                metrics_->CountRead(request->namespace_(), chunk.size());
+              }
+              return absl::OkStatus();
+            }),
+        request->namespace_(), request->key());
+  });
 }
 
 grpc::Status StorageServiceImpl::Stat(grpc::ServerContext* context,
                                       const v1::StatRequest* request,
                                       v1::StatResponse* response) {
-  if (absl::Status status = Authorize(*context, request->namespace_(), Access::kRead);
-      !status.ok()) {
-    return ToGrpcStatus(status);
-  }
-  absl::StatusOr<ObjectInfo> info = store_->Stat(request->namespace_(), request->key());
-  if (!info.ok()) return ToGrpcStatus(info.status());
-  ToProto(*info, response->mutable_object());
-  return grpc::Status::OK;
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    STACHE_RETURN_IF_ERROR(Authorize(*context, request->namespace_(), Access::kRead));
+    absl::StatusOr<ObjectInfo> info = store_->Stat(request->namespace_(), request->key());
+    if (!info.ok()) {
+      return ForCaller(*context, info.status(), request->namespace_(), request->key());
+    }
+    ToProto(*info, response->mutable_object());
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status StorageServiceImpl::List(grpc::ServerContext* context,
                                       const v1::ListRequest* request,
                                       v1::ListResponse* response) {
-  if (absl::Status status = Authorize(*context, request->namespace_(), Access::kRead);
-      !status.ok()) {
-    return ToGrpcStatus(status);
-  }
-  // Any value above the maximum means the maximum (and may not fit an int).
-  const int page_size = request->page_size() > static_cast<uint32_t>(kMaxPageSize)
-                            ? kMaxPageSize
-                            : static_cast<int>(request->page_size());
-  absl::StatusOr<ListPage> page = store_->List({.ns = request->namespace_(),
-                                                .key_prefix = request->key_prefix(),
-                                                .page_size = page_size,
-                                                .page_token = request->page_token()});
-  if (!page.ok()) return ToGrpcStatus(page.status());
-  for (const ObjectInfo& info : page->objects) ToProto(info, response->add_objects());
-  response->set_next_page_token(page->next_page_token);
-  return grpc::Status::OK;
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    STACHE_RETURN_IF_ERROR(Authorize(*context, request->namespace_(), Access::kRead));
+    // Any value above the maximum means the maximum (and may not fit an int).
+    const int page_size = request->page_size() > static_cast<uint32_t>(kMaxPageSize)
+                              ? kMaxPageSize
+                              : static_cast<int>(request->page_size());
+    absl::StatusOr<ListPage> page = store_->List({.ns = request->namespace_(),
+                                                  .key_prefix = request->key_prefix(),
+                                                  .page_size = page_size,
+                                                  .page_token = request->page_token()});
+    if (!page.ok()) return ForCaller(*context, page.status(), request->namespace_(), "");
+    for (const ObjectInfo& info : page->objects) ToProto(info, response->add_objects());
+    response->set_next_page_token(page->next_page_token);
+    return absl::OkStatus();
+  });
 }
 
 grpc::Status StorageServiceImpl::Delete(grpc::ServerContext* context,
                                         const v1::DeleteRequest* request,
                                         v1::DeleteResponse* /*response*/) {
-  if (absl::Status status = Authorize(*context, request->namespace_(), Access::kWrite);
-      !status.ok()) {
-    return ToGrpcStatus(status);
-  }
-  return ToGrpcStatus(store_->Delete(request->namespace_(), request->key()));
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    STACHE_RETURN_IF_ERROR(Authorize(*context, request->namespace_(), Access::kWrite));
+    return ForCaller(*context, store_->Delete(request->namespace_(), request->key()),
+                     request->namespace_(), request->key());
+  });
 }
 
 }  // namespace stache::storage

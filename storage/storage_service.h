@@ -1,6 +1,8 @@
 // gRPC adapter for stache.storage.v1.StorageService: checks the caller's
-// bearer token against the NamespacePolicy, translates protos to BlobStore
-// calls and absl::Status to grpc::Status. No storage logic lives here.
+// bearer token against the NamespacePolicy (from the call's metadata, before
+// any message is read), translates protos to BlobStore calls and
+// absl::Status to grpc::Status, with backend failures told in words that
+// name nothing of our infrastructure. No storage logic lives here.
 //
 //   StorageServiceImpl service(store.get(), &policy, &metrics);
 //   GrpcServer::Start(config, identity, {&service});
@@ -35,9 +37,17 @@ class StorageServiceImpl final : public stache::storage::v1::StorageService::Ser
                       v1::DeleteResponse* response) override;
 
  private:
+  // UNAUTHENTICATED unless the call carries a known bearer token.
+  absl::StatusOr<const Caller*> Authenticate(const grpc::ServerContextBase& context) const;
   // UNAUTHENTICATED, INVALID_ARGUMENT (bad namespace) or PERMISSION_DENIED.
-  absl::Status Authorize(const grpc::ServerContext& context, absl::string_view ns,
+  absl::Status Authorize(const grpc::ServerContextBase& context, absl::string_view ns,
                          Access access) const;
+  // `status` from the store as the caller may see it: the caller's own
+  // mistakes and the limits unchanged; backend failures (whose messages can
+  // name paths, buckets, URLs) logged with the request id and replaced by
+  // what failed in plain words. `key` is empty for List.
+  absl::Status ForCaller(const grpc::ServerContextBase& context, absl::Status status,
+                         absl::string_view ns, absl::string_view key) const;
 
   BlobStore* const store_;
   const NamespacePolicy* const policy_;

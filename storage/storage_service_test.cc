@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/grpc_server.h"
 #include "server/status.h"
+#include "server/testing/idle_stream.h"
 #include "storage/internal/sha256.h"
 #include "storage/storage_client.h"
 #include "storage/testing/minio_server.h"
@@ -101,8 +102,13 @@ class StorageServiceTest : public ::testing::TestWithParam<std::string> {
     ASSERT_THAT(policy, IsOk());
     policy_ = std::make_unique<NamespacePolicy>(*std::move(policy));
     service_ = std::make_unique<StorageServiceImpl>(store_.get(), policy_.get());
+    StartServer({.host = "127.0.0.1", .port = 0});
+  }
+
+  void StartServer(const server::ServerConfig& config) {
+    server_.reset();
     absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
-        server::GrpcServer::Start({.host = "127.0.0.1", .port = 0},
+        server::GrpcServer::Start(config,
                                   {.service_name = "storage",
                                    .service_names = {"stache.storage.v1.StorageService"}},
                                   {service_.get()});
@@ -332,6 +338,79 @@ TEST_P(StorageServiceTest, MissingOrUnknownTokensAreUnauthenticatedForEveryRpc) 
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("Bearer")));
 }
 
+// The token is checked before the first message is read: a caller without
+// one gets its answer at once and costs no read, no wait (#12).
+TEST_P(StorageServiceTest, AWrongTokenIsRefusedBeforeTheFirstMessageIsRead) {
+  for (const std::string& token : std::vector<std::string>{"", "not-a-known-token-123"}) {
+    SCOPED_TRACE(token);
+    grpc::ClientContext context;
+    if (!token.empty()) Authorize(context, token);
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    v1::PutResponse response;
+    auto writer = stub_->Put(&context, &response);
+    // No message, no half-close: the server must answer without either.
+    EXPECT_THAT(FromGrpcStatus(writer->Finish()),
+                StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("")));
+  }
+  EXPECT_EQ(store_->started_puts(), 0);
+}
+
+// Idle unauthenticated Put streams used to hold every thread of the server
+// until their clients gave up (#12).
+TEST_P(StorageServiceTest, IdleUnauthenticatedPutsDoNotBlockAuthorizedCallers) {
+  StartServer({.host = "127.0.0.1",
+               .port = 0,
+               .max_concurrent_calls = 2,
+               .max_concurrent_streams = 2});
+  grpc::GenericStub generic(channel_);
+  std::vector<std::unique_ptr<server::testing::IdleStream>> idle;
+  for (int i = 0; i < 10; ++i) {
+    idle.push_back(std::make_unique<server::testing::IdleStream>(
+        generic, "/stache.storage.v1.StorageService/Put",
+        std::multimap<std::string, std::string>{
+            {"authorization", "Bearer not-a-known-token-123"}}));
+  }
+  // Each is answered at once, without a message: refused for its token, or
+  // (arriving together, over the stream limit) for the moment.
+  int unauthenticated = 0;
+  for (auto& stream : idle) {
+    std::optional<grpc::Status> ended = stream->WaitForEnd(absl::Seconds(5));
+    ASSERT_TRUE(ended.has_value());
+    EXPECT_THAT(ended->error_code(), ::testing::AnyOf(grpc::StatusCode::UNAUTHENTICATED,
+                                                      grpc::StatusCode::RESOURCE_EXHAUSTED));
+    if (ended->error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unauthenticated;
+  }
+  EXPECT_GE(unauthenticated, 1);
+  StorageClient client = Client(kGatewayToken);
+  ASSERT_THAT(client.PutObject({.ns = "gateway", .key = "after"}, "bytes"), IsOk());
+  absl::StatusOr<StoredObject> got = client.GetObject("gateway", "after");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->bytes, "bytes");
+}
+
+// Authorized streams that go idle end, and free their slot.
+TEST_P(StorageServiceTest, AnIdleAuthorizedPutEndsAfterTheIdleTimeout) {
+  StartServer({.host = "127.0.0.1",
+               .port = 0,
+               .max_concurrent_calls = 2,
+               .max_concurrent_streams = 1,
+               .stream_idle_timeout = absl::Milliseconds(300)});
+  grpc::GenericStub generic(channel_);
+  server::testing::IdleStream idle(
+      generic, "/stache.storage.v1.StorageService/Put",
+      std::multimap<std::string, std::string>{
+          {"authorization", std::string("Bearer ") + kGatewayToken}});
+  std::optional<grpc::Status> ended = idle.WaitForEnd(absl::Seconds(10));
+  ASSERT_TRUE(ended.has_value());
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(ended->error_message(), HasSubstr("idle"));
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return Client(kGatewayToken).PutObject({.ns = "gateway", .key = "next"}, "x").ok();
+      },
+      absl::Seconds(5)));
+}
+
 TEST_P(StorageServiceTest, ACallerCannotReadListWriteOrDeleteAnotherNamespace) {
   StorageClient gateway = Client(kGatewayToken);
   StorageClient detector = Client(kDetectorToken);
@@ -418,6 +497,73 @@ TEST_P(StorageServiceTest, ManyClientsAtOnce) {
       Client(kGatewayToken).ListObjects("gateway", "", 1000);
   ASSERT_THAT(all, IsOk());
   EXPECT_THAT(all->objects(), SizeIs(kClients * 4));
+}
+
+// A store whose backend fails the way files, SQLite and S3 do, with messages
+// naming paths and URLs.
+class FailingStore final : public BlobStore {
+ public:
+  FailingStore() : BlobStore(kDefaultMaxObjectBytes) {}
+  std::string BackendName() const override { return "failing"; }
+  std::string BackendLocation() const override { return "/srv/stache/data"; }
+  absl::StatusOr<std::map<std::string, NamespaceUsage>> Usage() override {
+    return std::map<std::string, NamespaceUsage>();
+  }
+
+ protected:
+  absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader&, ChunkSource) override {
+    return absl::InternalError("cannot fsync /srv/stache/data/tmp/put-17: Input/output error");
+  }
+  absl::Status DoGet(absl::string_view, absl::string_view, InfoSink, ChunkSink) override {
+    return absl::UnavailableError(
+        "S3 GET http://minio.internal.example:9000/stache-prod/objects/gateway/k failed: "
+        "Couldn't connect to server");
+  }
+  absl::StatusOr<ObjectInfo> DoStat(absl::string_view, absl::string_view) override {
+    return absl::NotFoundError("cannot open /srv/stache/data/blobs/ab/abcdef: No such file");
+  }
+  absl::StatusOr<ListPage> DoList(const ListQuery&) override {
+    return absl::DataLossError("objects/gateway/k in bucket stache-prod was not written by us");
+  }
+  absl::Status DoDelete(absl::string_view, absl::string_view) override {
+    return absl::FailedPreconditionError(
+        "S3 DELETE failed: PreconditionFailed (https://s3.internal.example)");
+  }
+};
+
+TEST(StorageServiceErrorsTest, BackendFailuresNameNoPathsHostsOrUrls) {
+  FailingStore store;
+  NamespacePolicy policy = NamespacePolicy::DevelopmentDefault();
+  StorageServiceImpl service(&store, &policy);
+  auto server = server::GrpcServer::Start({.host = "127.0.0.1", .port = 0},
+                                          {.service_name = "storage"}, {&service});
+  ASSERT_THAT(server, IsOk());
+  StorageClient client(
+      v1::StorageService::NewStub(grpc::CreateChannel(
+          absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials())),
+      {.token = kDevelopmentToken});
+  const std::vector<absl::Status> errors = {
+      client.PutObject({.ns = kDevelopmentNamespace, .key = "k"}, "x").status(),
+      client.GetObject(kDevelopmentNamespace, "k").status(),
+      client.StatObject(kDevelopmentNamespace, "k").status(),
+      client.ListObjects(kDevelopmentNamespace, "").status(),
+      client.DeleteObject(kDevelopmentNamespace, "k")};
+  for (const absl::Status& error : errors) {
+    SCOPED_TRACE(error.ToString());
+    EXPECT_FALSE(error.ok());
+    EXPECT_THAT(error.message(), ::testing::Not(HasSubstr("/srv")));
+    EXPECT_THAT(error.message(), ::testing::Not(HasSubstr("http")));
+    EXPECT_THAT(error.message(), ::testing::Not(HasSubstr("internal.example")));
+    EXPECT_THAT(error.message(), ::testing::Not(HasSubstr("stache-prod")));
+  }
+  EXPECT_EQ(errors[0].code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(errors[0].message(), HasSubstr("request id"));
+  EXPECT_EQ(errors[1].code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(errors[1].message(), HasSubstr("try again"));
+  EXPECT_EQ(errors[2].code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(errors[2].message(), HasSubstr("\"k\""));
+  EXPECT_EQ(errors[3].code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(errors[4].code(), absl::StatusCode::kFailedPrecondition);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StorageServiceTest, ::testing::Values("local", "s3"),

@@ -40,7 +40,10 @@ absl::Status ErrnoError(int error_number, absl::string_view what,
       return absl::NotFoundError(message);
     case ENOSPC:
     case EDQUOT:
-      return absl::ResourceExhaustedError(message);
+      // Callers see this one (it is not the caller's fault, but it is a
+      // limit they can understand), so it names no path.
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "the storage backend's disk is full (", std::strerror(error_number), ")"));
     default:
       return absl::InternalError(message);
   }

@@ -15,7 +15,8 @@ absl::Status SqliteError(sqlite3* db, absl::string_view what) {
       absl::StrCat("metadata database: ", what, ": ", sqlite3_errmsg(db));
   switch (code & 0xff) {
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(message);
+      // Callers see this one: no SQL, no path.
+      return absl::ResourceExhaustedError("the storage backend's metadata database is full");
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(message);

@@ -208,9 +208,11 @@ FaceDetector::FaceDetector(DetectorConfig config,
 FaceDetector::~FaceDetector() = default;
 
 absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
-                                               const DetectOptions& requested) const {
+                                               const DetectOptions& requested,
+                                               const server::CallDeadline& deadline) const {
   const absl::Time start = absl::Now();
   if (absl::Status valid = ValidateOptions(requested); !valid.ok()) return valid;
+  if (absl::Status go_on = deadline.Check("finding faces"); !go_on.ok()) return go_on;
   const DetectOptions options = WithDefaults(requested, config_.defaults);
   Detection detection;
   std::vector<FaceCandidate> candidates;
@@ -244,7 +246,12 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
     candidates.resize(options.max_faces);
   }
   const cv::Rect2f image_bounds(0, 0, bgr.cols, bgr.rows);
-  for (const FaceCandidate& candidate : candidates) {
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const FaceCandidate& candidate = candidates[i];
+    if (absl::Status go_on = deadline.Check(absl::StrCat("fitting face ", i, "'s landmarks"));
+        !go_on.ok()) {
+      return go_on;
+    }
     absl::StatusOr<internal::FittedFace> fitted =
         fitter_->Fit(bgr, candidate.box, candidate.roll_hint_degrees);
     if (!fitted.ok()) return fitted.status();
@@ -261,13 +268,17 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
 }
 
 absl::StatusOr<Detection> FaceDetector::DetectEncoded(
-    absl::string_view bytes, const DetectOptions& options) const {
+    absl::string_view bytes, const DetectOptions& options,
+    const server::CallDeadline& deadline) const {
   const absl::Time start = absl::Now();
-  absl::StatusOr<imaging::DecodedImage> decoded =
-      imaging::DecodeImage(bytes, {.max_pixels = config_.max_pixels});
+  if (absl::Status go_on = deadline.Check("decoding"); !go_on.ok()) return go_on;
+  absl::StatusOr<imaging::DecodedImage> decoded = imaging::DecodeImage(
+      bytes, {.max_pixels = config_.max_pixels,
+              .deadline = deadline.deadline,
+              .cancelled = deadline.cancelled});
   if (!decoded.ok()) return decoded.status();
   const double decode_ms = MillisecondsSince(start);
-  absl::StatusOr<Detection> detection = Detect(decoded->pixels, options);
+  absl::StatusOr<Detection> detection = Detect(decoded->pixels, options, deadline);
   if (detection.ok()) detection->decode_duration_ms = decode_ms;
   return detection;
 }

@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "server/call_deadline.h"
 
 namespace stache::detector {
 
@@ -134,14 +135,18 @@ class FaceDetector final {
   ~FaceDetector();
 
   // Faces in a decoded image (CV_8UC3 BGR; CV_8UC1 and CV_8UC4 are converted).
-  absl::StatusOr<Detection> Detect(const cv::Mat& image,
-                                   const DetectOptions& options) const;
+  // Stops with DEADLINE_EXCEEDED or CANCELLED between stages (finding faces,
+  // fitting each face's landmarks) once `deadline` says so.
+  absl::StatusOr<Detection> Detect(const cv::Mat& image, const DetectOptions& options,
+                                   const server::CallDeadline& deadline = {}) const;
 
   // Decodes an encoded image under the pixel limit, applies its EXIF
   // orientation, then detects. INVALID_ARGUMENT for data that is not an
-  // image, RESOURCE_EXHAUSTED for an image over the pixel limit.
+  // image, RESOURCE_EXHAUSTED for an image over the pixel limit; the decoder
+  // honours `deadline` too.
   absl::StatusOr<Detection> DetectEncoded(absl::string_view bytes,
-                                          const DetectOptions& options) const;
+                                          const DetectOptions& options,
+                                          const server::CallDeadline& deadline = {}) const;
 
   const DetectorConfig& config() const { return config_; }
   const std::vector<LoadedModel>& loaded_models() const { return loaded_models_; }

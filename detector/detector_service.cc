@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "absl/strings/str_format.h"
+#include "server/call_handler.h"
 #include "server/status.h"
 
 namespace stache::detector {
@@ -53,30 +54,34 @@ int ClampToInt(uint32_t value) {
 
 }  // namespace
 
-grpc::Status DetectorServiceImpl::Detect(grpc::ServerContext* /*context*/,
+grpc::Status DetectorServiceImpl::Detect(grpc::ServerContext* context,
                                          const v1::DetectRequest* request,
                                          v1::DetectResponse* response) {
-  if (static_cast<int64_t>(request->image().size()) > max_image_bytes_) {
-    return server::ToGrpcStatus(absl::ResourceExhaustedError(
-        absl::StrFormat("the image is %d bytes; this server accepts at most %d bytes",
-                        request->image().size(), max_image_bytes_)));
-  }
-  const v1::DetectOptions& options = request->options();
-  absl::StatusOr<Detection> detection = detector_.DetectEncoded(
-      request->image(),
-      DetectOptions{.max_faces = ClampToInt(options.max_faces()),
-                    .min_face_size_px = ClampToInt(options.min_face_size_px()),
-                    .min_confidence = options.min_confidence()});
-  if (!detection.ok()) return server::ToGrpcStatus(detection.status());
-  response->set_image_width_px(detection->image_size.width);
-  response->set_image_height_px(detection->image_size.height);
-  for (const Face& face : detection->faces) ToProto(face, response->add_faces());
-  if (faces_detected_ != nullptr) {
-    faces_detected_->Increment({}, static_cast<double>(detection->faces.size()));
-  }
-  response->set_decode_duration_ms(detection->decode_duration_ms);
-  response->set_detect_duration_ms(detection->detect_duration_ms);
-  return grpc::Status::OK;
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    if (static_cast<int64_t>(request->image().size()) > max_image_bytes_) {
+      return absl::ResourceExhaustedError(
+          absl::StrFormat("the image is %d bytes; this server accepts at most %d bytes",
+                          request->image().size(), max_image_bytes_));
+    }
+    const v1::DetectOptions& options = request->options();
+    STACHE_ASSIGN_OR_RETURN(
+        Detection detection,
+        detector_.DetectEncoded(
+            request->image(),
+            DetectOptions{.max_faces = ClampToInt(options.max_faces()),
+                          .min_face_size_px = ClampToInt(options.min_face_size_px()),
+                          .min_confidence = options.min_confidence()},
+            server::DeadlineOf(*context)));
+    response->set_image_width_px(detection.image_size.width);
+    response->set_image_height_px(detection.image_size.height);
+    for (const Face& face : detection.faces) ToProto(face, response->add_faces());
+    if (faces_detected_ != nullptr) {
+      faces_detected_->Increment({}, static_cast<double>(detection.faces.size()));
+    }
+    response->set_decode_duration_ms(detection.decode_duration_ms);
+    response->set_detect_duration_ms(detection.detect_duration_ms);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace stache::detector

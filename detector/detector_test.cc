@@ -453,6 +453,35 @@ TEST(DetectorTest, AppliesTheConfiguredPixelLimitBeforeDecoding) {
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("512 x 600")));
 }
 
+// A call whose caller gave up, or whose deadline passed, stops at the next
+// stage instead of finishing work nobody will read (#12).
+TEST(DetectorTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
+  const std::string jpeg =
+      stache::testing::ReadFileOrDie(stache::testing::TestDataPath("grace_hopper.jpg"));
+  EXPECT_THAT(QuickDetector().DetectEncoded(jpeg, {}, {.cancelled = [] { return true; }}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("decoding")));
+  EXPECT_THAT(
+      QuickDetector().DetectEncoded(jpeg, {}, {.deadline = absl::Now() - absl::Seconds(1)}),
+      StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
+  const cv::Mat canvas = TwoFaces();
+  const DetectOptions options{.min_face_size_px = 60};
+  // Asked before finding faces and again before each face's landmarks.
+  int checks = 0;
+  absl::StatusOr<Detection> all = QuickDetector().Detect(canvas, options, {.cancelled = [&] {
+                                                            ++checks;
+                                                            return false;
+                                                          }});
+  ASSERT_THAT(all, IsOk());
+  ASSERT_GE(all->faces.size(), 2u);
+  EXPECT_EQ(checks, 1 + static_cast<int>(all->faces.size()));
+  // Cancelled once the faces are found: no landmarks are fitted.
+  checks = 0;
+  EXPECT_THAT(QuickDetector().Detect(canvas, options, {.cancelled = [&] { return ++checks > 1; }}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("face 0's landmarks")));
+  EXPECT_THAT(QuickDetector().Detect(canvas, options, {.cancelled = [&] { return true; }}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("finding faces")));
+}
+
 // Several threads share one detector, as the server's threads do. The
 // results must be exactly those of one thread: no shared scratch state.
 TEST(DetectorTest, ConcurrentCallsGiveTheSameResultsAsOneAtATime) {

@@ -14,6 +14,9 @@ ABSL_FLAG(int64_t, max_pixels, 40'000'000,
           "Largest image accepted, in pixels (width * height); larger ones get "
           "RESOURCE_EXHAUSTED before they are decoded.");
 ABSL_FLAG(int, default_quality, 90, "JPEG and WebP quality (1..100) when a request asks for 0.");
+ABSL_FLAG(int, max_faces, 64,
+          "Faces one Apply may name; more (or a face box outside the image) is "
+          "INVALID_ARGUMENT.");
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("overlay");
@@ -23,7 +26,8 @@ int main(int argc, char** argv) {
                                                       absl::GetFlag(FLAGS_admin_port)),
       .overlay = {.default_style = absl::GetFlag(FLAGS_default_style),
                   .max_pixels = absl::GetFlag(FLAGS_max_pixels),
-                  .default_quality = absl::GetFlag(FLAGS_default_quality)}};
+                  .default_quality = absl::GetFlag(FLAGS_default_quality),
+                  .max_faces = absl::GetFlag(FLAGS_max_faces)}};
   if (absl::Status status = stache::overlay::RunOverlayServer(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;

@@ -48,6 +48,10 @@ absl::Status ValidateOverlayConfig(const OverlayConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--default_quality must be in 1..100, not ", config.default_quality));
   }
+  if (config.max_faces < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--max_faces must be positive, not ", config.max_faces));
+  }
   return absl::OkStatus();
 }
 
@@ -93,9 +97,15 @@ absl::StatusOr<std::vector<const MustacheStyle*>> MustacheOverlay::PickStyles(
   return picked;
 }
 
-absl::StatusOr<OverlayResult> MustacheOverlay::Apply(const OverlayRequest& request) const {
+absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
+    const OverlayRequest& request, const server::CallDeadline& deadline) const {
   // Everything that can be checked without pixels is checked first, so a bad
   // request costs no decode.
+  if (request.faces.size() > static_cast<size_t>(config_.max_faces)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request names ", request.faces.size(),
+                     " faces; at most ", config_.max_faces, " faces per image are drawn"));
+  }
   if (request.quality > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat("quality ", request.quality, " is out of range: use 1..100, or 0 for the "
@@ -114,19 +124,32 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(const OverlayRequest& reque
   result.format = request.output_format.value_or(
       IsWritableFormat(header.format) ? header.format : ImageFormat::kJpeg);
   // Transparency survives in formats that can carry it.
+  STACHE_RETURN_IF_ERROR(deadline.Check("decoding"));
   STACHE_ASSIGN_OR_RETURN(
       imaging::DecodedImage decoded,
       imaging::DecodeImage(request.image,
                            {.max_pixels = config_.max_pixels,
-                            .keep_alpha = result.format != ImageFormat::kJpeg}));
+                            .keep_alpha = result.format != ImageFormat::kJpeg,
+                            .deadline = deadline.deadline,
+                            .cancelled = deadline.cancelled}));
   cv::Mat& pixels = decoded.pixels;
   result.decode_duration = Since(decode_start);
 
   const absl::Time draw_start = absl::Now();
+  STACHE_RETURN_IF_ERROR(deadline.Check("drawing"));
   // Every face is checked before the first is drawn.
   std::vector<MustachePlacement> placements;
   placements.reserve(request.faces.size());
   for (size_t i = 0; i < request.faces.size(); ++i) {
+    if (const std::optional<cv::Rect2d>& box = request.faces[i].box; box.has_value()) {
+      // A pixel of slack for rounding in the detector's float boxes.
+      const cv::Rect2d slack(-1, -1, pixels.cols + 2, pixels.rows + 2);
+      if (!(box->width >= 0 && box->height >= 0) || (*box & slack) != *box) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "faces[%d].bounding_box (x %g, y %g, %g x %g) is not inside the %d x %d image",
+            i, box->x, box->y, box->width, box->height, pixels.cols, pixels.rows));
+      }
+    }
     absl::StatusOr<MustachePlacement> placement = PlaceMustache(request.faces[i], pixels.size());
     if (!placement.ok()) {
       return absl::Status(placement.status().code(),
@@ -135,11 +158,13 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(const OverlayRequest& reque
     placements.push_back(*placement);
   }
   for (size_t i = 0; i < placements.size(); ++i) {
+    STACHE_RETURN_IF_ERROR(deadline.Check(absl::StrCat("drawing faces[", i, "]")));
     STACHE_RETURN_IF_ERROR(DrawMustache(placements[i], *styles[i], pixels));
     result.styles_applied.push_back(styles[i]->name);
   }
   result.draw_duration = Since(draw_start);
 
+  STACHE_RETURN_IF_ERROR(deadline.Check("encoding"));
   const absl::Time encode_start = absl::Now();
   STACHE_ASSIGN_OR_RETURN(
       result.image,

@@ -21,6 +21,7 @@
 #include "imaging/image_decoder.h"
 #include "overlay/mustache_renderer.h"
 #include "overlay/mustache_style.h"
+#include "server/call_deadline.h"
 
 namespace stache::overlay {
 
@@ -34,6 +35,9 @@ struct OverlayConfig {
   int64_t max_pixels = 40'000'000;
   // JPEG and WebP quality used when a request asks for 0.
   int default_quality = 90;
+  // Faces one request may ask for; each costs a draw over up to the whole
+  // image, so the count bounds a request's CPU.
+  int max_faces = 64;
 };
 
 // INVALID_ARGUMENT naming the bad field.
@@ -82,11 +86,15 @@ class MustacheOverlay final {
   // (an unknown default style, for example).
   static absl::StatusOr<std::unique_ptr<MustacheOverlay>> Create(const OverlayConfig& config);
 
-  // INVALID_ARGUMENT for an undecodable image, a bad face, an unknown style,
-  // an output format that is not JPEG, PNG or WebP, or a quality above 100;
-  // RESOURCE_EXHAUSTED for an image over the pixel limit. Zero faces give the
-  // image re-encoded unchanged.
-  absl::StatusOr<OverlayResult> Apply(const OverlayRequest& request) const;
+  // INVALID_ARGUMENT for an undecodable image, more faces than
+  // OverlayConfig::max_faces, a bad face (or its box outside the image), an
+  // unknown style, an output format that is not JPEG, PNG or WebP, or a
+  // quality above 100; RESOURCE_EXHAUSTED for an image over the pixel limit.
+  // Zero faces give the image re-encoded unchanged. Stops with
+  // DEADLINE_EXCEEDED or CANCELLED between stages (decode, each face, encode)
+  // once `deadline` says so.
+  absl::StatusOr<OverlayResult> Apply(const OverlayRequest& request,
+                                      const server::CallDeadline& deadline = {}) const;
 
   // In the order of MakeBuiltInStyles.
   const std::vector<StyleInfo>& styles() const { return style_infos_; }

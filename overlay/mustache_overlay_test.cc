@@ -415,9 +415,68 @@ TEST_F(MustacheOverlayTest, RefusesImagesOverThePixelLimitBeforeDecoding) {
               StatusIs(absl::StatusCode::kResourceExhausted, Not(IsEmpty())));
 }
 
+// Each face costs a draw over up to the whole image: their number is
+// bounded, and a face's box must lie inside the image (#12).
+TEST_F(MustacheOverlayTest, RefusesMoreFacesThanTheLimitBeforeDecoding) {
+  std::vector<Face> many(65, GraceHopperFace());
+  EXPECT_THAT(overlay_->Apply({.image = "not even an image", .faces = many}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("65 faces; at most 64 faces per image")));
+  many.resize(64);
+  EXPECT_THAT(overlay_->Apply({.image = photo_png_, .faces = many}), IsOk());
+  std::unique_ptr<MustacheOverlay> two = MakeOverlay({.max_faces = 2});
+  EXPECT_THAT(two->Apply({.image = photo_png_, .faces = {3, GraceHopperFace()}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("at most 2")));
+}
+
+TEST_F(MustacheOverlayTest, RefusesAFaceBoxOutsideTheImage) {
+  Face face = GraceHopperFace();
+  face.box = cv::Rect2d(180, 140, 170, 190);
+  EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {face}), IsOk());
+  for (const cv::Rect2d& box :
+       {cv::Rect2d(0, 0, 5000, 5000), cv::Rect2d(-300, 10, 100, 100),
+        cv::Rect2d(10, 10, -5, 20),
+        cv::Rect2d(std::numeric_limits<double>::quiet_NaN(), 0, 10, 10)}) {
+    face.box = box;
+    EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {GraceHopperFace(), face}),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("faces[1].bounding_box")));
+  }
+}
+
+TEST_F(MustacheOverlayTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
+  const OverlayRequest request{.image = photo_png_, .faces = {GraceHopperFace()}};
+  EXPECT_THAT(overlay_->Apply(request, {.cancelled = [] { return true; }}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("decoding")));
+  EXPECT_THAT(overlay_->Apply(request, {.deadline = absl::Now() - absl::Seconds(1)}),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
+  // Asked again before each face: five faces ask four times more than one.
+  auto checks_with = [&](int faces) {
+    int checks = 0;
+    OverlayRequest counted = request;
+    counted.faces.assign(faces, GraceHopperFace());
+    EXPECT_THAT(overlay_->Apply(counted, {.cancelled =
+                                              [&] {
+                                                ++checks;
+                                                return false;
+                                              }}),
+                IsOk());
+    return checks;
+  };
+  EXPECT_GE(checks_with(5) - checks_with(1), 4);
+  // Cancelled after the decode: nothing is drawn or encoded.
+  int checks = 0;
+  // Checks: before decoding, the decoder's own, before drawing, before encoding.
+  const int before_drawing = checks_with(0) - 2;
+  EXPECT_THAT(overlay_->Apply(request, {.cancelled = [&] { return ++checks > before_drawing; }}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("drawing")));
+}
+
 TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {
   EXPECT_THAT(MustacheOverlay::Create({.default_style = "goatee"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_style")));
+  EXPECT_THAT(MustacheOverlay::Create({.max_faces = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_faces")));
   EXPECT_THAT(MustacheOverlay::Create({.max_pixels = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_pixels")));
   for (int quality : {0, 101}) {

@@ -9,6 +9,7 @@
 #ifndef STACHE_OVERLAY_MUSTACHE_RENDERER_H_
 #define STACHE_OVERLAY_MUSTACHE_RENDERER_H_
 
+#include <optional>
 #include <opencv2/core.hpp>
 
 #include "absl/status/status.h"
@@ -33,6 +34,9 @@ struct Face {
   // In-plane rotation, positive when the face is turned clockwise as the
   // viewer sees it.
   double roll_degrees = 0;
+  // The face's bounding box as the detector found it, when the caller sent
+  // one; MustacheOverlay::Apply refuses a box outside the image.
+  std::optional<cv::Rect2d> box;
 };
 
 // Where and how large a style is drawn: image point = anchor +

@@ -23,7 +23,8 @@ absl::Status RunOverlayServer(const OverlayServerConfig& config) {
   server::LogInfo("overlay ready",
                   {{"default_style", config.overlay.default_style},
                    {"max_pixels", config.overlay.max_pixels},
-                   {"default_quality", config.overlay.default_quality}});
+                   {"default_quality", config.overlay.default_quality},
+                   {"max_faces", config.overlay.max_faces}});
   STACHE_ASSIGN_OR_RETURN(
       std::unique_ptr<server::GrpcServer> grpc_server,
       server::GrpcServer::Start(config.server, std::move(identity), {&service}));

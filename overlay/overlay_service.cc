@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/call_handler.h"
 #include "server/status.h"
 
 namespace stache::overlay {
@@ -52,13 +53,18 @@ absl::StatusOr<Face> FromProto(const detector::v1::Face& face, int index) {
                      "] has no landmarks: pass the faces as DetectorService.Detect returns them"));
   }
   const detector::v1::FaceLandmarks& l = face.landmarks();
-  return Face{.landmarks = {.left_eye_center = FromProto(l.left_eye_center()),
-                            .right_eye_center = FromProto(l.right_eye_center()),
-                            .nose_base = FromProto(l.nose_base()),
-                            .upper_lip_top = FromProto(l.upper_lip_top()),
-                            .mouth_left = FromProto(l.mouth_left()),
-                            .mouth_right = FromProto(l.mouth_right())},
-              .roll_degrees = face.roll_degrees()};
+  Face core{.landmarks = {.left_eye_center = FromProto(l.left_eye_center()),
+                          .right_eye_center = FromProto(l.right_eye_center()),
+                          .nose_base = FromProto(l.nose_base()),
+                          .upper_lip_top = FromProto(l.upper_lip_top()),
+                          .mouth_left = FromProto(l.mouth_left()),
+                          .mouth_right = FromProto(l.mouth_right())},
+            .roll_degrees = face.roll_degrees()};
+  if (face.has_bounding_box()) {
+    const detector::v1::Box& box = face.bounding_box();
+    core.box = cv::Rect2d(box.x_px(), box.y_px(), box.width_px(), box.height_px());
+  }
+  return core;
 }
 
 absl::StatusOr<OverlayRequest> FromProto(const v1::ApplyRequest& request) {
@@ -77,33 +83,40 @@ absl::StatusOr<OverlayRequest> FromProto(const v1::ApplyRequest& request) {
 
 }  // namespace
 
-grpc::Status OverlayServiceImpl::Apply(grpc::ServerContext*, const v1::ApplyRequest* request,
+grpc::Status OverlayServiceImpl::Apply(grpc::ServerContext* context,
+                                       const v1::ApplyRequest* request,
                                        v1::ApplyResponse* response) {
-  absl::StatusOr<OverlayRequest> core_request = FromProto(*request);
-  if (!core_request.ok()) return server::ToGrpcStatus(core_request.status());
-  absl::StatusOr<OverlayResult> result = overlay_.Apply(*core_request);
-  if (!result.ok()) return server::ToGrpcStatus(result.status());
-  response->set_image(std::move(result->image));
-  response->set_format(ToProto(result->format));
-  response->set_content_type(imaging::ImageFormatMimeType(result->format));
-  response->set_width_px(result->width_px);
-  response->set_height_px(result->height_px);
-  for (std::string& style : result->styles_applied) response->add_styles_applied(std::move(style));
-  response->set_decode_duration_ms(absl::ToDoubleMilliseconds(result->decode_duration));
-  response->set_draw_duration_ms(absl::ToDoubleMilliseconds(result->draw_duration));
-  response->set_encode_duration_ms(absl::ToDoubleMilliseconds(result->encode_duration));
-  return grpc::Status::OK;
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    STACHE_ASSIGN_OR_RETURN(OverlayRequest core_request, FromProto(*request));
+    STACHE_ASSIGN_OR_RETURN(OverlayResult result,
+                            overlay_.Apply(core_request, server::DeadlineOf(*context)));
+    response->set_image(std::move(result.image));
+    response->set_format(ToProto(result.format));
+    response->set_content_type(imaging::ImageFormatMimeType(result.format));
+    response->set_width_px(result.width_px);
+    response->set_height_px(result.height_px);
+    for (std::string& style : result.styles_applied) {
+      response->add_styles_applied(std::move(style));
+    }
+    response->set_decode_duration_ms(absl::ToDoubleMilliseconds(result.decode_duration));
+    response->set_draw_duration_ms(absl::ToDoubleMilliseconds(result.draw_duration));
+    response->set_encode_duration_ms(absl::ToDoubleMilliseconds(result.encode_duration));
+    return absl::OkStatus();
+  });
 }
 
-grpc::Status OverlayServiceImpl::ListStyles(grpc::ServerContext*, const v1::ListStylesRequest*,
+grpc::Status OverlayServiceImpl::ListStyles(grpc::ServerContext* context,
+                                            const v1::ListStylesRequest*,
                                             v1::ListStylesResponse* response) {
-  for (const StyleInfo& info : overlay_.styles()) {
-    v1::Style* style = response->add_styles();
-    style->set_name(info.name);
-    style->set_display_name(info.display_name);
-    style->set_preview_png(info.preview_png);
-  }
-  return grpc::Status::OK;
+  return server::HandleCall(*context, [&]() -> absl::Status {
+    for (const StyleInfo& info : overlay_.styles()) {
+      v1::Style* style = response->add_styles();
+      style->set_name(info.name);
+      style->set_display_name(info.display_name);
+      style->set_preview_png(info.preview_png);
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace stache::overlay

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "overlay/testing/mustache_measure.h"
+#include "imaging/image_decoder.h"
 #include "server/grpc_server.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 #include "tests/testing/process.h"
@@ -183,6 +184,16 @@ TEST_F(OverlayServiceTest, BadRequestsAreInvalidArgumentWithAClearMessage) {
       {"infinite roll",
        [](v1::ApplyRequest& r) { r.mutable_faces(0)->set_roll_degrees(INFINITY); },
        "roll_degrees"},
+      {"10,000 faces",
+       [](v1::ApplyRequest& r) {
+         for (int i = 0; i < 9'999; ++i) *r.add_faces() = r.faces(0);
+       },
+       "10000 faces; at most 64"},
+      {"box outside the image",
+       [](v1::ApplyRequest& r) {
+         r.mutable_faces(0)->mutable_bounding_box()->set_width_px(100'000);
+       },
+       "faces[0].bounding_box"},
   };
   for (const Case& c : cases) {
     v1::ApplyRequest request = PhotoRequest();
@@ -196,6 +207,46 @@ TEST_F(OverlayServiceTest, BadRequestsAreInvalidArgumentWithAClearMessage) {
   // The server is still there.
   v1::ApplyResponse response;
   EXPECT_TRUE(Apply(PhotoRequest(), &response).ok());
+}
+
+// A call past its deadline stops between stages: no drawing, no encoding
+// nobody will read (#12). The photo is large and noisy and the output PNG,
+// so that encoding takes most of a whole call.
+TEST_F(OverlayServiceTest, AnExpiredCallStopsBeforeEncoding) {
+  cv::Mat noise(2400, 3200, CV_8UC3);
+  cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));
+  absl::StatusOr<std::string> jpeg = imaging::EncodeImage(noise, imaging::ImageFormat::kJpeg, 80);
+  ASSERT_THAT(jpeg, IsOk());
+  v1::ApplyRequest request;
+  request.set_image(*jpeg);
+  request.set_output_format(v1::IMAGE_FORMAT_PNG);
+  // The PNG answer is larger than gRPC's default message limit.
+  grpc::ChannelArguments arguments;
+  arguments.SetMaxReceiveMessageSize(-1);
+  auto stub = v1::OverlayService::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials(),
+      arguments));
+  absl::Time start = absl::Now();
+  v1::ApplyResponse full;
+  grpc::ClientContext full_context;
+  const grpc::Status full_status = stub->Apply(&full_context, request, &full);
+  ASSERT_TRUE(full_status.ok()) << full_status.error_message();
+  const absl::Duration whole = absl::Now() - start;
+  const absl::Duration decode = absl::Milliseconds(full.decode_duration_ms());
+  if (whole < decode + absl::Milliseconds(300)) {
+    GTEST_SKIP() << "encoding is too fast here to tell a stopped call from a whole one";
+  }
+  // The deadline passes during the decode; the call must end soon after it.
+  grpc::ClientContext context;
+  start = absl::Now();
+  context.set_deadline(absl::ToChronoTime(start + decode * 0.7));
+  v1::ApplyResponse response;
+  EXPECT_EQ(stub->Apply(&context, request, &response).error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  ASSERT_TRUE(::stache::testing::WaitFor(
+      [&] { return server_->InFlight(server::CallKind::kWork) == 0; }, absl::Seconds(30)));
+  EXPECT_LT(absl::Now() - start, decode + (whole - decode) / 2)
+      << "whole call " << whole << ", decode " << decode;
 }
 
 TEST_F(OverlayServiceTest, ServesConcurrentCalls) {

@@ -147,6 +147,11 @@ absl::Status ValidateDetectorConfig(const DetectorConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_pixels must be positive (got ", config.max_pixels, ")"));
   }
+  if (config.max_decoded_bytes <= 0 || config.decode_memory_bytes <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_decoded_bytes and decode_memory_bytes must be positive (got ",
+        config.max_decoded_bytes, " and ", config.decode_memory_bytes, ")"));
+  }
   if (config.defaults.max_faces <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the default max_faces must be positive (got ", config.defaults.max_faces, ")"));
@@ -203,7 +208,8 @@ FaceDetector::FaceDetector(DetectorConfig config,
     : config_(std::move(config)),
       finder_(std::move(finder)),
       fitter_(std::move(fitter)),
-      loaded_models_(std::move(loaded_models)) {}
+      loaded_models_(std::move(loaded_models)),
+      decode_budget_(std::make_unique<imaging::DecodeMemoryBudget>(config_.decode_memory_bytes)) {}
 
 FaceDetector::~FaceDetector() = default;
 
@@ -274,6 +280,8 @@ absl::StatusOr<Detection> FaceDetector::DetectEncoded(
   if (absl::Status go_on = deadline.Check("decoding"); !go_on.ok()) return go_on;
   absl::StatusOr<imaging::DecodedImage> decoded = imaging::DecodeImage(
       bytes, {.max_pixels = config_.max_pixels,
+              .max_decoded_bytes = config_.max_decoded_bytes,
+              .budget = decode_budget_.get(),
               .deadline = deadline.deadline,
               .cancelled = deadline.cancelled});
   if (!decoded.ok()) return decoded.status();

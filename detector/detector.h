@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "imaging/decode_budget.h"
 #include "server/call_deadline.h"
 
 namespace stache::detector {
@@ -73,6 +74,13 @@ struct DetectorConfig {
   int max_detection_size_px = 1024;
   // Largest decoded image, width * height, checked before decoding.
   int64_t max_pixels = 40'000'000;
+  // Largest decoded image in bytes, width * height * channels * bytes per
+  // channel as stored, checked before any pixel buffer is allocated.
+  int64_t max_decoded_bytes = 160'000'000;
+  // Memory all decodes in flight may hold together (see
+  // imaging::DecodeMemoryBudget); a call over it waits briefly, then gets
+  // RESOURCE_EXHAUSTED.
+  int64_t decode_memory_bytes = int64_t{1} << 30;
   // Used where a request leaves DetectOptions fields at 0.
   DetectOptions defaults = {.max_faces = 10, .min_face_size_px = 0, .min_confidence = 0};
 };
@@ -160,6 +168,7 @@ class FaceDetector final {
   const std::unique_ptr<internal::FaceFinder> finder_;
   const std::unique_ptr<internal::LandmarkFitter> fitter_;
   const std::vector<LoadedModel> loaded_models_;
+  const std::unique_ptr<imaging::DecodeMemoryBudget> decode_budget_;
 };
 
 }  // namespace stache::detector

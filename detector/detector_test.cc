@@ -453,6 +453,23 @@ TEST(DetectorTest, AppliesTheConfiguredPixelLimitBeforeDecoding) {
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("512 x 600")));
 }
 
+// Issue #12: the decoded size counts in bytes, and all decodes share the
+// process's budget.
+TEST(DetectorTest, AppliesTheDecodedByteLimitAndTheDecodeBudget) {
+  const std::string jpeg =
+      stache::testing::ReadFileOrDie(stache::testing::TestDataPath("grace_hopper.jpg"));
+  absl::StatusOr<std::unique_ptr<FaceDetector>> by_bytes = FaceDetector::Create(
+      {.landmark_model_path = "", .max_decoded_bytes = 512 * 600 * 3 - 1});
+  ASSERT_THAT(by_bytes, IsOk());
+  EXPECT_THAT((*by_bytes)->DetectEncoded(jpeg, {}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("MB decoded")));
+  absl::StatusOr<std::unique_ptr<FaceDetector>> by_budget =
+      FaceDetector::Create({.landmark_model_path = "", .decode_memory_bytes = 1'000'000});
+  ASSERT_THAT(by_budget, IsOk());
+  EXPECT_THAT((*by_budget)->DetectEncoded(jpeg, {}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("all images at once")));
+}
+
 // A call whose caller gave up, or whose deadline passed, stops at the next
 // stage instead of finishing work nobody will read (#12).
 TEST(DetectorTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
@@ -557,6 +574,10 @@ TEST(DetectorConfigTest, RejectsImpossibleSettings) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_detection_size_px")));
   EXPECT_THAT(FaceDetector::Create({.max_pixels = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_pixels")));
+  EXPECT_THAT(FaceDetector::Create({.max_decoded_bytes = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_decoded_bytes")));
+  EXPECT_THAT(FaceDetector::Create({.decode_memory_bytes = -1}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("decode_memory_bytes")));
   EXPECT_THAT(FaceDetector::Create({.defaults = {.max_faces = 0}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_faces")));
 }

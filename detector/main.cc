@@ -32,6 +32,12 @@ ABSL_FLAG(int, max_detection_size_px, kDefaults.max_detection_size_px,
           "Largest long side of that copy when a request asks for small faces.");
 ABSL_FLAG(int64_t, max_pixels, kDefaults.max_pixels,
           "Largest image accepted, width x height, checked before decoding.");
+ABSL_FLAG(int64_t, max_decoded_bytes, kDefaults.max_decoded_bytes,
+          "Largest decoded image in bytes (width * height * channels * bytes per channel), "
+          "checked before decoding.");
+ABSL_FLAG(int64_t, decode_memory_bytes, kDefaults.decode_memory_bytes,
+          "Memory all decodes in flight may hold; a call over it waits up to 1 s, then gets "
+          "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_faces, kDefaults.defaults.max_faces,
           "Faces returned when a request does not say.");
 ABSL_FLAG(
@@ -52,6 +58,8 @@ int main(int argc, char** argv) {
           .detection_size_px = absl::GetFlag(FLAGS_detection_size_px),
           .max_detection_size_px = absl::GetFlag(FLAGS_max_detection_size_px),
           .max_pixels = absl::GetFlag(FLAGS_max_pixels),
+          .max_decoded_bytes = absl::GetFlag(FLAGS_max_decoded_bytes),
+          .decode_memory_bytes = absl::GetFlag(FLAGS_decode_memory_bytes),
           .defaults = {.max_faces = absl::GetFlag(FLAGS_max_faces),
                        .min_face_size_px = absl::GetFlag(FLAGS_min_face_size_px)}}};
   if (!stache::detector::ParseFaceFinderKind(absl::GetFlag(FLAGS_face_finder),

@@ -13,6 +13,12 @@ ABSL_FLAG(std::string, default_style, "handlebar",
 ABSL_FLAG(int64_t, max_pixels, 40'000'000,
           "Largest image accepted, in pixels (width * height); larger ones get "
           "RESOURCE_EXHAUSTED before they are decoded.");
+ABSL_FLAG(int64_t, max_decoded_bytes, 160'000'000,
+          "Largest decoded image in bytes (width * height * channels * bytes per channel); "
+          "larger ones get RESOURCE_EXHAUSTED before they are decoded.");
+ABSL_FLAG(int64_t, decode_memory_bytes, int64_t{1} << 30,
+          "Memory all decodes in flight may hold; a call over it waits up to 1 s, then gets "
+          "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, default_quality, 90, "JPEG and WebP quality (1..100) when a request asks for 0.");
 ABSL_FLAG(int, max_faces, 64,
           "Faces one Apply may name; more (or a face box outside the image) is "
@@ -26,6 +32,8 @@ int main(int argc, char** argv) {
                                                       absl::GetFlag(FLAGS_admin_port)),
       .overlay = {.default_style = absl::GetFlag(FLAGS_default_style),
                   .max_pixels = absl::GetFlag(FLAGS_max_pixels),
+                  .max_decoded_bytes = absl::GetFlag(FLAGS_max_decoded_bytes),
+                  .decode_memory_bytes = absl::GetFlag(FLAGS_decode_memory_bytes),
                   .default_quality = absl::GetFlag(FLAGS_default_quality),
                   .max_faces = absl::GetFlag(FLAGS_max_faces)}};
   if (absl::Status status = stache::overlay::RunOverlayServer(config); !status.ok()) {

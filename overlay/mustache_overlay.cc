@@ -44,6 +44,11 @@ absl::Status ValidateOverlayConfig(const OverlayConfig& config) {
     return absl::InvalidArgumentError(
         absl::StrCat("--max_pixels must be positive, not ", config.max_pixels));
   }
+  if (config.max_decoded_bytes < 1 || config.decode_memory_bytes < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_decoded_bytes and --decode_memory_bytes must be positive, not ",
+        config.max_decoded_bytes, " and ", config.decode_memory_bytes));
+  }
   if (config.default_quality < 1 || config.default_quality > 100) {
     return absl::InvalidArgumentError(
         absl::StrCat("--default_quality must be in 1..100, not ", config.default_quality));
@@ -73,7 +78,9 @@ absl::StatusOr<std::unique_ptr<MustacheOverlay>> MustacheOverlay::Create(
 
 MustacheOverlay::MustacheOverlay(OverlayConfig config, std::vector<MustacheStyle> styles,
                                  std::vector<StyleInfo> style_infos)
-    : config_(std::move(config)), styles_(std::move(styles)),
+    : config_(std::move(config)),
+      decode_budget_(std::make_unique<imaging::DecodeMemoryBudget>(config_.decode_memory_bytes)),
+      styles_(std::move(styles)),
       style_infos_(std::move(style_infos)) {}
 
 absl::StatusOr<std::vector<const MustacheStyle*>> MustacheOverlay::PickStyles(
@@ -129,6 +136,8 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
       imaging::DecodedImage decoded,
       imaging::DecodeImage(request.image,
                            {.max_pixels = config_.max_pixels,
+                            .max_decoded_bytes = config_.max_decoded_bytes,
+                            .budget = decode_budget_.get(),
                             .keep_alpha = result.format != ImageFormat::kJpeg,
                             .deadline = deadline.deadline,
                             .cancelled = deadline.cancelled}));

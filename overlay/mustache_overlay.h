@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "imaging/decode_budget.h"
 #include "imaging/image_decoder.h"
 #include "overlay/mustache_renderer.h"
 #include "overlay/mustache_style.h"
@@ -33,6 +34,13 @@ struct OverlayConfig {
   std::string default_style = "handlebar";
   // Largest decoded image (width * height, stored size) accepted.
   int64_t max_pixels = 40'000'000;
+  // Largest decoded image in bytes, width * height * channels * bytes per
+  // channel as stored, checked before any pixel buffer is allocated.
+  int64_t max_decoded_bytes = 160'000'000;
+  // Memory all decodes in flight may hold together (see
+  // imaging::DecodeMemoryBudget); a call over it waits briefly, then gets
+  // RESOURCE_EXHAUSTED.
+  int64_t decode_memory_bytes = int64_t{1} << 30;
   // JPEG and WebP quality used when a request asks for 0.
   int default_quality = 90;
   // Faces one request may ask for; each costs a draw over up to the whole
@@ -107,6 +115,7 @@ class MustacheOverlay final {
   absl::StatusOr<std::vector<const MustacheStyle*>> PickStyles(const OverlayRequest& request) const;
 
   const OverlayConfig config_;
+  const std::unique_ptr<imaging::DecodeMemoryBudget> decode_budget_;
   const std::vector<MustacheStyle> styles_;
   const std::vector<StyleInfo> style_infos_;
 };

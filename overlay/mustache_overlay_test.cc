@@ -415,6 +415,17 @@ TEST_F(MustacheOverlayTest, RefusesImagesOverThePixelLimitBeforeDecoding) {
               StatusIs(absl::StatusCode::kResourceExhausted, Not(IsEmpty())));
 }
 
+// Issue #12: the decoded size counts in bytes, and all decodes share the
+// process's budget.
+TEST_F(MustacheOverlayTest, RefusesImagesOverTheDecodedByteLimitOrTheBudget) {
+  std::unique_ptr<MustacheOverlay> by_bytes = MakeOverlay({.max_decoded_bytes = 100'000});
+  EXPECT_THAT(by_bytes->Apply({.image = photo_png_, .faces = {GraceHopperFace()}}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("MB decoded")));
+  std::unique_ptr<MustacheOverlay> by_budget = MakeOverlay({.decode_memory_bytes = 100'000});
+  EXPECT_THAT(by_budget->Apply({.image = photo_png_, .faces = {GraceHopperFace()}}),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("all images at once")));
+}
+
 // Each face costs a draw over up to the whole image: their number is
 // bounded, and a face's box must lie inside the image (#12).
 TEST_F(MustacheOverlayTest, RefusesMoreFacesThanTheLimitBeforeDecoding) {
@@ -479,6 +490,10 @@ TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_faces")));
   EXPECT_THAT(MustacheOverlay::Create({.max_pixels = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_pixels")));
+  EXPECT_THAT(MustacheOverlay::Create({.max_decoded_bytes = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_decoded_bytes")));
+  EXPECT_THAT(MustacheOverlay::Create({.decode_memory_bytes = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--decode_memory_bytes")));
   for (int quality : {0, 101}) {
     EXPECT_THAT(MustacheOverlay::Create({.default_quality = quality}),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_quality")));

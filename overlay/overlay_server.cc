@@ -23,6 +23,8 @@ absl::Status RunOverlayServer(const OverlayServerConfig& config) {
   server::LogInfo("overlay ready",
                   {{"default_style", config.overlay.default_style},
                    {"max_pixels", config.overlay.max_pixels},
+                   {"max_decoded_bytes", config.overlay.max_decoded_bytes},
+                   {"decode_memory_bytes", config.overlay.decode_memory_bytes},
                    {"default_quality", config.overlay.default_quality},
                    {"max_faces", config.overlay.max_faces}});
   STACHE_ASSIGN_OR_RETURN(

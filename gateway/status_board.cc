@@ -131,19 +131,32 @@ json StatusBoard::Info(const server::RequestContext& trace) {
 
 Readiness StatusBoard::CheckReadiness(const server::RequestContext& trace) {
   const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
+  // Health alone is not enough: a backend can answer SERVING (gRPC serves
+  // health without the threads its calls need) while it refuses every call,
+  // all its call slots taken. GetInfo goes through the same admission as
+  // real work, so a refusal there means the backend refuses work.
   std::vector<std::future<absl::StatusOr<HealthCheckResponse::ServingStatus>>> checks;
+  std::vector<std::future<absl::StatusOr<info::v1::GetInfoResponse>>> calls;
   for (const BackendTarget& backend : backends_) {
     checks.push_back(std::async(std::launch::async, [&backend, &call] {
       return backend.probe->CheckHealth(call, backend.health_service);
     }));
+    calls.push_back(std::async(std::launch::async,
+                               [&backend, &call] { return backend.probe->GetInfo(call); }));
   }
   Readiness readiness{.ready = true, .backends = json::object()};
   for (size_t i = 0; i < backends_.size(); ++i) {
     absl::StatusOr<HealthCheckResponse::ServingStatus> status = checks[i].get();
+    const absl::StatusOr<info::v1::GetInfoResponse> info = calls[i].get();
     const bool serving = status.ok() && *status == HealthCheckResponse::SERVING;
-    readiness.ready = readiness.ready && serving;
-    readiness.backends[backends_[i].name] =
-        status.ok() ? HealthName(status) : status.status().ToString();
+    readiness.ready = readiness.ready && serving && info.ok();
+    if (serving && !info.ok()) {
+      readiness.backends[backends_[i].name] =
+          absl::StrCat("SERVING but refusing calls: ", info.status().ToString());
+    } else {
+      readiness.backends[backends_[i].name] =
+          status.ok() ? HealthName(status) : status.status().ToString();
+    }
   }
   return readiness;
 }

@@ -1,6 +1,7 @@
 // Who is serving and whether they are well: GET /v1/info (the gateway and
 // every backend instance it can reach, for watching a rolling update) and
-// GET /readyz (every backend answers its health check with SERVING).
+// GET /readyz (every backend answers its health check with SERVING and
+// accepts a call: a backend that refuses work is not ready).
 //
 //   StatusBoard board(identity, /*max_body_bytes=*/20'000'000, {{.name = "detector", .target = "dns:///detector:50051",
 //                                 .health_service = "stache.detector.v1.DetectorService",

@@ -4,11 +4,15 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <atomic>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gateway/instance_identity.h"
+#include "absl/synchronization/notification.h"
 #include "gateway/testing/fake_backends.h"
+#include "server/grpc_server.h"
+#include "stache/detector/v1/detector.grpc.pb.h"
 #include "server/grpc_channel.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -110,6 +114,50 @@ TEST_F(StatusBoardTest, ReadyOnlyWhenEveryBackendServes) {
   EXPECT_FALSE(not_ready.ready);
   EXPECT_THAT(not_ready.backends["detector"].get<std::string>(), HasSubstr("UNAVAILABLE"));
   EXPECT_EQ(not_ready.backends["storage"], "SERVING");
+}
+
+// Holds every Detect until released.
+class BlockingDetector final : public detector::v1::DetectorService::Service {
+ public:
+  grpc::Status Detect(grpc::ServerContext*, const detector::v1::DetectRequest*,
+                      detector::v1::DetectResponse*) override {
+    ++inside;
+    release.WaitForNotificationWithTimeout(absl::Seconds(20));
+    return grpc::Status::OK;
+  }
+  std::atomic<int> inside{0};
+  absl::Notification release;
+};
+
+// A backend whose call slots are all taken still says SERVING; /readyz must
+// not (#12: idle streams made every upload fail while /readyz said ready).
+TEST_F(StatusBoardTest, ABackendThatRefusesWorkIsNotReady) {
+  BlockingDetector blocking;
+  auto busy = server::GrpcServer::Start(
+      {.host = "127.0.0.1", .port = 0, .max_concurrent_calls = 1},
+      {.service_name = "detector", .service_names = {"stache.detector.v1.DetectorService"}},
+      {&blocking});
+  ASSERT_THAT(busy, IsOk());
+  const std::string address = absl::StrCat("127.0.0.1:", (*busy)->port());
+  auto board = MakeBoard(address);
+  ASSERT_TRUE(board->CheckReadiness({}).ready);
+  auto stub = detector::v1::DetectorService::NewStub(server::MakeChannel(address, 1'000'000));
+  std::thread holder([&] {
+    grpc::ClientContext context;
+    detector::v1::DetectResponse response;
+    stub->Detect(&context, {}, &response);
+  });
+  ASSERT_TRUE(::stache::testing::WaitFor([&] { return blocking.inside == 1; },
+                                         absl::Seconds(10)));
+  Readiness refusing = board->CheckReadiness({});
+  EXPECT_FALSE(refusing.ready);
+  EXPECT_THAT(refusing.backends["detector"].get<std::string>(),
+              HasSubstr("RESOURCE_EXHAUSTED"));
+  EXPECT_EQ(refusing.backends["storage"], "SERVING");
+  blocking.release.Notify();
+  holder.join();
+  EXPECT_TRUE(::stache::testing::WaitFor([&] { return board->CheckReadiness({}).ready; },
+                                         absl::Seconds(10)));
 }
 
 TEST(ResolveTargetAddressesTest, ResolvesNamesAndKeepsOtherSchemes) {

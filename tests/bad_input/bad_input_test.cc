@@ -21,7 +21,11 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -46,6 +50,7 @@
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 #include "stache/storage/v1/storage.grpc.pb.h"
 #include "tests/e2e/service_stack.h"
+#include "tests/testing/hostile_images.h"
 #include "tests/testing/process.h"
 
 namespace stache {
@@ -59,6 +64,7 @@ using ::stache::testing::ReadFileOrDie;
 using ::stache::testing::TestDataPath;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 // Small, so that the oversized-body case is cheap.
 constexpr int64_t kMaxBodyBytes = 2'000'000;
@@ -413,7 +419,7 @@ const FormatCase kFormats[] = {
     {ImageFormat::kJpeg, 415, "truncated", 400, "decode"},
     {ImageFormat::kPng, 400, "decode", 400, "decode"},
     {ImageFormat::kWebp, 400, "decode", 400, "decode"},
-    {ImageFormat::kBmp, 400, "decode", 400, "decode"},
+    {ImageFormat::kBmp, 400, "decode", 400, "bmp image"},
     {ImageFormat::kTiff, 415, "truncated", 400, "decode"},
 };
 
@@ -490,10 +496,133 @@ TEST_F(BadInputTest, WebpWithADicomSignatureIs400AndTheBackendsSurvive) {
   std::string webp = absl::StrCat("RIFF", std::string(4, '\0'), "WEBP", "JUNK",
                                   std::string(4, '\0'), encoded.substr(12));
   webp.replace(128, 4, "DICM");
-  ExpectJsonError(Upload(webp, "", "x.webp", "image/webp"), 400, "DICOM");
+  ExpectJsonError(Upload(webp, "", "x.webp", "image/webp"), 400, "webp image could not");
   overlay::v1::ApplyRequest request = ApplyWith(DetectedFace());
   request.set_image(webp);
-  ExpectGrpcError(Apply(request), grpc::StatusCode::INVALID_ARGUMENT, "DICOM");
+  ExpectGrpcError(Apply(request), grpc::StatusCode::INVALID_ARGUMENT, "webp image could not");
+}
+
+// ---------------------------------------------------------------------------
+// Hostile images (issue #12): each class of attack that got through, sent
+// over REST and to both backends. Bytes reach only the sniffed format's own
+// library, and the limits hold on what that library reads.
+
+// A file the attacker wants back, and a URL that would hold a thread.
+struct Bait {
+  std::string secret_path;
+  std::string secret;
+  int listener = -1;  // accepts nothing; a connection attempt is a failure
+  std::string url;
+};
+
+Bait MakeBait() {
+  Bait bait;
+  bait.secret_path = ::testing::TempDir() + "/stache-bad-input-secret";
+  bait.secret = "SECRET-2c9f0e71";
+  std::FILE* file = std::fopen(bait.secret_path.c_str(), "w");
+  std::fputs(bait.secret.c_str(), file);
+  std::fclose(file);
+  bait.listener = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  ::bind(bait.listener, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  ::listen(bait.listener, 8);
+  ::getsockname(bait.listener, reinterpret_cast<sockaddr*>(&address), &length);
+  bait.url = absl::StrCat("/vsicurl/http://127.0.0.1:", ntohs(address.sin_port), "/x");
+  return bait;
+}
+
+bool SomeoneConnected(const Bait& bait) {
+  const int accepted = ::accept(bait.listener, nullptr, nullptr);
+  if (accepted >= 0) ::close(accepted);
+  return accepted >= 0;
+}
+
+TEST_F(BadInputTest, GdalVrtInFakeWebpsReadsNoFileAndFetchesNoUrl) {
+  const Bait bait = MakeBait();
+  const int stored_before = CountObjects("images/");
+  for (testing::WebpChunk chunk :
+       {testing::WebpChunk::kVp8, testing::WebpChunk::kVp8l, testing::WebpChunk::kVp8x}) {
+    for (const std::string& source : {bait.secret_path, bait.url}) {
+      SCOPED_TRACE(source);
+      const std::string bytes = testing::GdalPayloadInFakeWebp(chunk, source);
+      // VP8X sizes without NUL bytes are bombs: refused even earlier.
+      const bool bomb = chunk == testing::WebpChunk::kVp8x;
+      httplib::Result uploaded = Upload(bytes, "", "x.webp", "image/webp");
+      ExpectJsonError(uploaded, bomb ? 429 : 400, bomb ? "pixels" : "webp image");
+      ASSERT_TRUE(uploaded);
+      EXPECT_THAT(uploaded->body, Not(HasSubstr(source)));
+      detector::v1::DetectRequest detect;
+      detect.set_image(bytes);
+      detector::v1::DetectResponse detected;
+      grpc::Status status = detector_->Detect(Context().get(), detect, &detected);
+      EXPECT_EQ(status.error_code(), bomb ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                                          : grpc::StatusCode::INVALID_ARGUMENT);
+      EXPECT_THAT(status.error_message(), Not(HasSubstr(source)));
+      overlay::v1::ApplyRequest apply = ApplyWith(DetectedFace());
+      apply.set_image(bytes);
+      status = Apply(apply);
+      EXPECT_EQ(status.error_code(), bomb ? grpc::StatusCode::RESOURCE_EXHAUSTED
+                                          : grpc::StatusCode::INVALID_ARGUMENT);
+    }
+  }
+  EXPECT_FALSE(SomeoneConnected(bait));
+  EXPECT_EQ(CountObjects("images/"), stored_before);  // nothing was stored
+  ::close(bait.listener);
+}
+
+TEST_F(BadInputTest, BmpWithOtherDecodersSignaturesReachesOnlyTheBmpDecoder) {
+  const Bait bait = MakeBait();
+  ExpectJsonError(Upload(testing::GdalPayloadInBmp(9, bait.secret_path), "", "x.bmp", "image/bmp"),
+                  400, "bmp image is not supported");
+  // A valid header: its pixels are the bytes that follow it, never a file's.
+  detector::v1::DetectRequest detect;
+  detect.set_image(testing::GdalPayloadInBmp(0, bait.secret_path));
+  detector::v1::DetectResponse detected;
+  EXPECT_TRUE(detector_->Detect(Context().get(), detect, &detected).ok());
+  EXPECT_EQ(detected.image_width_px(), 16);
+  EXPECT_EQ(detected.image_height_px(), 16);
+  ::close(bait.listener);
+}
+
+TEST_F(BadInputTest, DuplicatedTiffSizeTagsCannotHideABomb) {
+  const std::string tiff = testing::TiffWithDuplicateSize(kBombSide, kBombSide);
+  ExpectJsonError(Upload(tiff, "", "x.tiff", "image/tiff"), 429, "pixels");
+  overlay::v1::ApplyRequest apply = ApplyWith(DetectedFace());
+  apply.set_image(tiff);
+  ExpectGrpcError(Apply(apply), grpc::StatusCode::RESOURCE_EXHAUSTED, "pixels");
+}
+
+TEST_F(BadInputTest, DeepImagesAtThePixelCapAreRefusedByTheirDecodedBytes) {
+  // 36 and 16 million pixels, under the 40 million cap, but 288 and 192 MB
+  // decoded.
+  ExpectJsonError(Upload(testing::SixteenBitRgbaPngHeader(6000, 6000), "", "x.png", "image/png"),
+                  429, "288 MB decoded");
+  detector::v1::DetectRequest detect;
+  detect.set_image(testing::FloatTiffHeader(4000, 4000));
+  detector::v1::DetectResponse detected;
+  ExpectGrpcError(detector_->Detect(Context().get(), detect, &detected),
+                  grpc::StatusCode::RESOURCE_EXHAUSTED, "192 MB decoded");
+}
+
+TEST_F(BadInputTest, ProgressiveJpegsWithThousandsOfScansAreRefused) {
+  const std::string many = testing::JpegWithRepeatedScans(20'000);
+  ASSERT_LT(many.size(), static_cast<size_t>(kMaxBodyBytes));
+  ExpectJsonError(Upload(many), 400, "jpeg image");
+  overlay::v1::ApplyRequest apply = ApplyWith(DetectedFace());
+  apply.set_image(testing::ProgressiveJpegWithScans(150));
+  ExpectGrpcError(Apply(apply), grpc::StatusCode::INVALID_ARGUMENT, "progressive scans");
+}
+
+TEST_F(BadInputTest, HostileImagesLeftEveryDecoderUnderItsMemoryBound) {
+  // The decoders refused everything above before allocating pixels: the
+  // backends' peak stays that of decoding ordinary photos.
+  constexpr int64_t kBackendPeakBytes = 600'000'000;
+  EXPECT_LT(stack_->detector().PeakResidentBytes(), kBackendPeakBytes);
+  EXPECT_LT(stack_->overlay().PeakResidentBytes(), kBackendPeakBytes);
+  EXPECT_GT(stack_->detector().PeakResidentBytes(), 0);
 }
 
 TEST_F(BadInputTest, ZeroByteRawBodyIs400) {

@@ -1,5 +1,6 @@
 #include "overlay/mustache_overlay.h"
 
+#include <cmath>
 #include <random>
 #include <utility>
 
@@ -153,7 +154,12 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
     if (const std::optional<cv::Rect2d>& box = request.faces[i].box; box.has_value()) {
       // A pixel of slack for rounding in the detector's float boxes.
       const cv::Rect2d slack(-1, -1, pixels.cols + 2, pixels.rows + 2);
-      if (!(box->width >= 0 && box->height >= 0) || (*box & slack) != *box) {
+      if (!std::isfinite(box->x) || !std::isfinite(box->y) || !std::isfinite(box->width) ||
+          !std::isfinite(box->height)) {
+        return absl::InvalidArgumentError(
+            absl::StrFormat("faces[%d].bounding_box is not made of finite numbers", i));
+      }
+      if (box->width < 0 || box->height < 0 || (*box & slack) != *box) {
         return absl::InvalidArgumentError(absl::StrFormat(
             "faces[%d].bounding_box (x %g, y %g, %g x %g) is not inside the %d x %d image",
             i, box->x, box->y, box->width, box->height, pixels.cols, pixels.rows));

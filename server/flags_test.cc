@@ -27,6 +27,24 @@ TEST(FlagsTest, ServerConfigComesFromTheSharedFlags) {
   EXPECT_EQ(config.max_image_bytes, 1234);
 }
 
+// The limits that keep one kind of call from starving another (#12) are on
+// by default: a server started from its flags has them.
+TEST(FlagsTest, CallLimitsAndDeadlinesComeFromTheFlagsAndAreOnByDefault) {
+  ServerConfig config = ServerConfigFromFlags(50051);
+  EXPECT_EQ(config.max_concurrent_calls, 32);
+  EXPECT_EQ(config.max_concurrent_streams, 32);
+  EXPECT_EQ(config.max_control_streams, 8);
+  EXPECT_EQ(config.default_call_deadline, absl::Seconds(30));
+  EXPECT_EQ(config.default_stream_deadline, absl::Minutes(5));
+  EXPECT_EQ(config.stream_idle_timeout, absl::Seconds(30));
+  absl::SetFlag(&FLAGS_stream_idle_timeout, absl::Seconds(2));
+  absl::SetFlag(&FLAGS_max_control_streams, 3);
+  config = ServerConfigFromFlags(50051);
+  EXPECT_EQ(config.stream_idle_timeout, absl::Seconds(2));
+  EXPECT_EQ(config.max_control_streams, 3);
+  EXPECT_THAT(ValidateServerConfig(config), IsOk());
+}
+
 TEST(FlagsTest, EnvironmentOverridesDefaultAndCommandLineOverridesEnvironment) {
   setenv("STACHE_LOG_LEVEL", "warning", 1);
   setenv("STACHE_HOST", "127.0.0.2", 1);
@@ -71,6 +89,10 @@ TEST(ServerConfigTest, RejectsImpossibleValuesNamingTheFlag) {
   config.drain_delay = absl::Seconds(3);
   EXPECT_THAT(ValidateServerConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--drain_delay")));
+  config = ServerConfig();
+  config.default_call_deadline = absl::ZeroDuration();
+  EXPECT_THAT(ValidateServerConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_call_deadline")));
 }
 
 TEST(ServerConfigTest, MessageLimitFitsTheLargestImage) {

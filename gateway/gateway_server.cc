@@ -85,8 +85,10 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
   if (absl::Status status = ValidateHttpServerOptions(
           {.port = config.port,
            .max_body_bytes = config.max_body_bytes,
+           .body_memory_bytes = config.http_body_memory_bytes,
            .threads = config.http_threads,
            .max_waiting_connections = config.http_max_waiting_connections,
+           .max_connections = config.http_max_connections,
            .read_timeout = config.http_read_timeout,
            .write_timeout = config.http_write_timeout,
            .keep_alive_timeout = config.http_keep_alive_timeout});
@@ -155,8 +157,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
       {.host = config.host,
        .port = config.port,
        .max_body_bytes = config.max_body_bytes,
+       .body_memory_bytes = config.http_body_memory_bytes,
        .threads = config.http_threads,
        .max_waiting_connections = config.http_max_waiting_connections,
+       .max_connections = config.http_max_connections,
        .read_timeout = config.http_read_timeout,
        .write_timeout = config.http_write_timeout,
        .keep_alive_timeout = config.http_keep_alive_timeout},
@@ -201,8 +205,8 @@ absl::Status RunGatewayServer(const GatewayConfig& config) {
     stopped.Notify();
   });
   if (!stopped.WaitForNotificationWithTimeout(config.grace_period)) {
-    // httplib cannot cancel a handler; past the grace period the process
-    // ends with them, as the gRPC servers do.
+    // A handler waiting for a backend cannot be cancelled; past the grace
+    // period the process ends with them, as the gRPC servers do.
     server::LogWarning("grace period over with requests in flight; exiting");
     std::fflush(stderr);
     std::_Exit(0);

@@ -44,9 +44,12 @@ struct GatewayConfig {
   absl::Duration backend_timeout = absl::Seconds(10);
   // Deadline of health and info calls (/readyz, /v1/info).
   absl::Duration probe_timeout = absl::Seconds(2);
+  // See HttpServerOptions for what each bounds.
   int http_threads = 32;
   int http_max_waiting_connections = 256;
-  absl::Duration http_read_timeout = absl::Seconds(30);
+  int http_max_connections = 512;
+  int64_t http_body_memory_bytes = 200'000'000;
+  absl::Duration http_read_timeout = absl::Seconds(60);
   absl::Duration http_write_timeout = absl::Seconds(30);
   absl::Duration http_keep_alive_timeout = absl::Seconds(5);
   // ECS_CONTAINER_METADATA_URI_V4, when running on ECS.

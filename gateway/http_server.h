@@ -1,7 +1,11 @@
 // The HTTP adapter: the REST API (/v1/...), the web page, health, readiness
-// and metrics, served by cpp-httplib from a bounded thread pool. Handlers
-// only translate: HTTP in, Gallery / StatusBoard calls, HTTP out; errors go
-// through the one gRPC-to-HTTP table in http_errors.h.
+// and metrics. Routes (gateway/internal/http_routes.h) only translate: HTTP
+// in, Gallery / StatusBoard calls, HTTP out; errors go through the one
+// gRPC-to-HTTP table in http_errors.h. The transport
+// (gateway/internal/http_transport.h, Boost.Beast) reads requests with
+// asynchronous I/O within hard limits and deadlines, so hostile or slow
+// clients hold no thread and bounded memory, and runs handlers on a small
+// pool of threads.
 //
 //   STACHE_ASSIGN_OR_RETURN(auto http, HttpServer::Start(options, &gallery, &board, &metrics));
 //   ...  // serve until told to stop
@@ -12,7 +16,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -20,36 +23,44 @@
 #include "gateway/metrics.h"
 #include "gateway/status_board.h"
 
-namespace httplib {
-class Server;
-}  // namespace httplib
-
 namespace stache::gateway {
 namespace internal {
 class HttpRoutes;
+class HttpTransport;
 }  // namespace internal
 
 struct HttpServerOptions {
   std::string host = "0.0.0.0";
   int port = 8000;  // 0 picks a free port (tests)
-  // Larger request bodies get 413 before they are read.
+  // Larger request bodies get 413, before they are read when the client
+  // says their length, as soon as they pass it when chunked.
   int64_t max_body_bytes = 20'000'000;
-  // Connections are served by this many threads; a slow client holds one.
+  // Request bodies held in memory by all connections together; an upload
+  // that would pass it gets 503 (Retry-After).
+  int64_t body_memory_bytes = 200'000'000;
+  // Threads running handlers (which wait for the backends). Reading and
+  // writing are asynchronous: a slow client holds none.
   int threads = 32;
-  // Accepted connections waiting for a thread; beyond them the server stops
-  // accepting and further ones wait in the kernel's listen backlog, so a
-  // flood of connections costs bounded memory.
+  // Requests read in full and waiting for a handler thread; beyond them
+  // 503 (Retry-After).
   int max_waiting_connections = 256;
-  // A client that sends (or takes) nothing for this long is disconnected.
-  absl::Duration read_timeout = absl::Seconds(30);
+  // Open connections; beyond them the server stops accepting and new ones
+  // wait in the kernel's listen backlog, so a flood costs bounded memory.
+  int max_connections = 512;
+  // The whole request, head and body, must arrive within this (counted
+  // from its first byte; from the connection's start for the first one);
+  // a client that takes longer is disconnected, however it trickles.
+  absl::Duration read_timeout = absl::Seconds(60);
+  // The whole response must be taken within this.
   absl::Duration write_timeout = absl::Seconds(30);
+  // An idle keep-alive connection closes after this.
   absl::Duration keep_alive_timeout = absl::Seconds(5);
 };
 
 absl::Status ValidateHttpServerOptions(const HttpServerOptions& options);
 
-// Owns the listening socket and its threads. The gallery, board and metrics
-// must outlive it. Thread-safe.
+// Owns the listening socket, its I/O thread and the handler threads. The
+// gallery, board and metrics must outlive it. Thread-safe.
 class HttpServer final {
  public:
   // Binds (failing fast when the port is taken) and starts serving.
@@ -66,20 +77,18 @@ class HttpServer final {
   // /readyz answers 503 from now on; requests are still served.
   void StartDraining();
 
-  // Stops accepting connections and waits for the requests in flight (and
-  // idle keep-alive connections, at most keep_alive_timeout) to finish.
+  // Stops accepting connections (the port refuses them at once), closes
+  // idle ones and waits for the requests in flight to finish.
   void Shutdown();
 
  private:
   HttpServer(std::unique_ptr<internal::HttpRoutes> routes,
-             std::unique_ptr<httplib::Server> server, int port);
+             std::unique_ptr<internal::HttpTransport> transport, int port);
 
-  // Declared first so that it is destroyed last: the handlers point to it.
+  // Declared first so that it is destroyed last: the transport calls it.
   std::unique_ptr<internal::HttpRoutes> routes_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<internal::HttpTransport> transport_;
   const int port_;
-  std::thread listener_;
-  bool stopped_ = false;
 };
 
 }  // namespace stache::gateway

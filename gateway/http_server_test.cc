@@ -624,42 +624,59 @@ TEST_F(HttpServerTest, ShutdownLetsInFlightUploadsFinish) {
   shutdown.get();
 }
 
-// Beyond its threads and waiting connections the gateway stops accepting:
-// the next connection waits in the kernel's backlog, not in memory, and is
-// served once a place frees up.
-TEST_F(HttpServerTest, ConnectionsBeyondThreadsAndWaitingOnesWaitOutsideTheProcess) {
+// At --http_max_connections, with every connection busy, the gateway stops
+// accepting: the next connection waits in the kernel's backlog, not in
+// memory, and is served once a place frees up.
+TEST_F(HttpServerTest, ConnectionsBeyondTheCapWaitOutsideTheProcess) {
   GatewayConfig config = backends_.GatewayConfigForTest();
-  config.http_threads = 1;
-  config.http_max_waiting_connections = 1;
+  config.http_max_connections = 2;
   StartGateway(config);
-  const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
-  RawConnection serving(gateway_->port());  // holds the one thread
-  ASSERT_TRUE(serving.Send(get));
-  absl::SleepFor(absl::Milliseconds(200));
-  RawConnection waiting(gateway_->port());  // the one waiting place
-  ASSERT_TRUE(waiting.Send(get + "\r\n"));
-  absl::SleepFor(absl::Milliseconds(200));
-  RawConnection held(gateway_->port());  // accepted; the listener waits for room
-  ASSERT_TRUE(held.Send(get + "\r\n"));
-  absl::SleepFor(absl::Milliseconds(200));
   // The test process holds both ends: a connection the gateway accepted
   // adds two descriptors, one left in the backlog only the client's.
   auto open_fds = [] {
     return std::distance(std::filesystem::directory_iterator("/proc/self/fd"),
                          std::filesystem::directory_iterator());
   };
+  backends_.detector().BlockCalls();
+  const std::string jpeg = TestJpeg();
+  const std::string upload = UploadHeaders(static_cast<int64_t>(jpeg.size())) + jpeg;
+  RawConnection first(gateway_->port());  // both wait for the detector
+  ASSERT_TRUE(first.Send(upload));
+  RawConnection second(gateway_->port());
+  ASSERT_TRUE(second.Send(upload));
+  ASSERT_TRUE(stache::testing::WaitFor([&] { return backends_.detector().calls() == 2; },
+                                       absl::Seconds(5)));
   const auto fds_before = open_fds();
   RawConnection outside(gateway_->port());
-  ASSERT_TRUE(outside.Send(get + "\r\n"));
+  ASSERT_TRUE(outside.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   EXPECT_EQ(outside.ReadUntil("ok", absl::Milliseconds(500)), "");
   EXPECT_EQ(open_fds() - fds_before, 1)
       << "the gateway accepted a connection it has no room for";
 
-  ASSERT_TRUE(serving.Send("\r\n"));
-  for (RawConnection* connection : {&serving, &waiting, &held, &outside}) {
-    EXPECT_THAT(connection->ReadUntilClosed(absl::Seconds(10)),
-                StartsWith("HTTP/1.1 200"));
-  }
+  backends_.detector().Release();
+  EXPECT_THAT(first.ReadUntil("}", absl::Seconds(10)), StartsWith("HTTP/1.1 201"));
+  EXPECT_THAT(second.ReadUntil("}", absl::Seconds(10)), StartsWith("HTTP/1.1 201"));
+  EXPECT_THAT(outside.ReadUntilClosed(absl::Seconds(10)), StartsWith("HTTP/1.1 200"));
+}
+
+// At the cap, a connection that has not finished its head (or sits idle)
+// makes room for a new one: silent clients cannot lock others out.
+TEST_F(HttpServerTest, AtTheCapTheLongestWaitingHeadMakesRoom) {
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.http_max_connections = 2;
+  StartGateway(config);
+  RawConnection oldest(gateway_->port());
+  ASSERT_TRUE(oldest.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+  RawConnection younger(gateway_->port());
+  ASSERT_TRUE(younger.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+  httplib::Result healthz = client_->Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+  oldest.ReadUntilClosed(absl::Seconds(5));
+  EXPECT_TRUE(oldest.peer_closed());
+  // The younger one is still open and can finish its request.
+  ASSERT_TRUE(younger.Send("\r\n"));
+  EXPECT_THAT(younger.ReadUntil("ok", absl::Seconds(5)), StartsWith("HTTP/1.1 200"));
 }
 
 TEST_F(HttpServerTest, FailsFastWhenThePortIsTaken) {
@@ -713,6 +730,13 @@ TEST(GatewayConfigTest, RefusesImpossibleSettings) {
   config = GatewayConfig();
   config.http_threads = 0;
   EXPECT_FALSE(ValidateGatewayConfig(config).ok());
+  config = GatewayConfig();
+  config.http_max_connections = 0;
+  EXPECT_FALSE(ValidateGatewayConfig(config).ok());
+  config = GatewayConfig();
+  config.http_body_memory_bytes = config.max_body_bytes - 1;
+  EXPECT_THAT(std::string(ValidateGatewayConfig(config).message()),
+              HasSubstr("http_body_memory_bytes"));
   config = GatewayConfig();
   config.backend_timeout = absl::ZeroDuration();
   EXPECT_FALSE(ValidateGatewayConfig(config).ok());

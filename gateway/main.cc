@@ -1,4 +1,6 @@
 // stache-gateway: the HTTP API and web page in front of the gRPC services.
+#include <malloc.h>
+
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
@@ -25,18 +27,31 @@ ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
 ABSL_FLAG(absl::Duration, probe_timeout, absl::Seconds(2),
           "Deadline of the health and info calls behind /readyz and /v1/info.");
 ABSL_FLAG(int, http_threads, 32,
-          "Threads serving HTTP connections; a slow client holds one.");
+          "Threads running HTTP handlers (which wait for the backends); reading and "
+          "writing are asynchronous, so a slow client holds none.");
 ABSL_FLAG(int, http_max_waiting_connections, 256,
-          "Accepted connections waiting for a thread; beyond them new "
-          "connections wait in the kernel's listen backlog (bounded memory).");
-ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(30),
-          "A client that sends nothing for this long is disconnected.");
+          "Requests read in full and waiting for a handler thread; beyond them 503.");
+ABSL_FLAG(int, http_max_connections, 512,
+          "Open HTTP connections; beyond them new connections wait in the kernel's "
+          "listen backlog (bounded memory).");
+ABSL_FLAG(int64_t, http_body_memory_bytes, 200'000'000,
+          "Request bodies held in memory by all connections together; an upload that "
+          "would pass it gets 503.");
+ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(60),
+          "The whole request, headers and body, must arrive within this (from its first "
+          "byte); a client that takes longer is disconnected, however it trickles.");
 ABSL_FLAG(absl::Duration, http_write_timeout, absl::Seconds(30),
-          "A client that reads nothing for this long is disconnected.");
+          "The whole response must be taken within this, else the client is "
+          "disconnected.");
 ABSL_FLAG(absl::Duration, http_keep_alive_timeout, absl::Seconds(5),
           "Idle keep-alive connections are closed after this long.");
 
 int main(int argc, char** argv) {
+  // Request bodies and images are allocated and freed by the megabyte. By
+  // default glibc raises its mmap threshold after such a free (up to
+  // 32 MB), so later ones come from heaps it keeps: RSS would stay at the
+  // high-water mark of the last attack. Fixed, they go back to the system.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   stache::server::SetLogService("gateway");
   stache::server::ParseFlags(
       argc, argv,
@@ -60,6 +75,8 @@ int main(int argc, char** argv) {
       .probe_timeout = absl::GetFlag(FLAGS_probe_timeout),
       .http_threads = absl::GetFlag(FLAGS_http_threads),
       .http_max_waiting_connections = absl::GetFlag(FLAGS_http_max_waiting_connections),
+      .http_max_connections = absl::GetFlag(FLAGS_http_max_connections),
+      .http_body_memory_bytes = absl::GetFlag(FLAGS_http_body_memory_bytes),
       .http_read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
       .http_write_timeout = absl::GetFlag(FLAGS_http_write_timeout),
       .http_keep_alive_timeout = absl::GetFlag(FLAGS_http_keep_alive_timeout),

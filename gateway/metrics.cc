@@ -30,6 +30,11 @@ GatewayMetrics::GatewayMetrics()
           "Open HTTP connections (at most --http_max_connections; beyond them new "
           "connections wait in the kernel's listen backlog).",
           {})),
+      http_evicted_(&registry_.AddCounter(
+          "stache_gateway_http_connections_evicted_total",
+          "Connections closed at --http_max_connections to make room for a new one: "
+          "the one idle, or waiting for its head, the longest.",
+          {})),
       backend_calls_(&registry_.AddCounter(
           "stache_gateway_backend_calls_total",
           "gRPC calls to backends, by backend, method and gRPC status code.",
@@ -43,6 +48,7 @@ GatewayMetrics::GatewayMetrics()
   http_in_flight_->Set({}, 0);
   http_waiting_->Set({}, 0);
   http_open_->Set({}, 0);
+  http_evicted_->Increment({}, 0);
   faces_detected_->Increment({}, 0);
 }
 

@@ -46,6 +46,9 @@ class GatewayMetrics final {
   Gauge& http_connections_waiting() { return *http_waiting_; }
   // Open HTTP connections (at most --http_max_connections).
   Gauge& http_connections_open() { return *http_open_; }
+  // Connections closed at the cap to make room for new ones (idle, or their
+  // head not complete).
+  Counter& http_connections_evicted() { return *http_evicted_; }
   Counter& faces_detected() { return *faces_detected_; }
 
  private:
@@ -55,6 +58,7 @@ class GatewayMetrics final {
   Gauge* http_in_flight_;
   Gauge* http_waiting_;
   Gauge* http_open_;
+  Counter* http_evicted_;
   Counter* backend_calls_;
   Histogram* backend_latency_;
   Counter* faces_detected_;

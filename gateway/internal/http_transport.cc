@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -83,7 +84,9 @@ struct UploadSinkBody {
     void finish(beast::error_code& ec) { ec = {}; }
 
    private:
-    UploadBodyReader* sink_;
+    // The parser makes its reader before the body's value is set; read it
+    // when the body starts.
+    value_type& sink_;
   };
 };
 
@@ -147,14 +150,16 @@ class WorkerPool final {
 };
 
 // Which limit a head that outgrew kMaxHeaderBytes broke: the request line
-// (414), one field (400) or all of them together (431).
-HttpRefusal ClassifyOversizedHead(absl::string_view head) {
-  const size_t first_line_end = head.find('\n');
-  if (first_line_end == absl::string_view::npos || first_line_end > kMaxRequestLineBytes) {
+// (414), one field (400) or all of them together (431). `target` is empty
+// when the request line did not end; else `fields` is what is buffered of
+// the header fields (Beast has consumed the request line).
+HttpRefusal ClassifyOversizedHead(absl::string_view target, absl::string_view fields) {
+  if (target.empty() || target.size() > kMaxRequestLineBytes) {
     return {414, absl::InvalidArgumentError(absl::StrCat(
                      "the request line is longer than ", kMaxRequestLineBytes, " bytes"))};
   }
-  size_t start = first_line_end + 1;
+  const absl::string_view head = fields;
+  size_t start = 0;
   while (start < head.size()) {
     size_t end = head.find('\n', start);
     if (end == absl::string_view::npos) end = head.size();
@@ -186,6 +191,7 @@ class HttpTransportImpl final {
         budget_(options.body_memory_bytes),
         acceptor_(io_),
         retry_timer_(io_),
+        cap_timer_(io_),
         workers_(options.worker_threads, static_cast<size_t>(options.max_waiting_requests),
                  metrics->http_connections_waiting()) {}
 
@@ -207,19 +213,27 @@ class HttpTransportImpl final {
 
  private:
   void Accept();
+  // At the cap: when a connection waits in the backlog, closes the longest
+  // waiting evictable one to make room.
+  void AwaitConnectionAtCap();
 
   const HttpTransportOptions options_;
   HttpRoutes* const routes_;
   GatewayMetrics* const metrics_;
   BodyMemoryBudget budget_;
   net::io_context io_{1};
+  // Keeps io_.run() going while no operation is pending (every connection
+  // waiting for its handler, accepting paused).
+  net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
+  net::steady_timer cap_timer_;
   int port_ = 0;
   std::thread io_thread_;
   // I/O thread only:
   std::set<Session*> sessions_;
   bool accept_paused_ = false;
+  bool awaiting_at_cap_ = false;
   bool stopping_ = false;
   absl::Notification all_closed_;
   bool shut_down_ = false;  // Shutdown's caller only
@@ -248,11 +262,18 @@ class Session final : public std::enable_shared_from_this<Session> {
   // Shutdown: a connection between requests, or whose request has not
   // even sent its head, closes now; others after their response.
   void OnShutdown() {
-    if (state_ == State::kIdle ||
-        (state_ == State::kReading && head_parser_ && !head_parser_->is_header_done())) {
-      Close();
-    }
+    if (Evictable()) Close();
   }
+
+  // Whether closing it loses no work: idle between requests, or its head
+  // not complete yet (a slow or silent client).
+  bool Evictable() const {
+    return state_ == State::kIdle ||
+           (state_ == State::kReading && head_parser_ && !head_parser_->is_header_done());
+  }
+  // Since when it has been idle or reading its head.
+  std::chrono::steady_clock::time_point waiting_since() const { return since_; }
+  void Evict() { Close(); }
 
  private:
   enum class State { kIdle, kReading, kHandling, kWriting, kClosing };
@@ -270,6 +291,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     buffer_.shrink_to_fit();
     state_ = State::kIdle;
+    since_ = std::chrono::steady_clock::now();
     stream_.expires_after(ToChrono(options_.keep_alive_timeout));
     stream_.async_read_some(
         buffer_.prepare(kReadChunkBytes),
@@ -286,6 +308,7 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   void ReadRequest() {
     state_ = State::kReading;
+    since_ = std::chrono::steady_clock::now();
     request_ = HttpRequest();
     request_.remote_addr = remote_addr_;
     reader_.reset();
@@ -306,9 +329,11 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   void OnHead(beast::error_code ec) {
     if (ec == http::error::header_limit || ec == http::error::buffer_overflow) {
-      const std::string head = beast::buffers_to_string(buffer_.data());
-      body_unread_ = true;
-      Refuse(ClassifyOversizedHead(head));
+      const std::string fields = beast::buffers_to_string(buffer_.data());
+      const auto& partial = head_parser_->get();
+      request_.method = std::string(partial.method_string());
+      request_.target = std::string(partial.target());
+      Refuse(ClassifyOversizedHead(request_.target, fields));
       return;
     }
     if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
@@ -480,8 +505,10 @@ class Session final : public std::enable_shared_from_this<Session> {
                 self->request_, {500, absl::InternalError("unexpected exception")});
           }
           form.reset();
-          net::post(self->transport_->io(),
-                    [self = std::move(self), response = std::move(response)]() mutable {
+          // Moved, so that the last reference (and the session's end) is
+          // the I/O thread's; io is read before the move.
+          net::io_context& io = self->transport_->io();
+          net::post(io, [self = std::move(self), response = std::move(response)]() mutable {
                       self->Write(std::move(response));
                     });
         });
@@ -492,6 +519,9 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
   void Refuse(HttpRefusal refusal) {
+    // Whatever the client still sends is drained before the close, so
+    // that it reads the refusal rather than a reset.
+    body_unread_ = true;
     Write(transport_->routes().Refuse(request_, refusal));
   }
 
@@ -577,6 +607,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::unique_ptr<http::response<http::string_body>> response_;
   bool body_unread_ = false;  // a body was sent and not (all) read
   size_t drained_ = 0;
+  std::chrono::steady_clock::time_point since_ = std::chrono::steady_clock::now();
 };
 
 absl::Status HttpTransportImpl::Bind() {
@@ -624,6 +655,7 @@ void HttpTransportImpl::Accept() {
   if (static_cast<int>(sessions_.size()) >= options_.max_connections) {
     // Resumed by Closed(); meanwhile the kernel's backlog holds new ones.
     accept_paused_ = true;
+    AwaitConnectionAtCap();
     return;
   }
   acceptor_.async_accept([this](beast::error_code ec, tcp::socket socket) {
@@ -641,6 +673,37 @@ void HttpTransportImpl::Accept() {
     socket.set_option(tcp::no_delay(true), ignored);
     std::make_shared<Session>(std::move(socket), this)->Start();
     Accept();
+  });
+}
+
+void HttpTransportImpl::AwaitConnectionAtCap() {
+  if (awaiting_at_cap_ || stopping_) return;
+  awaiting_at_cap_ = true;
+  acceptor_.async_wait(tcp::acceptor::wait_read, [this](beast::error_code ec) {
+    awaiting_at_cap_ = false;
+    if (ec || stopping_ || !accept_paused_) return;
+    // A connection is waiting in the backlog. A full house of clients that
+    // send nothing (or trickle their head) must not lock everyone else
+    // out: the one idle or waiting for its head the longest makes room,
+    // as nginx reuses idle connections. Connections with work in progress
+    // are never closed for this; when all have some, new ones wait.
+    Session* oldest = nullptr;
+    for (Session* session : sessions_) {
+      if (session->Evictable() &&
+          (oldest == nullptr || session->waiting_since() < oldest->waiting_since())) {
+        oldest = session;
+      }
+    }
+    if (oldest != nullptr) {
+      metrics_->http_connections_evicted().Increment({});
+      oldest->Evict();  // its close resumes accepting
+      return;
+    }
+    // All busy: look again shortly (the backlog stays readable meanwhile).
+    cap_timer_.expires_after(std::chrono::milliseconds(100));
+    cap_timer_.async_wait([this](beast::error_code timer_ec) {
+      if (!timer_ec && accept_paused_) AwaitConnectionAtCap();
+    });
   });
 }
 
@@ -670,12 +733,14 @@ void HttpTransportImpl::Shutdown() {
     beast::error_code ignored;
     acceptor_.close(ignored);
     retry_timer_.cancel();
+    cap_timer_.cancel();
     // Copy: closing may end sessions, which erase themselves.
     const std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
     for (Session* session : sessions) session->OnShutdown();
     if (sessions_.empty()) all_closed_.Notify();
   });
   all_closed_.WaitForNotification();
+  work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
   workers_.Shutdown();

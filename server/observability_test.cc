@@ -178,6 +178,13 @@ TEST(ObservabilityTest, RefusesCallsBeyondTheConcurrencyLimitInsteadOfQueueing) 
   }
   EXPECT_GE(refused, 2);
   EXPECT_EQ(detector.inside, 2);
+  // Refusals and admitted calls are counted by kind.
+  httplib::Client admin("127.0.0.1", server->admin_port());
+  auto metrics = admin.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("stache_grpc_server_admitted_calls{kind=\"work\"} 2"));
+  EXPECT_THAT(metrics->body,
+              ContainsRegex("stache_grpc_server_refused_calls_total\\{kind=\"work\"\\} [1-9]"));
   detector.release.Notify();
   for (std::thread& thread : held) thread.join();
   EXPECT_EQ(held_ok, 2);

@@ -149,9 +149,11 @@ class RpcObserver final : public grpc::experimental::Interceptor {
         [call](const absl::Status& status) { call->End(status); });
     if (admitted.ok()) {
       admission_ = *admitted;
+      metrics_->CallAdmitted(kind_);
       return;
     }
     refused_ = admitted.status();
+    metrics_->CallRefused(kind_);
     // The status goes to the client now; TryCancel then marks the context
     // cancelled so that the handler (which gRPC still runs) does no work.
     // The first cancellation's status is the one sent.
@@ -165,6 +167,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     if (!refused_.ok()) return refused_;
     if (admission_ == 0) return absl::OkStatus();
     const uint64_t admission = std::exchange(admission_, 0);
+    metrics_->CallReleased(kind_);
     return limiter_->Release(admission);
   }
 
@@ -242,7 +245,21 @@ RpcMetrics::RpcMetrics(MetricsRegistry& registry)
                                           {"grpc_service", "grpc_method"})),
       sent_bytes_(registry.AddCounter("stache_grpc_server_sent_bytes_total",
                                       "Protobuf bytes of response messages sent.",
-                                      {"grpc_service", "grpc_method"})) {}
+                                      {"grpc_service", "grpc_method"})),
+      admitted_(registry.AddGauge(
+          "stache_grpc_server_admitted_calls",
+          "Calls admitted and not yet finished, by kind (work, stream, control_stream, "
+          "health_watch, health_check); each kind has its own limit.",
+          {"kind"})),
+      refused_(registry.AddCounter("stache_grpc_server_refused_calls_total",
+                                   "Calls refused because their kind was at its limit.",
+                                   {"kind"})) {}
+
+void RpcMetrics::CallAdmitted(CallKind kind) { admitted_.Add({CallKindName(kind)}, 1); }
+
+void RpcMetrics::CallReleased(CallKind kind) { admitted_.Add({CallKindName(kind)}, -1); }
+
+void RpcMetrics::CallRefused(CallKind kind) { refused_.Increment({CallKindName(kind)}); }
 
 void RpcMetrics::CallStarted(const std::string& service, const std::string& method) {
   in_flight_.Add({service, method}, 1);

@@ -38,6 +38,10 @@ class RpcMetrics final {
   void MessageReceived(const std::string& service, const std::string& method,
                        size_t bytes);
   void MessageSent(const std::string& service, const std::string& method, size_t bytes);
+  // Admission by kind of call (see CallLimiter).
+  void CallAdmitted(CallKind kind);
+  void CallReleased(CallKind kind);
+  void CallRefused(CallKind kind);
 
  private:
   Counter& handled_;
@@ -45,6 +49,8 @@ class RpcMetrics final {
   Gauge& in_flight_;
   Counter& received_bytes_;
   Counter& sent_bytes_;
+  Gauge& admitted_;
+  Counter& refused_;
 };
 
 // "/stache.detector.v1.DetectorService/Detect" -> {"stache.detector.v1.DetectorService",

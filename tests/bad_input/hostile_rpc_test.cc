@@ -62,21 +62,22 @@ constexpr int kIdleTimeoutSeconds = 5;
 constexpr int kMaxControlStreams = 8;
 constexpr int kMaxConcurrentStreams = 32;
 
-// Resident memory each process must stay under, whatever is thrown at it
-// (measured at rest: storage ~20 MB, overlay ~40 MB, detector ~150 MB with
-// its landmark model; the attacks add little because nothing is buffered
-// for a refused caller).
-constexpr int64_t kStorageRssLimitKb = 150 * 1024;
-constexpr int64_t kOverlayRssLimitKb = 400 * 1024;
-constexpr int64_t kDetectorRssLimitKb = 600 * 1024;
+// Peak resident memory each process must stay under, whatever is thrown at
+// it. Measured over this whole suite on a 2-vCPU machine: storage 29 MB,
+// overlay 131 MB, detector 226 MB (its landmark model, and the 12 MP photos
+// of the abandoned calls); nothing is buffered for a refused caller.
+constexpr int64_t kStorageRssLimitKb = 100 * 1024;
+constexpr int64_t kOverlayRssLimitKb = 300 * 1024;
+constexpr int64_t kDetectorRssLimitKb = 450 * 1024;
 constexpr int64_t kGatewayRssLimitKb = 300 * 1024;
 
-// VmRSS of a process in kB, -1 when it cannot be read.
-int64_t ResidentKb(pid_t pid) {
+// The peak resident memory of a process so far (VmHWM) in kB, -1 when it
+// cannot be read: "stayed under" holds for the whole attack, not just after.
+int64_t PeakResidentKb(pid_t pid) {
   std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) != 0) continue;
+    if (line.rfind("VmHWM:", 0) != 0) continue;
     int64_t kb = -1;
     std::string digits;
     for (char c : line) {
@@ -170,12 +171,12 @@ class HostileRpcTest : public ::testing::Test {
     // Whatever the case sent, every process still runs, within its memory.
     for (Backend* backend : {storage_, detector_, overlay_}) {
       EXPECT_TRUE(backend->process->Running()) << backend->name << backend->process->Output();
-      const int64_t rss = ResidentKb(backend->process->pid());
+      const int64_t rss = PeakResidentKb(backend->process->pid());
       EXPECT_GT(rss, 0) << backend->name;
-      EXPECT_LT(rss, backend->rss_limit_kb) << backend->name << " RSS in kB";
+      EXPECT_LT(rss, backend->rss_limit_kb) << backend->name << " peak RSS in kB";
     }
     EXPECT_TRUE(gateway_->Running()) << gateway_->Output();
-    EXPECT_LT(ResidentKb(gateway_->pid()), kGatewayRssLimitKb) << "gateway RSS in kB";
+    EXPECT_LT(PeakResidentKb(gateway_->pid()), kGatewayRssLimitKb) << "gateway peak RSS in kB";
   }
 
   static Backend* Start(const std::string& name, std::vector<std::string> argv,
@@ -531,8 +532,8 @@ TEST_F(HostileRpcTest, AnAbandonedApplyStopsEarly) {
 // all of the above is still there, byte for byte.
 TEST_F(HostileRpcTest, ZzStoredPhotoIsIntactAfterwards) {
   for (Backend* backend : {storage_, detector_, overlay_}) {
-    std::cout << backend->name << " RSS after the attacks: "
-              << ResidentKb(backend->process->pid()) / 1024 << " MB\n";
+    std::cout << backend->name << " peak RSS: "
+              << PeakResidentKb(backend->process->pid()) / 1024 << " MB\n";
   }
   std::string stored;
   ASSERT_TRUE(Get("hostile/before.jpg", &stored).ok());

@@ -3,9 +3,10 @@
 // headers, (multipart) body, possibly several pipelined requests. They go to
 // a real stache::gateway::Gateway on a loopback port, in front of the fake
 // backends (gateway/testing/fake_backends.h), so the input passes through
-// cpp-httplib's parser, the gateway's upload checks and form reading
-// (CheckUploadHeaders, ReadUploadForm, which are private to http_server.cc
-// and so are reached through the socket), the image header guard, and the
+// the Beast transport's request reader and its limits (head sizes, field
+// counts, encodings, deadlines; gateway/internal/http_transport.cc), the
+// upload checks and the streaming multipart parser (also fuzzed alone,
+// faster, by upload_body_fuzzer), the image header guard, and the
 // translation of style, format, ids, page_size and page_token into the
 // Detect, Apply and storage requests. ASan watches every thread.
 //

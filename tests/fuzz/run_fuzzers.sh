@@ -12,7 +12,7 @@ source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build_dir="${1:-$source_dir/build}"
 fuzz_dir="$build_dir/fuzz"
 seconds="${STACHE_FUZZ_SECONDS:-30}"
-fuzzers="${STACHE_FUZZERS:-image_header_fuzzer object_key_fuzzer gateway_http_fuzzer}"
+fuzzers="${STACHE_FUZZERS:-image_header_fuzzer object_key_fuzzer gateway_http_fuzzer upload_body_fuzzer}"
 
 command -v clang++ >/dev/null || { echo "run_fuzzers: clang++ not found (scripts/setup.sh installs it)"; exit 1; }
 

@@ -37,6 +37,7 @@
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 #include "stache/storage/v1/storage.grpc.pb.h"
+#include "storage/storage_client.h"
 #include "tests/e2e/service_stack.h"
 #include "tests/testing/process.h"
 
@@ -233,33 +234,23 @@ class HostileRpcTest : public ::testing::Test {
                                         service, "\",grpc_method=\"", method, "\"}"));
   }
 
-  static grpc::Status Put(const std::string& key, const std::string& bytes,
-                          const std::string& token = kStorageToken) {
-    auto context = Context(token);
-    storage::v1::PutResponse response;
-    auto writer = storage_stub_->Put(context.get(), &response);
-    storage::v1::PutRequest header;
-    header.mutable_header()->set_namespace_("gateway");
-    header.mutable_header()->set_key(key);
-    writer->Write(header);
-    storage::v1::PutRequest chunk;
-    chunk.set_chunk(bytes);
-    writer->Write(chunk);
-    writer->WritesDone();
-    return writer->Finish();
+  // Through storage's own client (chunks, size and SHA-256 checked both
+  // ways), as the gateway stores photos.
+  static absl::Status Put(const std::string& key, const std::string& bytes) {
+    return Storage().PutObject({.ns = "gateway", .key = key}, bytes).status();
   }
 
-  static grpc::Status Get(const std::string& key, std::string* bytes) {
-    auto context = Context();
-    storage::v1::GetRequest request;
-    request.set_namespace_("gateway");
-    request.set_key(key);
-    auto reader = storage_stub_->Get(context.get(), request);
-    storage::v1::GetResponse response;
-    while (reader->Read(&response)) {
-      if (response.has_chunk()) bytes->append(response.chunk());
-    }
-    return reader->Finish();
+  static absl::Status Get(const std::string& key, std::string* bytes) {
+    absl::StatusOr<storage::StoredObject> object = Storage().GetObject("gateway", key);
+    if (!object.ok()) return object.status();
+    *bytes = std::move(object->bytes);
+    return absl::OkStatus();
+  }
+
+  static storage::StorageClient Storage() {
+    return storage::StorageClient(
+        storage::v1::StorageService::NewStub(server::MakeChannel(Address(*storage_), 64'000'000)),
+        {.token = kStorageToken});
   }
 
   static grpc::Status Detect(const std::string& image, detector::v1::DetectResponse* response) {

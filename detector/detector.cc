@@ -230,8 +230,9 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
     detection.image_size = bgr.size();
     const double scale = DetectionScale(config_, bgr.size(), options.min_face_size_px,
                                         finder_->smallest_face_px());
-    absl::StatusOr<std::vector<FaceCandidate>> found = finder_->Find(
-        DetectionImage(bgr, scale), static_cast<float>(options.min_face_size_px * scale));
+    absl::StatusOr<std::vector<FaceCandidate>> found =
+        finder_->Find(DetectionImage(bgr, scale),
+                      static_cast<float>(options.min_face_size_px * scale), deadline);
     if (!found.ok()) return found.status();
     for (FaceCandidate& candidate : *found) {
       const cv::Rect2f& b = candidate.box;

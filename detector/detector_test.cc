@@ -497,6 +497,12 @@ TEST(DetectorTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("face 0's landmarks")));
   EXPECT_THAT(QuickDetector().Detect(canvas, options, {.cancelled = [&] { return true; }}),
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("finding faces")));
+  // The cascade finder works in three passes (upright, rolled either way)
+  // and checks between them.
+  const FaceDetector& cascade = SharedDetector(AllSetups()[3]);
+  checks = 0;
+  EXPECT_THAT(cascade.Detect(canvas, options, {.cancelled = [&] { return ++checks > 2; }}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("rolled 20 degrees")));
 }
 
 // Several threads share one detector, as the server's threads do. The

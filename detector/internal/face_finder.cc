@@ -32,8 +32,10 @@ class HogFaceFinder final : public FaceFinder {
   // Measured: the test faces are found down to 55-65 px wide.
   float smallest_face_px() const override { return 70; }
 
-  absl::StatusOr<std::vector<FaceCandidate>> Find(const cv::Mat& grey,
-                                                  float /*min_face_px*/) const override {
+  // One pass (dlib's pyramid inside), so nothing to check between.
+  absl::StatusOr<std::vector<FaceCandidate>> Find(
+      const cv::Mat& grey, float /*min_face_px*/,
+      const server::CallDeadline& /*deadline*/) const override {
     std::vector<dlib::rect_detection> detections;
     try {
       auto detector = pool_.Acquire();
@@ -78,14 +80,20 @@ class CascadeFaceFinder final : public FaceFinder {
   // The smallest window, grown to a dlib-style box.
   float smallest_face_px() const override { return kBoxGrowth * window_.width; }
 
-  absl::StatusOr<std::vector<FaceCandidate>> Find(const cv::Mat& grey,
-                                                  float min_face_px) const override {
+  absl::StatusOr<std::vector<FaceCandidate>> Find(
+      const cv::Mat& grey, float min_face_px,
+      const server::CallDeadline& deadline) const override {
     cv::Mat equalized;
     std::vector<FaceCandidate> candidates;
     try {
       cv::equalizeHist(grey, equalized);
       auto cascade = pool_.Acquire();
       for (float roll : {0.f, kCascadeRollDegrees, -kCascadeRollDegrees}) {
+        if (absl::Status go_on = deadline.Check(absl::StrCat(
+                "the face cascade's pass for faces rolled ", roll, " degrees"));
+            !go_on.ok()) {
+          return go_on;
+        }
         FindRolled(*cascade, equalized, roll, min_face_px, &candidates);
       }
     } catch (const cv::Exception& e) {

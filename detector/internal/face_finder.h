@@ -2,8 +2,8 @@
 // of the photo and returns face boxes in that copy's pixels.
 //
 //   std::unique_ptr<FaceFinder> finder = MakeHogFaceFinder();
-//   STACHE_ASSIGN_OR_RETURN(std::vector<FaceCandidate> faces, finder->Find(small_grey,
-//   0));
+//   STACHE_ASSIGN_OR_RETURN(std::vector<FaceCandidate> faces,
+//                           finder->Find(small_grey, 0, server::CallDeadline{}));
 #ifndef STACHE_DETECTOR_INTERNAL_FACE_FINDER_H_
 #define STACHE_DETECTOR_INTERNAL_FACE_FINDER_H_
 
@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/call_deadline.h"
 
 namespace stache::detector::internal {
 
@@ -36,8 +37,9 @@ class FaceFinder {
   // can see; the caller scales the image so that wanted faces reach it.
   virtual float smallest_face_px() const = 0;
   // `grey` is CV_8UC1. Faces narrower than `min_face_px` may be skipped.
-  virtual absl::StatusOr<std::vector<FaceCandidate>> Find(const cv::Mat& grey,
-                                                          float min_face_px) const = 0;
+  // A finder that works in passes checks `deadline` between them.
+  virtual absl::StatusOr<std::vector<FaceCandidate>> Find(
+      const cv::Mat& grey, float min_face_px, const server::CallDeadline& deadline) const = 0;
 };
 
 // dlib's HOG frontal face detector (five filters: frontal, turned left and

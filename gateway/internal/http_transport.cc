@@ -366,7 +366,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     const bool has_body = head_parser_->chunked() ||
                           head_parser_->content_length().value_or(0) > 0;
     body_unread_ = has_body;
-    if (std::optional<HttpRefusal> refusal = CheckHead(fields); refusal.has_value()) {
+    if (std::optional<HttpRefusal> refusal = CheckHead(fields, has_body);
+        refusal.has_value()) {
       Refuse(*std::move(refusal));
       return;
     }
@@ -404,8 +405,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     ReadBody();
   }
 
-  // What the head alone refuses: sizes, counts, encodings.
-  std::optional<HttpRefusal> CheckHead(size_t fields) const {
+  // What the head alone refuses: sizes, counts, encodings of a body.
+  std::optional<HttpRefusal> CheckHead(size_t fields, bool has_body) const {
     if (request_.target.size() > kMaxRequestLineBytes) {
       return HttpRefusal{414, absl::InvalidArgumentError(absl::StrCat(
                                   "the request line is longer than ", kMaxRequestLineBytes,
@@ -426,7 +427,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     const std::string encoding =
         absl::AsciiStrToLower(absl::StripAsciiWhitespace(request_.HeaderValue("Content-Encoding")));
-    if (!encoding.empty() && encoding != "identity") {
+    if (has_body && !encoding.empty() && encoding != "identity") {
       // An encoded body is whatever size it inflates to; none is accepted.
       return HttpRefusal{415, absl::InvalidArgumentError(absl::StrCat(
                                   "request bodies with Content-Encoding '", encoding,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>  // encoding; decoding is in internal/
@@ -445,6 +446,8 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
   } catch (const cv::Exception&) {
     decoded = absl::InternalError(absl::StrCat("the ", ImageFormatName(header->format),
                                                " image could not be converted"));
+  } catch (const std::bad_alloc&) {
+    decoded = absl::ResourceExhaustedError("there is not enough memory to decode the image");
   }
   if (!decoded.ok()) return decoded.status();
   if (decoded->cols != source.width || decoded->rows != source.height) {

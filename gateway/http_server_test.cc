@@ -679,6 +679,22 @@ TEST_F(HttpServerTest, AtTheCapTheLongestWaitingHeadMakesRoom) {
   EXPECT_THAT(younger.ReadUntil("ok", absl::Seconds(5)), StartsWith("HTTP/1.1 200"));
 }
 
+TEST_F(HttpServerTest, Http10ClientsGetHttp11AnswersAndKeepAliveOnlyWhenAsked) {
+  RawConnection plain(gateway_->port());
+  ASSERT_TRUE(plain.Send("GET /healthz HTTP/1.0\r\n\r\n"));
+  const std::string once = plain.ReadUntilClosed(absl::Seconds(5));
+  EXPECT_THAT(once, StartsWith("HTTP/1.1 200"));
+  EXPECT_TRUE(plain.peer_closed());
+
+  RawConnection kept(gateway_->port());
+  ASSERT_TRUE(kept.Send("GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+  const std::string first = kept.ReadUntil("ok\n", absl::Seconds(5));
+  EXPECT_THAT(first, StartsWith("HTTP/1.1 200"));
+  EXPECT_THAT(first, HasSubstr("Connection: keep-alive"));
+  ASSERT_TRUE(kept.Send("GET /healthz HTTP/1.0\r\n\r\n"));
+  EXPECT_THAT(kept.ReadUntilClosed(absl::Seconds(5)), StartsWith("HTTP/1.1 200"));
+}
+
 TEST_F(HttpServerTest, FailsFastWhenThePortIsTaken) {
   GatewayConfig config = backends_.GatewayConfigForTest();
   config.port = gateway_->port();

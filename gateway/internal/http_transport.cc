@@ -532,7 +532,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     state_ = State::kWriting;
     const bool head_only = request_.method == "HEAD";
     auto response = std::make_unique<http::response<http::string_body>>();
-    response->version(request_.version == 10 ? 10 : 11);
+    // The highest version we speak, whatever the client's (RFC 9110 2.5).
+    response->version(11);
     response->result(static_cast<unsigned>(answer.status));
     for (auto& [name, value] : answer.headers) response->insert(name, value);
     const size_t length = answer.body.size();
@@ -543,6 +544,8 @@ class Session final : public std::enable_shared_from_this<Session> {
                              : body_parser_ ? body_parser_->keep_alive()
                                             : false);
     response->keep_alive(keep_alive);
+    // An HTTP/1.0 client keeps the connection only when told so.
+    if (keep_alive && request_.version == 10) response->set(http::field::connection, "keep-alive");
     response_ = std::move(response);
     stream_.expires_after(ToChrono(options_.write_timeout));
     http::async_write(stream_, *response_,

@@ -41,8 +41,13 @@ using tcp = boost::asio::ip::tcp;
 // sees the answer rather than a reset.
 constexpr size_t kMaxDrainBytes = 1 << 20;
 constexpr auto kDrainTime = std::chrono::seconds(1);
-// Reads of the socket are at most this large.
+// Reads of a body (and of a refused body being drained) are at most this
+// large.
 constexpr size_t kReadChunkBytes = 64 * 1024;
+// A connection's buffer starts this small, which fits the head of most
+// requests: idle, slow and silent connections cost about this much, not a
+// body-sized buffer each.
+constexpr size_t kFirstReadBytes = 1024;
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 std::chrono::steady_clock::duration ToChrono(absl::Duration duration) {
@@ -294,7 +299,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     since_ = std::chrono::steady_clock::now();
     stream_.expires_after(ToChrono(options_.keep_alive_timeout));
     stream_.async_read_some(
-        buffer_.prepare(kReadChunkBytes),
+        buffer_.prepare(kFirstReadBytes),
         [self = shared_from_this()](beast::error_code ec, std::size_t n) {
           if (self->state_ != State::kIdle) return;
           self->buffer_.commit(n);
@@ -314,6 +319,9 @@ class Session final : public std::enable_shared_from_this<Session> {
     reader_.reset();
     body_parser_.reset();
     body_unread_ = false;
+    // Beast reads as much as the buffer has room for (at least 512 bytes),
+    // and grows it only for heads that need more.
+    if (buffer_.capacity() < kFirstReadBytes) buffer_.reserve(kFirstReadBytes);
     head_parser_.emplace();
     head_parser_->header_limit(static_cast<std::uint32_t>(kMaxHeaderBytes));
     // The body is judged once the head is known (OnHead).
@@ -444,6 +452,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
   void ReadBody() {
+    buffer_.reserve(kReadChunkBytes);  // bodies come in large reads
     body_parser_.emplace(std::move(*head_parser_));
     head_parser_.reset();
     body_parser_->body_limit(static_cast<std::uint64_t>(options_.max_body_bytes));

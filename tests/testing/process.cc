@@ -9,11 +9,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
@@ -37,7 +39,42 @@ std::string TempRoot() {
 
 }  // namespace
 
+namespace {
+
+// The first port the kernel hands out to outgoing connections.
+int FirstEphemeralPort() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768;
+  in >> low;
+  return low;
+}
+
+bool CanBind(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = Loopback(port);
+  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  close(fd);
+  return bound;
+}
+
+}  // namespace
+
 int PickUnusedPort() {
+  // Below the ephemeral range: a port the kernel gives to some other test's
+  // outgoing connection between this pick and the server's bind (the
+  // hostile tests open thousands) made "Address already in use" flakes.
+  // Random, so that parallel tests rarely pick the same one.
+  const int high = FirstEphemeralPort() - 1;
+  const int low = std::min(20000, high - 1000);
+  static std::atomic<uint64_t> sequence{0};
+  std::mt19937 random(std::random_device{}() ^ static_cast<uint32_t>(getpid()) ^
+                      static_cast<uint32_t>(sequence++));
+  std::uniform_int_distribution<int> ports(low, high);
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = ports(random);
+    if (CanBind(port)) return port;
+  }
+  // Everything tried was taken: let the kernel choose.
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address = Loopback(0);
   bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));

@@ -22,7 +22,8 @@
 
 namespace stache::testing {
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, below the range the
+// kernel gives outgoing connections.
 int PickUnusedPort();
 
 // True when something accepts TCP connections on 127.0.0.1:port.

@@ -11,18 +11,11 @@
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "imaging/internal/byte_reader.h"
 #include "imaging/internal/format_decoders.h"
 
 namespace stache::imaging::internal {
 namespace {
-
-uint32_t Le(absl::string_view bytes, size_t offset, size_t width) {
-  uint32_t value = 0;
-  for (size_t i = 0; i < width; ++i) {
-    value |= uint32_t{static_cast<uint8_t>(bytes[offset + i])} << (8 * i);
-  }
-  return value;
-}
 
 absl::Status Unsupported(const char* what) {
   return absl::InvalidArgumentError(absl::StrCat("the bmp image is not supported: ", what));
@@ -32,27 +25,28 @@ absl::Status Unsupported(const char* what) {
 
 absl::StatusOr<cv::Mat> DecodeBmp(absl::string_view bytes, bool keep_alpha,
                                   const DecodeControl& control, Admit admit) {
-  if (bytes.size() < 26 || bytes.substr(0, 2) != "BM") {
-    return absl::InvalidArgumentError("the bmp image is truncated: its header ends early");
-  }
-  const uint32_t dib_size = Le(bytes, 14, 4);
+  const ByteReader reader(bytes, /*little_endian=*/true);
+  const absl::Status truncated =
+      absl::InvalidArgumentError("the bmp image is truncated: its header ends early");
+  uint32_t dib_size = 0, planes = 0, bits = 0, compression = 0, width_field = 0,
+           height_field = 0;
   int64_t width = 0, height = 0;
-  uint32_t planes = 0, bits = 0, compression = 0;
+  if (!reader.Matches(0, "BM") || !reader.U32(14, &dib_size)) return truncated;
   if (dib_size == 12) {  // OS/2 BITMAPCOREHEADER
-    width = Le(bytes, 18, 2);
-    height = Le(bytes, 20, 2);
-    planes = Le(bytes, 22, 2);
-    bits = Le(bytes, 24, 2);
+    if (!reader.U16(18, &width_field) || !reader.U16(20, &height_field) ||
+        !reader.U16(22, &planes) || !reader.U16(24, &bits)) {
+      return truncated;
+    }
+    width = width_field;
+    height = height_field;
   } else if (dib_size == 40 || dib_size == 52 || dib_size == 56 || dib_size == 108 ||
              dib_size == 124) {
-    if (bytes.size() < 34) {
-      return absl::InvalidArgumentError("the bmp image is truncated: its header ends early");
+    if (!reader.U32(18, &width_field) || !reader.U32(22, &height_field) ||
+        !reader.U16(26, &planes) || !reader.U16(28, &bits) || !reader.U32(30, &compression)) {
+      return truncated;
     }
-    width = static_cast<int32_t>(Le(bytes, 18, 4));
-    height = static_cast<int32_t>(Le(bytes, 22, 4));
-    planes = Le(bytes, 26, 2);
-    bits = Le(bytes, 28, 2);
-    compression = Le(bytes, 30, 4);
+    width = static_cast<int32_t>(width_field);
+    height = static_cast<int32_t>(height_field);
   } else {
     return Unsupported("its header is of an unknown kind");
   }

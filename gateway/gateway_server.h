@@ -25,7 +25,7 @@ namespace stache::gateway {
 inline constexpr char kDevelopmentStorageToken[] = "dev-gateway-token";
 
 struct GatewayConfig {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   int port = 8000;
   // On SIGTERM, in-flight requests finish; see HttpServer::Shutdown.
   absl::Duration grace_period = absl::Seconds(20);

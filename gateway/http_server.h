@@ -30,7 +30,7 @@ class HttpTransport;
 }  // namespace internal
 
 struct HttpServerOptions {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   int port = 8000;  // 0 picks a free port (tests)
   // Larger request bodies get 413, before they are read when the client
   // says their length, as soon as they pass it when chunked.

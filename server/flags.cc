@@ -16,8 +16,13 @@
 
 // Shared by all servers; defined here rather than in each main.cc so that
 // their names, defaults and help text cannot drift apart.
-ABSL_FLAG(std::string, host, "0.0.0.0",
-          "Address to listen on. Use 127.0.0.1 to accept local clients only.");
+ABSL_FLAG(std::string, host, "127.0.0.1",
+          "Address to listen on (the admin port too). The default accepts local "
+          "clients only; containers set 0.0.0.0 explicitly.");
+ABSL_FLAG(bool, insecure_dev_auth, false,
+          "Accept (storage) or send (gateway) the published development token even "
+          "though a listener is not on loopback. Logged as a warning; never in "
+          "production.");
 ABSL_FLAG(absl::Duration, grace_period, absl::Seconds(20),
           "On SIGTERM/SIGINT: report NOT_SERVING, stop accepting calls and "
           "let in-flight calls finish for at most this long, then exit 0.");

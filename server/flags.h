@@ -17,6 +17,7 @@
 #include "server/grpc_server.h"
 
 ABSL_DECLARE_FLAG(std::string, host);
+ABSL_DECLARE_FLAG(bool, insecure_dev_auth);
 ABSL_DECLARE_FLAG(absl::Duration, grace_period);
 ABSL_DECLARE_FLAG(absl::Duration, drain_delay);
 ABSL_DECLARE_FLAG(int64_t, max_image_bytes);

@@ -28,7 +28,7 @@
 namespace stache::server {
 
 struct ServerConfig {
-  std::string host = "0.0.0.0";
+  std::string host = "127.0.0.1";
   int port = 0;  // 0 picks a free port (tests).
   absl::Duration grace_period = absl::Seconds(20);
   // Part of the grace period spent still serving after health has gone

@@ -5,14 +5,14 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "server/build_info.h"
+#include "server/flag_environment.h"
 #include "server/log.h"
+#include "server/tls_flags.h"
 
 // Shared by all servers; defined here rather than in each main.cc so that
 // their names, defaults and help text cannot drift apart.
@@ -59,12 +59,6 @@ ABSL_FLAG(std::string, log_level, "info",
 
 namespace stache::server {
 
-std::string EnvironmentVariableForFlag(absl::string_view flag_name) {
-  std::string name(flag_name);
-  absl::AsciiStrToUpper(&name);
-  return absl::StrCat("STACHE_", name);
-}
-
 void ParseFlags(int argc, char** argv, absl::string_view usage) {
   absl::FlagsUsageConfig usage_config;
   // --help lists the project's flags, not Abseil's internal ones.
@@ -81,16 +75,7 @@ void ParseFlags(int argc, char** argv, absl::string_view usage) {
       "STACHE_<FLAG_NAME>, e.g. STACHE_GRACE_PERIOD=30s; the command line "
       "wins."));
 
-  for (const auto& [name, flag] : absl::GetAllFlags()) {
-    const char* value = std::getenv(EnvironmentVariableForFlag(name).c_str());
-    if (value == nullptr) continue;
-    std::string error;
-    if (!flag->ParseFrom(value, &error)) {
-      std::fprintf(stderr, "invalid value for %s: %s\n",
-                   EnvironmentVariableForFlag(name).c_str(), error.c_str());
-      std::exit(2);
-    }
-  }
+  ApplyFlagEnvironment([](absl::string_view) { return true; });
   absl::ParseCommandLine(argc, argv);
 
   LogLevel level;
@@ -116,6 +101,7 @@ ServerConfig ServerConfigFromFlags(int port, int admin_port) {
   config.grace_period = absl::GetFlag(FLAGS_grace_period);
   config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   config.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
+  config.tls = TlsConfigFromFlags();
   return config;
 }
 

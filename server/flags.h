@@ -14,7 +14,9 @@
 
 #include "absl/flags/declare.h"
 #include "absl/time/time.h"
+#include "server/flag_environment.h"
 #include "server/grpc_server.h"
+#include "server/tls_flags.h"
 
 ABSL_DECLARE_FLAG(std::string, host);
 ABSL_DECLARE_FLAG(bool, insecure_dev_auth);
@@ -35,11 +37,8 @@ namespace stache::server {
 // --version). Exits with status 2 and one clear line on a bad value.
 void ParseFlags(int argc, char** argv, absl::string_view usage);
 
-// The environment variable that overrides `flag_name`: "max_image_bytes" ->
-// "STACHE_MAX_IMAGE_BYTES".
-std::string EnvironmentVariableForFlag(absl::string_view flag_name);
-
-// Reads the shared server flags into a config; `port` and `admin_port` come
+// Reads the shared server flags (the TLS ones of server/tls_flags.h too)
+// into a config; `port` and `admin_port` come
 // from the binary's own --port and --admin_port flags because each service
 // has its own defaults (-1: no admin port).
 ServerConfig ServerConfigFromFlags(int port, int admin_port = -1);

@@ -44,7 +44,8 @@ const std::string& ClientServiceConfigJson() {
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view target,
-                                           int64_t max_image_bytes) {
+                                           int64_t max_image_bytes,
+                                           const TlsMaterial& tls) {
   grpc::ChannelArguments args;
   const int max_message_bytes = MaxMessageBytes(max_image_bytes);
   args.SetMaxReceiveMessageSize(max_message_bytes);
@@ -62,8 +63,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view target,
   // replacement; gRPC's default waits 30 s between resolutions, which would
   // leave a single-replica service unreachable that long during a rollout.
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
-  return grpc::CreateCustomChannel(std::string(target),
-                                   grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = MakeChannelCredentials(tls, &args);
+  return grpc::CreateCustomChannel(std::string(target), credentials, args);
 }
 
 }  // namespace stache::server

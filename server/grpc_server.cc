@@ -67,6 +67,8 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   if (absl::Status status = ValidateServerConfig(config); !status.ok()) {
     return status;
   }
+  absl::StatusOr<TlsMaterial> tls = LoadServerTls(config.tls);
+  if (!tls.ok()) return tls.status();
   grpc::EnableDefaultHealthCheckService(true);
   // A direct call keeps the reflection library linked (it otherwise relies on
   // a static initializer that the linker may drop).
@@ -95,7 +97,9 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string address = absl::StrCat(config.host, ":", config.port);
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  // With TLS the port speaks nothing else: a plaintext client fails its
+  // handshake.
+  builder.AddListeningPort(address, MakeServerCredentials(*tls), &port);
   // Without this, Linux lets a second process bind the same port and the
   // two silently share traffic; a busy port must be a start-up error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -133,6 +137,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   }
   LogInfo("serving", {{"address", config.host},
                       {"port", port},
+                      {"transport", tls->Mode()},
                       {"version", std::string(kVersion)},
                       {"build_id", std::string(kBuildId)},
                       {"admin_port", server->admin_port()},

@@ -24,6 +24,7 @@
 #include "server/info_service.h"
 #include "server/metrics.h"
 #include "server/rpc_observer.h"
+#include "server/tls.h"
 
 namespace stache::server {
 
@@ -60,6 +61,9 @@ struct ServerConfig {
   // Streams (not health Watch) with no message either way for this long end
   // with DEADLINE_EXCEEDED.
   absl::Duration stream_idle_timeout = absl::Seconds(30);
+  // The gRPC port's TLS files (see LoadServerTls); none: plaintext. The
+  // admin port stays plain HTTP.
+  TlsConfig tls;
 };
 
 // The per-kind call limits of a server config.

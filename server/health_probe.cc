@@ -9,9 +9,11 @@
 namespace stache::server {
 
 absl::Status CheckGrpcHealth(const std::string& target, const std::string& service,
-                             absl::Duration timeout) {
+                             absl::Duration timeout, const TlsMaterial& tls) {
+  grpc::ChannelArguments args;
+  std::shared_ptr<grpc::ChannelCredentials> credentials = MakeChannelCredentials(tls, &args);
   auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+      grpc::CreateCustomChannel(target, credentials, args));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   grpc::health::v1::HealthCheckRequest request;

@@ -1,5 +1,7 @@
 // stache-healthcheck: exits 0 when a stache service is healthy, 1 otherwise.
-// Used by container HEALTHCHECKs so images need no curl.
+// Used by container HEALTHCHECKs so images need no curl. Reads the TLS
+// files from --tls_* or the service's own STACHE_TLS_* environment, so that
+// it can check a TLS server from inside that server's container.
 //
 //   stache-healthcheck --grpc=127.0.0.1:50051
 //   stache-healthcheck --http=127.0.0.1:8000 --path=/healthz
@@ -11,7 +13,9 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "server/flag_environment.h"
 #include "server/health_probe.h"
+#include "server/tls_flags.h"
 
 ABSL_FLAG(std::string, grpc, "", "host:port of a gRPC server to check with grpc.health.v1.");
 ABSL_FLAG(std::string, service, "", "Service name for the gRPC check; empty = whole server.");
@@ -23,7 +27,11 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "stache-healthcheck: exits 0 when the given stache service is healthy.\n"
       "  stache-healthcheck --grpc=127.0.0.1:50051\n"
-      "  stache-healthcheck --http=127.0.0.1:8000 --path=/healthz");
+      "  stache-healthcheck --http=127.0.0.1:8000 --path=/healthz\n"
+      "TLS: --tls_ca (and --tls_cert, --tls_key for mutual TLS), or the "
+      "STACHE_TLS_* environment the service itself reads.");
+  // Only the TLS files: the service's other STACHE_* variables are not ours.
+  stache::server::ApplyFlagEnvironment(stache::server::IsTlsFlag);
   absl::ParseCommandLine(argc, argv);
   absl::Status status;
   const std::string grpc_target = absl::GetFlag(FLAGS_grpc);
@@ -33,8 +41,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!grpc_target.empty()) {
+    absl::StatusOr<stache::server::TlsMaterial> tls = stache::server::ClientTlsFromFlags();
+    if (!tls.ok()) {
+      std::fprintf(stderr, "%s\n", std::string(tls.status().message()).c_str());
+      return 2;
+    }
     status = stache::server::CheckGrpcHealth(grpc_target, absl::GetFlag(FLAGS_service),
-                                             absl::GetFlag(FLAGS_timeout));
+                                             absl::GetFlag(FLAGS_timeout), *tls);
   } else {
     std::pair<std::string, std::string> host_port =
         absl::StrSplit(http_target, absl::MaxSplits(':', 1));

@@ -1,5 +1,6 @@
 // stache-storage: stores each service's objects in its own namespaces.
 #include <cstdlib>
+#include <optional>
 
 #include "absl/flags/flag.h"
 #include "server/flags.h"
@@ -22,9 +23,11 @@ ABSL_FLAG(std::string, s3_endpoint, "",
 ABSL_FLAG(std::string, s3_bucket, "", "S3 bucket (must exist).");
 ABSL_FLAG(std::string, s3_region, "us-east-1", "S3 region used for request signing.");
 ABSL_FLAG(std::string, auth_policy_file, "",
-          "JSON file mapping bearer tokens to the namespaces they may read and "
-          "write (see README). Or put the JSON in STACHE_STORAGE_AUTH_POLICY. "
-          "Neither: a development default (token dev-gateway-token, namespace gateway).");
+          "JSON file mapping bearer tokens and client certificates to the namespaces "
+          "they may read and write (see README). Or put the JSON in "
+          "STACHE_STORAGE_AUTH_POLICY. Neither: the development default (token "
+          "dev-gateway-token, namespace gateway), accepted only when --host is "
+          "loopback or with --insecure_dev_auth. Set but empty: an error.");
 ABSL_FLAG(int64_t, max_object_bytes, 25 * 1024 * 1024,
           "Largest object accepted, in bytes; larger Puts fail with RESOURCE_EXHAUSTED.");
 
@@ -33,6 +36,22 @@ namespace {
 std::string Environment(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? "" : value;
+}
+
+// Unset and set-but-empty differ: the second is a mistake to report.
+std::optional<std::string> OptionalEnvironment(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr) return std::nullopt;
+  return std::string(value);
+}
+
+// The flag when given; "" when only its variable is there, set but empty
+// (ParseFlags has copied it into the flag); unset otherwise.
+std::optional<std::string> PolicyFile() {
+  const std::string file = absl::GetFlag(FLAGS_auth_policy_file);
+  if (!file.empty()) return file;
+  if (std::getenv("STACHE_AUTH_POLICY_FILE") != nullptr) return std::string();
+  return std::nullopt;
 }
 
 // The variables of the AWS SDKs: static keys, else an ECS task role.
@@ -67,8 +86,9 @@ int main(int argc, char** argv) {
       .s3_bucket = absl::GetFlag(FLAGS_s3_bucket),
       .s3_region = absl::GetFlag(FLAGS_s3_region),
       .s3_credentials = S3CredentialsFromEnvironment(),
-      .auth_policy_file = absl::GetFlag(FLAGS_auth_policy_file),
-      .auth_policy_json = Environment("STACHE_STORAGE_AUTH_POLICY")};
+      .auth_policy_file = PolicyFile(),
+      .auth_policy_json = OptionalEnvironment("STACHE_STORAGE_AUTH_POLICY"),
+      .insecure_dev_auth = absl::GetFlag(FLAGS_insecure_dev_auth)};
   if (absl::Status status = stache::storage::RunStorageServer(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;

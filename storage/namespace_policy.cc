@@ -77,10 +77,10 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
     if (!caller.is_object()) return Invalid("each caller must be an object");
     for (const auto& [field, value] : caller.items()) {
       if (field != "name" && field != "token" && field != "token_sha256" &&
-          field != "read" && field != "write") {
-        return Invalid(
-            absl::StrCat("unknown field \"", field,
-                         "\" (expected name, token or token_sha256, read, write)"));
+          field != "client_cert" && field != "read" && field != "write") {
+        return Invalid(absl::StrCat(
+            "unknown field \"", field,
+            "\" (expected name, token or token_sha256, client_cert, read, write)"));
       }
     }
     if (!caller.contains("name") || !caller["name"].is_string() ||
@@ -91,9 +91,17 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
     entry.caller.name = caller["name"].get<std::string>();
     const std::string& name = entry.caller.name;
     const bool has_token = caller.contains("token");
-    if (has_token == caller.contains("token_sha256")) {
-      return Invalid(absl::StrCat(
-          "caller \"", name, "\" needs exactly one of \"token\" and \"token_sha256\""));
+    const bool has_digest = caller.contains("token_sha256");
+    const bool has_cert = caller.contains("client_cert");
+    if (has_token && has_digest) {
+      return Invalid(absl::StrCat("caller \"", name,
+                                  "\" needs exactly one of \"token\" and \"token_sha256\", "
+                                  "not both"));
+    }
+    if (!has_token && !has_digest && !has_cert) {
+      return Invalid(absl::StrCat("caller \"", name,
+                                  "\" needs a credential: exactly one of \"token\" and "
+                                  "\"token_sha256\", or a \"client_cert\", or both"));
     }
     if (has_token) {
       if (!caller["token"].is_string()) {
@@ -106,7 +114,7 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
                                     " printable characters without spaces"));
       }
       entry.token_sha256 = TokenDigest(token);
-    } else {
+    } else if (has_digest) {
       std::string hex = caller["token_sha256"].is_string()
                             ? caller["token_sha256"].get<std::string>()
                             : "";
@@ -116,15 +124,31 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
             absl::StrCat("token_sha256 of caller \"", name, "\" must be 64 hex digits"));
       }
       const std::string bytes = absl::HexStringToBytes(hex);
-      std::copy(bytes.begin(), bytes.end(), entry.token_sha256.begin());
+      entry.token_sha256.emplace();
+      std::copy(bytes.begin(), bytes.end(), entry.token_sha256->begin());
+    }
+    if (has_cert) {
+      // A certificate name (DNS name or CN) as the policy's author wrote it;
+      // it is compared exactly, so it must not be empty or padded.
+      if (!caller["client_cert"].is_string() ||
+          caller["client_cert"].get<std::string>().empty() ||
+          !IsTokenText(caller["client_cert"].get<std::string>())) {
+        return Invalid(absl::StrCat("client_cert of caller \"", name,
+                                    "\" must be a certificate name such as \"gateway\""));
+      }
+      entry.client_cert = caller["client_cert"].get<std::string>();
     }
     STACHE_ASSIGN_OR_RETURN(entry.caller.readable, ParseNamespaces(caller, "read", name));
     STACHE_ASSIGN_OR_RETURN(entry.caller.writable,
                             ParseNamespaces(caller, "write", name));
     for (const Entry& other : policy.entries_) {
-      if (other.token_sha256 == entry.token_sha256) {
+      if (entry.token_sha256.has_value() && other.token_sha256 == entry.token_sha256) {
         return Invalid(absl::StrCat("callers \"", other.caller.name, "\" and \"", name,
                                     "\" have the same token"));
+      }
+      if (!entry.client_cert.empty() && other.client_cert == entry.client_cert) {
+        return Invalid(absl::StrCat("callers \"", other.caller.name, "\" and \"", name,
+                                    "\" have the same client_cert"));
       }
     }
     policy.entries_.push_back(std::move(entry));
@@ -139,6 +163,10 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromFile(const std::string& pat
     return absl::NotFoundError(absl::StrCat("cannot read auth policy file ", path));
   std::ostringstream contents;
   contents << in.rdbuf();
+  if (absl::StripAsciiWhitespace(contents.str()).empty()) {
+    // Not "no policy": a secret that did not arrive must not fall back.
+    return absl::InvalidArgumentError(absl::StrCat("auth policy file ", path, " is empty"));
+  }
   absl::StatusOr<NamespacePolicy> policy = FromJson(contents.str());
   if (!policy.ok()) {
     return absl::Status(policy.status().code(),
@@ -150,18 +178,40 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromFile(const std::string& pat
 NamespacePolicy NamespacePolicy::DevelopmentDefault() {
   NamespacePolicy policy;
   policy.entries_.push_back({.token_sha256 = TokenDigest(kDevelopmentToken),
+                             .client_cert = {},
                              .caller = {.name = "development-default",
                                         .readable = {kDevelopmentNamespace},
                                         .writable = {kDevelopmentNamespace}}});
   return policy;
 }
 
+bool NamespacePolicy::names_client_certs() const {
+  for (const Entry& entry : entries_) {
+    if (!entry.client_cert.empty()) return true;
+  }
+  return false;
+}
+
 absl::StatusOr<const Caller*> NamespacePolicy::Authenticate(
-    absl::string_view authorization) const {
+    absl::string_view authorization,
+    const std::vector<std::string>& verified_peer_names) const {
   constexpr absl::string_view kScheme = "bearer ";
   if (authorization.empty()) {
+    if (verified_peer_names.empty()) {
+      return absl::UnauthenticatedError(
+          "missing credentials: send \"authorization: Bearer <token>\" metadata");
+    }
+    // Certificate names are not secrets (the peer showed them, and the
+    // handshake proved it holds the key), so a plain comparison will do.
+    for (const Entry& entry : entries_) {
+      if (entry.client_cert.empty()) continue;
+      for (const std::string& peer_name : verified_peer_names) {
+        if (peer_name == entry.client_cert) return &entry.caller;
+      }
+    }
     return absl::UnauthenticatedError(
-        "missing credentials: send \"authorization: Bearer <token>\" metadata");
+        "no caller of the auth policy has this client certificate; send "
+        "\"authorization: Bearer <token>\" metadata");
   }
   if (authorization.size() <= kScheme.size() ||
       !absl::EqualsIgnoreCase(authorization.substr(0, kScheme.size()), kScheme)) {
@@ -174,8 +224,9 @@ absl::StatusOr<const Caller*> NamespacePolicy::Authenticate(
   const Caller* match = nullptr;
   // No early exit: the time taken does not depend on which caller matches.
   for (const Entry& entry : entries_) {
+    if (!entry.token_sha256.has_value()) continue;
     const bool equal =
-        CRYPTO_memcmp(entry.token_sha256.data(), digest.data(), digest.size()) == 0;
+        CRYPTO_memcmp(entry.token_sha256->data(), digest.data(), digest.size()) == 0;
     if (equal) match = &entry.caller;
   }
   if (match == nullptr) return absl::UnauthenticatedError("unknown token");
@@ -193,8 +244,10 @@ absl::Status NamespacePolicy::Authorize(const Caller& caller, absl::string_view 
 }
 
 absl::Status NamespacePolicy::Check(absl::string_view authorization, absl::string_view ns,
-                                    Access access) const {
-  STACHE_ASSIGN_OR_RETURN(const Caller* caller, Authenticate(authorization));
+                                    Access access,
+                                    const std::vector<std::string>& verified_peer_names) const {
+  STACHE_ASSIGN_OR_RETURN(const Caller* caller,
+                          Authenticate(authorization, verified_peer_names));
   return Authorize(*caller, ns, access);
 }
 

@@ -91,6 +91,15 @@ TEST(NamespacePolicyTest, RejectsBadPoliciesWithAClearReason) {
       {R"({"callers": [], "extra": 1})", "callers"},
       {R"({"callers": [{"token": "0123456789abcdefgh"}]})", "name"},
       {R"({"callers": [{"name": "a", "read": ["x"]}]})", "exactly one"},
+      {R"({"callers": [{"name": "a", "token": "0123456789abcdefgh", "token_sha256": ")" +
+           internal::Sha256Hex("0123456789abcdefgh") + R"("}]})",
+       "not both"},
+      {R"({"callers": [{"name": "a", "client_cert": ""}]})", "client_cert"},
+      {R"({"callers": [{"name": "a", "client_cert": 7}]})", "client_cert"},
+      {R"({"callers": [{"name": "a", "client_cert": "gate way"}]})", "client_cert"},
+      {R"({"callers": [{"name": "a", "client_cert": "gateway"},
+                       {"name": "b", "client_cert": "gateway"}]})",
+       "same client_cert"},
       {R"({"callers": [{"name": "a", "token": "short"}]})", "at least 16"},
       {R"({"callers": [{"name": "a", "token": "has space 0123456789"}]})",
        "without spaces"},
@@ -110,6 +119,51 @@ TEST(NamespacePolicyTest, RejectsBadPoliciesWithAClearReason) {
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(reason)))
         << json;
   }
+}
+
+// #13: with mutual TLS, a caller can be known by its certificate alone.
+TEST(NamespacePolicyTest, AVerifiedClientCertificateAuthenticatesItsCaller) {
+  absl::StatusOr<NamespacePolicy> policy = NamespacePolicy::FromJson(R"({"callers": [
+      {"name": "gateway", "client_cert": "gateway", "read": ["gateway"], "write": ["gateway"]},
+      {"name": "audit", "token": "audit-token-abcdefghijkl", "client_cert": "audit",
+       "read": ["gateway"]},
+      {"name": "batch", "token": "batch-token-abcdefghijkl", "read": ["batch"]}]})");
+  ASSERT_THAT(policy, IsOk());
+  EXPECT_TRUE(policy->names_client_certs());
+  EXPECT_FALSE(NamespacePolicy::DevelopmentDefault().names_client_certs());
+  // Without a token, the certificate's names decide (any of them).
+  EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"gateway", "localhost"}), IsOk());
+  EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"localhost", "gateway"}), IsOk());
+  EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"audit"}),
+              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("audit")));
+  // A certificate the policy does not name, or none at all.
+  EXPECT_THAT(policy->Check("", "gateway", Access::kRead, {"detector", "localhost"}),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("client certificate")));
+  EXPECT_THAT(policy->Check("", "gateway", Access::kRead, {}),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("missing")));
+  // A caller's name is not its certificate: "batch" has none.
+  EXPECT_THAT(policy->Check("", "batch", Access::kRead, {"batch"}),
+              StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_));
+  // A token, when sent, decides, whatever the certificate says.
+  EXPECT_THAT(policy->Check("Bearer batch-token-abcdefghijkl", "batch", Access::kRead,
+                            {"gateway"}),
+              IsOk());
+  EXPECT_THAT(policy->Check("Bearer batch-token-abcdefghijkl", "gateway", Access::kWrite,
+                            {"gateway"}),
+              StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
+  EXPECT_THAT(policy->Check("Bearer wrong-token-0123456789", "gateway", Access::kRead,
+                            {"gateway"}),
+              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
+  // A caller with both is known by either.
+  EXPECT_THAT(policy->Check("Bearer audit-token-abcdefghijkl", "gateway", Access::kRead),
+              IsOk());
+}
+
+TEST(NamespacePolicyTest, AnEmptyPolicyFileIsAnError) {
+  const std::string path = stache::testing::MakeTempDir() + "/policy.json";
+  std::ofstream(path) << "  \n";
+  EXPECT_THAT(NamespacePolicy::FromFile(path),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
 }
 
 TEST(NamespacePolicyTest, LoadsFromAFile) {

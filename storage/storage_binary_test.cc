@@ -183,6 +183,44 @@ TEST(StorageBinaryTest, BadConfigurationFailsFast) {
   }
 }
 
+// #13: the published development token must not open storage to the
+// network. Listening beyond loopback without a policy is a startup error
+// (nothing is bound: it fails before listening); on loopback it works.
+TEST(StorageBinaryTest, TheDevelopmentTokenIsRefusedBeyondLoopback) {
+  auto [code, output] = RunToExit({"--host=0.0.0.0", "--data_dir=" + ScratchDir()});
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_THAT(output, HasSubstr("--auth_policy_file"));
+  EXPECT_THAT(output, HasSubstr("STACHE_STORAGE_AUTH_POLICY"));
+
+  absl::StatusOr<std::unique_ptr<StorageProcess>> loopback =
+      StorageProcess::Start({"--host=127.0.0.1", "--data_dir=" + ScratchDir()});
+  ASSERT_THAT(loopback, IsOk());
+  EXPECT_THAT((*loopback)->Client(kDevelopmentToken)
+                  .PutObject({.ns = kDevelopmentNamespace, .key = "k"}, "x"),
+              IsOk());
+}
+
+// #13: a policy secret that did not arrive (an empty variable or file) is
+// an error, never the development default.
+TEST(StorageBinaryTest, AnEmptyPolicySettingIsAStartupError) {
+  const std::string empty_file = ScratchDir() + "/empty.json";
+  std::ofstream(empty_file) << "";
+  const std::vector<
+      std::pair<std::vector<std::string>, std::map<std::string, std::string>>>
+      cases = {
+          {{}, {{"STACHE_STORAGE_AUTH_POLICY", ""}}},
+          {{}, {{"STACHE_AUTH_POLICY_FILE", ""}}},
+          {{"--auth_policy_file=" + empty_file}, {}},
+      };
+  for (const auto& [flags, env] : cases) {
+    std::vector<std::string> all_flags = flags;
+    all_flags.push_back("--data_dir=" + ScratchDir());
+    auto [code, output] = RunToExit(all_flags, env);
+    EXPECT_EQ(code, 1) << output;
+    EXPECT_THAT(output, HasSubstr("empty"));
+  }
+}
+
 TEST(StorageBinaryTest, OneProcessPerDataDir) {
   const std::string data_dir = ScratchDir();
   absl::StatusOr<std::unique_ptr<StorageProcess>> first =

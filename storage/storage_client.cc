@@ -31,7 +31,9 @@ StorageClient::StorageClient(std::shared_ptr<v1::StorageService::StubInterface> 
     : stub_(std::move(stub)), options_(std::move(options)) {}
 
 void StorageClient::Prepare(const CallOptions& call, grpc::ClientContext& context) const {
-  context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  if (!options_.token.empty()) {
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", options_.token));
+  }
   context.set_deadline(
       absl::ToChronoTime(call.deadline.value_or(absl::Now() + options_.timeout)));
   if (call.prepare) call.prepare(context);

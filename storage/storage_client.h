@@ -60,6 +60,8 @@ struct CallOptions {
 struct StorageClientOptions {
   // Sent as "authorization: Bearer <token>". The default is the storage
   // service's development default; configure a real one in production.
+  // Empty: no token, for a caller that storage knows by its client
+  // certificate (mutual TLS, "client_cert" in the policy).
   std::string token = kDevelopmentToken;
   size_t chunk_bytes = kChunkBytes;
   // Deadline of each call that sets none in its CallOptions.

@@ -1,7 +1,9 @@
 #include "storage/storage_server.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "server/log.h"
+#include "server/loopback.h"
 #include "server/status.h"
 #include "storage/local_blob_store.h"
 #include "storage/s3_blob_store.h"
@@ -36,9 +38,22 @@ absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
           "or an ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)");
     }
   }
-  if (!config.auth_policy_file.empty() && !config.auth_policy_json.empty()) {
+  if (config.auth_policy_file.has_value() && config.auth_policy_json.has_value()) {
     return absl::InvalidArgumentError(
         "set either --auth_policy_file or STACHE_STORAGE_AUTH_POLICY, not both");
+  }
+  // An empty setting is a deployment mistake (a secret that did not
+  // arrive); falling back to the development token would hide it.
+  if (config.auth_policy_file.has_value() && config.auth_policy_file->empty()) {
+    return absl::InvalidArgumentError(
+        "--auth_policy_file (STACHE_AUTH_POLICY_FILE) is set but empty: name the policy "
+        "file, or unset it");
+  }
+  if (config.auth_policy_json.has_value() &&
+      absl::StripAsciiWhitespace(*config.auth_policy_json).empty()) {
+    return absl::InvalidArgumentError(
+        "STACHE_STORAGE_AUTH_POLICY is set but empty: put the policy JSON in it, or unset "
+        "it");
   }
   return absl::OkStatus();
 }
@@ -73,22 +88,52 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(
   return store;
 }
 
-absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& config,
-                                                    std::string* source) {
-  if (!config.auth_policy_file.empty()) {
-    *source = absl::StrCat("file ", config.auth_policy_file);
-    return NamespacePolicy::FromFile(config.auth_policy_file);
+namespace {
+
+absl::StatusOr<NamespacePolicy> LoadConfiguredPolicy(const StorageServerConfig& config,
+                                                     std::string* source) {
+  if (config.auth_policy_file.has_value()) {
+    *source = absl::StrCat("file ", *config.auth_policy_file);
+    return NamespacePolicy::FromFile(*config.auth_policy_file);
   }
-  if (!config.auth_policy_json.empty()) {
+  if (config.auth_policy_json.has_value()) {
     *source = "environment STACHE_STORAGE_AUTH_POLICY";
-    return NamespacePolicy::FromJson(config.auth_policy_json);
+    return NamespacePolicy::FromJson(*config.auth_policy_json);
   }
   *source = "development default";
-  server::LogWarning(
-      "no auth policy configured: using the development default, for local runs only",
-      {{"namespace", kDevelopmentNamespace},
-       {"hint", "set --auth_policy_file or STACHE_STORAGE_AUTH_POLICY in production"}});
+  // The published token must not open a listener other machines reach.
+  // Every listener (the gRPC and the admin port) is on config.server.host.
+  if (!server::IsLoopbackHost(config.server.host)) {
+    if (!config.insecure_dev_auth) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "no auth policy: set --auth_policy_file or STACHE_STORAGE_AUTH_POLICY (the "
+          "development token is accepted only when listening on loopback, and --host is ",
+          config.server.host, ")"));
+    }
+    server::LogWarning(
+        "--insecure_dev_auth: accepting the published development token on a listener "
+        "other machines can reach; never do this in production",
+        {{"host", config.server.host}, {"namespace", kDevelopmentNamespace}});
+  } else {
+    server::LogWarning(
+        "no auth policy configured: using the development default, for local runs only",
+        {{"namespace", kDevelopmentNamespace},
+         {"hint", "set --auth_policy_file or STACHE_STORAGE_AUTH_POLICY in production"}});
+  }
   return NamespacePolicy::DevelopmentDefault();
+}
+
+}  // namespace
+
+absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& config,
+                                                    std::string* source) {
+  STACHE_ASSIGN_OR_RETURN(NamespacePolicy policy, LoadConfiguredPolicy(config, source));
+  if (policy.names_client_certs() && !config.server.tls.require_client_cert) {
+    return absl::FailedPreconditionError(
+        "the auth policy names callers by client_cert, but client certificates are not "
+        "verified: set --tls_require_client_cert with --tls_ca, --tls_cert and --tls_key");
+  }
+  return policy;
 }
 
 absl::Status RunStorageServer(const StorageServerConfig& config) {
@@ -102,7 +147,10 @@ absl::Status RunStorageServer(const StorageServerConfig& config) {
   // Local usage is one SQL aggregate; on S3 it lists the whole bucket.
   StorageMetrics metrics(registry, store.get(),
                          config.backend == "s3" ? absl::Seconds(60) : absl::ZeroDuration());
-  StorageServiceImpl service(store.get(), &policy, &metrics);
+  // LoadServerTls (in GrpcServer::Start) refuses --tls_require_client_cert
+  // without --tls_ca, so certificates that reach the service were verified.
+  StorageServiceImpl service(store.get(), &policy, &metrics,
+                             /*trust_client_certs=*/config.server.tls.require_client_cert);
   server::ServiceIdentity identity{
       .service_name = "storage",
       .service_names = {"stache.storage.v1.StorageService"},

@@ -7,6 +7,7 @@
 #define STACHE_STORAGE_STORAGE_SERVER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -29,9 +30,13 @@ struct StorageServerConfig {
   std::string s3_region = "us-east-1";
   // Secrets: from the environment, never from flags.
   S3Credentials s3_credentials;
-  // At most one of these; neither means NamespacePolicy::DevelopmentDefault().
-  std::string auth_policy_file;
-  std::string auth_policy_json;
+  // At most one of these, and not empty when set (an empty setting is a
+  // mistake, never "use the default"). Neither: the development default
+  // (NamespacePolicy::DevelopmentDefault), which only a loopback listener
+  // accepts, or any listener with insecure_dev_auth.
+  std::optional<std::string> auth_policy_file;
+  std::optional<std::string> auth_policy_json;  // STACHE_STORAGE_AUTH_POLICY
+  bool insecure_dev_auth = false;               // --insecure_dev_auth
 };
 
 // Rejects impossible values with a message naming the flag.
@@ -42,7 +47,10 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(
     const StorageServerConfig& config);
 
 // The configured policy; `source` says where it came from, for logs and
-// GetInfo ("file <path>", "environment", "development default").
+// GetInfo ("file <path>", "environment", "development default"). Fails when
+// none is configured and the server listens beyond loopback (without
+// insecure_dev_auth), and when the policy names callers by client
+// certificate but the server does not require verified ones.
 absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& config,
                                                     std::string* source);
 

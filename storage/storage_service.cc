@@ -7,6 +7,7 @@
 #include "server/log.h"
 #include "server/request_context.h"
 #include "server/status.h"
+#include "server/tls.h"
 #include "storage/object_key.h"
 
 namespace stache::storage {
@@ -42,7 +43,9 @@ ObjectHeader FromProto(const v1::PutHeader& header) {
 
 absl::StatusOr<const Caller*> StorageServiceImpl::Authenticate(
     const grpc::ServerContextBase& context) const {
-  return policy_->Authenticate(server::MetadataValue(context.client_metadata(), "authorization"));
+  return policy_->Authenticate(
+      server::MetadataValue(context.client_metadata(), "authorization"),
+      trust_client_certs_ ? server::VerifiedPeerNames(context) : std::vector<std::string>{});
 }
 
 absl::Status StorageServiceImpl::Authorize(const grpc::ServerContextBase& context,

@@ -1,6 +1,6 @@
 // gRPC adapter for stache.storage.v1.StorageService: checks the caller's
-// bearer token against the NamespacePolicy (from the call's metadata, before
-// any message is read), translates protos to BlobStore calls and
+// bearer token, or its verified client certificate, against the
+// NamespacePolicy (before any message is read), translates protos to BlobStore calls and
 // absl::Status to grpc::Status, with backend failures told in words that
 // name nothing of our infrastructure. No storage logic lives here.
 //
@@ -20,9 +20,15 @@ namespace stache::storage {
 // outlive it. Thread-safe.
 class StorageServiceImpl final : public stache::storage::v1::StorageService::Service {
  public:
+  // `trust_client_certs`: the server requires and verifies client
+  // certificates (--tls_require_client_cert with --tls_ca), so their names
+  // may authenticate callers; otherwise only tokens do.
   StorageServiceImpl(BlobStore* store, const NamespacePolicy* policy,
-                     StorageMetrics* metrics = nullptr)
-      : store_(store), policy_(policy), metrics_(metrics) {}
+                     StorageMetrics* metrics = nullptr, bool trust_client_certs = false)
+      : store_(store),
+        policy_(policy),
+        metrics_(metrics),
+        trust_client_certs_(trust_client_certs) {}
 
   grpc::Status Put(grpc::ServerContext* context,
                    grpc::ServerReader<v1::PutRequest>* reader,
@@ -37,7 +43,8 @@ class StorageServiceImpl final : public stache::storage::v1::StorageService::Ser
                       v1::DeleteResponse* response) override;
 
  private:
-  // UNAUTHENTICATED unless the call carries a known bearer token.
+  // UNAUTHENTICATED unless the call carries a known bearer token, or (with
+  // trust_client_certs) a verified client certificate the policy names.
   absl::StatusOr<const Caller*> Authenticate(const grpc::ServerContextBase& context) const;
   // UNAUTHENTICATED, INVALID_ARGUMENT (bad namespace) or PERMISSION_DENIED.
   absl::Status Authorize(const grpc::ServerContextBase& context, absl::string_view ns,
@@ -52,6 +59,7 @@ class StorageServiceImpl final : public stache::storage::v1::StorageService::Ser
   BlobStore* const store_;
   const NamespacePolicy* const policy_;
   StorageMetrics* const metrics_;
+  const bool trust_client_certs_;
 };
 
 }  // namespace stache::storage

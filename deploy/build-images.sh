@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the images stache-{detector,overlay,storage,gateway}:<tag> from the
+# Builds the images stache-{detector,overlay,storage,gateway,init}:<tag> from the
 # committed HEAD (git archive, so the images are exactly a revision), with
 # OCI version and revision labels that GetInfo reports too.
 #
@@ -13,7 +13,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 version="$(sed -n 's/^project(stache VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)"
 tag=""
-services=(detector overlay storage gateway)
+services=(detector overlay storage gateway init)
 while [ $# -gt 0 ]; do
   case "$1" in
     --version) version="$2"; shift 2 ;;

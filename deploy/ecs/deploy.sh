@@ -65,6 +65,7 @@ for service in "${services[@]}"; do
       -e "s|{{STORAGE_BUCKET}}|$( [ "$service" = storage ] && output StorageBucket)|g" \
       -e "s|{{STORAGE_POLICY_SECRET_ARN}}|$( [ "$service" = storage ] && output StoragePolicySecretArn)|g" \
       -e "s|{{GATEWAY_TOKEN_SECRET_ARN}}|$( [ "$service" = gateway ] && output GatewayTokenSecretArn)|g" \
+      -e "s|{{SESSION_KEY_SECRET_ARN}}|$( [ "$service" = gateway ] && output SessionKeySecretArn)|g" \
       "deploy/ecs/task-definitions/$service.json" > "$rendered/$service.json"
   if grep -q '{{' "$rendered/$service.json"; then
     echo "deploy: unfilled placeholder in $service.json" >&2; exit 1

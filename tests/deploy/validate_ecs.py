@@ -26,6 +26,7 @@ SAMPLE = {
     "STORAGE_BUCKET": "stache-bucket",
     "STORAGE_POLICY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:p",
     "GATEWAY_TOKEN_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:t",
+    "SESSION_KEY_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:s",
     "CLUSTER": "stache", "SUBNET_A": "subnet-1", "SUBNET_B": "subnet-2",
     "SERVICE_SECURITY_GROUP": "sg-1", "NAMESPACE": "stache",
     "TARGET_GROUP_ARN": "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/g/1",

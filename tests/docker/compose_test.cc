@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -131,14 +132,25 @@ std::string HealthOf(const std::string& container) {
 }
 
 // Start new, wait healthy, SIGTERM old with its grace period: what ECS does
-// with minimumHealthyPercent 100.
+// with minimumHealthyPercent 100. The new container gets the old one's
+// configuration (STACHE_* environment) and secrets volume (certificates).
 void ReplaceContainer(ComposeStack& stack, const std::string& service,
                       const std::string& old_container, int index) {
   const std::string name = absl::StrCat(stack.project(), "-", service, "-new", index);
-  auto run = RunCommand({"docker", "run", "-d", "--name", name, "--network", stack.network(),
-                         "--network-alias", service, "--label",
-                         "stache-test=" + stack.project(), "-e", "STACHE_GRACE_PERIOD=20s",
-                         absl::StrCat("stache-", service, ":", kNewTag)});
+  std::vector<std::string> argv = {"docker", "run", "-d", "--name", name,
+                                   "--network", stack.network(), "--network-alias", service,
+                                   "--label", "stache-test=" + stack.project(),
+                                   "--volumes-from", old_container};
+  const auto env = RunCommand(
+      {"docker", "inspect", "-f", "{{range .Config.Env}}{{println .}}{{end}}", old_container});
+  for (absl::string_view variable : absl::StrSplit(env.output, '\n', absl::SkipEmpty())) {
+    if (absl::StartsWith(variable, "STACHE_")) {
+      argv.push_back("-e");
+      argv.emplace_back(variable);
+    }
+  }
+  argv.push_back(absl::StrCat("stache-", service, ":", kNewTag));
+  auto run = RunCommand(argv);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   ASSERT_TRUE(WaitFor([&] { return HealthOf(name) == "healthy"; }, absl::Seconds(120)))
       << name << " never became healthy";
@@ -160,7 +172,7 @@ class ComposeTest : public ::testing::Test {
 
 TEST_F(ComposeTest, UpServesUploadsThroughTwoDetectorReplicas) {
   ComposeStack stack({{"detector", kOldTag}, {"overlay", kOldTag},
-                      {"storage", kOldTag}, {"gateway", kOldTag}});
+                      {"storage", kOldTag}, {"gateway", kOldTag}, {"init", kOldTag}});
   ASSERT_TRUE(stack.Up());
   EXPECT_EQ(stack.ContainersOf("detector").size(), 2u);
   std::string body;
@@ -174,9 +186,38 @@ TEST_F(ComposeTest, UpServesUploadsThroughTwoDetectorReplicas) {
   EXPECT_GT(result.size(), 1000u);
 }
 
+// The hops inside the stack are mutual TLS: a container on the stack's
+// network without a certificate from the stack's CA reaches no backend, and
+// one with a service's certificate does.
+TEST_F(ComposeTest, BackendsRefuseCallersWithoutTheStacksCertificate) {
+  ComposeStack stack({{"detector", kOldTag}, {"overlay", kOldTag},
+                      {"storage", kOldTag}, {"gateway", kOldTag}, {"init", kOldTag}});
+  ASSERT_TRUE(stack.Up());
+  const std::vector<std::string> detectors = stack.ContainersOf("detector");
+  ASSERT_FALSE(detectors.empty());
+  for (const std::string target : {"storage:50053", "detector:50051", "overlay:50052"}) {
+    const std::vector<std::string> probe = {
+        "docker", "run", "--rm", "--network", stack.network(), "--label",
+        "stache-test=" + stack.project(), "--entrypoint", "stache-healthcheck"};
+    std::vector<std::string> plaintext = probe;
+    plaintext.insert(plaintext.end(), {absl::StrCat("stache-storage:", kOldTag),
+                                       "--grpc=" + target});
+    EXPECT_NE(RunCommand(plaintext, absl::Seconds(60)).exit_code, 0)
+        << target << " answered a plaintext client";
+    std::vector<std::string> with_certificate = probe;
+    with_certificate.insert(
+        with_certificate.end(),
+        {"--volumes-from", detectors[0], "-e", "STACHE_TLS_CA=/run/stache/ca.crt", "-e",
+         "STACHE_TLS_CERT=/run/stache/tls.crt", "-e", "STACHE_TLS_KEY=/run/stache/tls.key",
+         absl::StrCat("stache-storage:", kOldTag), "--grpc=" + target});
+    const auto result = RunCommand(with_certificate, absl::Seconds(60));
+    EXPECT_EQ(result.exit_code, 0) << target << ": " << result.output;
+  }
+}
+
 TEST_F(ComposeTest, RollingReplacementUnderLoadDropsNoUpload) {
   ComposeStack stack({{"detector", kOldTag}, {"overlay", kOldTag},
-                      {"storage", kOldTag}, {"gateway", kOldTag}});
+                      {"storage", kOldTag}, {"gateway", kOldTag}, {"init", kOldTag}});
   ASSERT_TRUE(stack.Up());
 
   std::atomic<bool> replacing_done{false};
@@ -225,7 +266,7 @@ TEST_F(ComposeTest, NewGatewayWorksWithOldServicesAndTheReverse) {
        std::vector<std::pair<std::string, std::string>>{{kNewTag, kOldTag},
                                                         {kOldTag, kNewTag}}) {
     ComposeStack stack({{"detector", services_tag}, {"overlay", services_tag},
-                        {"storage", kOldTag}, {"gateway", gateway_tag}});
+                        {"storage", kOldTag}, {"gateway", gateway_tag}, {"init", kOldTag}});
     ASSERT_TRUE(stack.Up()) << "gateway " << gateway_tag << ", services " << services_tag;
     std::string body;
     EXPECT_EQ(stack.Upload(photo_, &body), 201) << body;

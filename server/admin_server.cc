@@ -7,8 +7,14 @@
 namespace stache::server {
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(
-    const std::string& host, int port, const MetricsRegistry* registry) {
+    const std::string& host, int port, const MetricsRegistry* registry,
+    std::vector<AdminPage> pages) {
   auto http = std::make_unique<httplib::Server>();
+  for (AdminPage& page : pages) {
+    http->Get(page.path, [page](const httplib::Request&, httplib::Response& response) {
+      response.set_content(page.render(), page.content_type);
+    });
+  }
   http->Get("/metrics", [registry](const httplib::Request&, httplib::Response& response) {
     response.set_content(RenderMetricsPage(*registry), kMetricsContentType);
   });

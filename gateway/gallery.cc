@@ -4,10 +4,10 @@
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
-#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "gateway/session.h"
 #include "imaging/image_decoder.h"
 #include "server/log.h"
 #include "server/status.h"
@@ -19,7 +19,7 @@ constexpr size_t kImageIdHexDigits = 24;
 constexpr size_t kMaxStyleBytes = 64;
 // Records are small JSON documents; anything larger was not written by us.
 constexpr int64_t kMaxRecordBytes = 4 << 20;
-constexpr char kRecordPrefix[] = "records/";
+constexpr char kOwnersPrefix[] = "owners/";
 
 double Milliseconds(absl::Duration duration) {
   return absl::ToDoubleMilliseconds(duration);
@@ -74,12 +74,7 @@ const std::string& KeyFor(ImageVariant variant, const std::string& original,
 
 }  // namespace
 
-std::string NewImageId() {
-  // Not a secret, but unguessable enough that ids cannot be enumerated.
-  thread_local absl::BitGen bits;
-  return absl::StrFormat("%016x%08x", absl::Uniform<uint64_t>(bits),
-                         absl::Uniform<uint32_t>(bits));
-}
+std::string NewImageId() { return RandomHex(kImageIdHexDigits / 2); }
 
 bool IsValidImageId(absl::string_view id) {
   if (id.size() != kImageIdHexDigits) return false;
@@ -93,7 +88,20 @@ bool IsValidImageId(absl::string_view id) {
 
 std::string OriginalKey(absl::string_view id) { return absl::StrCat("images/", id, "/original"); }
 std::string ResultKey(absl::string_view id) { return absl::StrCat("images/", id, "/result"); }
-std::string RecordKey(absl::string_view id) { return absl::StrCat(kRecordPrefix, id, ".json"); }
+std::string RecordKey(absl::string_view id) { return absl::StrCat("records/", id, ".json"); }
+std::string OwnerIndexKey(absl::string_view owner_digest, absl::string_view id) {
+  return absl::StrCat(kOwnersPrefix, owner_digest, "/", id);
+}
+
+absl::StatusOr<std::string> ServedImageType(absl::string_view bytes) {
+  absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(bytes);
+  if (!header.ok() || header->format == imaging::ImageFormat::kUnknown) {
+    return absl::DataLossError(
+        absl::StrCat("a stored image is not an image, so it is not served: ",
+                     header.ok() ? "unknown format" : header.status().message()));
+  }
+  return std::string(imaging::ImageFormatMimeType(header->format));
+}
 
 Gallery::Gallery(DetectorClient* detector, OverlayClient* overlay, StorageClient* storage,
                  GalleryOptions options, GatewayMetrics* metrics)
@@ -132,13 +140,19 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
 
   ImageRecord record;
   record.id = NewImageId();
+  UploadOwnership ownership = NewUploadOwnership(request.owner_id);
   record.created_at = start;
   record.style = request.style.empty() ? "default" : request.style;
   const std::string& id = record.id;
-  // Until the record is written, a failure removes whatever was stored.
+  // Until everything is written, a failure removes whatever was stored.
+  const std::string index_key =
+      ownership.stored.owner_digest.empty() ? "" : OwnerIndexKey(ownership.stored.owner_digest, id);
   bool committed = false;
   absl::Cleanup undo = [&] {
-    if (!committed) DeleteQuietly(trace, {OriginalKey(id), ResultKey(id)});
+    if (committed) return;
+    std::vector<std::string> keys = {OriginalKey(id), ResultKey(id), RecordKey(id)};
+    if (!index_key.empty()) keys.push_back(index_key);
+    DeleteQuietly(trace, keys);
   };
 
   // The original is stored while the detector works on it.
@@ -212,13 +226,22 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
                             .height_px = record.faces.empty() ? record.original.height_px
                                                               : applied.height_px()};
   record.timings.total_ms = Milliseconds(absl::Now() - start);
-  // Written last: an image is listed only once everything is stored.
+  std::map<std::string, std::string> record_labels = SummaryLabels(record);
+  AddOwnershipLabels(ownership.stored, record_labels);
   STACHE_RETURN_IF_ERROR(storage_
                              ->Put(Call(trace), RecordKey(id), "application/json",
-                                   SummaryLabels(record), ImageRecordToJson(record).dump())
+                                   record_labels, ImageRecordToJson(record).dump())
                              .status());
+  // Written last: an image is listed only once everything is stored.
+  if (!index_key.empty()) {
+    STACHE_RETURN_IF_ERROR(storage_
+                               ->Put(Call(trace), index_key, "text/plain",
+                                     SummaryLabels(record), id)
+                               .status());
+  }
   committed = true;
   result.record = std::move(record);
+  result.delete_token = std::move(ownership.delete_token);
   return result;
 }
 
@@ -252,20 +275,28 @@ absl::StatusOr<StoredObject> Gallery::GetImage(const server::RequestContext& tra
       storage_->Get(Call(trace), KeyFor(variant, OriginalKey(id), ResultKey(id)),
                     options_.max_image_bytes);
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(object.status(), id));
+  absl::StatusOr<std::string> type = ServedImageType(object->bytes);
+  if (!type.ok()) {
+    return absl::DataLossError(absl::StrCat(object->info.key(), ": ", type.status().message()));
+  }
+  object->info.set_content_type(*type);
   return object;
 }
 
-absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace, uint32_t page_size,
+absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace,
+                                        const std::string& owner_id, uint32_t page_size,
                                         const std::string& page_token) {
   if (page_size == 0) page_size = kDefaultPageSize;
   if (page_size > kMaxPageSize) {
     return absl::InvalidArgumentError(
         absl::StrCat("page_size must be between 1 and ", kMaxPageSize));
   }
+  ImagePage page;
+  if (owner_id.empty()) return page;
   STACHE_ASSIGN_OR_RETURN(
       storage::v1::ListResponse listed,
-      storage_->List(Call(trace), kRecordPrefix, page_size, page_token));
-  ImagePage page;
+      storage_->List(Call(trace), absl::StrCat(kOwnersPrefix, OwnerDigest(owner_id), "/"),
+                     page_size, page_token));
   page.next_page_token = listed.next_page_token();
   for (const storage::v1::ObjectInfo& object : listed.objects()) {
     absl::StatusOr<ImageSummary> summary = SummaryFromObject(object);
@@ -281,12 +312,20 @@ absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace, uin
   return page;
 }
 
-absl::Status Gallery::Delete(const server::RequestContext& trace, const std::string& id) {
+absl::Status Gallery::Delete(const server::RequestContext& trace, const std::string& id,
+                             const DeleteCredentials& credentials) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
-  STACHE_RETURN_IF_ERROR(
-      NotFoundIfMissing(storage_->Stat(Call(trace), RecordKey(id)).status(), id));
-  // Images first and the record last, so that a failed delete can be retried.
-  for (const std::string& key : {OriginalKey(id), ResultKey(id), RecordKey(id)}) {
+  absl::StatusOr<storage::v1::ObjectInfo> record = storage_->Stat(Call(trace), RecordKey(id));
+  STACHE_RETURN_IF_ERROR(NotFoundIfMissing(record.status(), id));
+  const StoredOwnership ownership = OwnershipFromLabels(
+      std::map<std::string, std::string>(record->labels().begin(), record->labels().end()));
+  STACHE_RETURN_IF_ERROR(CheckMayDelete(ownership, credentials));
+  std::vector<std::string> keys = {OriginalKey(id), ResultKey(id)};
+  if (!ownership.owner_digest.empty()) keys.push_back(OwnerIndexKey(ownership.owner_digest, id));
+  // The record last, so that a failed delete can be retried (and is still
+  // authorised by it).
+  keys.push_back(RecordKey(id));
+  for (const std::string& key : keys) {
     absl::Status status = storage_->Delete(Call(trace), key);
     if (!status.ok() && !absl::IsNotFound(status)) return status;
   }

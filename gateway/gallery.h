@@ -4,15 +4,27 @@
 // here: callers get plain structs and absl::Status (gRPC codes), which the
 // HTTP adapter maps to responses.
 //
+// Uploads belong to who made them: each is listed only for its owner, and
+// deleted only by its owner or with its delete token; anyone with the
+// (unguessable) id may read it, so that links can be shared.
+//
 // Storage layout, in the gateway's own namespace:
 //   images/<id>/original   the uploaded bytes
 //   images/<id>/result     the mustached photo
 //   records/<id>.json      the ImageRecord as JSON; its labels carry the
-//                          summary a listing needs, so List needs no reads.
+//                          summary and who may delete it (digests only,
+//                          see ownership.h)
+//   owners/<owner digest>/<id>
+//                          the owner's index: one small object per upload
+//                          whose labels carry the listing summary, so that
+//                          listing an owner's uploads is one List by prefix
+//                          and no reads. Records without one (uploaded
+//                          before owners were recorded) are listed for
+//                          nobody.
 //
 //   Gallery gallery(&detector, &overlay, &storage, {.backend_timeout = absl::Seconds(10)});
 //   STACHE_ASSIGN_OR_RETURN(UploadResult upload,
-//                           gallery.Upload("req-1", {.image = bytes, .style = "handlebar"}));
+//                           gallery.Upload(trace, {.image = bytes, .owner_id = owner}));
 #ifndef STACHE_GATEWAY_GALLERY_H_
 #define STACHE_GATEWAY_GALLERY_H_
 
@@ -25,6 +37,7 @@
 #include "absl/time/time.h"
 #include "gateway/backend_clients.h"
 #include "gateway/image_record.h"
+#include "gateway/ownership.h"
 #include "server/request_context.h"
 
 namespace stache::gateway {
@@ -36,6 +49,9 @@ struct UploadRequest {
   std::string style;
   // "jpeg", "png", "webp", or "" to keep the uploaded format.
   std::string format;
+  // The uploader's session (Session::owner_id); empty: nobody's, deletable
+  // only with the delete token.
+  std::string owner_id;
 };
 
 struct UploadResult {
@@ -43,6 +59,9 @@ struct UploadResult {
   // The result image bytes (so that a caller asking for the image need not
   // read it back from storage).
   std::string result_image;
+  // The secret that deletes this upload; only its digest is stored, so it
+  // is in this answer and nowhere else.
+  std::string delete_token;
 };
 
 struct ImagePage {
@@ -86,20 +105,27 @@ class Gallery final {
 
   // NOT_FOUND for unknown (or malformed) ids.
   absl::StatusOr<ImageRecord> GetRecord(const server::RequestContext& trace, const std::string& id);
-  // Metadata only (content type, size, sha256), for conditional requests.
+  // Metadata only (size, sha256), for conditional requests.
   absl::StatusOr<storage::v1::ObjectInfo> StatImage(const server::RequestContext& trace,
                                                     const std::string& id,
                                                     ImageVariant variant);
+  // The image with its content type as sniffed from its bytes (see
+  // ServedImageType), never the type it was stored with; DATA_LOSS when the
+  // bytes are no image, so that nothing else is ever served from here.
   absl::StatusOr<StoredObject> GetImage(const server::RequestContext& trace, const std::string& id,
                                         ImageVariant variant);
 
-  // Newest first. `page_size` 0 means kDefaultPageSize; over kMaxPageSize is
+  // The uploads of `owner_id`, newest first; none for an empty owner.
+  // `page_size` 0 means kDefaultPageSize; over kMaxPageSize is
   // INVALID_ARGUMENT. `page_token` comes from a previous page.
-  absl::StatusOr<ImagePage> List(const server::RequestContext& trace, uint32_t page_size,
-                                 const std::string& page_token);
+  absl::StatusOr<ImagePage> List(const server::RequestContext& trace, const std::string& owner_id,
+                                 uint32_t page_size, const std::string& page_token);
 
-  // Deletes the record and both images. NOT_FOUND when there is no record.
-  absl::Status Delete(const server::RequestContext& trace, const std::string& id);
+  // Deletes the record, both images and the owner's index entry. NOT_FOUND
+  // when there is no record; PERMISSION_DENIED unless `credentials` name
+  // the owner or carry the delete token (see CheckMayDelete).
+  absl::Status Delete(const server::RequestContext& trace, const std::string& id,
+                      const DeleteCredentials& credentials);
 
   absl::StatusOr<std::vector<MustacheStyle>> ListStyles(const server::RequestContext& trace);
 
@@ -115,7 +141,8 @@ class Gallery final {
   GatewayMetrics* const metrics_;
 };
 
-// A new random image id: 24 lower-case hex digits.
+// A new random image id: 24 lower-case hex digits (96 bits from a CSPRNG:
+// ids are share links, so they must not be guessable).
 std::string NewImageId();
 // True for ids NewImageId can return; anything else is never looked up.
 bool IsValidImageId(absl::string_view id);
@@ -124,6 +151,12 @@ bool IsValidImageId(absl::string_view id);
 std::string OriginalKey(absl::string_view id);
 std::string ResultKey(absl::string_view id);
 std::string RecordKey(absl::string_view id);
+std::string OwnerIndexKey(absl::string_view owner_digest, absl::string_view id);
+
+// The media type to serve `bytes` as, sniffed from them: image/jpeg,
+// image/png, image/webp (and image/bmp, image/tiff, which uploads may be);
+// DATA_LOSS for anything else.
+absl::StatusOr<std::string> ServedImageType(absl::string_view bytes);
 
 }  // namespace stache::gateway
 

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "gateway/session.h"
 #include "gateway/testing/fake_backends.h"
 #include "server/grpc_channel.h"
 #include "tests/testing/status_matchers.h"
@@ -24,11 +25,13 @@ using ::stache::gateway::testing::kFakeStorageToken;
 using ::stache::gateway::testing::TestJpeg;
 using ::stache::gateway::testing::TestPng;
 using ::stache::testing::IsOk;
+using ::stache::testing::IsOkAndHolds;
 using ::stache::testing::StatusIs;
 using ::testing::_;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 using ::testing::UnorderedElementsAre;
 
 class GalleryTest : public ::testing::Test {
@@ -47,9 +50,14 @@ class GalleryTest : public ::testing::Test {
                  {.backend_timeout = absl::Seconds(5), .max_image_bytes = 1'000'000},
                  &metrics_) {}
 
-  absl::StatusOr<UploadResult> UploadJpeg(std::string style = "") {
-    return gallery_.Upload(Trace("req-1"), {.image = TestJpeg(), .style = std::move(style)});
+  absl::StatusOr<UploadResult> UploadJpeg(std::string style = "",
+                                          const std::string& owner = kOwner) {
+    return gallery_.Upload(Trace("req-1"),
+                           {.image = TestJpeg(), .style = std::move(style), .owner_id = owner});
   }
+
+  static constexpr char kOwner[] = "0123456789abcdef0123456789abcdef";
+  static constexpr char kStranger[] = "fedcba9876543210fedcba9876543210";
 
   FakeBackends backends_;
   GatewayMetrics metrics_;
@@ -79,7 +87,8 @@ TEST_F(GalleryTest, UploadStoresOriginalResultAndRecord) {
   EXPECT_GE(record.timings.total_ms, record.timings.apply_ms);
   EXPECT_THAT(backends_.storage().Keys(),
               UnorderedElementsAre(OriginalKey(record.id), ResultKey(record.id),
-                                   RecordKey(record.id)));
+                                   RecordKey(record.id),
+                                   OwnerIndexKey(OwnerDigest(kOwner), record.id)));
   EXPECT_THAT(metrics_.registry().RenderText(),
               HasSubstr("stache_gateway_faces_detected_total 1"));
 }
@@ -184,7 +193,10 @@ TEST_F(GalleryTest, UnknownAndMalformedIdsAreNotFound) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no image")));
   EXPECT_THAT(gallery_.GetImage(Trace("req"), "../../etc/passwd", ImageVariant::kOriginal),
               StatusIs(absl::StatusCode::kNotFound, _));
-  EXPECT_THAT(gallery_.Delete(Trace("req"), "ABC"), StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.Delete(Trace("req"), "ABC", {.owner_id = kOwner}),
+              StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.Delete(Trace("req"), "0123456789abcdef01234567", {.owner_id = kOwner}),
+              StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_FALSE(IsValidImageId("0123456789ABCDEF01234567"));
   EXPECT_TRUE(IsValidImageId(NewImageId()));
   EXPECT_NE(NewImageId(), NewImageId());
@@ -197,28 +209,106 @@ TEST_F(GalleryTest, ListsNewestFirstInPages) {
     ASSERT_THAT(upload, IsOk());
     ids.push_back(upload->record.id);
   }
-  absl::StatusOr<ImagePage> first = gallery_.List(Trace("req"), 2, "");
+  absl::StatusOr<ImagePage> first = gallery_.List(Trace("req"), kOwner, 2, "");
   ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->images.size(), 2u);
   EXPECT_EQ(first->images[0].id, ids[4]);
   EXPECT_EQ(first->images[1].id, ids[3]);
   EXPECT_FALSE(first->next_page_token.empty());
-  absl::StatusOr<ImagePage> second = gallery_.List(Trace("req"), 2, first->next_page_token);
+  absl::StatusOr<ImagePage> second =
+      gallery_.List(Trace("req"), kOwner, 2, first->next_page_token);
   ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->images[0].id, ids[2]);
-  absl::StatusOr<ImagePage> all = gallery_.List(Trace("req"), 0, "");
+  absl::StatusOr<ImagePage> all = gallery_.List(Trace("req"), kOwner, 0, "");
   ASSERT_THAT(all, IsOk());
   EXPECT_EQ(all->images.size(), 5u);
   EXPECT_TRUE(all->next_page_token.empty());
-  EXPECT_THAT(gallery_.List(Trace("req"), 101, ""), StatusIs(absl::StatusCode::kInvalidArgument, _));
+  EXPECT_THAT(gallery_.List(Trace("req"), kOwner, 101, ""),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
+}
+
+TEST_F(GalleryTest, EachOwnerListsOnlyTheirOwnUploads) {
+  absl::StatusOr<UploadResult> mine = UploadJpeg("", kOwner);
+  absl::StatusOr<UploadResult> theirs = UploadJpeg("", kStranger);
+  ASSERT_THAT(mine, IsOk());
+  ASSERT_THAT(theirs, IsOk());
+  absl::StatusOr<ImagePage> page = gallery_.List(Trace("req"), kOwner, 0, "");
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->images.size(), 1u);
+  EXPECT_EQ(page->images[0].id, mine->record.id);
+  page = gallery_.List(Trace("req"), kStranger, 0, "");
+  ASSERT_THAT(page, IsOk());
+  ASSERT_EQ(page->images.size(), 1u);
+  EXPECT_EQ(page->images[0].id, theirs->record.id);
+  page = gallery_.List(Trace("req"), "", 0, "");
+  ASSERT_THAT(page, IsOk());
+  EXPECT_THAT(page->images, IsEmpty()) << "no session, no gallery";
+  // Anyone with the id may read it: ids are share links.
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), theirs->record.id, ImageVariant::kResult), IsOk());
+}
+
+TEST_F(GalleryTest, StorageLearnsNoOwnerIdAndNoDeleteToken) {
+  absl::StatusOr<UploadResult> upload = UploadJpeg();
+  ASSERT_THAT(upload, IsOk());
+  EXPECT_EQ(upload->delete_token.size(), 64u);
+  for (const std::string& key : backends_.storage().Keys()) {
+    EXPECT_THAT(key, Not(HasSubstr(kOwner)));
+    absl::StatusOr<StoredObject> object =
+        storage_.Get(CallContext::WithTimeout(absl::Seconds(5)), key, 2'000'000);
+    ASSERT_THAT(object, IsOk());
+    EXPECT_THAT(object->bytes, Not(HasSubstr(kOwner))) << key;
+    EXPECT_THAT(object->bytes, Not(HasSubstr(upload->delete_token))) << key;
+    for (const auto& [name, value] : object->info.labels()) {
+      EXPECT_THAT(value, Not(HasSubstr(kOwner))) << key << " " << name;
+      EXPECT_THAT(value, Not(HasSubstr(upload->delete_token))) << key << " " << name;
+    }
+  }
+}
+
+TEST_F(GalleryTest, OnlyTheOwnerOrTheTokenDeletes) {
+  absl::StatusOr<UploadResult> upload = UploadJpeg();
+  ASSERT_THAT(upload, IsOk());
+  const std::string id = upload->record.id;
+  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {}),
+              StatusIs(absl::StatusCode::kPermissionDenied, _));
+  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.owner_id = kStranger}),
+              StatusIs(absl::StatusCode::kPermissionDenied, _));
+  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = "0" + upload->delete_token.substr(1)}),
+              StatusIs(absl::StatusCode::kPermissionDenied, _));
+  EXPECT_THAT(gallery_.GetRecord(Trace("req"), id), IsOk()) << "nothing was deleted";
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal), IsOk());
+  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = upload->delete_token}), IsOk());
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
+}
+
+TEST_F(GalleryTest, ServesTheTypeItSniffsNeverTheStoredOne) {
+  absl::StatusOr<UploadResult> upload = UploadJpeg();
+  ASSERT_THAT(upload, IsOk());
+  const std::string id = upload->record.id;
+  const CallContext call = CallContext::WithTimeout(absl::Seconds(5));
+  // A JPEG stored as text/html is served as image/jpeg.
+  ASSERT_THAT(storage_.Put(call, OriginalKey(id), "text/html", {}, TestJpeg()), IsOk());
+  absl::StatusOr<StoredObject> image = gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
+  ASSERT_THAT(image, IsOk());
+  EXPECT_EQ(image->info.content_type(), "image/jpeg");
+  // HTML under an image key is not served at all.
+  ASSERT_THAT(storage_.Put(call, ResultKey(id), "text/html", {},
+                           "<html><script>alert(document.cookie)</script></html>"),
+              IsOk());
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), id, ImageVariant::kResult),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not an image")));
+  EXPECT_THAT(ServedImageType(TestPng()), IsOkAndHolds(std::string("image/png")));
+  EXPECT_FALSE(ServedImageType("GIF89a").ok());
+  EXPECT_FALSE(ServedImageType("").ok());
 }
 
 TEST_F(GalleryTest, DeleteRemovesEverythingOnce) {
   absl::StatusOr<UploadResult> upload = UploadJpeg();
   ASSERT_THAT(upload, IsOk());
-  ASSERT_THAT(gallery_.Delete(Trace("req"), upload->record.id), IsOk());
-  EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
-  EXPECT_THAT(gallery_.Delete(Trace("req"), upload->record.id), StatusIs(absl::StatusCode::kNotFound, _));
+  ASSERT_THAT(gallery_.Delete(Trace("req"), upload->record.id, {.owner_id = kOwner}), IsOk());
+  EXPECT_THAT(backends_.storage().Keys(), IsEmpty()) << "images, record and owner index";
+  EXPECT_THAT(gallery_.Delete(Trace("req"), upload->record.id, {.owner_id = kOwner}),
+              StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_THAT(gallery_.GetImage(Trace("req"), upload->record.id, ImageVariant::kResult),
               StatusIs(absl::StatusCode::kNotFound, _));
 }

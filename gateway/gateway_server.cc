@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/ascii.h"
@@ -17,20 +18,48 @@
 #include "gateway/instance_identity.h"
 #include "gateway/metrics.h"
 #include "gateway/status_board.h"
+#include "gateway/rate_limiter.h"
+#include "gateway/session.h"
+#include "server/admin_server.h"
 #include "server/grpc_channel.h"
 #include "server/grpc_server.h"
 #include "server/log.h"
+#include "server/loopback.h"
 
 namespace stache::gateway {
 
+namespace {
+
+// Every channel to a backend is made here, so that how they are secured is
+// decided in one place.
+std::shared_ptr<grpc::Channel> BackendChannel(const GatewayConfig& config,
+                                              const std::string& address) {
+  return server::MakeChannel(address, config.max_image_bytes);
+}
+
+SessionSigner MakeSessionSigner(const GatewayConfig& config) {
+  if (!config.session_keys.empty()) {
+    absl::StatusOr<SessionSigner> signer = SessionSigner::Create(config.session_keys);
+    // Validated by ValidateGatewayConfig.
+    if (signer.ok()) return *std::move(signer);
+  }
+  server::LogWarning(
+      "no session key (--session_key_file or STACHE_SESSION_KEY): using a random one, so "
+      "visitors lose their sessions (and their gallery) when the gateway restarts, and "
+      "replicas do not share them");
+  return SessionSigner::WithRandomKey();
+}
+
+}  // namespace
+
 // Everything a running gateway owns, in construction order (destroyed in
-// reverse: the HTTP server first, the channels last).
+// reverse: the HTTP and admin servers first, the channels last).
 class GatewayParts {
  public:
   explicit GatewayParts(const GatewayConfig& config)
-      : detector_channel(server::MakeChannel(config.detector_address, config.max_image_bytes)),
-        overlay_channel(server::MakeChannel(config.overlay_address, config.max_image_bytes)),
-        storage_channel(server::MakeChannel(config.storage_address, config.max_image_bytes)),
+      : detector_channel(BackendChannel(config, config.detector_address)),
+        overlay_channel(BackendChannel(config, config.overlay_address)),
+        storage_channel(BackendChannel(config, config.storage_address)),
         detector(detector::v1::DetectorService::NewStub(detector_channel), &metrics),
         overlay(overlay::v1::OverlayService::NewStub(overlay_channel), &metrics),
         storage(storage::v1::StorageService::NewStub(storage_channel),
@@ -56,11 +85,13 @@ class GatewayParts {
                 .target = config.storage_address,
                 .health_service = "stache.storage.v1.StorageService",
                 .probe = &storage_probe}},
-              [max_image_bytes = config.max_image_bytes](const std::string& address) {
-                return std::make_unique<BackendProbe>(
-                    server::MakeChannel(address, max_image_bytes));
+              [config](const std::string& address) {
+                return std::make_unique<BackendProbe>(BackendChannel(config, address));
               },
-              config.probe_timeout) {}
+              config.probe_timeout),
+        sessions(MakeSessionSigner(config)),
+        upload_limiter(RateLimit{.tokens_per_minute = config.upload_rate_per_minute,
+                                 .burst = config.upload_burst}) {}
 
   GatewayMetrics metrics;
   std::shared_ptr<grpc::Channel> detector_channel;
@@ -74,6 +105,9 @@ class GatewayParts {
   BackendProbe overlay_probe;
   BackendProbe storage_probe;
   StatusBoard board;
+  const SessionSigner sessions;
+  RateLimiter upload_limiter;
+  std::unique_ptr<server::AdminServer> admin;
   std::unique_ptr<HttpServer> http;
 };
 
@@ -118,7 +152,36 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
   if (config.storage_token.empty()) {
     return absl::InvalidArgumentError("the storage token is empty");
   }
-  return absl::OkStatus();
+  if (config.storage_token == kDevelopmentStorageToken && !server::IsLoopbackHost(config.host) &&
+      !config.insecure_dev_auth) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the gateway listens on ", config.host,
+        ", not loopback, so it will not use the published development storage token: set "
+        "STACHE_STORAGE_TOKEN or --storage_token_file (or --insecure_dev_auth on a "
+        "throwaway network)"));
+  }
+  if (config.admin_port < -1 || config.admin_port > 65535) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--admin_port %d is not a TCP port (0..65535) or -1 (none)", config.admin_port));
+  }
+  if (!config.session_keys.empty()) {
+    if (absl::Status status = SessionSigner::Create(config.session_keys).status(); !status.ok())
+      return status;
+  }
+  if (config.trusted_proxy_hops < 0 || config.trusted_proxy_hops > 16) {
+    return absl::InvalidArgumentError("--trusted_proxy_hops must be between 0 and 16");
+  }
+  if (config.upload_rate_per_minute < 0) {
+    return absl::InvalidArgumentError("--upload_rate must be 0 (no limit) or positive");
+  }
+  if (config.upload_rate_per_minute > 0) {
+    if (absl::Status status = ValidateRateLimit({.tokens_per_minute = config.upload_rate_per_minute,
+                                                 .burst = config.upload_burst});
+        !status.ok()) {
+      return status;
+    }
+  }
+  return IpNetworks::Parse(config.rate_limit_exempt_cidrs).status();
 }
 
 absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
@@ -137,13 +200,34 @@ absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
     }
     return token;
   }
-  if (token_from_environment != nullptr && *token_from_environment != '\0') {
-    return std::string(absl::StripAsciiWhitespace(token_from_environment));
+  if (token_from_environment != nullptr) {
+    const std::string token(absl::StripAsciiWhitespace(token_from_environment));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(
+          "STACHE_STORAGE_TOKEN is set but empty: give the token, or unset it to use the "
+          "development token on loopback");
+    }
+    return token;
   }
-  server::LogWarning(
-      "using the development storage token; set STACHE_STORAGE_TOKEN or "
-      "--storage_token_file outside a laptop");
   return std::string(kDevelopmentStorageToken);
+}
+
+absl::StatusOr<std::vector<std::string>> LoadSessionKeys(const std::string& key_file,
+                                                         const char* keys_from_environment) {
+  if (!key_file.empty()) {
+    std::ifstream in(key_file);
+    if (!in.good()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--session_key_file ", key_file, " cannot be read"));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return ParseSessionKeys(text.str(), absl::StrCat("--session_key_file ", key_file));
+  }
+  if (keys_from_environment != nullptr) {
+    return ParseSessionKeys(keys_from_environment, "STACHE_SESSION_KEY");
+  }
+  return std::vector<std::string>();
 }
 
 Gateway::Gateway(std::unique_ptr<GatewayParts> parts) : parts_(std::move(parts)) {}
@@ -152,7 +236,27 @@ Gateway::~Gateway() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   if (absl::Status status = ValidateGatewayConfig(config); !status.ok()) return status;
+  if (config.storage_token == kDevelopmentStorageToken) {
+    server::LogWarning(
+        config.insecure_dev_auth && !server::IsLoopbackHost(config.host)
+            ? "--insecure_dev_auth: sending the published development storage token from a "
+              "gateway other machines can reach; never do this in production"
+            : "using the development storage token (loopback only); set "
+              "STACHE_STORAGE_TOKEN or --storage_token_file outside a laptop");
+  }
   auto parts = std::make_unique<GatewayParts>(config);
+  if (config.admin_port >= 0) {
+    StatusBoard* board = &parts->board;
+    absl::StatusOr<std::unique_ptr<server::AdminServer>> admin = server::AdminServer::Start(
+        config.host, config.admin_port, &parts->metrics.registry(),
+        {{.path = "/v1/info",
+          .content_type = "application/json",
+          .render = [board] { return board->Info(server::RequestContext()).dump(); }}});
+    if (!admin.ok()) return admin.status();
+    parts->admin = *std::move(admin);
+  }
+  absl::StatusOr<IpNetworks> exempt = IpNetworks::Parse(config.rate_limit_exempt_cidrs);
+  if (!exempt.ok()) return exempt.status();
   absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
       {.host = config.host,
        .port = config.port,
@@ -164,7 +268,12 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
        .read_timeout = config.http_read_timeout,
        .write_timeout = config.http_write_timeout,
        .keep_alive_timeout = config.http_keep_alive_timeout},
-      &parts->gallery, &parts->board, &parts->metrics);
+      &parts->gallery, &parts->board, &parts->metrics,
+      VisitorGuards{.sessions = &parts->sessions,
+                    .upload_limiter =
+                        config.upload_rate_per_minute > 0 ? &parts->upload_limiter : nullptr,
+                    .trusted_proxy_hops = config.trusted_proxy_hops,
+                    .rate_limit_exempt = *std::move(exempt)});
   if (!http.ok()) return http.status();
   parts->http = *std::move(http);
   server::LogInfo("gateway backends", {{"detector", config.detector_address},
@@ -175,6 +284,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
 }
 
 int Gateway::port() const { return parts_->http->port(); }
+
+int Gateway::admin_port() const { return parts_->admin ? parts_->admin->port() : -1; }
 
 void Gateway::Shutdown(absl::Duration drain_delay) {
   if (parts_->http == nullptr) return;

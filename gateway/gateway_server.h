@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -20,13 +21,16 @@
 
 namespace stache::gateway {
 
-// The storage token anyone can read in the README; fine on a laptop, and
+// The storage token anyone can read in the README: used only when the
+// gateway listens on loopback alone (or with --insecure_dev_auth), and
 // logged as a warning when used.
 inline constexpr char kDevelopmentStorageToken[] = "dev-gateway-token";
 
 struct GatewayConfig {
   std::string host = "127.0.0.1";
   int port = 8000;
+  // /metrics and the full /v1/info, on `host`; -1: none, 0: a free port.
+  int admin_port = -1;
   // On SIGTERM, in-flight requests finish; see HttpServer::Shutdown.
   absl::Duration grace_period = absl::Seconds(20);
   // Part of the grace period spent serving with /readyz at 503 first.
@@ -40,6 +44,19 @@ struct GatewayConfig {
   std::string storage_namespace = "gateway";
   // Bearer token for storage; a secret, so never a flag (see LoadStorageToken).
   std::string storage_token = kDevelopmentStorageToken;
+  // Use the development token although `host` is not loopback.
+  bool insecure_dev_auth = false;
+  // Session cookie keys, the first signs (see LoadSessionKeys); empty: a
+  // random key per process, with a warning.
+  std::vector<std::string> session_keys;
+  // Proxies in front of the gateway whose X-Forwarded-For and
+  // X-Forwarded-Proto are believed (a load balancer is one).
+  int trusted_proxy_hops = 0;
+  // Uploads per client address: refill per minute and burst; 0 per minute
+  // turns the limit off. Loopback clients and these networks are exempt.
+  double upload_rate_per_minute = 30;
+  int upload_burst = 10;
+  std::vector<std::string> rate_limit_exempt_cidrs;
   // Deadline of each call to a backend during a request.
   absl::Duration backend_timeout = absl::Seconds(10);
   // Deadline of health and info calls (/readyz, /v1/info).
@@ -60,9 +77,16 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config);
 
 // The storage token: the first line of `token_file` when set, else
 // `token_from_environment` (STACHE_STORAGE_TOKEN) when set, else the
-// development token (with a warning).
+// development token (which ValidateGatewayConfig allows on loopback only).
+// A file or variable that is set but empty is an error, not a fallback.
 absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
                                              const char* token_from_environment);
+
+// The session keys (see ParseSessionKeys): from `key_file` when set, else
+// `keys_from_environment` (STACHE_SESSION_KEY) when set, else none (a random
+// key). Set but empty, or a key shorter than 32 bytes, is an error.
+absl::StatusOr<std::vector<std::string>> LoadSessionKeys(const std::string& key_file,
+                                                         const char* keys_from_environment);
 
 class GatewayParts;
 
@@ -74,6 +98,8 @@ class Gateway final {
   ~Gateway();
 
   int port() const;
+  // -1 without an admin port.
+  int admin_port() const;
   // /readyz turns 503 while requests are still served for `drain_delay`, so
   // balancers stop sending new ones; then stops accepting, and in-flight
   // requests finish.

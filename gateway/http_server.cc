@@ -46,10 +46,11 @@ absl::Status ValidateHttpServerOptions(const HttpServerOptions& options) {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const HttpServerOptions& options, Gallery* gallery, StatusBoard* board,
-    GatewayMetrics* metrics) {
+    GatewayMetrics* metrics, VisitorGuards guards) {
   if (absl::Status status = ValidateHttpServerOptions(options); !status.ok())
     return status;
-  auto routes = std::make_unique<internal::HttpRoutes>(gallery, board, metrics);
+  auto routes =
+      std::make_unique<internal::HttpRoutes>(gallery, board, metrics, std::move(guards));
   absl::StatusOr<std::unique_ptr<internal::HttpTransport>> transport =
       internal::HttpTransport::Start(
           {.host = options.host,

@@ -1,5 +1,5 @@
-// The HTTP adapter: the REST API (/v1/...), the web page, health, readiness
-// and metrics. Routes (gateway/internal/http_routes.h) only translate: HTTP
+// The HTTP adapter: the REST API (/v1/...), the web page, health and
+// readiness (metrics are on the admin port). Routes (gateway/internal/http_routes.h) only translate: HTTP
 // in, Gallery / StatusBoard calls, HTTP out; errors go through the one
 // gRPC-to-HTTP table in http_errors.h. The transport
 // (gateway/internal/http_transport.h, Boost.Beast) reads requests with
@@ -7,7 +7,8 @@
 // clients hold no thread and bounded memory, and runs handlers on a small
 // pool of threads.
 //
-//   STACHE_ASSIGN_OR_RETURN(auto http, HttpServer::Start(options, &gallery, &board, &metrics));
+//   STACHE_ASSIGN_OR_RETURN(auto http, HttpServer::Start(options, &gallery, &board, &metrics,
+//                                                         {.sessions = &signer}));
 //   ...  // serve until told to stop
 //   http->Shutdown();  // in-flight requests finish
 #ifndef STACHE_GATEWAY_HTTP_SERVER_H_
@@ -19,8 +20,11 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/client_address.h"
 #include "gateway/gallery.h"
 #include "gateway/metrics.h"
+#include "gateway/rate_limiter.h"
+#include "gateway/session.h"
 #include "gateway/status_board.h"
 
 namespace stache::gateway {
@@ -59,6 +63,21 @@ struct HttpServerOptions {
 
 absl::Status ValidateHttpServerOptions(const HttpServerOptions& options);
 
+// Who a visitor is and what they may do: sessions, CSRF, the upload rate
+// limit. The pointers are not owned and must outlive the server.
+struct VisitorGuards {
+  // Signs and checks the session cookie; null: no sessions (every request
+  // is anonymous and no cookie is set).
+  const SessionSigner* sessions = nullptr;
+  // Uploads per client address; null: no limit.
+  RateLimiter* upload_limiter = nullptr;
+  // X-Forwarded-For and X-Forwarded-Proto are believed through this many
+  // proxies in front of the gateway (a load balancer is one); 0: neither.
+  int trusted_proxy_hops = 0;
+  // Clients the limit never applies to, besides loopback ones.
+  IpNetworks rate_limit_exempt;
+};
+
 // Owns the listening socket, its I/O thread and the handler threads. The
 // gallery, board and metrics must outlive it. Thread-safe.
 class HttpServer final {
@@ -67,7 +86,8 @@ class HttpServer final {
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
                                                            Gallery* gallery,
                                                            StatusBoard* board,
-                                                           GatewayMetrics* metrics);
+                                                           GatewayMetrics* metrics,
+                                                           VisitorGuards guards = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -55,6 +55,14 @@ class HttpServerTest : public ::testing::Test {
     gateway_ = *std::move(gateway);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", gateway_->port());
     client_->set_read_timeout(10, 0);
+    // As the page: the session the first visit gets, and the header its
+    // requests send.
+    httplib::Result page = client_->Get("/");
+    ASSERT_TRUE(page);
+    const std::string set_cookie = page->get_header_value("Set-Cookie");
+    ASSERT_THAT(set_cookie, StartsWith("stache_session="));
+    client_->set_default_headers({{"Cookie", set_cookie.substr(0, set_cookie.find(';'))},
+                                  {"X-Stache-Client", "web"}});
   }
 
   httplib::Result UploadMultipart(const std::string& image,
@@ -167,7 +175,9 @@ TEST_F(HttpServerTest, GetsTheRecordAndBothImagesWithCachingHeaders) {
   httplib::Result record = client_->Get("/v1/images/" + id);
   ASSERT_TRUE(record);
   EXPECT_EQ(record->status, 200);
-  EXPECT_EQ(json::parse(record->body), uploaded);
+  json without_token = uploaded;
+  without_token.erase("delete_token");
+  EXPECT_EQ(json::parse(record->body), without_token) << "the delete token is told once";
 
   for (const char* variant : {"original", "result"}) {
     SCOPED_TRACE(variant);
@@ -179,8 +189,12 @@ TEST_F(HttpServerTest, GetsTheRecordAndBothImagesWithCachingHeaders) {
     const std::string etag =
         absl::StrCat("\"", uploaded[variant]["sha256"].get<std::string>(), "\"");
     EXPECT_EQ(image->get_header_value("ETag"), etag);
-    EXPECT_THAT(image->get_header_value("Cache-Control"),
-                AllOf(HasSubstr("max-age=31536000"), HasSubstr("immutable")));
+    // Cached, but asked again before each use: a deleted photo is gone at
+    // once, not a year later.
+    EXPECT_EQ(image->get_header_value("Cache-Control"), "public, no-cache");
+    EXPECT_EQ(image->get_header_value("X-Content-Type-Options"), "nosniff");
+    EXPECT_THAT(image->get_header_value("Content-Security-Policy"),
+                AllOf(HasSubstr("default-src 'none'"), HasSubstr("sandbox")));
     EXPECT_EQ(image->body.size(), uploaded[variant]["size_bytes"].get<size_t>());
 
     httplib::Result cached = client_->Get(url, {{"If-None-Match", etag}});
@@ -270,8 +284,36 @@ TEST_F(HttpServerTest, StylesComeWithPreviewsAsDataUrls) {
               StartsWith("data:image/png;base64,iVBORw0KGgo"));
 }
 
-TEST_F(HttpServerTest, InfoListsTheGatewayAndEveryBackendInstance) {
+TEST_F(HttpServerTest, PublicInfoSaysVersionsAndCountsNothingInternal) {
   httplib::Result response = client_->Get("/v1/info");
+  ASSERT_TRUE(response);
+  ASSERT_EQ(response->status, 200);
+  json info = json::parse(response->body);
+  EXPECT_EQ(info["gateway"]["service_name"], "gateway");
+  EXPECT_EQ(info["gateway"]["version"], "0.1.0");
+  EXPECT_EQ(info["gateway"]["max_body_bytes"], max_body_bytes());
+  std::vector<std::string> names;
+  for (const json& backend : info["backends"]) {
+    names.push_back(backend["name"]);
+    EXPECT_EQ(backend["health"], "SERVING");
+    EXPECT_EQ(backend["version"], "0.1.0");
+    EXPECT_EQ(backend["instances"], 1);
+    for (const char* internal : {"address", "target", "instance_id", "components", "error"}) {
+      EXPECT_FALSE(backend.contains(internal)) << internal << " in " << backend.dump();
+    }
+  }
+  EXPECT_THAT(names, ElementsAre("detector", "overlay", "storage"));
+  EXPECT_THAT(response->body, Not(HasSubstr("127.0.0.1")));
+  EXPECT_FALSE(info["gateway"].contains("instance_id"));
+}
+
+TEST_F(HttpServerTest, TheAdminPortListsEveryBackendInstanceInFull) {
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.admin_port = 0;
+  StartGateway(config);
+  ASSERT_GT(gateway_->admin_port(), 0);
+  httplib::Client admin("127.0.0.1", gateway_->admin_port());
+  httplib::Result response = admin.Get("/v1/info");
   ASSERT_TRUE(response);
   ASSERT_EQ(response->status, 200);
   json info = json::parse(response->body);
@@ -328,10 +370,15 @@ TEST_F(HttpServerTest, WhileDrainingReadyzIsUnavailableAndRequestsAreStillServed
   EXPECT_FALSE(client_->Get("/healthz"));
 }
 
-TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
+TEST_F(HttpServerTest, MetricsAreOnTheAdminPortOnlyAndCountRequestsByRouteAndStatus) {
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.admin_port = 0;
+  StartGateway(config);
   UploadOne();
   client_->Get("/v1/images/0123456789abcdef01234567");
-  httplib::Result metrics = client_->Get("/metrics");
+  EXPECT_EQ(client_->Get("/metrics")->status, 404) << "not on the public port";
+  httplib::Client admin("127.0.0.1", gateway_->admin_port());
+  httplib::Result metrics = admin.Get("/metrics");
   ASSERT_TRUE(metrics);
   ASSERT_EQ(metrics->status, 200);
   EXPECT_THAT(metrics->get_header_value("Content-Type"),
@@ -342,6 +389,9 @@ TEST_F(HttpServerTest, MetricsCountRequestsByRouteAndStatus) {
   EXPECT_THAT(metrics->body,
               HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"/v1/"
                         "images/{id}\",code=\"404\"} 1"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"unmatched\","
+                        "code=\"404\"} 1"));
   EXPECT_THAT(metrics->body,
               HasSubstr("stache_gateway_http_request_duration_seconds_bucket{"
                         "method=\"POST\",route=\"/v1/images\",le=\"+Inf\"} 1"));

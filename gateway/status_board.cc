@@ -129,6 +129,42 @@ json StatusBoard::Info(const server::RequestContext& trace) {
   return {{"gateway", std::move(gateway)}, {"backends", std::move(backends)}};
 }
 
+json StatusBoard::PublicInfo(const server::RequestContext& trace) {
+  return PublicInfoFrom(Info(trace));
+}
+
+json PublicInfoFrom(const json& info) {
+  const json& gateway = info.value("gateway", json::object());
+  json public_gateway = json::object();
+  for (const char* field : {"service_name", "version", "build_id", "health", "max_body_bytes"}) {
+    if (gateway.contains(field)) public_gateway[field] = gateway[field];
+  }
+  json backends = json::array();
+  // (name, version, build_id, health) -> its entry in `backends`.
+  std::map<std::vector<std::string>, size_t> entries;
+  for (const json& instance : info.value("backends", json::array())) {
+    const bool answered = instance.contains("instance_id");
+    std::vector<std::string> key;
+    for (const char* field : {"name", "version", "build_id", "health"}) {
+      key.push_back(instance.contains(field) && instance[field].is_string()
+                        ? instance[field].get<std::string>()
+                        : "");
+    }
+    auto [it, added] = entries.emplace(key, backends.size());
+    if (added) {
+      json entry = {{"name", key[0]}, {"service_name", key[0]}, {"health", key[3]},
+                    {"instances", 0}};
+      if (answered) {
+        entry["version"] = key[1];
+        entry["build_id"] = key[2];
+      }
+      backends.push_back(std::move(entry));
+    }
+    if (answered) backends[it->second]["instances"] = backends[it->second]["instances"].get<int>() + 1;
+  }
+  return {{"gateway", std::move(public_gateway)}, {"backends", std::move(backends)}};
+}
+
 Readiness StatusBoard::CheckReadiness(const server::RequestContext& trace) {
   const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
   // Health alone is not enough: a backend can answer SERVING (gRPC serves

@@ -1,6 +1,7 @@
-// Who is serving and whether they are well: GET /v1/info (the gateway and
-// every backend instance it can reach, for watching a rolling update) and
-// GET /readyz (every backend answers its health check with SERVING and
+// Who is serving and whether they are well: GET /v1/info (on the admin
+// port: the gateway and every backend instance it can reach, by address,
+// for watching a rolling update; on the public port only versions and
+// instance counts, PublicInfoFrom) and GET /readyz (every backend answers its health check with SERVING and
 // accepts a call: a backend that refuses work is not ready).
 //
 //   StatusBoard board(identity, /*max_body_bytes=*/20'000'000, {{.name = "detector", .target = "dns:///detector:50051",
@@ -63,7 +64,11 @@ class StatusBoard final {
   // GetInfo and health, in parallel, each call bounded by the probe timeout;
   // a replica answering through several addresses is listed once, and an
   // unreachable address only when no replica of that backend answered.
+  // For the admin port: it names addresses and targets.
   nlohmann::json Info(const server::RequestContext& trace);
+
+  // PublicInfoFrom(Info(trace)): for anyone.
+  nlohmann::json PublicInfo(const server::RequestContext& trace);
 
   Readiness CheckReadiness(const server::RequestContext& trace);
 
@@ -82,6 +87,13 @@ class StatusBoard final {
   // Channels are reused across calls; bounded, see ProbeFor.
   std::map<std::string, std::shared_ptr<BackendProbe>> probes_ ABSL_GUARDED_BY(mutex_);
 };
+
+// What anyone may see of an Info answer: the gateway's version, health and
+// upload limit, and per backend one entry per version and health with how
+// many instances answered ({"name", "service_name", "version", "build_id",
+// "health", "instances"}). No addresses, targets, instance ids, zones,
+// errors or components: those are for operators (the admin port).
+nlohmann::json PublicInfoFrom(const nlohmann::json& info);
 
 }  // namespace stache::gateway
 

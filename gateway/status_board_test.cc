@@ -194,6 +194,39 @@ class FakeEcsMetadata final {
   std::thread thread_;
 };
 
+TEST(PublicInfoTest, CountsInstancesPerVersionAndDropsEverythingInternal) {
+  const json full = json::parse(R"({
+    "gateway": {"service_name": "gateway", "version": "0.2.0", "build_id": "abc",
+                "instance_id": "ip-10-0-1-7/42", "instance_source": "ecs",
+                "availability_zone": "eu-west-1a", "health": "SERVING",
+                "max_body_bytes": 1000, "uptime_seconds": 5},
+    "backends": [
+      {"name": "detector", "target": "dns:///detector:50051", "address": "10.0.1.7:50051",
+       "service_name": "detector", "version": "0.1.0", "build_id": "old",
+       "instance_id": "a", "health": "SERVING", "components": [{"detail": "/models"}]},
+      {"name": "detector", "address": "10.0.1.8:50051", "service_name": "detector",
+       "version": "0.2.0", "build_id": "new", "instance_id": "b", "health": "SERVING"},
+      {"name": "detector", "address": "10.0.1.9:50051", "service_name": "detector",
+       "version": "0.2.0", "build_id": "new", "instance_id": "c", "health": "SERVING"},
+      {"name": "storage", "target": "storage:50053", "address": "10.0.2.1:50053",
+       "health": "UNAVAILABLE", "error": "UNAVAILABLE: connect to 10.0.2.1:50053 failed"}
+    ]})");
+  const json info = PublicInfoFrom(full);
+  EXPECT_EQ(info["gateway"], json::parse(R"({"service_name": "gateway", "version": "0.2.0",
+      "build_id": "abc", "health": "SERVING", "max_body_bytes": 1000})"));
+  EXPECT_EQ(info["backends"], json::parse(R"([
+      {"name": "detector", "service_name": "detector", "version": "0.1.0", "build_id": "old",
+       "health": "SERVING", "instances": 1},
+      {"name": "detector", "service_name": "detector", "version": "0.2.0", "build_id": "new",
+       "health": "SERVING", "instances": 2},
+      {"name": "storage", "service_name": "storage", "health": "UNAVAILABLE", "instances": 0}
+    ])"));
+  const std::string text = info.dump();
+  for (const char* internal : {"10.0.", "dns:", "ip-10", "eu-west", "/models", "ecs"}) {
+    EXPECT_THAT(text, ::testing::Not(HasSubstr(internal))) << internal;
+  }
+}
+
 TEST(InstanceIdentityTest, ReadsTaskIdAndZoneFromEcsMetadata) {
   FakeEcsMetadata ecs(R"({"Cluster": "stache",
       "TaskARN": "arn:aws:ecs:eu-west-1:123456789012:task/stache/0f1e2d3c4b5a69788796a5b4c3d2e1f0",

@@ -103,7 +103,7 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 storage_port=$(free_port); detector_port=$(free_port); overlay_port=$(free_port)
-gateway_port=$(free_port)
+gateway_port=$(free_port); gateway_admin_port=$(free_port)
 
 start() {
   local name="$1"; shift
@@ -114,7 +114,8 @@ start() {
 start storage "--port=$storage_port" "--data_dir=$work_dir/storage"
 start detector "--port=$detector_port"
 start overlay "--port=$overlay_port"
-start gateway "--port=$gateway_port" "--detector_address=127.0.0.1:$detector_port" \
+start gateway "--port=$gateway_port" "--admin_port=$gateway_admin_port" \
+  "--detector_address=127.0.0.1:$detector_port" \
   "--overlay_address=127.0.0.1:$overlay_port" "--storage_address=127.0.0.1:$storage_port"
 
 pid_list=""
@@ -123,7 +124,8 @@ for i in "${!pids[@]}"; do pid_list+="${names[$i]}=${pids[$i]},"; done
 echo "hostile_test: gateway http://127.0.0.1:$gateway_port, ${duration}s per attack: $attacks"
 status=0
 python3 - "$gateway_port" "$photo" "$duration" "$pid_list" "$attacks" \
-  "$slow_clients" "$chunked_clients" "$flood_connections" "$work_dir" <<'PY' || status=$?
+  "$slow_clients" "$chunked_clients" "$flood_connections" "$work_dir" "$gateway_admin_port" \
+  <<'PY' || status=$?
 import http.client, os, random, select, socket, sys, threading, time, uuid
 
 port = int(sys.argv[1]); photo = open(sys.argv[2], "rb").read()
@@ -132,6 +134,7 @@ pids = dict(item.split("=") for item in sys.argv[4].split(",") if item)
 attacks = sys.argv[5].split()
 slow_clients, chunked_clients, flood_connections = map(int, sys.argv[6:9])
 work_dir = sys.argv[9]
+admin_port = int(sys.argv[10])  # the gateway's /metrics
 HOST = "127.0.0.1"
 GOAL_RSS = 300e6; GOAL_P99 = 2.0
 
@@ -286,7 +289,7 @@ def flood_attack(stop):
         drop(fd)
 
 def gateway_counters():
-    connection = http.client.HTTPConnection(HOST, port, timeout=5)
+    connection = http.client.HTTPConnection(HOST, admin_port, timeout=5)
     try:
         connection.request("GET", "/metrics")
         text = connection.getresponse().read().decode()

@@ -1,5 +1,6 @@
 #include "gateway/internal/http_routes.h"
 
+#include <algorithm>
 #include <exception>
 #include <optional>
 #include <utility>
@@ -13,11 +14,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gateway/http_errors.h"
+#include "gateway/client_address.h"
 #include "gateway/image_record.h"
 #include "gateway/web_assets.h"
 #include "imaging/image_decoder.h"
 #include "server/log.h"
-#include "server/metrics.h"
+#include "server/loopback.h"
 
 namespace stache::gateway::internal {
 namespace {
@@ -25,8 +27,16 @@ namespace {
 using ::nlohmann::json;
 
 constexpr char kJson[] = "application/json";
-// Stored images never change (a new upload gets a new id).
-constexpr char kImmutable[] = "public, max-age=31536000, immutable";
+// Stored images never change (a new upload gets a new id) but can be
+// deleted: a cache may keep one, yet must ask again (a cheap conditional
+// request, answered 304 from a Stat) before each use, so that a deleted
+// photo stops being served at once, by browsers and shared caches alike. A
+// year-long "immutable" would keep serving it after its owner deleted it.
+constexpr char kImageCaching[] = "public, no-cache";
+// Whatever is not the page (JSON, images) runs nothing, embeds nothing and
+// is framed by nobody, even if a browser were tricked into rendering it.
+constexpr char kDataContentSecurityPolicy[] =
+    "default-src 'none'; frame-ancestors 'none'; sandbox";
 // The page only loads its own files: no CDN, nothing from elsewhere.
 constexpr char kContentSecurityPolicy[] =
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
@@ -40,10 +50,15 @@ void WriteJson(HttpResponse& response, int http_status, const json& body) {
 }
 
 void WriteError(HttpResponse& response, int http_status, const absl::Status& status,
-                const server::RequestContext& trace) {
+                const server::RequestContext& trace,
+                absl::Duration retry_after = absl::ZeroDuration()) {
   // Shed load (429) and unavailable backends (503) are worth retrying soon:
   // say when, so that well-behaved clients back off instead of hammering.
-  if (http_status == 429 || http_status == 503) response.SetHeader("Retry-After", "1");
+  if (http_status == 429 || http_status == 503) {
+    response.SetHeader("Retry-After",
+                       absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(
+                                                             retry_after, absl::Seconds(1))))));
+  }
   if (http_status >= 500) {
     // The body says less than this (PublicErrorMessage); operators read it
     // here, by the request id the client was given.
@@ -98,6 +113,38 @@ std::string QuotedEtag(absl::string_view sha256_hex) {
   return absl::StrCat("\"", sha256_hex, "\"");
 }
 
+// Every value of a header, in order (a header may be sent more than once).
+std::vector<std::string> HeaderValues(const HttpRequest& request, absl::string_view name) {
+  std::vector<std::string> values;
+  for (const auto& [field, value] : request.headers) {
+    if (absl::EqualsIgnoreCase(field, name)) values.push_back(value);
+  }
+  return values;
+}
+
+// The values of cookie `name` in the request's Cookie headers, in order.
+std::vector<std::string> CookieValues(const HttpRequest& request, absl::string_view name) {
+  std::vector<std::string> values;
+  for (const std::string& header : HeaderValues(request, "Cookie")) {
+    for (absl::string_view pair : absl::StrSplit(header, ';', absl::SkipWhitespace())) {
+      pair = absl::StripAsciiWhitespace(pair);
+      absl::string_view value = pair;
+      if (absl::ConsumePrefix(&value, name) && absl::ConsumePrefix(&value, "=")) {
+        values.emplace_back(absl::StripAsciiWhitespace(value));
+      }
+    }
+  }
+  return values;
+}
+
+// The token of "Authorization: Bearer <token>"; "" without one.
+std::string BearerToken(const HttpRequest& request) {
+  const std::string header = request.HeaderValue("Authorization");
+  absl::string_view value = absl::StripAsciiWhitespace(header);
+  if (value.size() <= 7 || !absl::StartsWithIgnoreCase(value, "bearer ")) return "";
+  return std::string(absl::StripAsciiWhitespace(value.substr(7)));
+}
+
 // "/v1/images/<id>[/<rest>]" -> id and rest; nullopt for other paths or an
 // id with a slash (after decoding) in it.
 std::optional<std::pair<std::string, std::string>> ImagePath(const std::string& path) {
@@ -113,8 +160,83 @@ std::optional<std::pair<std::string, std::string>> ImagePath(const std::string& 
 
 }  // namespace
 
-HttpRoutes::HttpRoutes(Gallery* gallery, StatusBoard* board, GatewayMetrics* metrics)
-    : gallery_(gallery), board_(board), metrics_(metrics) {}
+HttpRoutes::HttpRoutes(Gallery* gallery, StatusBoard* board, GatewayMetrics* metrics,
+                       VisitorGuards guards)
+    : gallery_(gallery), board_(board), metrics_(metrics), guards_(std::move(guards)) {}
+
+HttpRoutes::Visitor HttpRoutes::Identify(const HttpRequest& request, bool start_session) const {
+  Visitor visitor;
+  visitor.from_page = !request.HeaderValue(kClientHeader).empty();
+  if (guards_.trusted_proxy_hops > 0) {
+    // The proxy nearest to us says how it was reached: the last value.
+    const std::vector<std::string> protos = HeaderValues(request, "X-Forwarded-Proto");
+    if (!protos.empty()) {
+      std::vector<absl::string_view> parts = absl::StrSplit(protos.back(), ',');
+      visitor.https =
+          absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parts.back()), "https");
+    }
+  }
+  if (guards_.sessions == nullptr) return visitor;
+  const absl::Time now = absl::Now();
+  for (const std::string& value : CookieValues(request, kSessionCookie)) {
+    absl::StatusOr<Session> session = guards_.sessions->Verify(value, now);
+    if (!session.ok()) continue;
+    visitor.had_valid_cookie = true;
+    if (guards_.sessions->ShouldReissue(*session, now)) {
+      // Same owner, signed with today's key and time: rotation and an
+      // active visitor's session both carry on.
+      session->issued_at = absl::FromUnixSeconds(absl::ToUnixSeconds(now));
+      session->signed_with_old_key = false;
+      visitor.set_cookie = start_session;
+    }
+    visitor.session = *std::move(session);
+    return visitor;
+  }
+  if (start_session) {
+    visitor.session = guards_.sessions->NewSession(now);
+    visitor.set_cookie = true;
+  }
+  return visitor;
+}
+
+std::string HttpRoutes::SetCookieValue(const Visitor& visitor) const {
+  return absl::StrCat(kSessionCookie, "=", guards_.sessions->Sign(*visitor.session),
+                      "; Path=/; Max-Age=", absl::ToInt64Seconds(guards_.sessions->max_age()),
+                      "; HttpOnly; SameSite=Lax", visitor.https ? "; Secure" : "");
+}
+
+std::optional<HttpRefusal> HttpRoutes::CheckCsrf(const Visitor& visitor) const {
+  if (!visitor.had_valid_cookie || visitor.from_page) return std::nullopt;
+  // A cross-site form can send the cookie (a top-level POST under
+  // SameSite=Lax in some browsers, any request in old ones) but never a
+  // custom header: without it the request may be a forgery.
+  return HttpRefusal{
+      403, absl::PermissionDeniedError(absl::StrCat(
+               "a request that carries the session cookie must also send the ",
+               kClientHeader,
+               " header, as the page does (API clients: send no cookie, and the delete "
+               "token to delete)"))};
+}
+
+std::optional<HttpRefusal> HttpRoutes::AdmitUpload(const HttpRequest& request) {
+  if (std::optional<HttpRefusal> forged = CheckCsrf(Identify(request, false))) return forged;
+  if (guards_.upload_limiter == nullptr) return std::nullopt;
+  const std::string client =
+      ClientAddress(request.remote_addr, HeaderValues(request, "X-Forwarded-For"),
+                    guards_.trusted_proxy_hops);
+  // Local clients are the operator's own (load tests, benchmarks): they
+  // measure the service, not the limiter.
+  if (server::IsLoopbackHost(client) || guards_.rate_limit_exempt.Contains(client)) {
+    return std::nullopt;
+  }
+  const RateDecision decision = guards_.upload_limiter->Take(client);
+  if (decision.allowed) return std::nullopt;
+  return HttpRefusal{429,
+                     absl::ResourceExhaustedError(absl::StrCat(
+                         "too many uploads from your address; try again in ",
+                         absl::ToInt64Seconds(decision.retry_after), " s")),
+                     decision.retry_after};
+}
 
 bool HttpRoutes::IsUpload(const HttpRequest& request) {
   return request.method == "POST" && request.path == "/v1/images";
@@ -147,12 +269,14 @@ HttpResponse HttpRoutes::Instrument(
   response.SetHeader("X-Request-Id", trace.request_id());
   response.SetHeader("traceparent", trace.traceparent());
   response.SetHeader("X-Content-Type-Options", "nosniff");
+  if (!response.HasHeader("Content-Security-Policy")) {
+    response.SetHeader("Content-Security-Policy", kDataContentSecurityPolicy);
+  }
   const absl::Duration latency = absl::Now() - start;
   metrics_->RecordHttpRequest(request.method.empty() ? "-" : request.method, route,
                               response.status, latency);
-  const bool quiet = absl::StartsWith(route, "/healthz") ||
-                     absl::StartsWith(route, "/readyz") ||
-                     absl::StartsWith(route, "/metrics");
+  const bool quiet =
+      absl::StartsWith(route, "/healthz") || absl::StartsWith(route, "/readyz");
   server::Log(response.status >= 500 ? server::LogLevel::kWarning
               : quiet                ? server::LogLevel::kDebug
                                      : server::LogLevel::kInfo,
@@ -170,25 +294,37 @@ HttpResponse HttpRoutes::Refuse(const HttpRequest& request, const HttpRefusal& r
   HttpResponse response = Instrument(
       IsUpload(request) ? "/v1/images" : "unmatched", request,
       [&](const server::RequestContext& trace, HttpResponse& out) {
-        WriteError(out, refusal.http_status, refusal.status, trace);
+        WriteError(out, refusal.http_status, refusal.status, trace, refusal.retry_after);
       });
   response.close = true;
   return response;
 }
 
 HttpResponse HttpRoutes::Handle(const HttpRequest& request, UploadForm* upload) {
+  // Probes keep no cookies: a session each would be waste. Nor do the
+  // images: shared links stay cacheable (a response that sets a cookie must
+  // not be), and the page that shows them has set it already.
+  const std::optional<std::pair<std::string, std::string>> image = ImagePath(request.path);
+  const bool starts_session = request.path != "/healthz" && request.path != "/readyz" &&
+                              !(image.has_value() && !image->second.empty());
+  const Visitor visitor = Identify(request, starts_session);
   const char* route = "unmatched";
   std::function<void(const server::RequestContext&, HttpResponse&)> run;
-  Route(request, upload, &route, &run);
+  Route(request, upload, visitor, &route, &run);
   return Instrument(route, request, [&](const server::RequestContext& trace,
                                         HttpResponse& response) {
     if (hook_) hook_(request);
     run(trace, response);
+    if (visitor.set_cookie) {
+      response.SetHeader("Set-Cookie", SetCookieValue(visitor));
+      // A shared cache must never hand one visitor's cookie to another.
+      response.SetHeader("Cache-Control", "no-store");
+    }
   });
 }
 
 void HttpRoutes::Route(
-    const HttpRequest& request, UploadForm* upload, const char** route,
+    const HttpRequest& request, UploadForm* upload, const Visitor& visitor, const char** route,
     std::function<void(const server::RequestContext&, HttpResponse&)>* run) {
   const std::string& method = request.method;
   const std::string& path = request.path;
@@ -198,21 +334,21 @@ void HttpRoutes::Route(
   };
   const bool get = method == "GET" || method == "HEAD";
   if (IsUpload(request) && upload != nullptr) {
-    set("/v1/images", [this, &request, upload](const server::RequestContext& trace,
-                                               HttpResponse& response) {
-      Upload(request, *upload, response, trace);
+    set("/v1/images", [this, &request, upload, &visitor](const server::RequestContext& trace,
+                                                         HttpResponse& response) {
+      Upload(request, *upload, visitor, response, trace);
     });
   } else if (get && path == "/v1/images") {
-    set("/v1/images", [this, &request](const server::RequestContext& trace,
-                                       HttpResponse& response) {
-      List(request, response, trace);
+    set("/v1/images", [this, &request, &visitor](const server::RequestContext& trace,
+                                                 HttpResponse& response) {
+      List(request, visitor, response, trace);
     });
   } else if (auto image = ImagePath(path); image.has_value() && (get || method == "DELETE")) {
     const auto& [id, rest] = *image;
     if (method == "DELETE" && rest.empty()) {
-      set("/v1/images/{id}", [this, id = id](const server::RequestContext& trace,
-                                             HttpResponse& response) {
-        Delete(id, response, trace);
+      set("/v1/images/{id}", [this, &request, &visitor, id = id](
+                                 const server::RequestContext& trace, HttpResponse& response) {
+        Delete(request, id, visitor, response, trace);
       });
     } else if (get && rest.empty()) {
       set("/v1/images/{id}", [this, id = id](const server::RequestContext& trace,
@@ -244,11 +380,6 @@ void HttpRoutes::Route(
     set("/readyz", [this](const server::RequestContext& trace, HttpResponse& response) {
       Ready(response, trace);
     });
-  } else if (get && path == "/metrics") {
-    set("/metrics", [this](const server::RequestContext&, HttpResponse& response) {
-      response.SetContent(server::RenderMetricsPage(metrics_->registry()),
-                          server::kMetricsContentType);
-    });
   } else if (get && (path == "/" || path == "/index.html" || path == "/app.js" ||
                      path == "/style.css")) {
     set("/{asset}", [this, &request](const server::RequestContext&, HttpResponse& response) {
@@ -266,8 +397,14 @@ void HttpRoutes::Route(
   }
 }
 
-void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form,
+void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form, const Visitor& visitor,
                         HttpResponse& response, const server::RequestContext& trace) {
+  // Checked before the body was read too (AdmitUpload); again here for
+  // callers that did not.
+  if (std::optional<HttpRefusal> forged = CheckCsrf(visitor)) {
+    WriteError(response, forged->http_status, forged->status, trace);
+    return;
+  }
   if (absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(form.image);
       !header.ok()) {
     WriteError(
@@ -283,21 +420,34 @@ void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form,
   absl::StatusOr<UploadResult> uploaded =
       gallery_->Upload(trace, UploadRequest{.image = std::move(form.image),
                                             .style = std::move(form.style),
-                                            .format = std::move(form.format)});
+                                            .format = std::move(form.format),
+                                            .owner_id = visitor.session.has_value()
+                                                            ? visitor.session->owner_id
+                                                            : ""});
   if (!uploaded.ok()) {
     WriteStatus(response, uploaded.status(), trace);
     return;
   }
   const ImageRecord& record = uploaded->record;
   response.SetHeader("Location", ImageUrl(record.id));
+  // The delete token is in this answer only: no cache may keep it.
+  response.SetHeader("Cache-Control", "no-store");
   if (PrefersImage(request.HeaderValue("Accept"))) {
+    absl::StatusOr<std::string> type = ServedImageType(uploaded->result_image);
+    if (!type.ok()) {
+      WriteStatus(response, type.status(), trace);
+      return;
+    }
     response.status = 201;
     response.SetHeader("ETag", QuotedEtag(record.result.sha256_hex));
     response.SetHeader("X-Stache-Image-Id", record.id);
-    response.SetContent(std::move(uploaded->result_image), record.result.content_type);
+    response.SetHeader("X-Stache-Delete-Token", uploaded->delete_token);
+    response.SetContent(std::move(uploaded->result_image), *type);
     return;
   }
-  WriteJson(response, 201, ImageRecordToJson(record));
+  json body = ImageRecordToJson(record);
+  body["delete_token"] = uploaded->delete_token;
+  WriteJson(response, 201, body);
 }
 
 void HttpRoutes::GetRecord(const std::string& id, HttpResponse& response,
@@ -328,7 +478,7 @@ void HttpRoutes::GetImage(const HttpRequest& request, const std::string& id,
     if (MatchesIfNoneMatch(if_none_match, etag)) {
       response.status = 304;
       response.SetHeader("ETag", etag);
-      response.SetHeader("Cache-Control", kImmutable);
+      response.SetHeader("Cache-Control", kImageCaching);
       return;
     }
   }
@@ -339,14 +489,25 @@ void HttpRoutes::GetImage(const HttpRequest& request, const std::string& id,
   }
   response.status = 200;
   response.SetHeader("ETag", QuotedEtag(object->info.sha256_hex()));
-  response.SetHeader("Cache-Control", kImmutable);
+  response.SetHeader("Cache-Control", kImageCaching);
   response.SetHeader("Accept-Ranges", "none");
+  // The type sniffed from the bytes by the gallery, never a stored string.
   response.SetContent(std::move(object->bytes), object->info.content_type());
 }
 
-void HttpRoutes::Delete(const std::string& id, HttpResponse& response,
+void HttpRoutes::Delete(const HttpRequest& request, const std::string& id,
+                        const Visitor& visitor, HttpResponse& response,
                         const server::RequestContext& trace) {
-  absl::Status status = gallery_->Delete(trace, id);
+  const DeleteCredentials credentials{
+      .owner_id = SessionCounts(visitor) ? visitor.session->owner_id : "",
+      .delete_token = BearerToken(request)};
+  if (credentials.delete_token.empty()) {
+    if (std::optional<HttpRefusal> forged = CheckCsrf(visitor)) {
+      WriteError(response, forged->http_status, forged->status, trace);
+      return;
+    }
+  }
+  absl::Status status = gallery_->Delete(trace, id, credentials);
   if (!status.ok()) {
     WriteStatus(response, status, trace);
     return;
@@ -354,8 +515,8 @@ void HttpRoutes::Delete(const std::string& id, HttpResponse& response,
   response.status = 204;
 }
 
-void HttpRoutes::List(const HttpRequest& request, HttpResponse& response,
-                      const server::RequestContext& trace) {
+void HttpRoutes::List(const HttpRequest& request, const Visitor& visitor,
+                      HttpResponse& response, const server::RequestContext& trace) {
   uint32_t page_size = 0;
   if (request.HasParam("page_size") &&
       (!absl::SimpleAtoi(request.ParamValue("page_size"), &page_size) || page_size == 0)) {
@@ -365,8 +526,10 @@ void HttpRoutes::List(const HttpRequest& request, HttpResponse& response,
                 trace);
     return;
   }
-  absl::StatusOr<ImagePage> page =
-      gallery_->List(trace, page_size, request.ParamValue("page_token"));
+  // Only the visitor's own uploads; a new visitor has none.
+  absl::StatusOr<ImagePage> page = gallery_->List(
+      trace, visitor.had_valid_cookie ? visitor.session->owner_id : "",
+      page_size, request.ParamValue("page_token"));
   if (!page.ok()) {
     WriteStatus(response, page.status(), trace);
     return;
@@ -402,7 +565,9 @@ void HttpRoutes::Styles(HttpResponse& response, const server::RequestContext& tr
 
 void HttpRoutes::Info(HttpResponse& response, const server::RequestContext& trace) {
   response.SetHeader("Cache-Control", "no-store");
-  WriteJson(response, 200, board_->Info(trace));
+  // Versions and how many instances answer; the detail (addresses, the
+  // bucket, where credentials came from) is on the admin port only.
+  WriteJson(response, 200, board_->PublicInfo(trace));
 }
 
 void HttpRoutes::Ready(HttpResponse& response, const server::RequestContext& trace) {

@@ -395,6 +395,12 @@ class Session final : public std::enable_shared_from_this<Session> {
       Refuse(*std::move(refusal));
       return;
     }
+    // The rate limit and the CSRF rule, before a byte of the body is read.
+    if (std::optional<HttpRefusal> refusal = transport_->routes().AdmitUpload(request_);
+        refusal.has_value()) {
+      Refuse(*std::move(refusal));
+      return;
+    }
     reader_ = std::make_unique<UploadBodyReader>(request_.HeaderValue("Content-Type"),
                                                  options_.max_body_bytes,
                                                  &transport_->budget());

@@ -23,6 +23,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "gateway/internal/multipart_parser.h"
 
 namespace stache::gateway::internal {
@@ -32,10 +33,12 @@ namespace stache::gateway::internal {
 inline constexpr size_t kMaxFormFieldBytes = 256;
 
 // An HTTP-level refusal: the status code only HTTP can give (400, 413, 415,
-// 503) and the status saying why in gRPC terms.
+// 429, 503) and the status saying why in gRPC terms.
 struct HttpRefusal {
   int http_status;
   absl::Status status;
+  // For 429 and 503: when to try again (Retry-After); zero means a second.
+  absl::Duration retry_after = absl::ZeroDuration();
 };
 
 // The parts of an upload request, however it was sent.

@@ -40,6 +40,10 @@
   };
 
   const GALLERY_PAGE_SIZE = 12;
+  // Sent with every request: the gateway counts the session cookie of a
+  // state-changing request only with it, which a form on another site
+  // cannot send (CSRF).
+  const CLIENT_HEADER = { 'X-Stache-Client': 'web' };
 
   // ---- errors -------------------------------------------------------------
 
@@ -59,6 +63,8 @@
                'Check your network and try again.';
       case 400:
         return 'The request was refused: ' + (message || 'bad request') + '.';
+      case 403:
+        return 'Only the person who uploaded this photo can delete it.';
       case 404:
         return 'That photo no longer exists.';
       case 413:
@@ -68,7 +74,9 @@
       case 415:
         return 'That file is not a photo stache can read. Use a JPEG, PNG, WebP, BMP or TIFF image.';
       case 429:
-        return 'stache is busy right now. Wait a moment and try again.';
+        return (message.indexOf('too many uploads') === 0
+          ? 'You have uploaded a lot of photos in a short time.'
+          : 'stache is busy right now.') + ' Wait a moment and try again.';
       case 503:
         return 'A stache service is down or restarting' +
                (message ? ' (' + message.split(':')[0] + ')' : '') +
@@ -92,7 +100,9 @@
   async function fetchJson(url, options) {
     let response;
     try {
-      response = await fetch(url, options);
+      const init = Object.assign({}, options);
+      init.headers = Object.assign({}, init.headers, CLIENT_HEADER);
+      response = await fetch(url, init);
     } catch (e) {
       const error = new Error(describeError(0, null));
       error.status = 0;
@@ -202,6 +212,7 @@
     const xhr = new XMLHttpRequest();
     xhr.open('POST', '/v1/images');
     xhr.setRequestHeader('Accept', 'application/json');
+    xhr.setRequestHeader('X-Stache-Client', CLIENT_HEADER['X-Stache-Client']);
     xhr.responseType = 'json';
     xhr.upload.onprogress = (event) => {
       if (!event.lengthComputable) return;
@@ -279,7 +290,7 @@
     }
   }
 
-  function galleryItem(image) {
+  function galleryItem(image, own) {
     const item = document.createElement('li');
     item.className = 'gallery-item';
     item.dataset.imageId = image.id;
@@ -307,13 +318,18 @@
     time.dateTime = image.created_at;
     time.className = 'muted';
     time.textContent = when;
-    const remove = document.createElement('button');
-    remove.type = 'button';
-    remove.className = 'danger';
-    remove.textContent = 'Delete';
-    remove.setAttribute('aria-label', 'Delete the upload from ' + when);
-    remove.addEventListener('click', () => deleteImage(image.id, item, remove));
-    meta.append(text, time, remove);
+    meta.append(text, time);
+    // The gallery lists only the visitor's own uploads, so each may be
+    // deleted; the gateway checks again.
+    if (own) {
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.className = 'danger';
+      remove.textContent = 'Delete';
+      remove.setAttribute('aria-label', 'Delete the upload from ' + when);
+      remove.addEventListener('click', () => deleteImage(image.id, item, remove));
+      meta.append(remove);
+    }
 
     item.append(open, meta);
     return item;
@@ -325,7 +341,7 @@
     try {
       const body = await fetchJson('/v1/images?' + params.toString());
       if (reset) els.gallery.replaceChildren();
-      for (const image of body.images || []) els.gallery.appendChild(galleryItem(image));
+      for (const image of body.images || []) els.gallery.appendChild(galleryItem(image, true));
       state.nextPageToken = body.next_page_token || '';
       els.galleryMore.hidden = !state.nextPageToken;
       els.galleryEmpty.hidden = els.gallery.children.length > 0;
@@ -360,23 +376,17 @@
 
   // ---- service info -------------------------------------------------------
 
-  function formatUptime(seconds) {
-    if (seconds < 90) return Math.round(seconds) + ' s';
-    if (seconds < 5400) return Math.round(seconds / 60) + ' min';
-    if (seconds < 172800) return (seconds / 3600).toFixed(1) + ' h';
-    return (seconds / 86400).toFixed(1) + ' days';
-  }
-
-  function infoRow(name, instance) {
+  // One row per service and version: how many instances answer (the
+  // gateway's public /v1/info names no addresses or instances).
+  function infoRow(name, entry) {
     const row = document.createElement('tr');
-    const health = instance.health || 'UNKNOWN';
+    const health = entry.health || 'UNKNOWN';
+    const instances = entry.instances === undefined ? 1 : entry.instances;
     const cells = [
       name,
       health,
-      instance.version ? instance.version + (instance.build_id ? ' (' + instance.build_id + ')' : '') : '–',
-      (instance.instance_id || instance.address || '–') +
-        (instance.availability_zone ? ' · ' + instance.availability_zone : ''),
-      instance.uptime_seconds !== undefined ? formatUptime(instance.uptime_seconds) : '–',
+      entry.version ? entry.version + (entry.build_id ? ' (' + entry.build_id + ')' : '') : '–',
+      instances === 1 ? '1 instance' : instances + ' instances',
     ];
     cells.forEach((value, index) => {
       const cell = document.createElement(index === 0 ? 'th' : 'td');
@@ -402,7 +412,7 @@
     } catch (e) {
       const row = document.createElement('tr');
       const cell = document.createElement('td');
-      cell.colSpan = 5;
+      cell.colSpan = 4;
       cell.textContent = e.message;
       row.appendChild(cell);
       body.replaceChildren(row);

@@ -83,9 +83,11 @@ class HostileHttpTest : public ::testing::Test {
 
   void StartGateway(const std::vector<std::string>& extra_flags = {}) {
     port_ = testing::PickUnusedPort();
+    admin_port_ = testing::PickUnusedPort();
     std::vector<std::string> argv = {
         testing::BinaryPath("stache-gateway"),
         absl::StrCat("--port=", port_),
+        absl::StrCat("--admin_port=", admin_port_),
         "--detector_address=" + backends_.detector_address(),
         "--overlay_address=" + backends_.overlay_address(),
         "--storage_address=" + backends_.storage_address(),
@@ -142,6 +144,7 @@ class HostileHttpTest : public ::testing::Test {
 
   FakeBackends backends_;
   int port_ = 0;
+  int admin_port_ = 0;
   std::unique_ptr<testing::ChildProcess> gateway_;
 };
 
@@ -316,7 +319,8 @@ TEST_F(HostileHttpTest, AConnectionFloodCannotLockOutANormalClient) {
     EXPECT_EQ(Get("/healthz").first, 200);
     EXPECT_LT(absl::Now() - before, absl::Seconds(1));
   }
-  httplib::Result metrics = Client()->Get("/metrics");
+  // The gateway's metrics are on its admin port.
+  httplib::Result metrics = httplib::Client("127.0.0.1", admin_port_).Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("stache_gateway_http_connections_evicted_total"));
   EXPECT_THAT(metrics->body, Not(HasSubstr("stache_gateway_http_connections_evicted_total 0")));

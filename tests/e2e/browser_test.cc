@@ -1,6 +1,7 @@
 // The web page in real headless Chromium: tests/e2e/upload_in_browser.py
 // (python3-selenium from Debian) drives it against the real services and
 // saves screenshots under <build>/tests/e2e/screenshots as test artifacts.
+// A second browser profile plays another visitor.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -41,6 +42,12 @@ TEST(BrowserTest, UploadsAPhotoThroughThePageAndSeesTheResultAndTheGallery) {
       absl::Seconds(150));
   EXPECT_EQ(browser.exit_code, 0) << browser.output << stack.Logs();
   EXPECT_THAT(browser.output, HasSubstr("all checks passed"));
+  // Two visitors (issue #13): their own photos only, no deleting the other's,
+  // share links, and a deleted link gone from the other's cache too.
+  EXPECT_THAT(browser.output, HasSubstr("each visitor sees only their own photos"));
+  EXPECT_THAT(browser.output, HasSubstr("cannot delete the first one's photo"));
+  EXPECT_THAT(browser.output, HasSubstr("a shared result link opens in the other profile"));
+  EXPECT_THAT(browser.output, HasSubstr("after deletion the shared link is 404"));
   for (const char* name : {"stache-desktop.png", "stache-phone.png", "stache-error.png"}) {
     const std::filesystem::path path = std::filesystem::path(screenshots) / name;
     ASSERT_TRUE(std::filesystem::exists(path)) << path;

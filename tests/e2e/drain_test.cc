@@ -58,7 +58,7 @@ constexpr int kUploadsAfter = 8;
 
 struct Replica {
   int port = 0;
-  int admin_port = 0;  // gRPC services; the gateway serves /metrics itself
+  int admin_port = 0;
   std::unique_ptr<ChildProcess> process;
 };
 
@@ -151,10 +151,9 @@ class DrainTest : public ::testing::TestWithParam<std::string> {
     flags.insert(flags.begin(),
                  {BinaryPath("stache-" + service), absl::StrCat("--port=", replica.port),
                   "--grace_period=15s"});
-    if (service != "gateway") {
-      replica.admin_port = PickUnusedPort();
-      flags.push_back(absl::StrCat("--admin_port=", replica.admin_port));
-    }
+    // The gateway has one too (its /metrics); each on a port of its own.
+    replica.admin_port = PickUnusedPort();
+    flags.push_back(absl::StrCat("--admin_port=", replica.admin_port));
     replica.process = e2e::StartOnLoopback(std::move(flags), replica.port, env);
     return replica;
   }

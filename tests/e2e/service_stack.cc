@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace stache::e2e {
@@ -25,6 +28,13 @@ std::unique_ptr<ChildProcess> StartOnLoopback(
     std::vector<std::string> argv, int port,
     const std::map<std::string, std::string>& env) {
   argv.push_back("--host=127.0.0.1");
+  // Each process's admin port on a free port of its own, so that stacks
+  // (and other tests) running at once do not collide on the defaults.
+  if (std::none_of(argv.begin(), argv.end(), [](const std::string& arg) {
+        return absl::StartsWith(arg, "--admin_port=");
+      })) {
+    argv.push_back(absl::StrCat("--admin_port=", testing::PickUnusedPort()));
+  }
   auto process = std::make_unique<ChildProcess>(argv, env);
   EXPECT_TRUE(WaitFor([&] { return PortAcceptsConnections(port); }, absl::Seconds(60)))
       << argv[0] << " did not listen on " << port << ":\n"
@@ -38,7 +48,8 @@ ServiceStack::ServiceStack(int64_t max_body_bytes,
       storage_port_(testing::PickUnusedPort()),
       detector_port_(testing::PickUnusedPort()),
       overlay_port_(testing::PickUnusedPort()),
-      gateway_port_(testing::PickUnusedPort()) {
+      gateway_port_(testing::PickUnusedPort()),
+      gateway_admin_port_(testing::PickUnusedPort()) {
   storage_ = StartOnLoopback({BinaryPath("stache-storage"), PortFlag(storage_port_),
                               "--data_dir=" + data_dir_ + "/storage"},
                              storage_port_);
@@ -48,6 +59,7 @@ ServiceStack::ServiceStack(int64_t max_body_bytes,
   std::vector<std::string> gateway_argv = {
       BinaryPath("stache-gateway"),
       PortFlag(gateway_port_),
+      absl::StrCat("--admin_port=", gateway_admin_port_),
       AddressFlag("detector", detector_port_),
       AddressFlag("overlay", overlay_port_),
       AddressFlag("storage", storage_port_),

@@ -1,7 +1,8 @@
 // The whole stache suite as real processes for end-to-end and browser tests:
 // stache-storage (with a temporary data directory), stache-detector,
-// stache-overlay and stache-gateway, each on a free loopback port, started
-// in dependency order and killed when the stack goes away.
+// stache-overlay and stache-gateway, each on a free loopback port (and its
+// admin port on another), started in dependency order and killed when the
+// stack goes away.
 //
 //   e2e::ServiceStack stack(/*max_body_bytes=*/600'000);
 //   ASSERT_TRUE(stack.WaitUntilReady());
@@ -22,7 +23,8 @@
 
 namespace stache::e2e {
 
-// Starts a binary (argv[0]) with --host=127.0.0.1 appended and waits until it
+// Starts a binary (argv[0]) with --host=127.0.0.1 appended (and
+// --admin_port on a free port, unless argv names one) and waits until it
 // accepts connections on `port`; a test failure names it when it does not.
 std::unique_ptr<testing::ChildProcess> StartOnLoopback(
     std::vector<std::string> argv, int port,
@@ -52,6 +54,8 @@ class ServiceStack final {
                          const httplib::Headers& headers = {}) const;
 
   int gateway_port() const { return gateway_port_; }
+  // The gateway's admin port: /metrics and the full /v1/info.
+  int gateway_admin_port() const { return gateway_admin_port_; }
   // The backends, for tests that call them over gRPC directly.
   int storage_port() const { return storage_port_; }
   int detector_port() const { return detector_port_; }
@@ -74,6 +78,7 @@ class ServiceStack final {
   const int detector_port_;
   const int overlay_port_;
   const int gateway_port_;
+  const int gateway_admin_port_;
   std::unique_ptr<testing::ChildProcess> storage_;
   std::unique_ptr<testing::ChildProcess> detector_;
   std::unique_ptr<testing::ChildProcess> overlay_;

@@ -4,7 +4,11 @@ chromium-driver, through Debian's python3-selenium) against a running gateway:
 uploads a photo through the page, waits for the mustached result, checks it is
 displayed and that the gallery shows it, checks the error message for a file
 that is not a photo, keyboard reachability and the phone-sized layout, deletes
-the upload from the gallery, and saves screenshots.
+the upload from the gallery, and saves screenshots. A second browser profile
+(another visitor) uploads too: each sees only their own photos, the other's
+cannot be deleted (no button, and a forged request is refused), a shared
+result link opens in the other profile, and once deleted the link is gone
+there too, not served from its cache.
 
     upload_in_browser.py --url http://127.0.0.1:8000 --photo grace_hopper.jpg \
         --screenshot-dir build/tests/e2e/screenshots
@@ -221,6 +225,64 @@ def check_delete(driver, url, image_id):
     log("deleted from the gallery")
 
 
+def gallery_ids(driver):
+    return driver.execute_script(
+        "return [...document.querySelectorAll('#gallery li')].map(li => li.dataset.imageId)")
+
+
+def check_second_visitor(driver_a, driver_b, url, photo, a_image_id):
+    """Profile B uploads; each profile sees only its own; B cannot delete
+    A's photo; A's shared result link opens in B. Returns B's image id."""
+    driver_b.get(url)
+    b_image_id = upload_through_page(driver_b, photo, "pencil")
+    log(f"the second visitor uploaded {b_image_id}")
+    wait_for(driver_b, lambda d: b_image_id in gallery_ids(d), "B's upload in B's gallery")
+    assert a_image_id not in gallery_ids(driver_b), gallery_ids(driver_b)
+    # No delete button for A's photo anywhere in B's page.
+    assert not driver_b.find_elements(
+        By.CSS_SELECTOR, f'#gallery li[data-image-id="{a_image_id}"] button.danger')
+    driver_a.get(url)
+    wait_for(driver_a, lambda d: a_image_id in gallery_ids(d), "A's upload in A's gallery")
+    assert b_image_id not in gallery_ids(driver_a), gallery_ids(driver_a)
+    log("each visitor sees only their own photos")
+
+    # A forged delete from B's page, with and without the page's header.
+    for headers in ("{'X-Stache-Client': 'web'}", "{}"):
+        status = driver_b.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            f"fetch('/v1/images/{a_image_id}', {{method: 'DELETE', headers: {headers}}})"
+            ".then(r => done(r.status), e => done(String(e)));")
+        assert status in (403, 404), f"B deleting A's photo got {status}"
+    log("the second visitor cannot delete the first one's photo")
+
+    # A's result, shared by its link, opens in B.
+    driver_b.get(f"{url}/v1/images/{a_image_id}/result")
+    wait_for(driver_b,
+             lambda d: d.execute_script(
+                 "const img = document.images[0];"
+                 "return img !== undefined && img.complete && img.naturalWidth > 0;"),
+             "A's shared result in B's browser")
+    log("a shared result link opens in the other profile")
+    return b_image_id
+
+
+def check_link_gone_after_delete(driver_b, url, a_image_id):
+    """After A deleted it, B's reload of the link is a 404, not its cache."""
+    driver_b.get(f"{url}/v1/images/{a_image_id}/result")
+    driver_b.refresh()
+    status = driver_b.execute_script(
+        "const nav = performance.getEntriesByType('navigation')[0];"
+        "return nav && nav.responseStatus !== undefined ? nav.responseStatus : -1;")
+    text = driver_b.execute_script("return document.body ? document.body.innerText : ''")
+    shows_image = driver_b.execute_script(
+        "const img = document.images[0];"
+        "return img !== undefined && img.complete && img.naturalWidth > 0;")
+    assert not shows_image, "the deleted photo is still shown (from a cache?)"
+    assert "NOT_FOUND" in text, text
+    assert status in (404, -1), status
+    log("after deletion the shared link is 404 in the other profile")
+
+
 def check_console(driver):
     """No script errors and no Content-Security-Policy violations (which
     would mean something tried to load from elsewhere)."""
@@ -238,24 +300,35 @@ def main():
     os.makedirs(args.screenshot_dir, exist_ok=True)
 
     profile_dir = tempfile.mkdtemp(prefix="stache-chromium-")
+    # Another visitor: a profile of its own, so cookies and cache of its own.
+    other_profile_dir = tempfile.mkdtemp(prefix="stache-chromium-other-")
     driver = make_driver(profile_dir, 1280, 1000)
+    other = None
     try:
-        image_id = check_desktop(driver, args.url, os.path.abspath(args.photo),
-                                 args.screenshot_dir)
+        photo = os.path.abspath(args.photo)
+        image_id = check_desktop(driver, args.url, photo, args.screenshot_dir)
         check_console(driver)
         check_not_a_photo(driver, args.screenshot_dir)
         check_keyboard(driver)
-        check_phone(driver, args.url, os.path.abspath(args.photo), args.screenshot_dir)
+        check_phone(driver, args.url, photo, args.screenshot_dir)
+        other = make_driver(other_profile_dir, 1280, 1000)
+        check_second_visitor(driver, other, args.url, photo, image_id)
         check_delete(driver, args.url, image_id)
+        check_link_gone_after_delete(other, args.url, image_id)
         check_console(driver)
     except Exception as error:  # any failure: keep a picture of the page
         path = os.path.join(args.screenshot_dir, "stache-failure.png")
         driver.save_screenshot(path)
-        print(f"browser: FAILED: {error} (screenshot {path})", flush=True)
+        if other is not None:
+            other.save_screenshot(os.path.join(args.screenshot_dir, "stache-failure-other.png"))
+        print(f"browser: FAILED: {error!r} (screenshot {path})", flush=True)
         return 1
     finally:
         driver.quit()
+        if other is not None:
+            other.quit()
         shutil.rmtree(profile_dir, ignore_errors=True)
+        shutil.rmtree(other_profile_dir, ignore_errors=True)
     log("all checks passed")
     return 0
 

@@ -61,8 +61,14 @@ class HttpServerTest : public ::testing::Test {
     ASSERT_TRUE(page);
     const std::string set_cookie = page->get_header_value("Set-Cookie");
     ASSERT_THAT(set_cookie, StartsWith("stache_session="));
-    client_->set_default_headers({{"Cookie", set_cookie.substr(0, set_cookie.find(';'))},
-                                  {"X-Stache-Client", "web"}});
+    session_cookie_ = set_cookie.substr(0, set_cookie.find(';'));
+    client_->set_default_headers({{"Cookie", session_cookie_}, {"X-Stache-Client", "web"}});
+  }
+
+  // A GET of `path` carrying `cookie` and the page's header.
+  httplib::Result GetWithCookie(const std::string& path, const std::string& cookie) {
+    httplib::Client client("127.0.0.1", gateway_->port());
+    return client.Get(path, {{"Cookie", cookie}, {"X-Stache-Client", "web"}});
   }
 
   httplib::Result UploadMultipart(const std::string& image,
@@ -100,6 +106,8 @@ class HttpServerTest : public ::testing::Test {
   FakeBackends backends_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<httplib::Client> client_;
+  // "stache_session=...", which client_ sends.
+  std::string session_cookie_;
 };
 
 TEST_F(HttpServerTest, MultipartUploadAnswers201WithLocationAndTheRecord) {
@@ -752,6 +760,83 @@ TEST_F(HttpServerTest, FailsFastWhenThePortIsTaken) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(second.status().message()), HasSubstr("cannot listen"));
+}
+
+// The session cookie a response sets, as a Cookie header value; "" when
+// it sets none.
+std::string SessionCookieOf(const httplib::Result& response) {
+  if (!response || !response->has_header("Set-Cookie")) return "";
+  const std::string set_cookie = response->get_header_value("Set-Cookie");
+  return set_cookie.substr(0, set_cookie.find(';'));
+}
+
+TEST_F(HttpServerTest, SessionKeysRotateWithoutLosingAVisitorsPhotos) {
+  const std::string old_key(32, 'o');
+  const std::string new_key(40, 'n');
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.session_keys = {old_key};
+  StartGateway(config);
+  const std::string signed_with_old = session_cookie_;
+  const std::string id = UploadOne()["id"];
+  EXPECT_EQ(SessionCookieOf(GetWithCookie("/", signed_with_old)), "")
+      << "a fresh session under the current key is not sent again";
+
+  // A new key first, the old one still verifying: the visitor keeps their
+  // photos, and their cookie comes back signed with the new key.
+  config.session_keys = {new_key, old_key};
+  StartGateway(config);
+  httplib::Result listed = GetWithCookie("/v1/images", signed_with_old);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(json::parse(listed->body)["images"].size(), 1u) << listed->body;
+  EXPECT_EQ(json::parse(listed->body)["images"][0]["id"], id);
+  const std::string resigned = SessionCookieOf(listed);
+  ASSERT_THAT(resigned, StartsWith("stache_session="));
+  EXPECT_NE(resigned, signed_with_old);
+
+  // The old key removed: the re-signed cookie still works, the old one is
+  // no session (a new one is issued, with no photos).
+  config.session_keys = {new_key};
+  StartGateway(config);
+  listed = GetWithCookie("/v1/images", resigned);
+  ASSERT_TRUE(listed);
+  ASSERT_EQ(json::parse(listed->body)["images"].size(), 1u);
+  EXPECT_EQ(SessionCookieOf(listed), "");
+  listed = GetWithCookie("/v1/images", signed_with_old);
+  ASSERT_TRUE(listed);
+  EXPECT_THAT(json::parse(listed->body)["images"], IsEmpty());
+  EXPECT_THAT(SessionCookieOf(listed), StartsWith("stache_session="));
+}
+
+TEST_F(HttpServerTest, TheCookieIsSecureOnlyBehindATrustedHttpsProxy) {
+  auto set_cookie_for = [&](const char* proto) {
+    httplib::Client client("127.0.0.1", gateway_->port());
+    httplib::Result page = client.Get("/", {{"X-Forwarded-Proto", proto}});
+    return page ? page->get_header_value("Set-Cookie") : "";
+  };
+  EXPECT_THAT(set_cookie_for("https"), AllOf(HasSubstr("HttpOnly"), HasSubstr("SameSite=Lax"),
+                                             Not(HasSubstr("Secure"))))
+      << "no trusted proxy: anyone can send X-Forwarded-Proto";
+  GatewayConfig config = backends_.GatewayConfigForTest();
+  config.trusted_proxy_hops = 1;
+  StartGateway(config);
+  EXPECT_THAT(set_cookie_for("https"), HasSubstr("; Secure"));
+  EXPECT_THAT(set_cookie_for("http"), Not(HasSubstr("Secure")));
+}
+
+TEST_F(HttpServerTest, ProbesAndImagesSetNoCookie) {
+  const std::string id = UploadOne()["id"];
+  httplib::Client stranger("127.0.0.1", gateway_->port());
+  for (const std::string& path : {std::string("/healthz"), std::string("/readyz"),
+                                 "/v1/images/" + id + "/result"}) {
+    httplib::Result response = stranger.Get(path);
+    ASSERT_TRUE(response) << path;
+    EXPECT_FALSE(response->has_header("Set-Cookie")) << path;
+  }
+  httplib::Result list = stranger.Get("/v1/images");
+  ASSERT_TRUE(list);
+  EXPECT_TRUE(list->has_header("Set-Cookie"));
+  EXPECT_EQ(list->get_header_value("Cache-Control"), "no-store")
+      << "no shared cache may keep a response that sets a cookie";
 }
 
 TEST_F(HttpServerTest, ServesTheWebPageWithoutAnythingFromElsewhere) {

@@ -458,7 +458,8 @@ TEST(GatewaySecretsTest, TheDevelopmentTokenAndEmptySecretsAreRefusedAtStart) {
 // token refills. The client address comes through one trusted proxy.
 TEST(GatewayRateLimitTest, TooManyUploadsFromOneAddressGet429AndRecover) {
   e2e::ServiceStack stack(kMaxBodyBytes, {"--trusted_proxy_hops=1", "--upload_rate=20",
-                                          "--upload_burst=2"});
+                                          "--upload_burst=2",
+                                          "--rate_limit_exempt_cidrs=172.16.0.0/12"});
   ASSERT_TRUE(stack.WaitUntilReady()) << stack.Logs();
   const std::string photo = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
   const httplib::Headers client = {{"X-Forwarded-For", "198.51.100.1, 203.0.113.9"}};
@@ -484,6 +485,8 @@ TEST(GatewayRateLimitTest, TooManyUploadsFromOneAddressGet429AndRecover) {
   // Another client is not affected; nor is a loopback one.
   EXPECT_EQ(upload({{"X-Forwarded-For", "203.0.113.10"}}), 201);
   EXPECT_EQ(upload({{"X-Forwarded-For", "127.0.0.1"}}), 201);
+  // Nor one from an exempt network, however many.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(upload({{"X-Forwarded-For", "172.20.0.5"}}), 201) << i;
   // It recovers once a token has refilled (one each 3 s).
   int status = 0;
   EXPECT_TRUE(WaitFor(

@@ -43,6 +43,22 @@ TEST(LoadStorageTokenTest, AnEmptyValueIsAnErrorNotTheDevelopmentToken) {
               IsOkAndHolds(std::string("from-file")));
 }
 
+TEST(LoadStorageTokenTest, AClientCertificateReplacesTheDevelopmentToken) {
+  EXPECT_THAT(LoadStorageToken("", nullptr, /*has_client_certificate=*/true),
+              IsOkAndHolds(std::string()));
+  EXPECT_THAT(LoadStorageToken("", "real-token", /*has_client_certificate=*/true),
+              IsOkAndHolds(std::string("real-token")));
+}
+
+TEST(ValidateGatewayConfigTest, NoTokenNeedsAClientCertificate) {
+  GatewayConfig config;
+  config.storage_token = "";
+  EXPECT_THAT(ValidateGatewayConfig(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tls_cert")));
+  config.tls.cert_pem = "-----BEGIN CERTIFICATE-----";
+  EXPECT_THAT(ValidateGatewayConfig(config), IsOk());
+}
+
 TEST(LoadSessionKeysTest, FromAFileOrTheEnvironmentNeverEmpty) {
   EXPECT_THAT(LoadSessionKeys("", nullptr), IsOkAndHolds(IsEmpty()));
   EXPECT_THAT(LoadSessionKeys(WriteFile(kKeyA + "\n" + kKeyB + "\n"), nullptr),

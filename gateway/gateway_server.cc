@@ -34,7 +34,7 @@ namespace {
 // decided in one place.
 std::shared_ptr<grpc::Channel> BackendChannel(const GatewayConfig& config,
                                               const std::string& address) {
-  return server::MakeChannel(address, config.max_image_bytes);
+  return server::MakeChannel(address, config.max_image_bytes, config.tls);
 }
 
 SessionSigner MakeSessionSigner(const GatewayConfig& config) {
@@ -149,8 +149,10 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
                                               &config.storage_namespace}}) {
     if (value->empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " is empty"));
   }
-  if (config.storage_token.empty()) {
-    return absl::InvalidArgumentError("the storage token is empty");
+  if (config.storage_token.empty() && config.tls.cert_pem.empty()) {
+    return absl::InvalidArgumentError(
+        "the storage token is empty and there is no client certificate (--tls_cert) to "
+        "authenticate with instead");
   }
   if (config.storage_token == kDevelopmentStorageToken && !server::IsLoopbackHost(config.host) &&
       !config.insecure_dev_auth) {
@@ -185,7 +187,8 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
 }
 
 absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
-                                             const char* token_from_environment) {
+                                             const char* token_from_environment,
+                                             bool has_client_certificate) {
   if (!token_file.empty()) {
     std::ifstream in(token_file);
     std::string token;
@@ -209,6 +212,7 @@ absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
     }
     return token;
   }
+  if (has_client_certificate) return std::string();
   return std::string(kDevelopmentStorageToken);
 }
 

@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/tls.h"
 
 namespace stache::gateway {
 
@@ -38,6 +39,9 @@ struct GatewayConfig {
   std::string detector_address = "localhost:50051";
   std::string overlay_address = "localhost:50052";
   std::string storage_address = "localhost:50053";
+  // Client TLS for every backend channel (server::ClientTlsFromFlags);
+  // empty: plaintext.
+  server::TlsMaterial tls;
   int64_t max_body_bytes = 20'000'000;
   // gRPC message limits fit this (the backends use the same flag).
   int64_t max_image_bytes = 25'000'000;
@@ -76,11 +80,14 @@ struct GatewayConfig {
 absl::Status ValidateGatewayConfig(const GatewayConfig& config);
 
 // The storage token: the first line of `token_file` when set, else
-// `token_from_environment` (STACHE_STORAGE_TOKEN) when set, else the
-// development token (which ValidateGatewayConfig allows on loopback only).
-// A file or variable that is set but empty is an error, not a fallback.
+// `token_from_environment` (STACHE_STORAGE_TOKEN) when set; else none ("")
+// when the gateway has a client certificate (storage knows it by that, and
+// a token sent would decide instead), else the development token (which
+// ValidateGatewayConfig allows on loopback only). A file or variable that is
+// set but empty is an error, not a fallback.
 absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
-                                             const char* token_from_environment);
+                                             const char* token_from_environment,
+                                             bool has_client_certificate = false);
 
 // The session keys (see ParseSessionKeys): from `key_file` when set, else
 // `keys_from_environment` (STACHE_SESSION_KEY) when set, else none (a random

@@ -9,6 +9,7 @@
 #include "gateway/gateway_server.h"
 #include "server/flags.h"
 #include "server/log.h"
+#include "server/tls_flags.h"
 
 ABSL_FLAG(int, port, 8000, "HTTP port to listen on.");
 ABSL_FLAG(int, admin_port, 9090,
@@ -78,8 +79,10 @@ int main(int argc, char** argv) {
   stache::server::ParseFlags(
       argc, argv,
       "stache-gateway: the HTTP API and web page in front of the gRPC services.");
+  absl::StatusOr<stache::server::TlsMaterial> tls = stache::server::ClientTlsFromFlags();
   absl::StatusOr<std::string> token = stache::gateway::LoadStorageToken(
-      absl::GetFlag(FLAGS_storage_token_file), std::getenv("STACHE_STORAGE_TOKEN"));
+      absl::GetFlag(FLAGS_storage_token_file), std::getenv("STACHE_STORAGE_TOKEN"),
+      tls.ok() && !tls->cert_pem.empty());
   absl::StatusOr<std::vector<std::string>> session_keys = stache::gateway::LoadSessionKeys(
       absl::GetFlag(FLAGS_session_key_file), std::getenv("STACHE_SESSION_KEY"));
   const char* ecs_metadata_uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4");
@@ -92,6 +95,7 @@ int main(int argc, char** argv) {
       .detector_address = absl::GetFlag(FLAGS_detector_address),
       .overlay_address = absl::GetFlag(FLAGS_overlay_address),
       .storage_address = absl::GetFlag(FLAGS_storage_address),
+      .tls = tls.ok() ? *tls : stache::server::TlsMaterial(),
       .max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes),
       .max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes),
       .storage_namespace = absl::GetFlag(FLAGS_storage_namespace),
@@ -112,7 +116,8 @@ int main(int argc, char** argv) {
       .http_write_timeout = absl::GetFlag(FLAGS_http_write_timeout),
       .http_keep_alive_timeout = absl::GetFlag(FLAGS_http_keep_alive_timeout),
       .ecs_metadata_uri = ecs_metadata_uri != nullptr ? ecs_metadata_uri : ""};
-  absl::Status status = !token.ok()          ? token.status()
+  absl::Status status = !tls.ok()            ? tls.status()
+                        : !token.ok()        ? token.status()
                         : !session_keys.ok() ? session_keys.status()
                                              : stache::gateway::RunGatewayServer(config);
   if (!status.ok()) {

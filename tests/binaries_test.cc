@@ -150,7 +150,8 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(GatewayBinaryTest, ServesHealthzAndExitsZeroOnSigterm) {
   const int port = PickUnusedPort();
   ChildProcess gateway({BinaryPath("stache-gateway"), "--host=127.0.0.1",
-                        absl::StrCat("--port=", port)});
+                        absl::StrCat("--port=", port),
+                        absl::StrCat("--admin_port=", PickUnusedPort())});
   ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port); },
                       absl::Seconds(20)))
       << gateway.Output();

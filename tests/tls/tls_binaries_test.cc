@@ -6,6 +6,7 @@
 // otherwise.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <fstream>
 #include <sstream>
@@ -223,6 +224,39 @@ TEST_F(TlsBinariesTest, DetectorAndOverlayServeTlsFromTheirFlags) {
                 Not(0))
         << service;
   }
+}
+
+// The whole suite as Compose runs it: every hop mutual TLS, and the gateway
+// known to storage by its certificate alone (no token configured, so none is
+// sent). An upload goes all the way through and is listed for its uploader.
+TEST_F(TlsBinariesTest, GatewayUploadsThroughMutualTlsWithoutAToken) {
+  int storage_port = 0, detector_port = 0, overlay_port = 0;
+  std::unique_ptr<ChildProcess> storage = StartStorage(&storage_port);
+  std::unique_ptr<ChildProcess> detector =
+      StartServer("stache-detector", {}, TlsEnvironment("detector"), &detector_port);
+  std::unique_ptr<ChildProcess> overlay =
+      StartServer("stache-overlay", {}, TlsEnvironment("overlay"), &overlay_port);
+  int gateway_port = 0;
+  std::unique_ptr<ChildProcess> gateway = StartServer(
+      "stache-gateway",
+      {"--admin_port=-1", absl::StrCat("--detector_address=localhost:", detector_port),
+       absl::StrCat("--overlay_address=localhost:", overlay_port),
+       absl::StrCat("--storage_address=localhost:", storage_port)},
+      TlsEnvironment("gateway"), &gateway_port);
+  ASSERT_TRUE(gateway->Running());
+
+  httplib::Client client("127.0.0.1", gateway_port);
+  client.set_read_timeout(60);
+  ASSERT_TRUE(WaitFor([&] {
+    auto ready = client.Get("/readyz");
+    return ready && ready->status == 200;
+  }, absl::Seconds(60))) << gateway->Output();
+  const std::string photo =
+      stache::testing::ReadFileOrDie(stache::testing::TestDataPath("grace_hopper.jpg"));
+  auto upload = client.Post("/v1/images", photo, "image/jpeg");
+  ASSERT_TRUE(upload);
+  ASSERT_EQ(upload->status, 201) << upload->body;
+  EXPECT_THAT(upload->body, HasSubstr("\"faces\":[{"));
 }
 
 TEST_F(TlsBinariesTest, BadTlsSettingsFailAtStartupNamingTheFlag) {

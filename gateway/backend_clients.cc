@@ -254,4 +254,14 @@ std::vector<std::string> ResolveTargetAddresses(const std::string& target,
   return addresses;
 }
 
+std::string TargetHost(absl::string_view target) {
+  if (!absl::ConsumePrefix(&target, "dns:///") && absl::StrContains(target, ":/")) return "";
+  if (absl::StartsWith(target, "ipv4:") || absl::StartsWith(target, "ipv6:") ||
+      absl::StartsWith(target, "unix:")) {
+    return "";
+  }
+  if (absl::ConsumePrefix(&target, "[")) return std::string(target.substr(0, target.find(']')));
+  return std::string(target.substr(0, target.rfind(':')));
+}
+
 }  // namespace stache::gateway

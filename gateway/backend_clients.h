@@ -144,6 +144,11 @@ class BackendProbe final {
 std::vector<std::string> ResolveTargetAddresses(const std::string& target,
                                                 size_t max_addresses = 16);
 
+// The host a target names, which a backend's TLS certificate carries:
+// "dns:///detector:50051" and "detector:50051" -> "detector", "[::1]:1" ->
+// "::1"; "" for targets that name none ("ipv4:10.0.0.1:1,...", "unix:...").
+std::string TargetHost(absl::string_view target);
+
 }  // namespace stache::gateway
 
 #endif  // STACHE_GATEWAY_BACKEND_CLIENTS_H_

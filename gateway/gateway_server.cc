@@ -31,10 +31,14 @@ namespace stache::gateway {
 namespace {
 
 // Every channel to a backend is made here, so that how they are secured is
-// decided in one place.
+// decided in one place. `server_name`: the name the backend's certificate
+// must carry when `address` is not it (a resolved replica's IP address).
 std::shared_ptr<grpc::Channel> BackendChannel(const GatewayConfig& config,
-                                              const std::string& address) {
-  return server::MakeChannel(address, config.max_image_bytes, config.tls);
+                                              const std::string& address,
+                                              const std::string& server_name = "") {
+  server::TlsMaterial tls = config.tls;
+  if (tls.enabled() && tls.server_name.empty()) tls.server_name = server_name;
+  return server::MakeChannel(address, config.max_image_bytes, tls);
 }
 
 SessionSigner MakeSessionSigner(const GatewayConfig& config) {
@@ -85,8 +89,9 @@ class GatewayParts {
                 .target = config.storage_address,
                 .health_service = "stache.storage.v1.StorageService",
                 .probe = &storage_probe}},
-              [config](const std::string& address) {
-                return std::make_unique<BackendProbe>(BackendChannel(config, address));
+              [config](const std::string& target, const std::string& address) {
+                return std::make_unique<BackendProbe>(
+                    BackendChannel(config, address, TargetHost(target)));
               },
               config.probe_timeout),
         sessions(MakeSessionSigner(config)),

@@ -52,19 +52,21 @@ StatusBoard::StatusBoard(InstanceIdentity identity, int64_t max_body_bytes,
       probe_factory_(std::move(probe_factory)),
       probe_timeout_(probe_timeout) {}
 
-std::shared_ptr<BackendProbe> StatusBoard::ProbeFor(const std::string& address) {
+std::shared_ptr<BackendProbe> StatusBoard::ProbeFor(const BackendTarget& backend,
+                                                    const std::string& address) {
+  const std::string key = absl::StrCat(backend.target, " ", address);
   absl::MutexLock lock(&mutex_);
-  auto it = probes_.find(address);
+  auto it = probes_.find(key);
   if (it != probes_.end()) return it->second;
   if (probes_.size() >= kMaxCachedProbes) probes_.clear();
-  std::shared_ptr<BackendProbe> probe = probe_factory_(address);
-  probes_.emplace(address, probe);
+  std::shared_ptr<BackendProbe> probe = probe_factory_(backend.target, address);
+  probes_.emplace(key, probe);
   return probe;
 }
 
 json StatusBoard::DescribeAddress(const BackendTarget& backend, const std::string& address,
                                   const server::RequestContext& trace) {
-  std::shared_ptr<BackendProbe> probe = ProbeFor(address);
+  std::shared_ptr<BackendProbe> probe = ProbeFor(backend, address);
   const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
   auto health = std::async(std::launch::async, [&] {
     return probe->CheckHealth(call, backend.health_service);

@@ -40,8 +40,11 @@ struct BackendTarget {
   BackendProbe* probe = nullptr;
 };
 
-// Makes a probe talking to one resolved address ("10.0.1.7:50051").
-using ProbeFactory = std::function<std::unique_ptr<BackendProbe>(const std::string& address)>;
+// Makes a probe talking to one resolved address ("10.0.1.7:50051") of a
+// backend's `target` ("dns:///detector:50051"): over TLS the address is not
+// the name the backend's certificate carries, the target's host is.
+using ProbeFactory = std::function<std::unique_ptr<BackendProbe>(const std::string& target,
+                                                                 const std::string& address)>;
 
 struct Readiness {
   bool ready = false;
@@ -73,7 +76,8 @@ class StatusBoard final {
   Readiness CheckReadiness(const server::RequestContext& trace);
 
  private:
-  std::shared_ptr<BackendProbe> ProbeFor(const std::string& address);
+  std::shared_ptr<BackendProbe> ProbeFor(const BackendTarget& backend,
+                                         const std::string& address);
   nlohmann::json DescribeAddress(const BackendTarget& backend, const std::string& address,
                                  const server::RequestContext& trace);
 

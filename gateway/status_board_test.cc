@@ -33,6 +33,11 @@ std::unique_ptr<BackendProbe> ProbeTo(const std::string& address) {
   return std::make_unique<BackendProbe>(server::MakeChannel(address, 1'000'000));
 }
 
+std::unique_ptr<BackendProbe> ProbeToAddress(const std::string& /*target*/,
+                                             const std::string& address) {
+  return ProbeTo(address);
+}
+
 class StatusBoardTest : public ::testing::Test {
  protected:
   // `detector_target` lets a test name the detector differently.
@@ -50,7 +55,7 @@ class StatusBoardTest : public ::testing::Test {
             {.name = "storage", .target = backends_.storage_address(),
              .health_service = "stache.storage.v1.StorageService",
              .probe = storage_probe_.get()}},
-        ProbeTo, absl::Seconds(1));
+        ProbeToAddress, absl::Seconds(1));
   }
 
   FakeBackends backends_;
@@ -168,6 +173,34 @@ TEST(ResolveTargetAddressesTest, ResolvesNamesAndKeepsOtherSchemes) {
   EXPECT_THAT(ResolveTargetAddresses("ipv4:10.0.0.1:1,10.0.0.2:1"),
               ElementsAre("ipv4:10.0.0.1:1,10.0.0.2:1"));
   EXPECT_THAT(ResolveTargetAddresses("unix:/tmp/sock"), ElementsAre("unix:/tmp/sock"));
+}
+
+// Over TLS each resolved replica is probed by address but verified by the
+// name the target gives (every replica's certificate carries it).
+TEST(TargetHostTest, TheNameACertificateCarries) {
+  EXPECT_EQ(TargetHost("dns:///detector:50051"), "detector");
+  EXPECT_EQ(TargetHost("detector:50051"), "detector");
+  EXPECT_EQ(TargetHost("127.0.0.1:50051"), "127.0.0.1");
+  EXPECT_EQ(TargetHost("[::1]:9"), "::1");
+  EXPECT_EQ(TargetHost("ipv4:10.0.0.1:1,10.0.0.2:1"), "");
+  EXPECT_EQ(TargetHost("unix:/tmp/sock"), "");
+  EXPECT_EQ(TargetHost("dns://8.8.8.8/detector:50051"), "");
+}
+
+// The factory hears which backend an address belongs to.
+TEST(StatusBoardProbeTest, TheFactoryIsGivenTheTargetOfEachAddress) {
+  std::vector<std::pair<std::string, std::string>> made;
+  StatusBoard board(
+      InstanceIdentity{.instance_id = "gw"}, 1,
+      {{.name = "detector", .target = "dns:///127.0.0.1:9", .health_service = "x"}},
+      [&](const std::string& target, const std::string& address) {
+        made.emplace_back(target, address);
+        return std::make_unique<BackendProbe>(server::MakeChannel(address, 1'000'000));
+      },
+      absl::Milliseconds(200));
+  board.Info({});
+  EXPECT_THAT(made, ElementsAre(std::pair<std::string, std::string>("dns:///127.0.0.1:9",
+                                                                    "127.0.0.1:9")));
 }
 
 // A stand-in for the ECS task metadata endpoint (v4).

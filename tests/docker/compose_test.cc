@@ -184,6 +184,17 @@ TEST_F(ComposeTest, UpServesUploadsThroughTwoDetectorReplicas) {
                       &result),
             200);
   EXPECT_GT(result.size(), 1000u);
+  // The gateway's status board reaches every replica over TLS too (it asks
+  // each resolved address, verified by the service's name).
+  std::string info;
+  ASSERT_EQ(stack.Get("/v1/info", &info), 200);
+  std::map<std::string, int> instances;
+  for (const auto& backend : nlohmann::json::parse(info)["backends"]) {
+    instances[backend.value("name", "")] += backend.value("instances", 0);
+  }
+  EXPECT_EQ(instances["detector"], 2) << info;
+  EXPECT_EQ(instances["overlay"], 1) << info;
+  EXPECT_EQ(instances["storage"], 1) << info;
 }
 
 // The hops inside the stack are mutual TLS: a container on the stack's

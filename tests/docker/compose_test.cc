@@ -189,7 +189,10 @@ TEST_F(ComposeTest, UpServesUploadsThroughTwoDetectorReplicas) {
   std::string info;
   ASSERT_EQ(stack.Get("/v1/info", &info), 200);
   std::map<std::string, int> instances;
-  for (const auto& backend : nlohmann::json::parse(info)["backends"]) {
+  // Parsed into a variable: a range-for over a member of a temporary would
+  // iterate a destroyed object.
+  const nlohmann::json parsed = nlohmann::json::parse(info);
+  for (const auto& backend : parsed["backends"]) {
     instances[backend.value("name", "")] += backend.value("instances", 0);
   }
   EXPECT_EQ(instances["detector"], 2) << info;
@@ -264,12 +267,17 @@ TEST_F(ComposeTest, RollingReplacementUnderLoadDropsNoUpload) {
   EXPECT_THAT(failures, ::testing::IsEmpty());
   std::string info;
   ASSERT_EQ(stack.Get("/v1/info", &info), 200);
-  for (const auto& backend : nlohmann::json::parse(info)["backends"]) {
+  const nlohmann::json parsed = nlohmann::json::parse(info);
+  int rolled = 0;
+  for (const auto& backend : parsed["backends"]) {
     const std::string name = backend.value("service_name", backend.value("name", ""));
     if (name == "detector" || name == "overlay") {
       EXPECT_EQ(backend["version"], kNewVersion) << backend.dump();
+      rolled += backend.value("instances", 0);
     }
   }
+  // Two detectors and one overlay, all new: the check above saw them.
+  EXPECT_EQ(rolled, 3) << info;
 }
 
 TEST_F(ComposeTest, NewGatewayWorksWithOldServicesAndTheReverse) {

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <memory>
@@ -226,20 +227,27 @@ TEST_F(OverlayServiceTest, AnExpiredCallStopsBeforeEncoding) {
   auto stub = v1::OverlayService::NewStub(grpc::CreateCustomChannel(
       absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials(),
       arguments));
-  absl::Time start = absl::Now();
-  v1::ApplyResponse full;
-  grpc::ClientContext full_context;
-  const grpc::Status full_status = stub->Apply(&full_context, request, &full);
-  ASSERT_TRUE(full_status.ok()) << full_status.error_message();
-  const absl::Duration whole = absl::Now() - start;
-  const absl::Duration decode = absl::Milliseconds(full.decode_duration_ms());
+  // Two whole calls: the first decode pays for warming up, so the shorter
+  // decode is what the timed call below will take (or more, under load).
+  absl::Duration whole = absl::InfiniteDuration();
+  absl::Duration decode = absl::InfiniteDuration();
+  for (int i = 0; i < 2; ++i) {
+    const absl::Time start = absl::Now();
+    v1::ApplyResponse full;
+    grpc::ClientContext full_context;
+    const grpc::Status full_status = stub->Apply(&full_context, request, &full);
+    ASSERT_TRUE(full_status.ok()) << full_status.error_message();
+    whole = std::min(whole, absl::Now() - start);
+    decode = std::min(decode, absl::Milliseconds(full.decode_duration_ms()));
+  }
   if (whole < decode + absl::Milliseconds(300)) {
     GTEST_SKIP() << "encoding is too fast here to tell a stopped call from a whole one";
   }
-  // The deadline passes during the decode; the call must end soon after it.
+  // The deadline passes during the decode (half of the fastest one seen);
+  // the call must end soon after it, without encoding.
   grpc::ClientContext context;
-  start = absl::Now();
-  context.set_deadline(absl::ToChronoTime(start + decode * 0.7));
+  const absl::Time start = absl::Now();
+  context.set_deadline(absl::ToChronoTime(start + decode * 0.5));
   v1::ApplyResponse response;
   EXPECT_EQ(stub->Apply(&context, request, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);

@@ -33,11 +33,6 @@ ABSL_FLAG(int64_t, max_object_bytes, 25 * 1024 * 1024,
 
 namespace {
 
-std::string Environment(const char* name) {
-  const char* value = std::getenv(name);
-  return value == nullptr ? "" : value;
-}
-
 // Unset and set-but-empty differ: the second is a mistake to report.
 std::optional<std::string> OptionalEnvironment(const char* name) {
   const char* value = std::getenv(name);
@@ -45,12 +40,14 @@ std::optional<std::string> OptionalEnvironment(const char* name) {
   return std::string(value);
 }
 
+std::string Environment(const char* name) { return OptionalEnvironment(name).value_or(""); }
+
 // The flag when given; "" when only its variable is there, set but empty
 // (ParseFlags has copied it into the flag); unset otherwise.
 std::optional<std::string> PolicyFile() {
   const std::string file = absl::GetFlag(FLAGS_auth_policy_file);
   if (!file.empty()) return file;
-  if (std::getenv("STACHE_AUTH_POLICY_FILE") != nullptr) return std::string();
+  if (OptionalEnvironment("STACHE_AUTH_POLICY_FILE").has_value()) return std::string();
   return std::nullopt;
 }
 

@@ -41,12 +41,9 @@ std::shared_ptr<grpc::Channel> BackendChannel(const GatewayConfig& config,
   return server::MakeChannel(address, config.max_image_bytes, tls);
 }
 
-SessionSigner MakeSessionSigner(const GatewayConfig& config) {
-  if (!config.session_keys.empty()) {
-    absl::StatusOr<SessionSigner> signer = SessionSigner::Create(config.session_keys);
-    // Validated by ValidateGatewayConfig.
-    if (signer.ok()) return *std::move(signer);
-  }
+// The configured keys (INVALID_ARGUMENT for bad ones), else a random key.
+absl::StatusOr<SessionSigner> MakeSessionSigner(const GatewayConfig& config) {
+  if (!config.session_keys.empty()) return SessionSigner::Create(config.session_keys);
   server::LogWarning(
       "no session key (--session_key_file or STACHE_SESSION_KEY): using a random one, so "
       "visitors lose their sessions (and their gallery) when the gateway restarts, and "
@@ -60,7 +57,7 @@ SessionSigner MakeSessionSigner(const GatewayConfig& config) {
 // reverse: the HTTP and admin servers first, the channels last).
 class GatewayParts {
  public:
-  explicit GatewayParts(const GatewayConfig& config)
+  GatewayParts(const GatewayConfig& config, SessionSigner session_signer)
       : detector_channel(BackendChannel(config, config.detector_address)),
         overlay_channel(BackendChannel(config, config.overlay_address)),
         storage_channel(BackendChannel(config, config.storage_address)),
@@ -94,7 +91,7 @@ class GatewayParts {
                     BackendChannel(config, address, TargetHost(target)));
               },
               config.probe_timeout),
-        sessions(MakeSessionSigner(config)),
+        sessions(std::move(session_signer)),
         upload_limiter(RateLimit{.tokens_per_minute = config.upload_rate_per_minute,
                                  .burst = config.upload_burst}) {}
 
@@ -253,7 +250,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
             : "using the development storage token (loopback only); set "
               "STACHE_STORAGE_TOKEN or --storage_token_file outside a laptop");
   }
-  auto parts = std::make_unique<GatewayParts>(config);
+  absl::StatusOr<SessionSigner> session_signer = MakeSessionSigner(config);
+  if (!session_signer.ok()) return session_signer.status();
+  auto parts = std::make_unique<GatewayParts>(config, *std::move(session_signer));
   if (config.admin_port >= 0) {
     StatusBoard* board = &parts->board;
     absl::StatusOr<std::unique_ptr<server::AdminServer>> admin = server::AdminServer::Start(

@@ -273,7 +273,10 @@ TEST_F(GalleryTest, OnlyTheOwnerOrTheTokenDeletes) {
               StatusIs(absl::StatusCode::kPermissionDenied, _));
   EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.owner_id = kStranger}),
               StatusIs(absl::StatusCode::kPermissionDenied, _));
-  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = "0" + upload->delete_token.substr(1)}),
+  // One hex digit changed (to another digit, whatever the token begins with).
+  std::string wrong_token = upload->delete_token;
+  wrong_token[0] = wrong_token[0] == '0' ? '1' : '0';
+  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = wrong_token}),
               StatusIs(absl::StatusCode::kPermissionDenied, _));
   EXPECT_THAT(gallery_.GetRecord(Trace("req"), id), IsOk()) << "nothing was deleted";
   EXPECT_THAT(gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal), IsOk());

@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gateway/session.h"
-#include "imaging/image_decoder.h"
+#include "imaging/image_format.h"
 #include "server/log.h"
 #include "server/status.h"
 

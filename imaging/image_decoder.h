@@ -31,29 +31,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "imaging/decode_budget.h"
+#include "imaging/image_format.h"
 
 namespace stache::imaging {
-
-enum class ImageFormat { kUnknown, kJpeg, kPng, kWebp, kBmp, kTiff };
-
-// "jpeg", "png", "webp", "bmp", "tiff", "unknown".
-const char* ImageFormatName(ImageFormat format);
-// "image/jpeg", ...; "application/octet-stream" for kUnknown.
-const char* ImageFormatMimeType(ImageFormat format);
-
-struct ImageHeader {
-  ImageFormat format = ImageFormat::kUnknown;
-  // Stored size, before orientation.
-  int64_t width = 0;
-  int64_t height = 0;
-  // EXIF orientation 1..8 (1 = as stored), 1 when absent or invalid.
-  int orientation = 1;
-};
-
-// Reads format, size and orientation from the first bytes of an encoded
-// image without decoding pixels. INVALID_ARGUMENT for empty, truncated or
-// unrecognised data, with a message a person understands.
-absl::StatusOr<ImageHeader> ReadImageHeader(absl::string_view bytes);
 
 struct DecodeLimits {
   // Largest width*height accepted (stored size).

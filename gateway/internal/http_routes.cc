@@ -17,7 +17,7 @@
 #include "gateway/client_address.h"
 #include "gateway/image_record.h"
 #include "gateway/web_assets.h"
-#include "imaging/image_decoder.h"
+#include "imaging/image_format.h"
 #include "server/log.h"
 #include "server/loopback.h"
 

@@ -1,10 +1,13 @@
 // stache-storage: stores each service's objects in its own namespaces.
 #include <cstdlib>
 #include <optional>
+#include <utility>
 
 #include "absl/flags/flag.h"
+#include "absl/status/statusor.h"
 #include "server/flags.h"
 #include "server/log.h"
+#include "storage/aws_shared_credentials.h"
 #include "storage/storage_server.h"
 
 ABSL_FLAG(int, port, 50053, "gRPC port to listen on.");
@@ -51,18 +54,27 @@ std::optional<std::string> PolicyFile() {
   return std::nullopt;
 }
 
-// The variables of the AWS SDKs: static keys, else an ECS task role.
-stache::storage::S3Credentials S3CredentialsFromEnvironment() {
+// The variables of the AWS SDKs: static keys, else a shared credentials
+// file, else an ECS task role.
+absl::StatusOr<stache::storage::S3Credentials> S3CredentialsFromEnvironment() {
+  if (Environment("AWS_ACCESS_KEY_ID").empty()) {
+    if (const std::string file = Environment("AWS_SHARED_CREDENTIALS_FILE"); !file.empty()) {
+      const std::string profile = Environment("AWS_PROFILE");
+      return stache::storage::ReadSharedCredentialsFile(file,
+                                                        profile.empty() ? "default" : profile);
+    }
+  }
   std::string container_url = Environment("AWS_CONTAINER_CREDENTIALS_FULL_URI");
   if (const std::string relative = Environment("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
       !relative.empty()) {
     container_url = "http://169.254.170.2" + relative;
   }
-  return {.access_key_id = Environment("AWS_ACCESS_KEY_ID"),
-          .secret_access_key = Environment("AWS_SECRET_ACCESS_KEY"),
-          .session_token = Environment("AWS_SESSION_TOKEN"),
-          .container_credentials_url = container_url,
-          .container_authorization = Environment("AWS_CONTAINER_AUTHORIZATION_TOKEN")};
+  return stache::storage::S3Credentials{
+      .access_key_id = Environment("AWS_ACCESS_KEY_ID"),
+      .secret_access_key = Environment("AWS_SECRET_ACCESS_KEY"),
+      .session_token = Environment("AWS_SESSION_TOKEN"),
+      .container_credentials_url = container_url,
+      .container_authorization = Environment("AWS_CONTAINER_AUTHORIZATION_TOKEN")};
 }
 
 }  // namespace
@@ -72,6 +84,12 @@ int main(int argc, char** argv) {
   stache::server::ParseFlags(
       argc, argv, "stache-storage: stores each service's objects in its own namespaces.");
   const int64_t max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
+  absl::StatusOr<stache::storage::S3Credentials> s3_credentials =
+      S3CredentialsFromEnvironment();
+  if (!s3_credentials.ok()) {
+    stache::server::LogError("cannot serve", {{"error", s3_credentials.status().ToString()}});
+    return 1;
+  }
   stache::storage::StorageServerConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),
@@ -82,7 +100,7 @@ int main(int argc, char** argv) {
       .s3_endpoint = absl::GetFlag(FLAGS_s3_endpoint),
       .s3_bucket = absl::GetFlag(FLAGS_s3_bucket),
       .s3_region = absl::GetFlag(FLAGS_s3_region),
-      .s3_credentials = S3CredentialsFromEnvironment(),
+      .s3_credentials = *std::move(s3_credentials),
       .auth_policy_file = PolicyFile(),
       .auth_policy_json = OptionalEnvironment("STACHE_STORAGE_AUTH_POLICY"),
       .insecure_dev_auth = absl::GetFlag(FLAGS_insecure_dev_auth)};

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Builds the Debian base images that deploy/Dockerfile starts from, for sites
-# that cannot pull from a registry (air-gapped, or this project's CI):
-# debootstrap from the Debian mirror this machine's apt already uses, then
-# `docker import`, tagged debian:bookworm and debian:bookworm-slim so the
-# Dockerfile builds unchanged where a registry is reachable.
+# Provides the Debian base images that deploy/Dockerfile starts from: pulled
+# from the registry where one answers, otherwise (air-gapped sites, this
+# project's CI) built by debootstrap from the Debian mirror this machine's apt
+# already uses and `docker import`ed, tagged debian:bookworm and
+# debian:bookworm-slim so the Dockerfile is the same either way.
 #
 #   deploy/base/build-base-images.sh          # skips tags that exist
-#   deploy/base/build-base-images.sh --force  # rebuilds them
+#   deploy/base/build-base-images.sh --force  # builds them even if a pull works
 set -euo pipefail
 
 force=0
@@ -33,6 +33,15 @@ if [ $force -eq 0 ] && have_image "debian:$suite" && have_image "debian:$suite-s
   echo "build-base-images: debian:$suite and debian:$suite-slim exist"
   exit 0
 fi
+
+# A registry that answers wins; one that does not gets a minute, not a hang.
+if [ $force -eq 0 ] &&
+   timeout 120 docker pull --quiet "debian:$suite" >/dev/null 2>&1 &&
+   timeout 120 docker pull --quiet "debian:$suite-slim" >/dev/null 2>&1; then
+  echo "build-base-images: pulled debian:$suite and debian:$suite-slim"
+  exit 0
+fi
+echo "build-base-images: no registry answered; building with debootstrap"
 
 command -v debootstrap >/dev/null || {
   echo "build-base-images: debootstrap is missing (scripts/setup.sh installs it)" >&2; exit 1; }

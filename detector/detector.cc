@@ -111,6 +111,13 @@ cv::Mat DetectionImage(const cv::Mat& bgr, double scale) {
   return grey;
 }
 
+// The smallest face the coarse-to-fine finder looks for when the request
+// does not say.
+float DefaultMinFacePx(const DetectorConfig& config, cv::Size size) {
+  return std::max(static_cast<float>(config.min_face_floor_px),
+                  config.min_face_fraction * std::max(size.width, size.height));
+}
+
 double MillisecondsSince(absl::Time start) {
   return absl::ToDoubleMilliseconds(absl::Now() - start);
 }
@@ -118,10 +125,22 @@ double MillisecondsSince(absl::Time start) {
 }  // namespace
 
 const char* FaceFinderName(FaceFinderKind kind) {
-  return kind == FaceFinderKind::kCascade ? "cascade" : "hog";
+  switch (kind) {
+    case FaceFinderKind::kCoarseToFine:
+      return "coarse_to_fine";
+    case FaceFinderKind::kHog:
+      return "hog";
+    case FaceFinderKind::kCascade:
+      return "cascade";
+  }
+  return "unknown";
 }
 
 bool ParseFaceFinderKind(absl::string_view text, FaceFinderKind* kind) {
+  if (text == "coarse_to_fine") {
+    *kind = FaceFinderKind::kCoarseToFine;
+    return true;
+  }
   if (text == "hog") {
     *kind = FaceFinderKind::kHog;
     return true;
@@ -161,6 +180,20 @@ absl::Status ValidateDetectorConfig(const DetectorConfig& config) {
     return absl::InvalidArgumentError(
         "the cascade face finder needs a face cascade file");
   }
+  if (config.face_finder == FaceFinderKind::kCoarseToFine &&
+      config.coarse_cascade_path.empty()) {
+    return absl::InvalidArgumentError(
+        "the coarse_to_fine face finder needs a coarse cascade file");
+  }
+  if (!(config.min_face_fraction > 0 && config.min_face_fraction <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_face_fraction must be above 0 and at most 1 (got ", config.min_face_fraction,
+        ")"));
+  }
+  if (config.min_face_floor_px < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "min_face_floor_px must be positive (got ", config.min_face_floor_px, ")"));
+  }
   return ValidateOptions(config.defaults);
 }
 
@@ -169,7 +202,14 @@ absl::StatusOr<std::unique_ptr<FaceDetector>> FaceDetector::Create(
   if (absl::Status valid = ValidateDetectorConfig(config); !valid.ok()) return valid;
   std::vector<LoadedModel> models;
   std::unique_ptr<internal::FaceFinder> finder;
-  if (config.face_finder == FaceFinderKind::kHog) {
+  if (config.face_finder == FaceFinderKind::kCoarseToFine) {
+    absl::StatusOr<std::unique_ptr<internal::FaceFinder>> coarse_to_fine =
+        internal::MakeCoarseToFineFaceFinder(config.coarse_cascade_path);
+    if (!coarse_to_fine.ok()) return coarse_to_fine.status();
+    finder = *std::move(coarse_to_fine);
+    models.push_back({.name = "coarse_face_cascade", .detail = config.coarse_cascade_path});
+    models.push_back({.name = "dlib_hog_frontal_face", .detail = "built into libdlib"});
+  } else if (config.face_finder == FaceFinderKind::kHog) {
     finder = internal::MakeHogFaceFinder();
     models.push_back({.name = "dlib_hog_frontal_face", .detail = "built into libdlib"});
   } else {
@@ -228,11 +268,19 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
     if (!converted.ok()) return converted.status();
     bgr = *std::move(converted);
     detection.image_size = bgr.size();
-    const double scale = DetectionScale(config_, bgr.size(), options.min_face_size_px,
-                                        finder_->smallest_face_px());
+    double scale = 1;
+    float min_face_px = static_cast<float>(options.min_face_size_px);
+    cv::Mat grey;
+    if (finder_->ScalesItself()) {
+      if (min_face_px <= 0) min_face_px = DefaultMinFacePx(config_, bgr.size());
+      cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
+    } else {
+      scale = DetectionScale(config_, bgr.size(), options.min_face_size_px,
+                             finder_->smallest_face_px());
+      grey = DetectionImage(bgr, scale);
+    }
     absl::StatusOr<std::vector<FaceCandidate>> found =
-        finder_->Find(DetectionImage(bgr, scale),
-                      static_cast<float>(options.min_face_size_px * scale), deadline);
+        finder_->Find(grey, static_cast<float>(min_face_px * scale), deadline);
     if (!found.ok()) return found.status();
     for (FaceCandidate& candidate : *found) {
       const cv::Rect2f& b = candidate.box;

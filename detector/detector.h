@@ -26,20 +26,26 @@ class FaceFinder;
 class LandmarkFitter;
 }  // namespace internal
 
-// Where faces are found. Both work on a small copy of the image (see
-// DetectorConfig::detection_size_px).
+// Where faces are found.
 enum class FaceFinderKind {
-  // dlib's HOG frontal face detector (built into libdlib, no model file):
-  // faster than the cascades and finds faces rolled by +-20 degrees.
+  // A small-window cascade (DetectorConfig::coarse_cascade_path) on a copy
+  // just large enough for the smallest wanted face, upright and rolled by
+  // +-20 degrees, each candidate confirmed by dlib's HOG detector on a crop:
+  // finds faces down to DetectorConfig::min_face_fraction of the long side.
+  kCoarseToFine,
+  // dlib's HOG frontal face detector (built into libdlib, no model file) on
+  // a copy of DetectorConfig::detection_size_px: finds faces rolled by
+  // +-20 degrees, down to about 22% of the long side at 320 px.
   kHog,
   // An OpenCV cascade from Debian's opencv-data, run upright and on copies
-  // rotated by +-kCascadeRollDegrees so that rolled faces are found too.
+  // rotated by +-kCascadeRollDegrees so that rolled faces are found too, on
+  // a copy of DetectorConfig::detection_size_px.
   kCascade,
 };
 
-// "hog" / "cascade".
+// "coarse_to_fine" / "hog" / "cascade".
 const char* FaceFinderName(FaceFinderKind kind);
-// Parses "hog" / "cascade"; false for anything else.
+// Parses "coarse_to_fine" / "hog" / "cascade"; false for anything else.
 bool ParseFaceFinderKind(absl::string_view text, FaceFinderKind* kind);
 
 // Per-request tuning. Zero fields take the DetectorConfig defaults.
@@ -56,10 +62,19 @@ struct DetectOptions {
 
 // Start-up configuration; models are loaded once by FaceDetector::Create.
 struct DetectorConfig {
-  FaceFinderKind face_finder = FaceFinderKind::kHog;
+  FaceFinderKind face_finder = FaceFinderKind::kCoarseToFine;
   // Used with FaceFinderKind::kCascade.
   std::string face_cascade_path =
       "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface_improved.xml";
+  // Used with FaceFinderKind::kCoarseToFine: its 24 px window lets the
+  // coarse copy be small.
+  std::string coarse_cascade_path =
+      "/usr/share/opencv4/lbpcascades/lbpcascade_frontalface.xml";
+  // With kCoarseToFine and no minimum face size in the request: faces down
+  // to this fraction of the photo's long side, and never below
+  // min_face_floor_px wide.
+  float min_face_fraction = 0.05f;
+  int min_face_floor_px = 40;
   // Finds the eyes inside each face when there is no landmark model; empty
   // means landmarks from the face box geometry alone.
   std::string eye_cascade_path = "/usr/share/opencv4/haarcascades/haarcascade_eye.xml";
@@ -67,8 +82,9 @@ struct DetectorConfig {
   // the model's training data is not licensed for commercial use).
   std::string landmark_model_path =
       "/usr/share/dlib/shape_predictor_68_face_landmarks.dat";
-  // Long side of the image the finder sees when no minimum face size asks
-  // for more. Larger finds smaller faces and costs more.
+  // kHog and kCascade: long side of the image the finder sees when no
+  // minimum face size asks for more. Larger finds smaller faces and costs
+  // more.
   int detection_size_px = 320;
   // Upper bound of the detection image's long side, whatever the request.
   int max_detection_size_px = 1024;
@@ -82,7 +98,7 @@ struct DetectorConfig {
   // RESOURCE_EXHAUSTED.
   int64_t decode_memory_bytes = int64_t{1} << 30;
   // Used where a request leaves DetectOptions fields at 0.
-  DetectOptions defaults = {.max_faces = 10, .min_face_size_px = 0, .min_confidence = 0};
+  DetectOptions defaults = {.max_faces = 64, .min_face_size_px = 0, .min_confidence = 0};
 };
 
 // Rejects impossible values with a message naming the setting.

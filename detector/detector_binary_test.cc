@@ -4,14 +4,18 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iostream>
 #include <memory>
+#include <opencv2/imgcodecs.hpp>
 #include <string>
 #include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "detector/testing/detector_test_inputs.h"
+#include "detector/testing/group_photos.h"
 #include "nlohmann/json.hpp"
 #include "tests/testing/process.h"
 
@@ -59,8 +63,11 @@ class DetectorBinaryTest : public ::testing::Test {
   }
 
   CommandResult DetectPhoto(const std::string& file) {
-    const nlohmann::json request = {
-        {"image", absl::Base64Escape(ReadFileOrDie(TestDataPath(file)))}};
+    return DetectBytes(ReadFileOrDie(TestDataPath(file)));
+  }
+
+  CommandResult DetectBytes(const std::string& image) {
+    const nlohmann::json request = {{"image", absl::Base64Escape(image)}};
     return Grpcurl("stache.detector.v1.DetectorService/Detect", request.dump());
   }
 
@@ -71,6 +78,17 @@ class DetectorBinaryTest : public ::testing::Test {
 cv::Point2f PointFrom(const nlohmann::json& point) {
   return cv::Point2f(point.value("x_px", 0.f), point.value("y_px", 0.f));
 }
+
+// As a camera writes it.
+std::string EncodeJpeg(const cv::Mat& pixels) {
+  std::vector<uchar> bytes;
+  cv::imencode(".jpg", pixels, bytes, {cv::IMWRITE_JPEG_QUALITY, 90});
+  return std::string(bytes.begin(), bytes.end());
+}
+
+// Found of the 43 faces in RealGroupPhotos, measured (FindsMostFacesInRealGroupPhotos).
+// 38 on this machine; one of slack for floating-point differences elsewhere.
+constexpr int kRealGroupFloor = 37;
 
 TEST_F(DetectorBinaryTest, DetectsWithGrpcurlAndABase64Image) {
   Start();
@@ -89,6 +107,139 @@ TEST_F(DetectorBinaryTest, DetectsWithGrpcurlAndABase64Image) {
   EXPECT_LE(std::hypot(anchor.x - expected.x, anchor.y - expected.y),
             0.1f * GraceHopper().InterOcularDistance())
       << result.output;
+}
+
+// The Detect response's faces as test structures.
+struct FoundFace {
+  cv::Rect2f box;
+  cv::Point2f anchor;  // between nose base and upper lip
+};
+
+std::vector<FoundFace> FacesIn(const nlohmann::json& response) {
+  std::vector<FoundFace> faces;
+  for (const nlohmann::json& face : response.value("faces", nlohmann::json::array())) {
+    const nlohmann::json& box = face["bounding_box"];
+    const nlohmann::json& landmarks = face["landmarks"];
+    faces.push_back(
+        {.box = cv::Rect2f(box.value("x_px", 0.f), box.value("y_px", 0.f),
+                           box.value("width_px", 0.f), box.value("height_px", 0.f)),
+         .anchor = (PointFrom(landmarks["nose_base"]) + PointFrom(landmarks["upper_lip_top"])) /
+                   2});
+  }
+  return faces;
+}
+
+// What the binary found in a set of photos with known faces.
+struct Tally {
+  int known = 0;
+  int found = 0;
+  int extra = 0;                        // boxes matching no known face
+  std::vector<float> anchor_errors;     // in inter-ocular distances
+};
+
+void Count(const std::vector<testing::KnownFace>& known,
+           const std::vector<FoundFace>& found, Tally* tally) {
+  tally->known += static_cast<int>(known.size());
+  for (const testing::KnownFace& face : known) {
+    const auto match = std::find_if(found.begin(), found.end(), [&](const FoundFace& f) {
+      return testing::BoxMatches(f.box, face);
+    });
+    if (match == found.end()) continue;
+    ++tally->found;
+    if (face.has_landmarks) {
+      const cv::Point2f error = match->anchor - face.mustache_anchor;
+      tally->anchor_errors.push_back(std::hypot(error.x, error.y) /
+                                     face.InterOcularDistance());
+    }
+  }
+  for (const FoundFace& f : found) {
+    if (std::none_of(known.begin(), known.end(), [&](const testing::KnownFace& face) {
+          return testing::BoxMatches(f.box, face);
+        })) {
+      ++tally->extra;
+    }
+  }
+}
+
+float Median(std::vector<float> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
+
+// The figures, for the README's table.
+void Report(const std::string& set, const Tally& tally) {
+  std::cout << set << ": found " << tally.found << " of " << tally.known << ", "
+            << tally.extra << " extra";
+  if (!tally.anchor_errors.empty()) {
+    std::cout << ", mustache anchor error median " << Median(tally.anchor_errors)
+              << " max "
+              << *std::max_element(tally.anchor_errors.begin(), tally.anchor_errors.end())
+              << " inter-ocular distances";
+  }
+  std::cout << "\n";
+}
+
+// Issue #16: every face of at least 5% of the long side (and 40 px), with
+// the default settings, through the real binary and the real grpcurl. A
+// found box counts when it matches a known one (testing::BoxMatches: centre
+// within 30% of the width, width within a factor of 1.6; the composited faces
+// are at least 1.5 widths apart, so no box can count for two faces).
+TEST_F(DetectorBinaryTest, FindsTheSmallFacesOfGroupPhotosByDefault) {
+  absl::StatusOr<std::vector<testing::GroupPhoto>> photos = testing::MakeGroupPhotos();
+  ASSERT_TRUE(photos.ok()) << photos.status();
+  Start();
+  Tally tally;
+  for (const testing::GroupPhoto& photo : *photos) {
+    SCOPED_TRACE(photo.name);
+    const CommandResult result = DetectBytes(EncodeJpeg(photo.pixels));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const nlohmann::json response = nlohmann::json::parse(result.output);
+    EXPECT_EQ(response["image_width_px"], photo.pixels.cols);
+    Count(photo.faces, FacesIn(response), &tally);
+  }
+  Report("composited group photos", tally);
+  ASSERT_EQ(tally.known, 64);
+  EXPECT_GE(tally.found, 0.95 * tally.known) << tally.found << " of " << tally.known;
+  EXPECT_EQ(tally.extra, 0);
+  // Placement on small faces as good as on the portraits (a median of about
+  // 0.02 inter-ocular distances; 0.027 and at most 0.05 measured here).
+  EXPECT_LE(Median(tally.anchor_errors), 0.04f);
+  EXPECT_LE(*std::max_element(tally.anchor_errors.begin(), tally.anchor_errors.end()), 0.1f);
+}
+
+// Landscapes, food, animals, text, logos, textures, microscopy, vehicles.
+TEST_F(DetectorBinaryTest, FindsNoFaceInPhotosWithoutPeople) {
+  Start();
+  ASSERT_GE(testing::FaceFreePhotoFiles().size(), 20u);
+  for (const std::string& file : testing::FaceFreePhotoFiles()) {
+    const CommandResult result = DetectPhoto(file);
+    ASSERT_EQ(result.exit_code, 0) << file << ": " << result.output;
+    EXPECT_THAT(nlohmann::json::parse(result.output).value("faces", nlohmann::json::array()),
+                ::testing::IsEmpty())
+        << file;
+  }
+}
+
+// Real group photos (PASCAL VOC, hand-drawn boxes), what the composited ones
+// cannot show: many identities, real lighting, blur and turned heads. Not
+// every labelled face is frontal enough for the goal; the floor is what the
+// detector reaches today, so that it does not slip.
+TEST_F(DetectorBinaryTest, FindsMostFacesInRealGroupPhotos) {
+  absl::StatusOr<std::vector<testing::GroupPhoto>> photos = testing::RealGroupPhotos();
+  ASSERT_TRUE(photos.ok()) << photos.status();
+  Start();
+  Tally tally;
+  for (const testing::GroupPhoto& photo : *photos) {
+    SCOPED_TRACE(photo.name);
+    const CommandResult result = DetectBytes(EncodeJpeg(photo.pixels));
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    Count(photo.faces, FacesIn(nlohmann::json::parse(result.output)), &tally);
+  }
+  Report("PASCAL group photos", tally);
+  ASSERT_EQ(tally.known, 43);
+  EXPECT_GE(tally.found, kRealGroupFloor) << tally.found << " of " << tally.known;
+  EXPECT_EQ(tally.extra, 0);
 }
 
 TEST_F(DetectorBinaryTest, GetInfoListsTheModels) {

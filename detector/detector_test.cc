@@ -58,7 +58,9 @@ const std::vector<DetectorSetup>& AllSetups() {
       {"HogWithModel", FaceFinderKind::kHog, true},
       {"CascadeWithModel", FaceFinderKind::kCascade, true},
       {"HogGeometryOnly", FaceFinderKind::kHog, false},
-      {"CascadeGeometryOnly", FaceFinderKind::kCascade, false}};
+      {"CascadeGeometryOnly", FaceFinderKind::kCascade, false},
+      {"CoarseToFineWithModel", FaceFinderKind::kCoarseToFine, true},
+      {"CoarseToFineGeometryOnly", FaceFinderKind::kCoarseToFine, false}};
   return *setups;
 }
 
@@ -75,7 +77,8 @@ const FaceDetector& SharedDetector(const DetectorSetup& setup) {
   return *detector;
 }
 
-const FaceDetector& DefaultDetector() { return SharedDetector(AllSetups()[0]); }
+// The service's default configuration.
+const FaceDetector& DefaultDetector() { return SharedDetector(AllSetups()[4]); }
 
 // Without the 68-point model a detector loads in a blink: for tests about
 // options and inputs, where the landmark source does not matter. (Each test
@@ -251,8 +254,8 @@ TEST_P(NegativeTest, FindsNoFaceWhereThereIsNone) {
 
 // Nothing found means nothing to fit landmarks to: the finders are what
 // matter here.
-INSTANTIATE_TEST_SUITE_P(BothFinders, NegativeTest,
-                         ::testing::Values(AllSetups()[2], AllSetups()[3]),
+INSTANTIATE_TEST_SUITE_P(EachFinder, NegativeTest,
+                         ::testing::Values(AllSetups()[2], AllSetups()[3], AllSetups()[5]),
                          [](const auto& info) { return info.param.name; });
 
 TEST(DetectorTest, MapsCoordinatesBackFromTheSmallDetectionCopy) {
@@ -556,6 +559,8 @@ TEST(DetectorConfigTest, NamesAMissingOrUnreadableModelFile) {
   EXPECT_THAT(FaceDetector::Create({.face_finder = FaceFinderKind::kCascade,
                                     .face_cascade_path = "/nonexistent/face.xml"}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/face.xml")));
+  EXPECT_THAT(FaceDetector::Create({.coarse_cascade_path = "/nonexistent/coarse.xml"}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/coarse.xml")));
   EXPECT_THAT(FaceDetector::Create({.eye_cascade_path = "/nonexistent/eye.xml",
                                     .landmark_model_path = ""}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/eye.xml")));
@@ -586,6 +591,14 @@ TEST(DetectorConfigTest, RejectsImpossibleSettings) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("decode_memory_bytes")));
   EXPECT_THAT(FaceDetector::Create({.defaults = {.max_faces = 0}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_faces")));
+  for (const float fraction : {0.f, -0.1f, 1.5f}) {
+    EXPECT_THAT(FaceDetector::Create({.min_face_fraction = fraction}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_fraction")));
+  }
+  EXPECT_THAT(FaceDetector::Create({.min_face_floor_px = 0}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_floor_px")));
+  EXPECT_THAT(FaceDetector::Create({.coarse_cascade_path = ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("coarse cascade")));
 }
 
 TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
@@ -605,9 +618,15 @@ TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
             DetectorConfig().face_cascade_path);
   EXPECT_EQ(SharedDetector(AllSetups()[0]).loaded_models()[1].detail,
             DetectorConfig().landmark_model_path);
+  EXPECT_THAT(names(SharedDetector(AllSetups()[4])),
+              ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "shape_predictor_68"));
+  EXPECT_EQ(SharedDetector(AllSetups()[4]).loaded_models()[0].detail,
+            DetectorConfig().coarse_cascade_path);
 
   absl::StatusOr<std::unique_ptr<FaceDetector>> box_only =
-      FaceDetector::Create({.eye_cascade_path = "", .landmark_model_path = ""});
+      FaceDetector::Create({.face_finder = FaceFinderKind::kHog,
+                            .eye_cascade_path = "",
+                            .landmark_model_path = ""});
   ASSERT_THAT(box_only, IsOk());
   EXPECT_THAT(names(**box_only), ElementsAre("dlib_hog_frontal_face"));
   absl::StatusOr<Detection> detection =
@@ -619,7 +638,8 @@ TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
 }
 
 TEST(FaceFinderKindTest, ParsesItsNames) {
-  for (FaceFinderKind kind : {FaceFinderKind::kHog, FaceFinderKind::kCascade}) {
+  for (FaceFinderKind kind :
+       {FaceFinderKind::kCoarseToFine, FaceFinderKind::kHog, FaceFinderKind::kCascade}) {
     FaceFinderKind parsed =
         kind == FaceFinderKind::kHog ? FaceFinderKind::kCascade : FaceFinderKind::kHog;
     EXPECT_TRUE(ParseFaceFinderKind(FaceFinderName(kind), &parsed));

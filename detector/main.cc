@@ -14,9 +14,20 @@ const stache::detector::DetectorConfig kDefaults;
 ABSL_FLAG(int, port, 50051, "gRPC port to listen on.");
 ABSL_FLAG(int, admin_port, 9091,
           "HTTP port for Prometheus /metrics and /healthz; -1 turns it off.");
-ABSL_FLAG(std::string, face_finder, "hog",
-          "How faces are found: 'hog' (dlib's HOG frontal face detector, built in) or "
-          "'cascade' (the OpenCV cascade in --face_cascade).");
+ABSL_FLAG(std::string, face_finder,
+          stache::detector::FaceFinderName(kDefaults.face_finder),
+          "How faces are found: 'coarse_to_fine' (the cascade in --coarse_cascade on a "
+          "small copy, each candidate confirmed by dlib's HOG detector: faces down to "
+          "--min_face_fraction of the long side), 'hog' (dlib's HOG frontal face "
+          "detector on a --detection_size_px copy) or 'cascade' (the OpenCV cascade in "
+          "--face_cascade on that copy).");
+ABSL_FLAG(std::string, coarse_cascade, kDefaults.coarse_cascade_path,
+          "OpenCV cascade with a small window used with --face_finder=coarse_to_fine.");
+ABSL_FLAG(float, min_face_fraction, kDefaults.min_face_fraction,
+          "With --face_finder=coarse_to_fine, faces down to this fraction of the long "
+          "side are found when a request sets no minimum size...");
+ABSL_FLAG(int, min_face_floor_px, kDefaults.min_face_floor_px,
+          "...but never below this width in pixels.");
 ABSL_FLAG(std::string, face_cascade, kDefaults.face_cascade_path,
           "OpenCV cascade file used with --face_finder=cascade.");
 ABSL_FLAG(
@@ -42,7 +53,8 @@ ABSL_FLAG(int, max_faces, kDefaults.defaults.max_faces,
           "Faces returned when a request does not say.");
 ABSL_FLAG(
     int, min_face_size_px, kDefaults.defaults.min_face_size_px,
-    "Smallest face width when a request does not say; 0: what --detection_size_px sees.");
+    "Smallest face width when a request does not say; 0: what --min_face_fraction "
+    "(coarse_to_fine) or --detection_size_px (hog, cascade) gives.");
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("detector");
@@ -53,6 +65,9 @@ int main(int argc, char** argv) {
                                                       absl::GetFlag(FLAGS_admin_port)),
       .detector = {
           .face_cascade_path = absl::GetFlag(FLAGS_face_cascade),
+          .coarse_cascade_path = absl::GetFlag(FLAGS_coarse_cascade),
+          .min_face_fraction = absl::GetFlag(FLAGS_min_face_fraction),
+          .min_face_floor_px = absl::GetFlag(FLAGS_min_face_floor_px),
           .eye_cascade_path = absl::GetFlag(FLAGS_eye_cascade),
           .landmark_model_path = absl::GetFlag(FLAGS_landmark_model),
           .detection_size_px = absl::GetFlag(FLAGS_detection_size_px),
@@ -65,7 +80,7 @@ int main(int argc, char** argv) {
   if (!stache::detector::ParseFaceFinderKind(absl::GetFlag(FLAGS_face_finder),
                                              &config.detector.face_finder)) {
     stache::server::LogError("bad flag",
-                             {{"error", "--face_finder must be 'hog' or 'cascade'"}});
+                             {{"error", "--face_finder must be 'coarse_to_fine', 'hog' or 'cascade'"}});
     return 2;
   }
   if (absl::Status status = stache::detector::RunDetectorServer(config); !status.ok()) {

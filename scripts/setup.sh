@@ -75,22 +75,41 @@ done
 
 # Test photos with faces (and without) from Debian packages, extracted without
 # installing the packages.
-extract_from_deb() {  # package, then paths inside it; each lands in testdata/
+extract_from_deb() {  # package, then paths inside it; each lands in $target_dir
   local pkg="$1"; shift
   local needed=()
-  for inner in "$@"; do [ -s "$testdata_dir/$(basename "$inner")" ] || needed+=("./$inner"); done
+  for inner in "$@"; do [ -s "$target_dir/$(basename "$inner")" ] || needed+=("./$inner"); done
   [ ${#needed[@]} -eq 0 ] && return 0
   local tmp; tmp="$(mktemp -d)"
   # As root, apt's _apt sandbox user cannot write to a private temp dir.
   (cd "$tmp" && apt-get download -qq -o APT::Sandbox::User=root "$pkg" >/dev/null)
   dpkg-deb --fsys-tarfile "$tmp"/"$pkg"_*.deb | tar -x -C "$tmp" "${needed[@]}"
-  for inner in "${needed[@]}"; do cp "$tmp/$inner" "$testdata_dir/"; done
+  mkdir -p "$target_dir"
+  for inner in "${needed[@]}"; do cp "$tmp/$inner" "$target_dir/"; done
   rm -rf "$tmp"
 }
+target_dir="$testdata_dir"
 mkdir -p "$testdata_dir"
-extract_from_deb python-matplotlib-data usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg
-extract_from_deb python3-skimage \
-  usr/lib/python3/dist-packages/skimage/data/astronaut.png \
-  usr/lib/python3/dist-packages/skimage/data/coffee.png \
-  usr/lib/python3/dist-packages/skimage/data/chelsea.png
+skimage=usr/lib/python3/dist-packages/skimage/data
+dlib_examples=usr/share/doc/libdlib19.1/examples
+extract_from_deb python-matplotlib-data usr/share/matplotlib/mpl-data/sample_data/grace_hopper.jpg \
+  usr/share/matplotlib/mpl-data/sample_data/Minduka_Present_Blue_Pack.png
+# Faces, and photos without any (detector/testing/group_photos.h): the
+# group-photo test set is composited from these at test time.
+extract_from_deb python3-skimage "$skimage"/astronaut.png "$skimage"/coffee.png \
+  "$skimage"/chelsea.png "$skimage"/brick.png "$skimage"/cell.png "$skimage"/clock_motion.png \
+  "$skimage"/coins.png "$skimage"/color.png "$skimage"/grass.png "$skimage"/gravel.png \
+  "$skimage"/horse.png "$skimage"/hubble_deep_field.jpg "$skimage"/ihc.png "$skimage"/logo.png \
+  "$skimage"/moon.png "$skimage"/motorcycle_left.png "$skimage"/page.png "$skimage"/retina.jpg \
+  "$skimage"/rocket.jpg "$skimage"/text.png
+extract_from_deb libdlib19.1 "$dlib_examples"/faces/dogs.jpg \
+  "$dlib_examples"/mmod_cars_test_image.jpg "$dlib_examples"/mmod_cars_test_image2.jpg
+# Real group photos (PASCAL VOC) with hand-drawn face boxes.
+target_dir="$testdata_dir/dlib_faces"
+extract_from_deb libdlib19.1 "$dlib_examples"/faces/testing.xml "$dlib_examples"/faces/training.xml \
+  "$dlib_examples"/faces/2008_002470.jpg "$dlib_examples"/faces/2008_002506.jpg \
+  "$dlib_examples"/faces/2008_004176.jpg "$dlib_examples"/faces/2008_007676.jpg \
+  "$dlib_examples"/faces/2009_004587.jpg "$dlib_examples"/faces/2007_007763.jpg \
+  "$dlib_examples"/faces/2008_002079.jpg "$dlib_examples"/faces/2008_001009.jpg \
+  "$dlib_examples"/faces/2008_001322.jpg
 echo "setup: ok"

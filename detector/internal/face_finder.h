@@ -40,6 +40,10 @@ class FaceFinder {
   // A finder that works in passes checks `deadline` between them.
   virtual absl::StatusOr<std::vector<FaceCandidate>> Find(
       const cv::Mat& grey, float min_face_px, const server::CallDeadline& deadline) const = 0;
+  // True when Find wants the image at full resolution and picks its own
+  // scales: then `min_face_px` is in the image's pixels and is what it must
+  // find.
+  virtual bool ScalesItself() const { return false; }
 };
 
 // dlib's HOG frontal face detector (five filters: frontal, turned left and
@@ -53,6 +57,16 @@ absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCascadeFaceFinder(
     const std::string& path);
 
 inline constexpr float kCascadeRollDegrees = 20;
+
+// Coarse to fine: the cascade at `cascade_path` (a small-window one, such as
+// lbpcascade_frontalface.xml's 24 px) on a copy just large enough for the
+// smallest wanted face, upright and rolled by +-kCascadeRollDegrees; then
+// each candidate is confirmed by dlib's HOG detector on a crop of the full
+// image turned upright and scaled to the size HOG sees best, which also
+// gives the box. Cost grows with the image's area at the coarse scale and
+// with the number of candidates, not with the photo's resolution.
+absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCoarseToFineFaceFinder(
+    const std::string& cascade_path);
 
 // Greedy non-maximum suppression: keeps the most confident of boxes that
 // overlap by more than `max_overlap` (intersection over the smaller box).

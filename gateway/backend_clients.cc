@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "server/error_reason.h"
 #include "server/status.h"
 
 namespace stache::gateway {
@@ -53,8 +54,11 @@ absl::Status Record(const CallSite& site, absl::Time start, const absl::Status& 
         "--storage_token_file or STACHE_STORAGE_TOKEN, and --storage_namespace): ",
         site.method, ": ", status.message()));
   }
-  return absl::Status(status.code(), absl::StrCat(site.backend, " ", site.method, ": ",
-                                                  status.message()));
+  // The backend's reason (google.rpc.ErrorInfo) goes on to the REST body.
+  return server::WithReason(absl::Status(status.code(), absl::StrCat(site.backend, " ",
+                                                                     site.method, ": ",
+                                                                     status.message())),
+                            server::ReasonOf(status));
 }
 
 // One unary call: deadline, metadata, status conversion and metrics around

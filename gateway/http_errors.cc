@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/strip.h"
+#include "server/error_reason.h"
 
 namespace stache::gateway {
 
@@ -110,6 +111,7 @@ nlohmann::json ErrorBody(int http_status, const absl::Status& status,
                          const std::string& request_id) {
   nlohmann::json error = {{"code", http_status},
                           {"status", absl::StatusCodeToString(status.code())},
+                          {"reason", server::ReasonOf(status)},
                           {"message", PublicErrorMessage(http_status, status)}};
   if (!request_id.empty()) error["request_id"] = request_id;
   return {{"error", std::move(error)}};

@@ -1,7 +1,10 @@
 // Errors on the HTTP side: the one table from gRPC status codes (which are
 // absl's) to HTTP status codes, the standard one grpc-gateway and Envoy use,
 // and the JSON error body
-//   {"error": {"code": 404, "status": "NOT_FOUND", "message": "..."}}.
+//   {"error": {"code": 404, "status": "NOT_FOUND", "reason": "NOT_FOUND",
+//              "message": "..."}}
+// where "reason" is the stable reason of server/error_reason.h (a backend's
+// google.rpc.ErrorInfo reason, passed on).
 //
 //   const int http_status = HttpStatusForCode(status.code());
 //   response.set_content(ErrorBody(http_status, status).dump(), "application/json");

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "server/error_reason.h"
+
 namespace stache::gateway {
 namespace {
 
@@ -34,7 +36,15 @@ TEST(HttpErrorsTest, MapsEveryCodeLikeGrpcGateway) {
 TEST(HttpErrorsTest, BodyCarriesHttpCodeGrpcNameAndMessage) {
   nlohmann::json body = ErrorBody(404, absl::NotFoundError("no image with id 'x'"));
   EXPECT_EQ(body, nlohmann::json::parse(R"({"error": {"code": 404, "status": "NOT_FOUND",
+                                                      "reason": "NOT_FOUND",
                                                       "message": "no image with id 'x'"}})"));
+}
+
+TEST(HttpErrorsTest, BodyCarriesTheStatusReason) {
+  nlohmann::json body = ErrorBody(
+      400, server::WithReason(absl::InvalidArgumentError("no such style"), "UNKNOWN_STYLE"));
+  EXPECT_EQ(body["error"]["reason"], "UNKNOWN_STYLE");
+  EXPECT_EQ(body["error"]["status"], "INVALID_ARGUMENT");
 }
 
 TEST(HttpErrorsTest, BodiesNeverCarryAddressesUrlsOrInternalDetails) {

@@ -24,6 +24,7 @@ build_packages=(
   libsqlite3-dev libcurl4-openssl-dev libssl-dev libpugixml-dev
   libcpp-httplib-dev libboost1.81-dev nlohmann-json3-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libtiff-dev
+  golang-github-gogo-googleapis-dev
 )
 # Tools that only the tests, the local run and the deploy scripts use.
 tool_packages=(

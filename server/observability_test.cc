@@ -131,6 +131,38 @@ TEST(ObservabilityTest, EchoesRequestIdAndTraceparentAndCountsTheCall) {
   EXPECT_EQ(admin.Get("/healthz")->status, 200);
 }
 
+// A newer client talks to this server: its request carries a field this
+// schema does not know (DetectOptions field 9) and an unknown enum value is
+// not in DetectRequest, so only the field shows. Counted by method and
+// field, per request; the call itself succeeds (unknown fields are ignored).
+TEST(ObservabilityTest, CountsRequestsWithFieldsTheServerDoesNotKnow) {
+  GateDetector detector;
+  detector.release.Notify();
+  auto server = Start(&detector);
+  auto stub = StubFor(*server);
+  stache::detector::v1::DetectRequest request;
+  request.mutable_options()->set_max_faces(1);
+  request.mutable_options()->GetReflection()->MutableUnknownFields(
+      request.mutable_options())->AddVarint(9, 1);
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext context;
+    stache::detector::v1::DetectResponse response;
+    ASSERT_TRUE(stub->Detect(&context, request, &response).ok());
+  }
+  grpc::ClientContext context;
+  stache::detector::v1::DetectResponse response;
+  ASSERT_TRUE(stub->Detect(&context, stache::detector::v1::DetectRequest(), &response).ok());
+
+  httplib::Client admin("127.0.0.1", server->admin_port());
+  auto metrics = admin.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("stache_grpc_server_unknown_fields_total{grpc_service=\"stache.detector."
+                        "v1.DetectorService\",grpc_method=\"Detect\",field=\"stache.detector.v1."
+                        "DetectOptions.#9\"} 2"));
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE stache_grpc_server_deprecated_fields_total"));
+}
+
 TEST(ObservabilityTest, MakesARequestIdWhenTheCallerSentNone) {
   GateDetector detector;
   detector.release.Notify();

@@ -1,5 +1,6 @@
 #include "server/rpc_observer.h"
 
+#include <google/protobuf/message.h>
 #include <google/protobuf/message_lite.h>
 #include <grpc/grpc.h>
 #include <grpcpp/server_context.h>
@@ -9,6 +10,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "server/log.h"
@@ -91,6 +93,9 @@ class RpcObserver final : public grpc::experimental::Interceptor {
       if (auto* message =
               static_cast<google::protobuf::MessageLite*>(methods->GetRecvMessage())) {
         metrics_->MessageReceived(service_, method_, message->ByteSizeLong());
+        if (const auto* full = dynamic_cast<const google::protobuf::Message*>(message)) {
+          metrics_->FieldsUsed(service_, method_, InspectRequestFields(*full));
+        }
       }
     }
     if (counts_bytes_ &&
@@ -253,7 +258,51 @@ RpcMetrics::RpcMetrics(MetricsRegistry& registry)
           {"kind"})),
       refused_(registry.AddCounter("stache_grpc_server_refused_calls_total",
                                    "Calls refused because their kind was at its limit.",
-                                   {"kind"})) {}
+                                   {"kind"})),
+      unknown_fields_(registry.AddCounter(
+          "stache_grpc_server_unknown_fields_total",
+          "Request messages carrying a field (\"<message>.#<number>\") or enum value "
+          "(\"<field>=<number>\") this server's schema does not know: a newer client.",
+          {"grpc_service", "grpc_method", "field"})),
+      deprecated_fields_(registry.AddCounter(
+          "stache_grpc_server_deprecated_fields_total",
+          "Request messages setting a field the schema marks deprecated.",
+          {"grpc_service", "grpc_method", "field"})) {}
+
+void RpcMetrics::FieldsUsed(const std::string& service, const std::string& method,
+                            const RequestFieldUsage& usage) {
+  for (const std::string& field : usage.unknown) {
+    FieldUsed(unknown_fields_, "unknown", service, method, field);
+  }
+  for (const std::string& field : usage.deprecated) {
+    FieldUsed(deprecated_fields_, "deprecated", service, method, field);
+  }
+}
+
+void RpcMetrics::FieldUsed(Counter& counter, const char* kind, const std::string& service,
+                           const std::string& method, const std::string& field) {
+  bool first = false;
+  std::string label = field;
+  {
+    absl::MutexLock lock(&mutex_);
+    const std::string key = absl::StrCat(kind, " ", service, "/", method, " ", field);
+    if (!seen_fields_.contains(key)) {
+      if (seen_fields_.size() < kMaxFieldLabels) {
+        seen_fields_.insert(key);
+        first = true;
+      } else {
+        label = "other";
+      }
+    }
+  }
+  counter.Increment({service, method, label});
+  if (first) {
+    Log(LogLevel::kWarning, absl::StrCat("request with ", kind, " field"),
+        {{"rpc_service", service}, {"rpc_method", method}, {"field", field},
+         {"note", "logged once per process; counted in stache_grpc_server_" +
+                      std::string(kind) + "_fields_total"}});
+  }
+}
 
 void RpcMetrics::CallAdmitted(CallKind kind) { admitted_.Add({CallKindName(kind)}, 1); }
 

@@ -5,6 +5,9 @@
 //  - the request id and traceparent echoed back as trailing metadata (and
 //    put into the call's metadata when the caller sent none, so that the
 //    handler sees the same id);
+//  - requests that carry fields the server does not know (a newer client's)
+//    or set deprecated fields, counted by method and field, the first of
+//    each logged (server/request_fields.h);
 //  - with a CallLimiter, admission by kind of call (refused calls end with
 //    RESOURCE_EXHAUSTED before the handler does any work) and the server's
 //    deadlines and idle timeouts.
@@ -17,12 +20,16 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/call_limits.h"
 #include "server/metrics.h"
+#include "server/request_fields.h"
 
 namespace stache::server {
 
@@ -42,8 +49,18 @@ class RpcMetrics final {
   void CallAdmitted(CallKind kind);
   void CallReleased(CallKind kind);
   void CallRefused(CallKind kind);
+  // Counts what `usage` lists and logs each (service, method, field) the
+  // first time this process sees it. The field label takes at most
+  // kMaxFieldLabels distinct values; later ones are counted as "other",
+  // since clients choose them.
+  void FieldsUsed(const std::string& service, const std::string& method,
+                  const RequestFieldUsage& usage);
+  static constexpr size_t kMaxFieldLabels = 200;
 
  private:
+  void FieldUsed(Counter& counter, const char* kind, const std::string& service,
+                 const std::string& method, const std::string& field);
+
   Counter& handled_;
   Histogram& latency_;
   Gauge& in_flight_;
@@ -51,6 +68,11 @@ class RpcMetrics final {
   Counter& sent_bytes_;
   Gauge& admitted_;
   Counter& refused_;
+  Counter& unknown_fields_;
+  Counter& deprecated_fields_;
+  absl::Mutex mutex_;
+  // "<kind> <service>/<method> <field>" already counted (and logged).
+  std::set<std::string> seen_fields_ ABSL_GUARDED_BY(mutex_);
 };
 
 // "/stache.detector.v1.DetectorService/Detect" -> {"stache.detector.v1.DetectorService",

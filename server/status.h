@@ -14,7 +14,9 @@
 
 namespace stache::server {
 
-// absl status codes are gRPC's codes, so the mapping is one to one.
+// absl status codes are gRPC's codes, so the mapping is one to one. An
+// error also carries its reason (server/error_reason.h) as a
+// google.rpc.ErrorInfo in the details, and FromGrpcStatus takes it back.
 grpc::Status ToGrpcStatus(const absl::Status& status);
 absl::Status FromGrpcStatus(const grpc::Status& status);
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/call_handler.h"
+#include "server/error_reason.h"
 #include "server/log.h"
 #include "server/request_context.h"
 #include "server/status.h"
@@ -37,6 +38,22 @@ ObjectHeader FromProto(const v1::PutHeader& header) {
   if (header.expected_size_bytes() > 0)
     result.expected_size_bytes = header.expected_size_bytes();
   return result;
+}
+
+// A Put message without the part it must carry: either none at all, or a
+// oneof member this server does not know (a newer client's), which must not
+// be stored as an empty chunk.
+absl::Status PartError(const v1::PutRequest& request, absl::string_view what) {
+  if (request.part_case() == v1::PutRequest::PART_NOT_SET &&
+      !request.GetReflection()->GetUnknownFields(request).empty()) {
+    return server::WithReason(
+        absl::InvalidArgumentError(absl::StrCat(
+            what, "; this message sets a field this server does not know (field ",
+            request.GetReflection()->GetUnknownFields(request).field(0).number(),
+            "), perhaps a newer client's part")),
+        server::kReasonUnknownOneofMember);
+  }
+  return absl::InvalidArgumentError(what);
 }
 
 }  // namespace
@@ -120,7 +137,7 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
       return absl::InvalidArgumentError("the first message of a Put must carry the header");
     }
     if (!first.has_header()) {
-      return absl::InvalidArgumentError("the first message of a Put must carry the header");
+      return PartError(first, "the first message of a Put must carry the header");
     }
     const v1::PutHeader& header = first.header();
     STACHE_RETURN_IF_ERROR(ValidateNamespace(header.namespace_()));
@@ -137,6 +154,9 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
       if (request.has_header()) {
         return absl::InvalidArgumentError(
             "only the first message of a Put may carry a header");
+      }
+      if (request.part_case() != v1::PutRequest::kChunk) {
+        return PartError(request, "every message of a Put after the first must carry a chunk");
       }
       chunk = std::move(*request.mutable_chunk());
       return true;

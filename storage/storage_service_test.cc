@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "server/error_reason.h"
 #include "server/grpc_server.h"
 #include "server/status.h"
 #include "server/testing/idle_stream.h"
@@ -283,6 +284,24 @@ TEST_P(StorageServiceTest, MalformedPutStreamsAreInvalidArgument) {
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("k")));
   // A valid raw Put, for contrast: header, then chunks.
   EXPECT_THAT(RawPut({Header("gateway", "k"), Chunk("a"), Chunk("b")}), IsOk());
+}
+
+// A newer client's oneof member (here field 3, unknown to this server) must
+// not be stored as an empty chunk: the Put fails and nothing is stored.
+TEST_P(StorageServiceTest, APartThisServerDoesNotKnowFailsThePut) {
+  v1::PutRequest newer;
+  newer.GetReflection()->MutableUnknownFields(&newer)->AddLengthDelimited(3, "compressed");
+  const absl::Status status = RawPut({Header("gateway", "newer"), Chunk("a"), newer});
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field 3")));
+  EXPECT_EQ(server::ReasonOf(status), server::kReasonUnknownOneofMember);
+  EXPECT_THAT(RawPut({newer}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header")));
+  EXPECT_EQ(server::ReasonOf(RawPut({newer})), server::kReasonUnknownOneofMember);
+  // A message with no part at all is refused too, with the plain reason.
+  const absl::Status empty = RawPut({Header("gateway", "newer"), Chunk("a"), v1::PutRequest()});
+  EXPECT_THAT(empty, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("chunk")));
+  EXPECT_EQ(server::ReasonOf(empty), "INVALID_ARGUMENT");
+  EXPECT_THAT(Client(kGatewayToken).StatObject("gateway", "newer"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("newer")));
 }
 
 TEST_P(StorageServiceTest, ErrorsOfTheOtherRpcs) {

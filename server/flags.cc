@@ -54,6 +54,13 @@ ABSL_FLAG(absl::Duration, default_stream_deadline, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Seconds(30),
           "Streams that receive and send nothing for this long end with "
           "DEADLINE_EXCEEDED (health Watch streams, idle by design, excepted).");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(1),
+          "Close each client connection (GOAWAY) after about this long, so that "
+          "clients reconnect, resolve the service name again and spread their "
+          "calls over replicas added since (scale-out).");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(5),
+          "Calls in flight on a connection closed by --max_connection_age get "
+          "this long to finish (keep it at least --default_stream_deadline).");
 ABSL_FLAG(std::string, log_level, "info",
           "Lowest level logged: debug, info, warning or error.");
 
@@ -101,6 +108,8 @@ ServerConfig ServerConfigFromFlags(int port, int admin_port) {
   config.grace_period = absl::GetFlag(FLAGS_grace_period);
   config.drain_delay = absl::GetFlag(FLAGS_drain_delay);
   config.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
+  config.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  config.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
   config.tls = TlsConfigFromFlags();
   return config;
 }

@@ -29,6 +29,8 @@ ABSL_DECLARE_FLAG(int, max_control_streams);
 ABSL_DECLARE_FLAG(absl::Duration, default_call_deadline);
 ABSL_DECLARE_FLAG(absl::Duration, default_stream_deadline);
 ABSL_DECLARE_FLAG(absl::Duration, stream_idle_timeout);
+ABSL_DECLARE_FLAG(absl::Duration, max_connection_age);
+ABSL_DECLARE_FLAG(absl::Duration, max_connection_age_grace);
 ABSL_DECLARE_FLAG(std::string, log_level);
 
 namespace stache::server {

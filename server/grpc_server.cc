@@ -25,6 +25,12 @@ std::chrono::system_clock::time_point DeadlineAfter(absl::Duration duration) {
   return absl::ToChronoTime(absl::Now() + duration);
 }
 
+// A duration as a channel argument (an int of milliseconds).
+int ClampedMilliseconds(absl::Duration duration) {
+  return static_cast<int>(
+      std::min<int64_t>(absl::ToInt64Milliseconds(duration), INT32_MAX));
+}
+
 }  // namespace
 
 int MaxMessageBytes(int64_t max_image_bytes) {
@@ -51,6 +57,11 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   }
   if (config.drain_delay < absl::ZeroDuration() || config.drain_delay > config.grace_period) {
     return absl::InvalidArgumentError("--drain_delay must be between 0 and --grace_period");
+  }
+  if (config.max_connection_age <= absl::ZeroDuration() ||
+      config.max_connection_age_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--max_connection_age must be positive and --max_connection_age_grace not negative");
   }
   if (config.max_image_bytes <= 0 ||
       config.max_image_bytes > INT32_MAX - kMessageOverheadBytes) {
@@ -103,6 +114,10 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
   // Without this, Linux lets a second process bind the same port and the
   // two silently share traffic; a busy port must be a start-up error.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                             ClampedMilliseconds(config.max_connection_age));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                             ClampedMilliseconds(config.max_connection_age_grace));
   builder.SetMaxReceiveMessageSize(MaxMessageBytes(config.max_image_bytes));
   builder.SetMaxSendMessageSize(MaxMessageBytes(config.max_image_bytes));
   if (config.max_concurrent_calls > 0) {
@@ -147,6 +162,7 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
                       {"default_call_deadline",
                        absl::FormatDuration(config.default_call_deadline)},
                       {"stream_idle_timeout", absl::FormatDuration(config.stream_idle_timeout)},
+                      {"max_connection_age", absl::FormatDuration(config.max_connection_age)},
                       {"max_message_bytes", MaxMessageBytes(config.max_image_bytes)}});
   return server;
 }

@@ -61,6 +61,15 @@ struct ServerConfig {
   // Streams (not health Watch) with no message either way for this long end
   // with DEADLINE_EXCEEDED.
   absl::Duration stream_idle_timeout = absl::Seconds(30);
+  // A connection is closed (GOAWAY) after about this long (gRPC adds up to
+  // 10% jitter), and its calls in flight get `max_connection_age_grace` to
+  // finish. Clients then reconnect and resolve the name again, so replicas
+  // added by a scale-out take their share of calls within this bound: a
+  // DNS name (Compose, Cloud Map) resolves only when a connection ends.
+  absl::Duration max_connection_age = absl::Minutes(1);
+  // At least the stream deadline, so that an upload or download that is
+  // allowed to run is never cut by the recycling.
+  absl::Duration max_connection_age_grace = absl::Minutes(5);
   // The gRPC port's TLS files (see LoadServerTls); none: plaintext. The
   // admin port stays plain HTTP.
   TlsConfig tls;

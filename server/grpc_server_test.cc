@@ -5,14 +5,17 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <thread>
 
 #include <optional>
 #include <stdexcept>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "server/call_handler.h"
+#include "server/grpc_channel.h"
 #include "server/testing/idle_stream.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "server/status.h"
@@ -385,6 +388,97 @@ TEST(GrpcServerTest, AnExceptionInAHandlerIsInternalWithTheRequestId) {
   // Still serving.
   grpc::ClientContext again;
   EXPECT_EQ(stub->Detect(&again, {}, &response).error_code(), grpc::StatusCode::INTERNAL);
+}
+
+// Records the client address of each call: a new address is a new
+// connection. The first call is held for a while, across a recycling.
+class PeerRecordingDetectorService final
+    : public stache::detector::v1::DetectorService::Service {
+ public:
+  struct Call {
+    std::string peer;
+    absl::Time time;
+  };
+  grpc::Status Detect(grpc::ServerContext* context, const stache::detector::v1::DetectRequest*,
+                      stache::detector::v1::DetectResponse*) override {
+    bool first;
+    {
+      absl::MutexLock lock(&mutex_);
+      first = calls_.empty();
+      calls_.push_back({context->peer(), absl::Now()});
+    }
+    if (first) absl::SleepFor(hold_first_call);
+    return grpc::Status::OK;
+  }
+  std::vector<Call> calls() {
+    absl::MutexLock lock(&mutex_);
+    return calls_;
+  }
+  absl::Duration hold_first_call = absl::ZeroDuration();
+
+ private:
+  absl::Mutex mutex_;
+  std::vector<Call> calls_ ABSL_GUARDED_BY(mutex_);
+};
+
+// After a scale-out, new replicas get calls only once clients reconnect and
+// resolve the name again: the maximum connection age bounds how long that
+// takes, and recycling a connection must not fail a call.
+TEST(GrpcServerTest, RecyclesEachConnectionWithinItsMaximumAgeAndNoCallFails) {
+  constexpr absl::Duration kAge = absl::Milliseconds(400);
+  ServerConfig config = LocalConfig();
+  config.max_connection_age = kAge;
+  config.max_connection_age_grace = absl::Seconds(10);
+  PeerRecordingDetectorService detector;
+  detector.hold_first_call = 3 * kAge;  // in flight when its connection goes away
+  auto server = GrpcServer::Start(config, {.service_name = "d"}, {&detector});
+  ASSERT_THAT(server, IsOk());
+  auto stub = stache::detector::v1::DetectorService::NewStub(
+      MakeChannel(absl::StrCat("127.0.0.1:", (*server)->port()), config.max_image_bytes));
+
+  auto call = [&] {
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    stache::detector::v1::DetectResponse response;
+    return stub->Detect(&context, {}, &response);
+  };
+  grpc::Status held_status;
+  std::thread held([&] { held_status = call(); });
+  ASSERT_TRUE(::stache::testing::WaitFor([&] { return !detector.calls().empty(); },
+                                         absl::Seconds(10)));
+  int failed = 0;
+  const absl::Time end = absl::Now() + 8 * kAge;
+  for (int i = 0; i < 1000 && absl::Now() < end; ++i) {
+    grpc::Status status = call();
+    if (!status.ok()) {
+      ++failed;
+      ADD_FAILURE() << "call " << i << ": " << status.error_message();
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  held.join();
+  EXPECT_TRUE(held_status.ok()) << "a call in flight outlives its connection's age: "
+                                << held_status.error_message();
+  EXPECT_EQ(failed, 0);
+
+  // Each connection served calls for at most its age (plus gRPC's 10%
+  // jitter, and slack for a loaded machine), then another took over.
+  std::map<std::string, std::pair<absl::Time, absl::Time>> spans;
+  for (const auto& [peer, time] : detector.calls()) {
+    auto [it, inserted] = spans.try_emplace(peer, time, time);
+    if (!inserted) it->second.second = time;
+  }
+  EXPECT_GE(spans.size(), 4u) << "connections were not recycled";
+  for (const auto& [peer, span] : spans) {
+    EXPECT_LE(span.second - span.first, kAge * 1.1 + absl::Milliseconds(300)) << peer;
+  }
+}
+
+TEST(GrpcServerTest, RefusesANonPositiveConnectionAge) {
+  ServerConfig config = LocalConfig();
+  config.max_connection_age = absl::ZeroDuration();
+  EXPECT_THAT(GrpcServer::Start(config, {.service_name = "d"}, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_connection_age")));
 }
 
 }  // namespace

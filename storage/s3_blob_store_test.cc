@@ -262,11 +262,5 @@ TEST_F(S3BlobStoreTest, UsesAnEcsTaskRolesCredentialsAndRefreshesThem) {
   }
 }
 
-TEST(UriEncodeTest, EncodesAllButUnreservedCharacters) {
-  EXPECT_EQ(internal::UriEncode("index/gateway/a-b_c.d~e"),
-            "index%2Fgateway%2Fa-b_c.d~e");
-  EXPECT_EQ(internal::UriEncode("a b+c=d&e"), "a%20b%2Bc%3Dd%26e");
-}
-
 }  // namespace
 }  // namespace stache::storage

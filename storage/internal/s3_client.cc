@@ -17,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "server/status.h"
 #include "storage/internal/sha256.h"
+#include "storage/internal/sigv4.h"
 
 namespace stache::storage::internal {
 namespace {
@@ -32,31 +33,14 @@ void InitCurlOnce() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-bool IsUnreserved(char c) {
-  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
-         c == '.' || c == '~';
-}
-
 }  // namespace
-
-std::string UriEncode(absl::string_view text) {
-  std::string encoded;
-  for (char c : text) {
-    if (IsUnreserved(c)) {
-      encoded.push_back(c);
-    } else {
-      absl::StrAppendFormat(&encoded, "%%%02X", static_cast<unsigned char>(c));
-    }
-  }
-  return encoded;
-}
 
 struct S3Client::Request {
   std::string method = "GET";  // GET, HEAD, PUT, DELETE
   std::string bucket;
   std::string key;  // empty for bucket requests
   std::vector<std::pair<std::string, std::string>> query;
-  std::vector<std::string> headers;  // "Name: value"
+  HttpHeaders headers;  // signed and sent
   const S3Body* body = nullptr;      // PUT only
   // GET: receive the headers and the body of a successful response instead
   // of Response::body.
@@ -218,8 +202,18 @@ absl::StatusOr<std::unique_ptr<S3Client>> S3Client::Create(S3ClientOptions optio
         "run "
         "with an ECS task role (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)");
   }
+  // The Host header, as signed: lower case, without the scheme's default port.
+  const bool https = absl::StartsWith(options.endpoint, "https://");
+  std::string host = absl::AsciiStrToLower(
+      absl::string_view(options.endpoint).substr(https ? 8 : 7));
+  if (host.empty() || absl::StrContains(host, '/') || absl::StrContains(host, '@')) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "S3 endpoint \"", options.endpoint, "\" must be a scheme, a host and a port only"));
+  }
+  const absl::string_view default_port = https ? ":443" : ":80";
+  if (absl::EndsWith(host, default_port)) host.resize(host.size() - default_port.size());
   InitCurlOnce();
-  return std::unique_ptr<S3Client>(new S3Client(std::move(options)));
+  return std::unique_ptr<S3Client>(new S3Client(std::move(options), std::move(host)));
 }
 
 S3Client::~S3Client() {
@@ -352,37 +346,33 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
     }
   } releaser{this, curl};
 
-  std::string url = absl::StrCat(options_.endpoint, "/", request.bucket);
-  if (!request.key.empty()) absl::StrAppend(&url, "/", request.key);
-  // Signed as given: SigV4 wants the parameters sorted and encoded.
-  std::vector<std::pair<std::string, std::string>> query = request.query;
-  std::sort(query.begin(), query.end());
-  for (size_t i = 0; i < query.size(); ++i) {
-    absl::StrAppend(&url, i == 0 ? "?" : "&", UriEncode(query[i].first), "=",
-                    UriEncode(query[i].second));
-  }
+  // Signed by us, not by libcurl 7.88 (see sigv4.h): every request carries
+  // X-Amz-Content-SHA256, as AWS S3 requires.
+  const SignedS3Request signed_request = SignS3Request(
+      {.method = request.method,
+       .host = host_,
+       .path = S3CanonicalPath(request.bucket, request.key),
+       .query = request.query,
+       .headers = request.headers,
+       .payload_sha256_hex = request.body != nullptr ? request.body->sha256_hex : ""},
+      {.access_key_id = keys.access_key_id,
+       .secret_access_key = keys.secret_access_key,
+       .session_token = keys.session_token},
+      options_.region, absl::Now());
+  std::string url = absl::StrCat(options_.endpoint, S3CanonicalPath(request.bucket, request.key));
+  if (!signed_request.query.empty()) absl::StrAppend(&url, "?", signed_request.query);
 
   Transfer transfer{.curl = curl,
                     .body = request.body,
                     .on_head = request.on_head,
                     .sink = request.sink};
   curl_slist* headers = nullptr;
-  for (const std::string& header : request.headers) {
-    headers = curl_slist_append(headers, header.c_str());
+  for (const auto& [name, value] : signed_request.headers) {
+    headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
   }
-  // Not "Expect:" to skip the 100-continue round trip: libcurl 7.88 signs
-  // that removal directive as a header it never sends (SignatureDoesNotMatch).
-  if (!keys.session_token.empty()) {
-    headers = curl_slist_append(
-        headers, absl::StrCat("x-amz-security-token: ", keys.session_token).c_str());
-  }
-  const std::string sigv4 = absl::StrCat("aws:amz:", options_.region, ":s3");
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
-  curl_easy_setopt(curl, CURLOPT_USERNAME, keys.access_key_id.c_str());
-  curl_easy_setopt(curl, CURLOPT_PASSWORD, keys.secret_access_key.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(
       curl, CURLOPT_CONNECTTIMEOUT_MS,
@@ -430,7 +420,6 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
 absl::Status S3Client::CreateBucket(absl::string_view bucket) {
   static const S3Body kEmpty{.sha256_hex = Sha256Hex("")};
   Request request{.method = "PUT", .bucket = std::string(bucket), .body = &kEmpty};
-  request.headers.push_back(absl::StrCat("x-amz-content-sha256: ", kEmpty.sha256_hex));
   absl::StatusOr<Response> response = Perform(request);
   if (!response.ok()) return response.status();
   if (response->http_status / 100 == 2) return absl::OkStatus();
@@ -469,10 +458,9 @@ absl::Status S3Client::PutObject(absl::string_view bucket, absl::string_view key
                   .bucket = std::string(bucket),
                   .key = std::string(key),
                   .body = &body};
-  request.headers.push_back(absl::StrCat("x-amz-content-sha256: ", body.sha256_hex));
-  request.headers.push_back(absl::StrCat("Content-Type: ", content_type));
+  request.headers.emplace_back("Content-Type", std::string(content_type));
   for (const auto& [name, value] : metadata) {
-    request.headers.push_back(absl::StrCat(kUserMetadataPrefix, name, ": ", value));
+    request.headers.emplace_back(absl::StrCat(kUserMetadataPrefix, name), value);
   }
   STACHE_ASSIGN_OR_RETURN(Response response, Perform(request));
   if (response.http_status / 100 == 2) return absl::OkStatus();

@@ -1,6 +1,6 @@
-// The few S3 requests the S3 backend needs, over libcurl with its built-in
-// AWS Signature V4 signing (CURLOPT_AWS_SIGV4) and path-style URLs, so it
-// works with AWS S3 and with MinIO alike. ListObjectsV2 answers are parsed
+// The few S3 requests the S3 backend needs, over libcurl, signed with AWS
+// Signature V4 (sigv4.h) and with path-style URLs, so it works with AWS S3
+// and with MinIO alike. ListObjectsV2 answers are parsed
 // with pugixml.
 //
 //   STACHE_ASSIGN_OR_RETURN(auto s3, S3Client::Create({.endpoint =
@@ -110,7 +110,8 @@ class S3Client final {
     std::string session_token;
     absl::Time expiration = absl::InfiniteFuture();
   };
-  explicit S3Client(S3ClientOptions options) : options_(std::move(options)) {}
+  S3Client(S3ClientOptions options, std::string host)
+      : options_(std::move(options)), host_(std::move(host)) {}
 
   // The static keys, or the container credentials, fetched again when they
   // expire within five minutes.
@@ -124,15 +125,13 @@ class S3Client final {
   void ReleaseHandle(void* handle);
 
   const S3ClientOptions options_;
+  // The endpoint's Host header (signed).
+  const std::string host_;
   absl::Mutex mutex_;
   std::vector<void*> idle_handles_ ABSL_GUARDED_BY(mutex_);
   absl::Mutex keys_mutex_;
   std::optional<Keys> keys_ ABSL_GUARDED_BY(keys_mutex_);
 };
-
-// RFC 3986 percent-encoding of everything but unreserved characters, as
-// SigV4 canonical query strings require.
-std::string UriEncode(absl::string_view text);
 
 }  // namespace stache::storage::internal
 

@@ -316,7 +316,8 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
         .confidence = candidate.confidence,
         .roll_degrees = fitted->roll_degrees,
         .landmarks = fitted->landmarks,
-        .landmark_source = fitted->source});
+        .landmark_source = fitted->source,
+        .shape = std::move(fitted->shape)});
   }
   detection.detect_duration_ms = MillisecondsSince(start);
   return detection;

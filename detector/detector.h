@@ -130,6 +130,9 @@ struct Face {
   float roll_degrees = 0;
   FaceLandmarks landmarks;
   LandmarkSource landmark_source = LandmarkSource::kCascadeGeometry;
+  // With kShapePredictor68, all 68 points the model fitted (iBUG 300-W
+  // order); empty otherwise.
+  std::vector<cv::Point2f> shape;
 };
 
 // What one Detect call found.

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_format.h"
 #include "server/call_handler.h"
+#include "server/error_reason.h"
 #include "server/status.h"
 
 namespace stache::detector {
@@ -28,7 +29,17 @@ v1::LandmarkSource ToProto(LandmarkSource source) {
   return v1::LANDMARK_SOURCE_UNSPECIFIED;
 }
 
-void ToProto(const Face& face, v1::Face* proto) {
+// All the points of the shape model, for clients that asked (0.2.0).
+void ToProto(const std::vector<cv::Point2f>& shape, type::v1::FaceShape* proto) {
+  proto->set_scheme(type::v1::FACE_SHAPE_SCHEME_IBUG_68);
+  for (const cv::Point2f& point : shape) {
+    type::v1::Point* out = proto->add_points();
+    out->set_x_px(point.x);
+    out->set_y_px(point.y);
+  }
+}
+
+void ToProto(const Face& face, bool include_shape, v1::Face* proto) {
   v1::Box* box = proto->mutable_bounding_box();
   box->set_x_px(face.box.x);
   box->set_y_px(face.box.y);
@@ -44,6 +55,7 @@ void ToProto(const Face& face, v1::Face* proto) {
   ToProto(face.landmarks.mouth_left, landmarks->mutable_mouth_left());
   ToProto(face.landmarks.mouth_right, landmarks->mutable_mouth_right());
   proto->set_landmark_source(ToProto(face.landmark_source));
+  if (include_shape && face.shape.size() == 68) ToProto(face.shape, proto->mutable_shape());
 }
 
 // uint32 fields above INT_MAX mean "as many as there are" / "larger than
@@ -59,9 +71,11 @@ grpc::Status DetectorServiceImpl::Detect(grpc::ServerContext* context,
                                          v1::DetectResponse* response) {
   return server::HandleCall(*context, [&]() -> absl::Status {
     if (static_cast<int64_t>(request->image().size()) > max_image_bytes_) {
-      return absl::ResourceExhaustedError(
-          absl::StrFormat("the image is %d bytes; this server accepts at most %d bytes",
-                          request->image().size(), max_image_bytes_));
+      return server::WithReason(
+          absl::ResourceExhaustedError(
+              absl::StrFormat("the image is %d bytes; this server accepts at most %d bytes",
+                              request->image().size(), max_image_bytes_)),
+          server::kReasonImageTooLarge);
     }
     const v1::DetectOptions& options = request->options();
     STACHE_ASSIGN_OR_RETURN(
@@ -74,7 +88,9 @@ grpc::Status DetectorServiceImpl::Detect(grpc::ServerContext* context,
             server::DeadlineOf(*context)));
     response->set_image_width_px(detection.image_size.width);
     response->set_image_height_px(detection.image_size.height);
-    for (const Face& face : detection.faces) ToProto(face, response->add_faces());
+    for (const Face& face : detection.faces) {
+      ToProto(face, options.include_face_shape(), response->add_faces());
+    }
     if (faces_detected_ != nullptr) {
       faces_detected_->Increment({}, static_cast<double>(detection.faces.size()));
     }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "server/error_reason.h"
 #include "server/status.h"
 
 namespace stache::overlay {
@@ -29,9 +30,10 @@ absl::Status UnknownStyleError(absl::string_view what, const std::vector<Mustach
                                absl::string_view name) {
   std::vector<std::string> names;
   for (const MustacheStyle& style : styles) names.push_back(style.name);
-  return absl::InvalidArgumentError(absl::StrCat(what, "unknown style \"", name,
-                                                 "\"; use one of ", absl::StrJoin(names, ", "),
-                                                 " or ", kRandomStyle));
+  return server::WithReason(
+      absl::InvalidArgumentError(absl::StrCat(what, "unknown style \"", name, "\"; use one of ",
+                                              absl::StrJoin(names, ", "), " or ", kRandomStyle)),
+      server::kReasonUnknownStyle);
 }
 
 }  // namespace
@@ -70,7 +72,9 @@ absl::StatusOr<std::unique_ptr<MustacheOverlay>> MustacheOverlay::Create(
     STACHE_ASSIGN_OR_RETURN(cv::Mat preview, RenderStylePreview(style, kPreviewSize));
     STACHE_ASSIGN_OR_RETURN(std::string png,
                             imaging::EncodeImage(preview, ImageFormat::kPng, 100));
-    infos.push_back({.name = style.name, .display_name = style.display_name,
+    infos.push_back({.name = style.name,
+                     .display_name = style.display_name,
+                     .description = style.description,
                      .preview_png = std::move(png)});
   }
   return std::unique_ptr<MustacheOverlay>(
@@ -115,9 +119,18 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
                      " faces; at most ", config_.max_faces, " faces per image are drawn"));
   }
   if (request.quality > 100) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("quality ", request.quality, " is out of range: use 1..100, or 0 for the "
-                     "default (", config_.default_quality, ")"));
+    return server::WithReason(
+        absl::InvalidArgumentError(absl::StrCat("quality ", request.quality,
+                                                " is out of range: use 1..100, or 0 for the "
+                                                "default (",
+                                                config_.default_quality, ")")),
+        server::kReasonOptionOutOfRange);
+  }
+  if (!(request.scale >= kMinScale && request.scale <= kMaxScale)) {
+    return server::WithReason(
+        absl::InvalidArgumentError(absl::StrCat("scale ", request.scale, " is out of range: use ",
+                                                kMinScale, "..", kMaxScale, ", or 0 for 1")),
+        server::kReasonOptionOutOfRange);
   }
   if (request.output_format.has_value() && !IsWritableFormat(*request.output_format)) {
     return absl::InvalidArgumentError(
@@ -174,7 +187,13 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
   }
   for (size_t i = 0; i < placements.size(); ++i) {
     STACHE_RETURN_IF_ERROR(deadline.Check(absl::StrCat("drawing faces[", i, "]")));
-    STACHE_RETURN_IF_ERROR(DrawMustache(placements[i], *styles[i], pixels));
+    placements[i].width_scale_px *= request.scale;
+    placements[i].height_scale_px *= request.scale;
+    STACHE_RETURN_IF_ERROR(DrawMustache(
+        placements[i],
+        request.colour_bgr.has_value() ? Recoloured(*styles[i], *request.colour_bgr)
+                                       : *styles[i],
+        pixels));
     result.styles_applied.push_back(styles[i]->name);
   }
   result.draw_duration = Since(draw_start);

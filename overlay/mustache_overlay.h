@@ -65,7 +65,15 @@ struct OverlayRequest {
   uint32_t quality = 0;
   // Seed for "random"; 0 picks a fresh one.
   uint64_t random_seed = 0;
+  // Draws every face in this fill colour (8-bit, OpenCV's BGR order)
+  // instead of the style's own.
+  std::optional<cv::Scalar> colour_bgr;
+  // Size relative to the style's natural size for the face, kMinScale..kMaxScale.
+  double scale = 1;
 };
+
+inline constexpr double kMinScale = 0.5;
+inline constexpr double kMaxScale = 2;
 
 struct OverlayResult {
   std::string image;
@@ -82,6 +90,7 @@ struct OverlayResult {
 struct StyleInfo {
   std::string name;
   std::string display_name;
+  std::string description;
   // A small PNG with transparency.
   std::string preview_png;
 };

@@ -91,10 +91,14 @@ std::vector<Outline> HairStrands(const cv::Rect2d& bounds) {
   return strands;
 }
 
+cv::Scalar StrandColour(const cv::Scalar& colour_bgr) {
+  return colour_bgr + cv::Scalar::all(kStrandLightening);
+}
+
 // Moves the outlines so that the area centroid of their union (they do not
 // overlap) is the origin, and fills in the bounds.
-MustacheStyle Finish(std::string name, std::string display_name, cv::Scalar colour_bgr,
-                     std::vector<Outline> outlines) {
+MustacheStyle Finish(std::string name, std::string display_name, std::string description,
+                     cv::Scalar colour_bgr, std::vector<Outline> outlines) {
   double area = 0, moment_x = 0, moment_y = 0;
   for (const Outline& outline : outlines) {
     for (size_t i = 0; i < outline.size(); ++i) {
@@ -120,12 +124,13 @@ MustacheStyle Finish(std::string name, std::string display_name, cv::Scalar colo
   const cv::Rect2d bounds(min_x, min_y, max_x - min_x, max_y - min_y);
   return MustacheStyle{.name = std::move(name),
                        .display_name = std::move(display_name),
+                       .description = std::move(description),
                        .colour_bgr = colour_bgr,
                        .outlines = std::move(outlines),
                        .bounds = bounds,
                        .strands = HairStrands(bounds),
                        .strand_width = kStrandWidth,
-                       .strand_colour_bgr = colour_bgr + cv::Scalar::all(kStrandLightening),
+                       .strand_colour_bgr = StrandColour(colour_bgr),
                        .strand_opacity = kStrandOpacity};
 }
 
@@ -140,7 +145,9 @@ MustacheStyle Handlebar() {
                       .CurveTo({0.33, 0.06}, {0.22, 0.11}, {0.10, 0.11})
                       .CurveTo({0.05, 0.11}, {0.02, 0.09}, {0, 0.07})
                       .Build();
-  return Finish("handlebar", "Handlebar", cv::Scalar(24, 30, 44), {MirrorRightHalf(right)});
+  return Finish("handlebar", "Handlebar",
+                "A full body over the upper lip thinning into upturned curls.",
+                cv::Scalar(24, 30, 44), {MirrorRightHalf(right)});
 }
 
 // Thick and wide, covering the upper lip like an inverted V.
@@ -151,7 +158,8 @@ MustacheStyle Chevron() {
                       .CurveTo({0.42, 0.15}, {0.30, 0.12}, {0.18, 0.12})
                       .CurveTo({0.10, 0.12}, {0.04, 0.11}, {0, 0.09})
                       .Build();
-  return Finish("chevron", "Chevron", cv::Scalar(38, 52, 78), {MirrorRightHalf(right)});
+  return Finish("chevron", "Chevron", "Thick and wide, covering the upper lip like an inverted V.",
+                cv::Scalar(38, 52, 78), {MirrorRightHalf(right)});
 }
 
 // Bushy and drooping past the mouth corners, with a ragged fringe of hair
@@ -167,7 +175,9 @@ MustacheStyle Walrus() {
       {0.08, 0.12},  {0.04, 0.14}};
   for (const auto& [x, y] : fringe) builder.LineTo({x, y});
   builder.LineTo({0, 0.11});
-  return Finish("walrus", "Walrus", cv::Scalar(40, 72, 112), {MirrorRightHalf(builder.Build())});
+  return Finish("walrus", "Walrus",
+                "Bushy and drooping past the mouth corners, with a ragged fringe.",
+                cv::Scalar(40, 72, 112), {MirrorRightHalf(builder.Build())});
 }
 
 // Two thin slivers with a parting at the philtrum.
@@ -176,7 +186,8 @@ MustacheStyle Pencil() {
                       .CurveTo({0.15, -0.035}, {0.32, -0.035}, {0.44, 0.01})
                       .CurveTo({0.32, -0.005}, {0.15, 0.0}, {0.035, 0.03})
                       .Build();
-  return Finish("pencil", "Pencil", cv::Scalar(20, 20, 24), {right, MirrorOutline(right)});
+  return Finish("pencil", "Pencil", "Two thin slivers with a parting at the philtrum.",
+                cv::Scalar(20, 20, 24), {right, MirrorOutline(right)});
 }
 
 // A slim body drawn out into long, straight waxed points.
@@ -187,13 +198,21 @@ MustacheStyle English() {
                       .CurveTo({0.56, -0.01}, {0.42, 0.05}, {0.28, 0.07})
                       .CurveTo({0.16, 0.09}, {0.06, 0.08}, {0, 0.05})
                       .Build();
-  return Finish("english", "English", cv::Scalar(30, 48, 70), {MirrorRightHalf(right)});
+  return Finish("english", "English", "A slim body drawn out into long, straight waxed points.",
+                cv::Scalar(30, 48, 70), {MirrorRightHalf(right)});
 }
 
 }  // namespace
 
 std::vector<MustacheStyle> MakeBuiltInStyles() {
   return {Handlebar(), Chevron(), Walrus(), Pencil(), English()};
+}
+
+MustacheStyle Recoloured(const MustacheStyle& style, const cv::Scalar& colour_bgr) {
+  MustacheStyle recoloured = style;
+  recoloured.colour_bgr = colour_bgr;
+  recoloured.strand_colour_bgr = StrandColour(colour_bgr);
+  return recoloured;
 }
 
 const MustacheStyle* FindStyle(const std::vector<MustacheStyle>& styles,

@@ -29,6 +29,8 @@ struct MustacheStyle {
   std::string name;
   // Name shown to people, for example "Handlebar".
   std::string display_name;
+  // One sentence for a style picker.
+  std::string description;
   // Fill colour, 8-bit sRGB in OpenCV's BGR order.
   cv::Scalar colour_bgr;
   // Closed outlines in the unit frame; the shape is their union. Outlines
@@ -49,6 +51,10 @@ struct MustacheStyle {
 // chevron, walrus, pencil, english. Each is symmetric about x = 0 and
 // centred on its area centroid.
 std::vector<MustacheStyle> MakeBuiltInStyles();
+
+// `style` in another fill colour, its hair strands shaded from it as the
+// built-in styles' are.
+MustacheStyle Recoloured(const MustacheStyle& style, const cv::Scalar& colour_bgr);
 
 // The style called `name`, or nullptr.
 const MustacheStyle* FindStyle(const std::vector<MustacheStyle>& styles,

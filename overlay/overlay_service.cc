@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/call_handler.h"
+#include "server/error_reason.h"
 #include "server/status.h"
 
 namespace stache::overlay {
@@ -24,10 +25,13 @@ absl::StatusOr<std::optional<ImageFormat>> FromProto(v1::ImageFormat format) {
     case v1::IMAGE_FORMAT_WEBP:
       return ImageFormat::kWebp;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "output_format ", static_cast<int>(format),
-          " is not supported: use IMAGE_FORMAT_JPEG, IMAGE_FORMAT_PNG, IMAGE_FORMAT_WEBP or "
-          "IMAGE_FORMAT_UNSPECIFIED"));
+      // A newer client's value: refused, never read as UNSPECIFIED.
+      return server::WithReason(
+          absl::InvalidArgumentError(absl::StrCat(
+              "output_format ", static_cast<int>(format),
+              " is not supported: use IMAGE_FORMAT_JPEG, IMAGE_FORMAT_PNG, IMAGE_FORMAT_WEBP or "
+              "IMAGE_FORMAT_UNSPECIFIED")),
+          server::kReasonUnknownEnumValue);
   }
 }
 
@@ -67,11 +71,28 @@ absl::StatusOr<Face> FromProto(const detector::v1::Face& face, int index) {
   return core;
 }
 
+// An sRGB colour as OpenCV's BGR.
+absl::StatusOr<cv::Scalar> FromProto(const type::v1::Color& color) {
+  if (color.red() > 255 || color.green() > 255 || color.blue() > 255) {
+    return server::WithReason(
+        absl::InvalidArgumentError(absl::StrCat("color (", color.red(), ", ", color.green(), ", ",
+                                                color.blue(), ") is out of range: each channel "
+                                                "is 0..255")),
+        server::kReasonOptionOutOfRange);
+  }
+  return cv::Scalar(color.blue(), color.green(), color.red());
+}
+
 absl::StatusOr<OverlayRequest> FromProto(const v1::ApplyRequest& request) {
   OverlayRequest core{.image = request.image(),
                       .style = request.style(),
                       .quality = request.quality(),
-                      .random_seed = request.random_seed()};
+                      .random_seed = request.random_seed(),
+                      // 0 (unset, and every client before 0.2.0) is the natural size.
+                      .scale = request.scale() == 0 ? 1.0 : request.scale()};
+  if (request.has_color()) {
+    STACHE_ASSIGN_OR_RETURN(core.colour_bgr, FromProto(request.color()));
+  }
   STACHE_ASSIGN_OR_RETURN(core.output_format, FromProto(request.output_format()));
   core.faces.reserve(request.faces_size());
   for (int i = 0; i < request.faces_size(); ++i) {
@@ -113,6 +134,7 @@ grpc::Status OverlayServiceImpl::ListStyles(grpc::ServerContext* context,
       v1::Style* style = response->add_styles();
       style->set_name(info.name);
       style->set_display_name(info.display_name);
+      style->set_description(info.description);
       style->set_preview_png(info.preview_png);
     }
     return absl::OkStatus();

@@ -134,6 +134,7 @@ class ShapePredictorFitter final : public LandmarkFitter {
                                     .mouth_left = Part(shape, 48),
                                     .mouth_right = Part(shape, 54)},
                       .source = LandmarkSource::kShapePredictor68};
+    for (unsigned i = 0; i < shape.num_parts(); ++i) fitted.shape.push_back(Part(shape, i));
     fitted.roll_degrees =
         RollFromEyes(fitted.landmarks.left_eye_center, fitted.landmarks.right_eye_center);
     return fitted;
@@ -164,12 +165,15 @@ class ShapePredictorFitter final : public LandmarkFitter {
                                        u.nose_base,       u.upper_lip_top,
                                        u.mouth_left,      u.mouth_right};
     cv::transform(points, points, back);
+    std::vector<cv::Point2f> shape = fitted.shape;
+    if (!shape.empty()) cv::transform(shape, shape, back);
     return FittedFace{.landmarks = {.left_eye_center = points[0],
                                     .right_eye_center = points[1],
                                     .nose_base = points[2],
                                     .upper_lip_top = points[3],
                                     .mouth_left = points[4],
                                     .mouth_right = points[5]},
+                      .shape = std::move(shape),
                       .roll_degrees = RollFromEyes(points[0], points[1]),
                       .source = LandmarkSource::kShapePredictor68};
   }

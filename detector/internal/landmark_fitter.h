@@ -8,6 +8,7 @@
 #define STACHE_DETECTOR_INTERNAL_LANDMARK_FITTER_H_
 
 #include <memory>
+#include <vector>
 #include <opencv2/core.hpp>
 #include <string>
 
@@ -18,6 +19,8 @@ namespace stache::detector::internal {
 
 struct FittedFace {
   FaceLandmarks landmarks;
+  // Every point of the shape model (68, iBUG 300-W order), or empty.
+  std::vector<cv::Point2f> shape;
   float roll_degrees = 0;
   LandmarkSource source = LandmarkSource::kCascadeGeometry;
 };

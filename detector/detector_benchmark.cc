@@ -1,6 +1,10 @@
 // Detect on the grace_hopper photo resized to 0.3, 1 and 12 megapixels: the
 // core call on decoded pixels (BM_Detect), and decode + detect from JPEG
-// bytes as the RPC does it (BM_DetectEncoded). One thread, like one core.
+// bytes as the RPC does it (BM_DetectEncoded); and on group photos with 12
+// and 9 faces of 5-9% of the long side at 1 and 12 MP (BM_DetectGroupEncoded,
+// see detector/testing/group_photos.h). One thread, like one core. The
+// finder argument: 0 hog (the default before issue #16), 1 cascade,
+// 2 coarse_to_fine (the default since).
 //
 //   STACHE_TESTDATA_DIR=build/testdata build/bin/detector_benchmark
 #include <benchmark/benchmark.h>
@@ -16,6 +20,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "detector/detector.h"
+#include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
 #include "tests/testing/process.h"
 
@@ -27,7 +32,7 @@ const int kDefaultDetectionSize = DetectorConfig().detection_size_px;
 // The photo at `megapixels`, same aspect ratio; empty, and the benchmark
 // skipped, when the photo is missing.
 cv::Mat PhotoAt(double megapixels, benchmark::State& state) {
-  const cv::Mat photo = cv::imread(testing::TestDataPath("grace_hopper.jpg"));
+  const cv::Mat photo = cv::imread(stache::testing::TestDataPath("grace_hopper.jpg"));
   if (photo.empty()) {
     state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
     return photo;
@@ -57,15 +62,20 @@ const FaceDetector& SharedDetector(FaceFinderKind finder, bool landmark_model,
   return *detector;
 }
 
-// Arguments: megapixels x 10, finder (0 hog, 1 cascade), landmark model
-// (0/1), detection size (long side, px).
+FaceFinderKind FinderArg(int64_t arg) {
+  return arg == 0 ? FaceFinderKind::kHog
+                  : arg == 1 ? FaceFinderKind::kCascade : FaceFinderKind::kCoarseToFine;
+}
+
+// Arguments: megapixels x 10, finder (0 hog, 1 cascade, 2 coarse_to_fine),
+// landmark model (0/1), detection size (long side, px; hog and cascade).
 void BM_Detect(benchmark::State& state) {
   cv::setNumThreads(1);
   const cv::Mat image = PhotoAt(state.range(0) / 10.0, state);
   if (image.empty()) return;
-  const FaceDetector& detector = SharedDetector(
-      state.range(1) == 1 ? FaceFinderKind::kCascade : FaceFinderKind::kHog,
-      state.range(2) == 1, static_cast<int>(state.range(3)));
+  const FaceDetector& detector = SharedDetector(FinderArg(state.range(1)),
+                                                state.range(2) == 1,
+                                                static_cast<int>(state.range(3)));
   size_t faces = 0;
   for (auto _ : state) {
     absl::StatusOr<Detection> detection = detector.Detect(image, {});
@@ -80,23 +90,22 @@ void BM_Detect(benchmark::State& state) {
   state.SetLabel(std::to_string(image.cols) + "x" + std::to_string(image.rows));
 }
 BENCHMARK(BM_Detect)
-    // The default configuration at each size,
-    ->ArgsProduct({{3, 10, 120}, {0}, {1}, {kDefaultDetectionSize}})
+    // The default configuration at each size, and the one before #16,
+    ->ArgsProduct({{3, 10, 120}, {0, 2}, {1}, {kDefaultDetectionSize}})
     // and the alternatives at 1 MP.
     ->ArgsProduct({{10}, {0, 1}, {0, 1}, {320, 400, 480}})
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
 
-void BM_DetectEncoded(benchmark::State& state) {
-  cv::setNumThreads(1);
-  const cv::Mat image = PhotoAt(state.range(0) / 10.0, state);
-  if (image.empty()) return;
-  const std::string jpeg =
-      imaging::EncodeImage(image, imaging::ImageFormat::kJpeg, 90).value();
+// Decode + detect, as the RPC does it, on `jpeg` with the finder of
+// argument 1.
+void DetectEncoded(const std::string& jpeg, const std::string& label,
+                   benchmark::State& state) {
   const FaceDetector& detector =
-      SharedDetector(FaceFinderKind::kHog, true, kDefaultDetectionSize);
+      SharedDetector(FinderArg(state.range(1)), true, kDefaultDetectionSize);
   double decode_ms = 0;
+  size_t faces = 0;
   for (auto _ : state) {
     absl::StatusOr<Detection> detection = detector.DetectEncoded(jpeg, {});
     if (!detection.ok()) {
@@ -104,15 +113,57 @@ void BM_DetectEncoded(benchmark::State& state) {
       return;
     }
     decode_ms += detection->decode_duration_ms;
+    faces = detection->faces.size();
     benchmark::DoNotOptimize(detection);
   }
   state.counters["decode_ms"] = decode_ms / state.iterations();
-  state.SetLabel(std::to_string(image.cols) + "x" + std::to_string(image.rows));
+  state.counters["faces"] = faces;
+  state.SetLabel(label);
+}
+
+// Arguments: megapixels x 10, finder.
+void BM_DetectEncoded(benchmark::State& state) {
+  cv::setNumThreads(1);
+  const cv::Mat image = PhotoAt(state.range(0) / 10.0, state);
+  if (image.empty()) return;
+  DetectEncoded(imaging::EncodeImage(image, imaging::ImageFormat::kJpeg, 90).value(),
+                std::to_string(image.cols) + "x" + std::to_string(image.rows), state);
 }
 BENCHMARK(BM_DetectEncoded)
-    ->Arg(3)
-    ->Arg(10)
-    ->Arg(120)
+    ->ArgsProduct({{3, 10, 120}, {0, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+// A group photo as a JPEG q90: 1 MP with 12 faces (Arg 10), 12 MP with 9
+// (Arg 120); empty when the test photos are missing.
+std::string GroupJpeg(int64_t megapixels_x10, std::string* label) {
+  absl::StatusOr<testing::GroupPhoto> photo;
+  if (megapixels_x10 == 120) {
+    photo = testing::MakeLargeGroupPhoto();
+  } else {
+    absl::StatusOr<std::vector<testing::GroupPhoto>> photos = testing::MakeGroupPhotos();
+    if (!photos.ok()) return "";
+    photo = (*photos)[1];  // group_grass_1mp
+  }
+  if (!photo.ok()) return "";
+  *label = photo->name + ", " + std::to_string(photo->faces.size()) + " faces";
+  return imaging::EncodeImage(photo->pixels, imaging::ImageFormat::kJpeg, 90).value();
+}
+
+// Arguments: megapixels x 10 (10 or 120), finder.
+void BM_DetectGroupEncoded(benchmark::State& state) {
+  cv::setNumThreads(1);
+  std::string label;
+  const std::string jpeg = GroupJpeg(state.range(0), &label);
+  if (jpeg.empty()) {
+    state.SkipWithError("the group photos need the test data: set STACHE_TESTDATA_DIR");
+    return;
+  }
+  DetectEncoded(jpeg, label, state);
+}
+BENCHMARK(BM_DetectGroupEncoded)
+    ->ArgsProduct({{10, 120}, {0, 2}})
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();
@@ -125,7 +176,7 @@ void BM_DetectThroughput(benchmark::State& state) {
   static const cv::Mat image = PhotoAt(1.0, state);
   if (image.empty()) return;
   const FaceDetector& detector =
-      SharedDetector(FaceFinderKind::kHog, true, kDefaultDetectionSize);
+      SharedDetector(DetectorConfig().face_finder, true, kDefaultDetectionSize);
   for (auto _ : state) {
     absl::StatusOr<Detection> detection = detector.Detect(image, {});
     benchmark::DoNotOptimize(detection);

@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "overlay/testing/mustache_measure.h"
+#include "server/error_reason.h"
 #include "tests/testing/images.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -207,6 +208,57 @@ INSTANTIATE_TEST_SUITE_P(
                       DefaultFormatCase{ImageFormat::kBmp, ImageFormat::kJpeg},
                       DefaultFormatCase{ImageFormat::kTiff, ImageFormat::kJpeg}),
     [](const auto& info) { return imaging::ImageFormatName(info.param.input); });
+
+// Since 0.2.0: a colour replaces the style's fill without changing its
+// shape; a scale grows the drawn area with its square.
+TEST_F(MustacheOverlayTest, AColourRecoloursAndAScaleResizesTheMustache) {
+  auto changed_by = [&](double scale, std::optional<cv::Scalar> colour) -> cv::Mat {
+    absl::StatusOr<OverlayResult> result =
+        overlay_->Apply({.image = photo_png_,
+                         .faces = {GraceHopperFace()},
+                         .style = "walrus",
+                         .output_format = ImageFormat::kPng,
+                         .colour_bgr = colour,
+                         .scale = scale});
+    EXPECT_THAT(result, IsOk());
+    return result.ok() ? ChangedPixels(photo_, Decode(result->image)) : cv::Mat();
+  };
+  const cv::Mat natural = changed_by(1, std::nullopt);
+  const double area = cv::countNonZero(natural);
+  ASSERT_GT(area, 500);
+  EXPECT_NEAR(cv::countNonZero(changed_by(2, std::nullopt)) / area, 4, 1);
+  EXPECT_NEAR(cv::countNonZero(changed_by(0.5, std::nullopt)) / area, 0.25, 0.1);
+
+  const cv::Scalar magenta(160, 30, 200);
+  absl::StatusOr<OverlayResult> coloured =
+      overlay_->Apply({.image = photo_png_, .faces = {GraceHopperFace()}, .style = "walrus",
+                       .output_format = ImageFormat::kPng, .colour_bgr = magenta});
+  ASSERT_THAT(coloured, IsOk());
+  const cv::Mat output = Decode(coloured->image);
+  const cv::Mat changed = ChangedPixels(photo_, output);
+  EXPECT_NEAR(cv::countNonZero(changed) / area, 1, 0.05) << "the same shape";
+  cv::Mat interior;
+  cv::erode(changed, interior, cv::Mat());
+  int pixels = 0, in_colour = 0;
+  for (int y = 0; y < interior.rows; ++y) {
+    for (int x = 0; x < interior.cols; ++x) {
+      if (interior.at<uint8_t>(y, x) == 0) continue;
+      ++pixels;
+      if (ColourDistance(output.at<cv::Vec3b>(y, x), magenta) < 40) ++in_colour;
+    }
+  }
+  ASSERT_GT(pixels, 100);
+  EXPECT_GT(in_colour, 0.8 * pixels);
+
+  for (double scale : {0.0, 0.49, 2.01, std::nan("")}) {
+    absl::Status status =
+        overlay_->Apply({.image = photo_png_, .faces = {GraceHopperFace()}, .scale = scale})
+            .status();
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("scale")))
+        << scale;
+    EXPECT_EQ(server::ReasonOf(status), server::kReasonOptionOutOfRange);
+  }
+}
 
 TEST_F(MustacheOverlayTest, QualityZeroMeansTheConfiguredDefault) {
   for (int default_quality : {90, 40}) {

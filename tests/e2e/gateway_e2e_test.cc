@@ -313,11 +313,14 @@ TEST_F(GatewayEndToEndTest, ErrorsAreJsonWithTheRightStatus) {
   ASSERT_TRUE(unknown_style);
   EXPECT_EQ(unknown_style->status, 400);
   EXPECT_THAT(error_of(unknown_style)["message"].get<std::string>(), HasSubstr("style"));
+  // The overlay's google.rpc.ErrorInfo reason, passed on to the REST body.
+  EXPECT_EQ(error_of(unknown_style)["reason"], "UNKNOWN_STYLE");
 
   httplib::Result missing = stack_->Client()->Get("/v1/images/0123456789abcdef01234567");
   ASSERT_TRUE(missing);
   EXPECT_EQ(missing->status, 404);
   EXPECT_EQ(error_of(missing)["status"], "NOT_FOUND");
+  EXPECT_EQ(error_of(missing)["reason"], "NOT_FOUND");
   // None of it left anything behind.
   EXPECT_THAT(ListOf(session_), IsEmpty());
 }

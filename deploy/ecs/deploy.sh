@@ -1,87 +1,178 @@
 #!/usr/bin/env bash
-# Rolls a new revision of stache out to ECS, one service at a time:
-#   1. builds the images from HEAD and tags them with the git revision,
-#   2. pushes them to the stack's ECR repositories,
-#   3. registers a new task definition revision per service (rendered from
-#      deploy/ecs/task-definitions/*.json with the stack's outputs),
-#   4. updates each service (rolling: minimumHealthyPercent 100,
-#      maximumPercent 200, circuit breaker with rollback) and waits for
-#      services-stable before the next one. Backends go first, the gateway last.
+# Deploys stache to ECS Fargate, first time or update:
+#   1. creates the repositories stack (repositories.yaml) when it is missing
+#      (to change it later: aws cloudformation deploy --template-file
+#      deploy/ecs/repositories.yaml --stack-name stache-repositories),
+#   2. builds the images from HEAD, tags them with the git revision and
+#      pushes them (or, with --image-tag, uses images already pushed), and
+#      checks that every image is in its repository,
+#   3. first deployment (no service stack yet): creates the service stack
+#      (cloudformation.yaml) with ImageTag set to that tag; CloudFormation
+#      starts the backends, then the gateway, and waits until all are stable;
+#   4. later deployments: service by service, backends first and the gateway
+#      last, registers a copy of the running task definition with only the
+#      image tag changed (the template stays the one definition), updates
+#      the service and waits until its PRIMARY deployment, on the new task
+#      definition, reaches rolloutState COMPLETED. A service that rolls back
+#      (deployment circuit breaker), fails or times out stops the deployment
+#      with a non-zero exit.
+# Either way it ends by printing the commands that roll back the services it
+# changed, gateway first.
 #
-#   deploy/ecs/deploy.sh [--region R] [--stack stache] [--cluster stache]
-#                        [--services "storage detector overlay gateway"]
+#   deploy/ecs/deploy.sh --region eu-west-1 --create-parameters \
+#     "VpcId=vpc-... PrivateSubnetIds=subnet-a,subnet-b PublicSubnetIds=subnet-c,subnet-d CertificateArn=arn:aws:acm:..."
+#   deploy/ecs/deploy.sh --region eu-west-1                    # later revisions
+#   deploy/ecs/deploy.sh --region eu-west-1 --image-tag 0123abcd4567   # an older one again
 #
-# Needs aws (CLI v2), docker and git. Prints how to roll back at the end.
+# Options: --stack stache, --repositories-stack stache-repositories,
+# --cluster stache, --services "storage detector overlay gateway",
+# --timeout 1800 (seconds per service); STACHE_DEPLOY_POLL_SECONDS (15).
+# Needs aws, jq, and to build: docker and git.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$repo_root"
 region="${AWS_REGION:-${AWS_DEFAULT_REGION:-}}"
 stack=stache
+repositories_stack=stache-repositories
 cluster=stache
 services=(storage detector overlay gateway)
+timeout=1800
+poll="${STACHE_DEPLOY_POLL_SECONDS:-15}"
+tag=""
+create_parameters=()
+usage="usage: $0 [--region R] [--image-tag T] [--create-parameters 'K=V ...'] [--stack S]
+  [--repositories-stack S] [--cluster C] [--services '...'] [--timeout SECONDS]"
 while [ $# -gt 0 ]; do
   case "$1" in
     --region) region="$2"; shift 2 ;;
+    --image-tag) tag="$2"; shift 2 ;;
+    --create-parameters) read -r -a create_parameters <<< "$2"; shift 2 ;;
     --stack) stack="$2"; shift 2 ;;
+    --repositories-stack) repositories_stack="$2"; shift 2 ;;
     --cluster) cluster="$2"; shift 2 ;;
     --services) read -r -a services <<< "$2"; shift 2 ;;
-    *) echo "usage: $0 [--region R] [--stack S] [--cluster C] [--services '...']" >&2; exit 2 ;;
+    --timeout) timeout="$2"; shift 2 ;;
+    *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 [ -n "$region" ] || { echo "deploy: set --region or AWS_REGION" >&2; exit 2; }
+for tool in aws jq; do
+  command -v "$tool" >/dev/null || { echo "deploy: $tool is missing" >&2; exit 2; }
+done
+aws() { command aws --region "$region" "$@"; }
 
-revision="$(git rev-parse --short=12 HEAD)"
-account="$(aws sts get-caller-identity --query Account --output text)"
-registry="$account.dkr.ecr.$region.amazonaws.com"
-output() {
-  aws cloudformation describe-stacks --region "$region" --stack-name "$stack" \
-    --query "Stacks[0].Outputs[?OutputKey=='$1'].OutputValue" --output text
+if ! aws cloudformation describe-stacks --stack-name "$repositories_stack" >/dev/null 2>&1; then
+  echo "deploy: creating the repositories stack $repositories_stack"
+  aws cloudformation create-stack --stack-name "$repositories_stack" \
+    --template-body file://deploy/ecs/repositories.yaml >/dev/null
+  aws cloudformation wait stack-create-complete --stack-name "$repositories_stack"
+fi
+
+if [ -z "$tag" ]; then
+  tag="$(git rev-parse --short=12 HEAD)"
+  account="$(aws sts get-caller-identity --query Account --output text)"
+  registry="$account.dkr.ecr.$region.amazonaws.com"
+  echo "deploy: building and pushing revision $tag"
+  deploy/build-images.sh --tag "$tag" --services "${services[*]}"
+  aws ecr get-login-password | docker login --username AWS --password-stdin "$registry"
+  for service in "${services[@]}"; do
+    docker tag "stache-$service:$tag" "$registry/stache-$service:$tag"
+    docker push "$registry/stache-$service:$tag"
+  done
+fi
+for service in "${services[@]}"; do
+  if ! aws ecr describe-images --repository-name "stache-$service" \
+      --image-ids "imageTag=$tag" >/dev/null; then
+    echo "deploy: stache-$service:$tag is not in ECR; push it first" >&2
+    exit 1
+  fi
+done
+
+if ! aws cloudformation describe-stacks --stack-name "$stack" >/dev/null 2>&1; then
+  if [ ${#create_parameters[@]} -eq 0 ]; then
+    echo "deploy: stack $stack does not exist; create it with --create-parameters" \
+      "'VpcId=... PrivateSubnetIds=... PublicSubnetIds=... CertificateArn=...'" >&2
+    exit 2
+  fi
+  echo "deploy: creating stack $stack with images $tag (about 15 minutes)"
+  if ! aws cloudformation deploy --stack-name "$stack" \
+      --template-file deploy/ecs/cloudformation.yaml --capabilities CAPABILITY_NAMED_IAM \
+      --parameter-overrides "ImageTag=$tag" "RepositoriesStack=$repositories_stack" \
+      "${create_parameters[@]}"; then
+    echo "deploy: creating $stack failed and CloudFormation rolled it back; see" \
+      "aws cloudformation describe-stack-events --region $region --stack-name $stack" >&2
+    exit 1
+  fi
+  url="$(aws cloudformation describe-stacks --stack-name "$stack" \
+    --query "Stacks[0].Outputs[?OutputKey=='Url'].OutputValue" --output text)"
+  echo "deploy: stack $stack is up: $url"
+  echo "deploy: to remove it: aws cloudformation delete-stack --region $region --stack-name $stack"
+  exit 0
+fi
+
+# Waits until the service's PRIMARY deployment runs `arn` with rolloutState
+# COMPLETED. Fails when the PRIMARY deployment is another task definition
+# (the circuit breaker rolled back), FAILED, or still running at the timeout.
+wait_for_rollout() {
+  local service="$1" arn="$2" deadline=$((SECONDS + timeout)) line primary state reason
+  while :; do
+    line="$(aws ecs describe-services --cluster "$cluster" --services "$service" \
+      --query 'services[0].deployments[?status==`PRIMARY`] | [0].[taskDefinition,rolloutState,rolloutStateReason]' \
+      --output text)"
+    IFS=$'\t' read -r primary state reason <<< "$line"
+    if [ "$primary" != "$arn" ]; then
+      echo "deploy: $service rolled back to $primary: $reason" >&2
+      return 1
+    fi
+    case "$state" in
+      COMPLETED) echo "deploy: $service is on $arn"; return 0 ;;
+      FAILED) echo "deploy: $service failed: $reason" >&2; return 1 ;;
+    esac
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "deploy: $service timed out after ${timeout}s in rolloutState $state" >&2
+      return 1
+    fi
+    sleep "$poll"
+  done
 }
 
-echo "deploy: revision $revision to cluster $cluster in $region"
-deploy/build-images.sh --tag "$revision" --services "${services[*]}"
-aws ecr get-login-password --region "$region" |
-  docker login --username AWS --password-stdin "$registry"
-for service in "${services[@]}"; do
-  docker tag "stache-$service:$revision" "$registry/stache-$service:$revision"
-  docker push "$registry/stache-$service:$revision"
-done
-
-execution_role="$(output ExecutionRoleArn)"
-log_group="$(output LogGroup)"
 rendered="$(mktemp -d)"
 trap 'rm -rf "$rendered"' EXIT
-rollback=()
+rollback=()  # newest first, so the gateway's is printed first
+result=0
 for service in "${services[@]}"; do
-  task_role="$(output ServiceTaskRoleArn)"
-  [ "$service" = storage ] && task_role="$(output StorageTaskRoleArn)"
-  sed -e "s|{{IMAGE}}|$registry/stache-$service:$revision|" \
-      -e "s|{{REGION}}|$region|g" \
-      -e "s|{{REVISION}}|$revision|g" \
-      -e "s|{{LOG_GROUP}}|$log_group|g" \
-      -e "s|{{EXECUTION_ROLE_ARN}}|$execution_role|g" \
-      -e "s|{{TASK_ROLE_ARN}}|$task_role|g" \
-      -e "s|{{STORAGE_BUCKET}}|$( [ "$service" = storage ] && output StorageBucket)|g" \
-      -e "s|{{STORAGE_POLICY_SECRET_ARN}}|$( [ "$service" = storage ] && output StoragePolicySecretArn)|g" \
-      -e "s|{{GATEWAY_TOKEN_SECRET_ARN}}|$( [ "$service" = gateway ] && output GatewayTokenSecretArn)|g" \
-      -e "s|{{SESSION_KEY_SECRET_ARN}}|$( [ "$service" = gateway ] && output SessionKeySecretArn)|g" \
-      "deploy/ecs/task-definitions/$service.json" > "$rendered/$service.json"
-  if grep -q '{{' "$rendered/$service.json"; then
-    echo "deploy: unfilled placeholder in $service.json" >&2; exit 1
-  fi
-  previous="$(aws ecs describe-services --region "$region" --cluster "$cluster" \
-    --services "$service" --query 'services[0].taskDefinition' --output text)"
-  arn="$(aws ecs register-task-definition --region "$region" \
-    --cli-input-json "file://$rendered/$service.json" \
+  previous="$(aws ecs describe-services --cluster "$cluster" --services "$service" \
+    --query 'services[0].taskDefinition' --output text)"
+  aws ecs describe-task-definition --task-definition "$previous" --query taskDefinition \
+    --output json > "$rendered/$service-previous.json"
+  # The running definition with the new image tag; the fields ECS adds on
+  # registration are dropped, so register-task-definition takes it back.
+  jq --arg tag "$tag" '
+    del(.taskDefinitionArn, .revision, .status, .requiresAttributes, .compatibilities,
+        .registeredAt, .registeredBy, .deregisteredAt)
+    | .containerDefinitions |= map(
+        .image |= sub(":[^:/]+$"; "") + ":" + $tag
+        | if .dockerLabels["org.opencontainers.image.revision"]
+          then .dockerLabels["org.opencontainers.image.revision"] = $tag else . end)' \
+    "$rendered/$service-previous.json" > "$rendered/$service.json"
+  arn="$(aws ecs register-task-definition --cli-input-json "file://$rendered/$service.json" \
     --query 'taskDefinition.taskDefinitionArn' --output text)"
   echo "deploy: $service -> $arn (was $previous)"
-  aws ecs update-service --region "$region" --cluster "$cluster" --service "$service" \
-    --task-definition "$arn" >/dev/null
-  aws ecs wait services-stable --region "$region" --cluster "$cluster" --services "$service"
-  rollback+=("aws ecs update-service --region $region --cluster $cluster --service $service --task-definition $previous")
+  rollback=("aws ecs update-service --region $region --cluster $cluster --service $service --task-definition $previous" "${rollback[@]}")
+  aws ecs update-service --cluster "$cluster" --service "$service" --task-definition "$arn" >/dev/null
+  if ! wait_for_rollout "$service" "$arn"; then
+    result=1
+    break
+  fi
 done
 
-echo "deploy: revision $revision is stable on every service."
-echo "deploy: to roll back, run (the circuit breaker already rolls back a failed deployment by itself):"
+if [ "$result" -eq 0 ]; then
+  echo "deploy: $tag is rolled out on every service."
+  echo "deploy: stack updates must keep it: pass ImageTag=$tag to aws cloudformation deploy."
+else
+  echo "deploy: FAILED; services after it were not changed." >&2
+fi
+echo "deploy: to roll back what this run changed, run in this order:"
 printf '  %s\n' "${rollback[@]}"
+exit "$result"

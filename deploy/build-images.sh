@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the images stache-{detector,overlay,storage,gateway,init,minio,lb}:<tag> from the
-# committed HEAD (git archive, so the images are exactly a revision), with
-# OCI version and revision labels that GetInfo reports too.
+# Builds the images stache-{detector,overlay,storage,gateway,init,minio,lb}:<tag>
+# with the `build:` sections of deploy/compose.yaml (so this and
+# `docker compose up --build` build the same way), from the committed HEAD
+# (git archive into a scratch directory, so an image is exactly a revision),
+# with OCI version and revision labels that GetInfo reports too.
 #
 #   deploy/build-images.sh                       # tag = project version
-#   deploy/build-images.sh --version 0.2.0 --tag 0.2.0
+#   deploy/build-images.sh --version 0.2.0 --tag 0.2.0 --services "detector"
 #
-# Builds debian:bookworm(-slim) locally first when they are missing.
+# Provides debian:bookworm(-slim) first when they are missing.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,20 +26,20 @@ while [ $# -gt 0 ]; do
 done
 tag="${tag:-$version}"
 revision="$(git rev-parse --short=12 HEAD)"
-commit="$(git rev-parse HEAD)"  # every image from the same tree, even if HEAD moves
+tree="$(mktemp -d)"
+trap 'rm -rf "$tree"' EXIT
+git archive "$(git rev-parse HEAD)" | tar -x -C "$tree"
 
 deploy/base/build-base-images.sh
 # The MinIO stage fetches Go modules over HTTPS: where a TLS-inspecting proxy
 # sits in between, its CA is among this machine's locally added ones.
 extra_ca="${STACHE_EXTRA_CA_CERTIFICATES:-$(cat /usr/local/share/ca-certificates/*.crt 2>/dev/null || true)}"
+echo "build-images: ${services[*]} as :$tag (version $version, revision $revision)"
+STACHE_TAG="$tag" STACHE_VERSION="$version" GIT_REVISION="$revision" \
+  STACHE_EXTRA_CA_CERTIFICATES="$extra_ca" \
+  docker-compose -p stache-build -f "$tree/deploy/compose.yaml" build --quiet "${services[@]}"
+
 for service in "${services[@]}"; do
-  echo "build-images: stache-$service:$tag (version $version, revision $revision)"
-  git archive --format=tar "$commit" | docker build --quiet -f deploy/Dockerfile \
-    --target "$service" \
-    --build-arg STACHE_VERSION="$version" \
-    --build-arg GIT_REVISION="$revision" \
-    --build-arg EXTRA_CA_CERTIFICATES="$extra_ca" \
-    -t "stache-$service:$tag" - >/dev/null
   # A shared library missing from the runtime stage fails here, not at run time.
   missing="$(docker run --rm --entrypoint sh "stache-$service:$tag" -c \
     'ldd /usr/local/bin/stache-* | grep "not found" || true')"
@@ -46,5 +48,7 @@ for service in "${services[@]}"; do
     echo "$missing" >&2
     exit 1
   fi
+  size="$(docker image inspect -f '{{.Size}}' "stache-$service:$tag")"
+  echo "build-images: stache-$service:$tag $((size / 1000000)) MB"
 done
 echo "build-images: done"

@@ -103,81 +103,52 @@ TEST(EcsDefinitionsTest, AcceptsShortFormIntrinsicsButNoOtherTags) {
   EXPECT_THAT(unknown.output, HasSubstr("YAML tag !Reference"));
 }
 
-TEST(EcsDefinitionsTest, RejectsAnUnknownTaskDefinitionField) {
-  auto result = ValidateEdited("cloudformation.yaml", "StopTimeout: 30",
-                               "StopTimeoutSeconds: 30");
-  EXPECT_EQ(result.exit_code, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("stopTimeoutSeconds"));
+// cloudformation.yaml with `from` replaced by `to` fails validation with a
+// line that says `named`.
+void ExpectRejected(const std::string& from, const std::string& to, const std::string& named) {
+  auto result = ValidateEdited("cloudformation.yaml", from, to);
+  EXPECT_EQ(result.exit_code, 1) << to << "\n" << result.output;
+  EXPECT_THAT(result.output, HasSubstr(named)) << to;
 }
 
-TEST(EcsDefinitionsTest, RejectsAWrongTypeForTheApiModel) {
-  auto result = ValidateEdited("cloudformation.yaml", "      DesiredCount: 2\n",
-                               "      DesiredCount: two\n");
-  EXPECT_EQ(result.exit_code, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("desiredCount"));
-}
-
-TEST(EcsDefinitionsTest, RejectsADeploymentThatDropsCapacity) {
-  auto result = ValidateEdited("cloudformation.yaml", "MinimumHealthyPercent: 100",
-                               "MinimumHealthyPercent: 50");
-  EXPECT_EQ(result.exit_code, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("minimumHealthyPercent 100"));
-}
-
-TEST(EcsDefinitionsTest, RejectsATemplateReferenceToNothing) {
-  auto result = ValidateEdited("cloudformation.yaml", "Cluster: {Ref: Cluster}",
-                               "Cluster: {Ref: NoSuchCluster}");
-  EXPECT_EQ(result.exit_code, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("NoSuchCluster"));
+TEST(EcsDefinitionsTest, RejectsWhatTheApiModelOrTheRollingRulesForbid) {
+  ExpectRejected("StopTimeout: 30", "StopTimeoutSeconds: 30", "stopTimeoutSeconds");
+  ExpectRejected("      DesiredCount: 2\n", "      DesiredCount: two\n", "desiredCount");
+  ExpectRejected("MinimumHealthyPercent: 100", "MinimumHealthyPercent: 50",
+                 "minimumHealthyPercent 100");
+  ExpectRejected("Cluster: {Ref: Cluster}", "Cluster: {Ref: NoSuchCluster}", "NoSuchCluster");
 }
 
 // The first-create failures of the old template, one by one.
 TEST(EcsDefinitionsTest, RejectsWhatWouldFailAFirstCreate) {
-  auto empty_secret = ValidateEdited(
-      "cloudformation.yaml",
-      "      SecretString:\n        Fn::Sub: '{\"callers\"",
-      "      SecretStringLater:\n        Fn::Sub: '{\"callers\"");
-  EXPECT_THAT(empty_secret.output, HasSubstr("StoragePolicySecret is created without a value"));
-
-  auto gateway_first = ValidateEdited(
-      "cloudformation.yaml",
+  ExpectRejected("      SecretString:\n        Fn::Sub: '{\"callers\"",
+                 "      SecretStringLater:\n        Fn::Sub: '{\"callers\"",
+                 "StoragePolicySecret is created without a value");
+  ExpectRejected(
       "DependsOn: [DetectorService, OverlayService, StorageService, Listener, "
       "RedirectListener]",
-      "DependsOn: [Listener, RedirectListener]");
-  EXPECT_THAT(gateway_first.output, HasSubstr("must depend on DetectorService"));
-
-  auto repository_here = ValidateEdited(
-      "cloudformation.yaml", "  LogGroup:\n",
-      "  Repository:\n    Type: AWS::ECR::Repository\n  LogGroup:\n");
-  EXPECT_THAT(repository_here.output, HasSubstr("ECR repositories belong in repositories.yaml"));
-
-  auto fixed_image = ValidateEdited("cloudformation.yaml",
-                                    "              - \"${Repository}:${ImageTag}\"",
-                                    "              - \"${Repository}:latest\"");
-  EXPECT_THAT(fixed_image.output, HasSubstr("at the ImageTag parameter"));
+      "DependsOn: [Listener, RedirectListener]", "must depend on DetectorService");
+  ExpectRejected("  LogGroup:\n", "  Repository:\n    Type: AWS::ECR::Repository\n  LogGroup:\n",
+                 "ECR repositories belong in repositories.yaml");
+  ExpectRejected("              - \"${Repository}:${ImageTag}\"",
+                 "              - \"${Repository}:latest\"", "at the ImageTag parameter");
 }
 
 TEST(EcsDefinitionsTest, RejectsHealthChecksThatCascadeAndMissingAutoscaling) {
-  auto readyz = ValidateEdited("cloudformation.yaml", "HealthCheckPath: /livez",
-                               "HealthCheckPath: /readyz");
-  EXPECT_THAT(readyz.output, HasSubstr("must health-check /livez"));
-  auto one_task = ValidateEdited(
-      "cloudformation.yaml",
+  ExpectRejected("HealthCheckPath: /livez", "HealthCheckPath: /readyz",
+                 "must health-check /livez");
+  ExpectRejected(
       "      ResourceId: {\"Fn::Sub\": \"service/${Cluster}/${DetectorService.Name}\"}\n"
       "      MinCapacity: 2",
       "      ResourceId: {\"Fn::Sub\": \"service/${Cluster}/${DetectorService.Name}\"}\n"
-      "      MinCapacity: 1");
-  EXPECT_THAT(one_task.output, HasSubstr("detector must keep at least 2 tasks"));
-  auto no_cpu = ValidateEdited("cloudformation.yaml", "ECSServiceAverageCPUUtilization",
-                               "ECSServiceAverageMemoryUtilization");
-  EXPECT_THAT(no_cpu.output,
-              HasSubstr("detector needs target tracking on ECSServiceAverageCPUUtilization"));
-  auto no_cloud_map = ValidateEdited(
-      "cloudformation.yaml",
+      "      MinCapacity: 1",
+      "detector must keep at least 2 tasks");
+  ExpectRejected("ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization",
+                 "detector needs target tracking on ECSServiceAverageCPUUtilization");
+  ExpectRejected(
       "      ServiceRegistries:\n        - RegistryArn: {\"Fn::GetAtt\": [OverlayDiscovery, "
       "Arn]}\n",
-      "");
-  EXPECT_THAT(no_cloud_map.output, HasSubstr("overlay is not registered in Cloud Map"));
+      "", "overlay is not registered in Cloud Map");
 }
 
 TEST(EcsDefinitionsTest, CfnLintPassesWithoutErrorsOrWarnings) {
@@ -255,7 +226,7 @@ TEST_F(DeployShTest, BuildsPushesAndRollsOutServiceByServiceUntilCompleted) {
   ASSERT_EQ(result.exit_code, 0) << result.output;
   std::vector<std::string> expected = {
       "aws --region eu-west-1 cloudformation describe-stacks --stack-name stache-repositories",
-      "aws --region eu-west-1 sts get-caller-identity", "docker build",
+      "aws --region eu-west-1 sts get-caller-identity",
       "aws --region eu-west-1 ecr get-login-password"};
   for (const char* service : {"storage", "detector", "overlay", "gateway"}) {
     expected.push_back(absl::StrCat(

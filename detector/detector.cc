@@ -112,10 +112,22 @@ cv::Mat DetectionImage(const cv::Mat& bgr, double scale) {
 }
 
 // The smallest face the coarse-to-fine finder looks for when the request
-// does not say.
-float DefaultMinFacePx(const DetectorConfig& config, cv::Size size) {
-  return std::max(static_cast<float>(config.min_face_floor_px),
+// does not say, in the pixels of an image of `size` that is 1/`to_full` of
+// the photo's size.
+float DefaultMinFacePx(const DetectorConfig& config, cv::Size size, float to_full) {
+  return std::max(static_cast<float>(config.min_face_floor_px) / to_full,
                   config.min_face_fraction * std::max(size.width, size.height));
+}
+
+// From the pixels of a reduced decode to the photo's.
+void ScaleFace(float factor, Face* face) {
+  face->box = cv::Rect2f(face->box.tl() * factor, face->box.size() * factor);
+  FaceLandmarks& l = face->landmarks;
+  for (cv::Point2f* point : {&l.left_eye_center, &l.right_eye_center, &l.nose_base,
+                             &l.upper_lip_top, &l.mouth_left, &l.mouth_right}) {
+    *point *= factor;
+  }
+  for (cv::Point2f& point : face->shape) point *= factor;
 }
 
 double MillisecondsSince(absl::Time start) {
@@ -161,6 +173,11 @@ absl::Status ValidateDetectorConfig(const DetectorConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "max_detection_size_px (", config.max_detection_size_px,
         ") must be at least detection_size_px (", config.detection_size_px, ")"));
+  }
+  if (config.min_decoded_long_side_px < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_decoded_long_side_px must not be negative (got ",
+                     config.min_decoded_long_side_px, ")"));
   }
   if (config.max_pixels <= 0) {
     return absl::InvalidArgumentError(
@@ -256,7 +273,17 @@ FaceDetector::~FaceDetector() = default;
 absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
                                                const DetectOptions& requested,
                                                const server::CallDeadline& deadline) const {
+  return DetectAtScale(image, requested, deadline, 1);
+}
+
+absl::StatusOr<Detection> FaceDetector::DetectAtScale(const cv::Mat& image,
+                                                      const DetectOptions& requested,
+                                                      const server::CallDeadline& deadline,
+                                                      int scale_denominator) const {
   const absl::Time start = absl::Now();
+  // Image pixels to the full-size image's pixels, in which options and
+  // results are given.
+  const float to_full = static_cast<float>(scale_denominator);
   if (absl::Status valid = ValidateOptions(requested); !valid.ok()) return valid;
   if (absl::Status go_on = deadline.Check("finding faces"); !go_on.ok()) return go_on;
   const DetectOptions options = WithDefaults(requested, config_.defaults);
@@ -269,13 +296,13 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
     bgr = *std::move(converted);
     detection.image_size = bgr.size();
     double scale = 1;
-    float min_face_px = static_cast<float>(options.min_face_size_px);
+    float min_face_px = static_cast<float>(options.min_face_size_px) / to_full;
     cv::Mat grey;
     if (finder_->ScalesItself()) {
-      if (min_face_px <= 0) min_face_px = DefaultMinFacePx(config_, bgr.size());
+      if (min_face_px <= 0) min_face_px = DefaultMinFacePx(config_, bgr.size(), to_full);
       cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
     } else {
-      scale = DetectionScale(config_, bgr.size(), options.min_face_size_px,
+      scale = DetectionScale(config_, bgr.size(), static_cast<int>(std::lround(min_face_px)),
                              finder_->smallest_face_px());
       grey = DetectionImage(bgr, scale);
     }
@@ -286,7 +313,7 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
       const cv::Rect2f& b = candidate.box;
       candidate.box =
           cv::Rect2f(b.x / scale, b.y / scale, b.width / scale, b.height / scale);
-      if (candidate.box.width < options.min_face_size_px) continue;
+      if (candidate.box.width * to_full < options.min_face_size_px) continue;
       if (candidate.confidence < options.min_confidence) continue;
       candidates.push_back(candidate);
     }
@@ -318,6 +345,7 @@ absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
         .landmarks = fitted->landmarks,
         .landmark_source = fitted->source,
         .shape = std::move(fitted->shape)});
+    if (to_full != 1) ScaleFace(to_full, &detection.faces.back());
   }
   detection.detect_duration_ms = MillisecondsSince(start);
   return detection;
@@ -332,12 +360,16 @@ absl::StatusOr<Detection> FaceDetector::DetectEncoded(
       bytes, {.max_pixels = config_.max_pixels,
               .max_decoded_bytes = config_.max_decoded_bytes,
               .budget = decode_budget_.get(),
+              .min_long_side_px = config_.min_decoded_long_side_px,
               .deadline = deadline.deadline,
               .cancelled = deadline.cancelled});
   if (!decoded.ok()) return decoded.status();
   const double decode_ms = MillisecondsSince(start);
-  absl::StatusOr<Detection> detection = Detect(decoded->pixels, options, deadline);
-  if (detection.ok()) detection->decode_duration_ms = decode_ms;
+  absl::StatusOr<Detection> detection =
+      DetectAtScale(decoded->pixels, options, deadline, decoded->scale_denominator);
+  if (!detection.ok()) return detection;
+  detection->image_size = decoded->full_size;
+  detection->decode_duration_ms = decode_ms;
   return detection;
 }
 

@@ -88,6 +88,11 @@ struct DetectorConfig {
   int detection_size_px = 320;
   // Upper bound of the detection image's long side, whatever the request.
   int max_detection_size_px = 1024;
+  // JPEGs are decoded at the smallest of libjpeg's scales (1/2, 1/4, 1/8)
+  // whose long side is at least this: a 12 MP photo at 1/4, where a face of
+  // 5% of the long side is still 50 px, enough to find it and fit its
+  // landmarks. 0: always at full size.
+  int min_decoded_long_side_px = 1000;
   // Largest decoded image, width * height, checked before decoding.
   int64_t max_pixels = 40'000'000;
   // Largest decoded image in bytes, width * height * channels * bytes per
@@ -179,6 +184,13 @@ class FaceDetector final {
   const std::vector<LoadedModel>& loaded_models() const { return loaded_models_; }
 
  private:
+  // Detect on `image`, which is the photo reduced 1/`scale_denominator` in
+  // each direction; options and results are in the photo's pixels (except
+  // Detection::image_size, which the caller sets).
+  absl::StatusOr<Detection> DetectAtScale(const cv::Mat& image, const DetectOptions& options,
+                                          const server::CallDeadline& deadline,
+                                          int scale_denominator) const;
+
   FaceDetector(DetectorConfig config, std::unique_ptr<internal::FaceFinder> finder,
                std::unique_ptr<internal::LandmarkFitter> fitter,
                std::vector<LoadedModel> loaded_models);

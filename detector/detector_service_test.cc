@@ -252,9 +252,9 @@ TEST_F(DetectorServiceTest, GetInfoListsTheLoadedModels) {
     return names;
   };
   EXPECT_THAT(components(WithModel()),
-              ElementsAre("dlib_hog_frontal_face", "shape_predictor_68"));
+              ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "shape_predictor_68"));
   EXPECT_THAT(components(GeometryOnly()),
-              ElementsAre("dlib_hog_frontal_face", "eye_cascade"));
+              ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "eye_cascade"));
 }
 
 TEST_F(DetectorServiceTest, ServesConcurrentCalls) {

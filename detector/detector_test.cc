@@ -23,6 +23,7 @@
 #include "detector/internal/landmark_fitter.h"
 #include "detector/internal/object_pool.h"
 #include "detector/testing/detector_test_inputs.h"
+#include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
 #include "tests/testing/images.h"
 #include "tests/testing/process.h"
@@ -376,6 +377,37 @@ TEST(DetectorTest, DefaultDetectionSizeMissesFacesBelowItsMinimum) {
   for (const Face& face : detection->faces) EXPECT_LT(face.box.x, 512);
 }
 
+// Issue #16: the default finds faces of 5-9% of the long side; a 12 MP JPEG
+// is decoded at 1/4 (about 1000 px), and the results are in its own pixels.
+TEST(DetectorTest, FindsEveryFaceOfATwelveMegapixelGroupPhotoDecodedAtAQuarter) {
+  absl::StatusOr<testing::GroupPhoto> photo = testing::MakeLargeGroupPhoto();
+  ASSERT_THAT(photo, IsOk());
+  absl::StatusOr<Detection> detection =
+      DefaultDetector().DetectEncoded(EncodeJpeg(photo->pixels), {});
+  ASSERT_THAT(detection, IsOk());
+  EXPECT_EQ(detection->image_size, cv::Size(4000, 3000));
+  EXPECT_EQ(detection->faces.size(), photo->faces.size());
+  for (const testing::KnownFace& known : photo->faces) {
+    SCOPED_TRACE(::testing::Message() << "face at " << known.box);
+    const auto found = std::find_if(
+        detection->faces.begin(), detection->faces.end(),
+        [&](const Face& face) { return testing::BoxMatches(face.box, known); });
+    ASSERT_NE(found, detection->faces.end());
+    EXPECT_LE(Distance(Anchor(found->landmarks), known.mustache_anchor),
+              0.1f * known.InterOcularDistance());
+  }
+}
+
+// The old default, --face_finder=hog, for comparison: it looks at a 320 px
+// copy and finds none of these faces.
+TEST(DetectorTest, TheHogFinderMissesFacesOfFivePercent) {
+  absl::StatusOr<std::vector<testing::GroupPhoto>> photos = testing::MakeGroupPhotos();
+  ASSERT_THAT(photos, IsOk());
+  absl::StatusOr<Detection> detection = QuickDetector().Detect((*photos)[1].pixels, {});
+  ASSERT_THAT(detection, IsOk());
+  EXPECT_THAT(detection->faces, ::testing::IsEmpty());
+}
+
 TEST(DetectorTest, DropsFacesBelowTheMinimumSize) {
   absl::StatusOr<Detection> detection =
       QuickDetector().Detect(TwoFaces(), {.min_face_size_px = 150});
@@ -595,6 +627,9 @@ TEST(DetectorConfigTest, RejectsImpossibleSettings) {
     EXPECT_THAT(FaceDetector::Create({.min_face_fraction = fraction}),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_fraction")));
   }
+  EXPECT_THAT(FaceDetector::Create({.min_decoded_long_side_px = -1}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("min_decoded_long_side_px")));
   EXPECT_THAT(FaceDetector::Create({.min_face_floor_px = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_floor_px")));
   EXPECT_THAT(FaceDetector::Create({.coarse_cascade_path = ""}),

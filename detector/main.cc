@@ -41,6 +41,9 @@ ABSL_FLAG(int, detection_size_px, kDefaults.detection_size_px,
           "Long side of the downscaled copy faces are searched in.");
 ABSL_FLAG(int, max_detection_size_px, kDefaults.max_detection_size_px,
           "Largest long side of that copy when a request asks for small faces.");
+ABSL_FLAG(int, min_decoded_long_side_px, kDefaults.min_decoded_long_side_px,
+          "JPEGs are decoded at the smallest of 1/2, 1/4, 1/8 of their size whose long "
+          "side is at least this (faster); 0: always at full size.");
 ABSL_FLAG(int64_t, max_pixels, kDefaults.max_pixels,
           "Largest image accepted, width x height, checked before decoding.");
 ABSL_FLAG(int64_t, max_decoded_bytes, kDefaults.max_decoded_bytes,
@@ -72,6 +75,7 @@ int main(int argc, char** argv) {
           .landmark_model_path = absl::GetFlag(FLAGS_landmark_model),
           .detection_size_px = absl::GetFlag(FLAGS_detection_size_px),
           .max_detection_size_px = absl::GetFlag(FLAGS_max_detection_size_px),
+          .min_decoded_long_side_px = absl::GetFlag(FLAGS_min_decoded_long_side_px),
           .max_pixels = absl::GetFlag(FLAGS_max_pixels),
           .max_decoded_bytes = absl::GetFlag(FLAGS_max_decoded_bytes),
           .decode_memory_bytes = absl::GetFlag(FLAGS_decode_memory_bytes),

@@ -15,11 +15,15 @@
 namespace stache::imaging {
 namespace {
 
-absl::StatusOr<cv::Mat> DecodeAs(ImageFormat format, absl::string_view bytes, bool keep_alpha,
-                                 const internal::DecodeControl& control, internal::Admit admit) {
+absl::StatusOr<cv::Mat> DecodeAs(ImageFormat format, absl::string_view bytes,
+                                 const DecodeLimits& limits,
+                                 const internal::DecodeControl& control, internal::Admit admit,
+                                 int* scale_denominator) {
+  const bool keep_alpha = limits.keep_alpha;
   switch (format) {
     case ImageFormat::kJpeg:
-      return internal::DecodeJpeg(bytes, keep_alpha, control, admit);
+      return internal::DecodeJpeg(bytes, keep_alpha, control, admit, limits.min_long_side_px,
+                                  scale_denominator);
     case ImageFormat::kPng:
       return internal::DecodePng(bytes, keep_alpha, control, admit);
     case ImageFormat::kWebp:
@@ -108,8 +112,9 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
     return absl::OkStatus();
   };
   absl::StatusOr<cv::Mat> decoded;
+  int scale_denominator = 1;
   try {
-    decoded = DecodeAs(header->format, bytes, limits.keep_alpha, control, admit);
+    decoded = DecodeAs(header->format, bytes, limits, control, admit, &scale_denominator);
   } catch (const cv::Exception&) {
     decoded = absl::InternalError(absl::StrCat("the ", ImageFormatName(header->format),
                                                " image could not be converted"));
@@ -117,16 +122,25 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
     decoded = absl::ResourceExhaustedError("there is not enough memory to decode the image");
   }
   if (!decoded.ok()) return decoded.status();
-  if (decoded->cols != source.width || decoded->rows != source.height) {
+  // A scaled JPEG decode rounds up, as libjpeg does.
+  auto scaled = [&](int64_t size) {
+    return (size + scale_denominator - 1) / scale_denominator;
+  };
+  if (decoded->cols != scaled(source.width) || decoded->rows != scaled(source.height)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "the %s image is inconsistent: its header says %d x %d pixels but it decodes to %d x %d",
         ImageFormatName(header->format), source.width, source.height, decoded->cols,
         decoded->rows));
   }
   const int orientation = source.orientation != 0 ? source.orientation : header->orientation;
+  // Orientations 5-8 swap width and height.
+  const cv::Size stored(static_cast<int>(source.width), static_cast<int>(source.height));
   return DecodedImage{.pixels = ApplyOrientation(*decoded, orientation),
                       .format = header->format,
                       .orientation = orientation,
+                      .scale_denominator = scale_denominator,
+                      .full_size = orientation >= 5 ? cv::Size(stored.height, stored.width)
+                                                    : stored,
                       .memory = std::move(memory)};
 }
 

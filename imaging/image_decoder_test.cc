@@ -331,6 +331,41 @@ TEST(DecodeImageTest, AppliesExifOrientationSix) {
   EXPECT_GT(top_left[2], 200);
 }
 
+// Issue #16: a large JPEG decodes at a libjpeg scale when the caller needs
+// fewer pixels; the pixels are the image's, smaller; other formats and small
+// JPEGs decode at full size.
+TEST(DecodeImageTest, DecodesALargeJpegAtTheScaleTheCallerNeeds) {
+  cv::Mat image;
+  cv::resize(QuadrantImage(), image, cv::Size(2400, 1600), 0, 0, cv::INTER_NEAREST);
+  cv::GaussianBlur(image, image, cv::Size(), 8);
+  const std::string jpeg = WithExifOrientation(Encode(image, ImageFormat::kJpeg), 6);
+  struct Case {
+    int min_long_side_px;
+    int denominator;
+  };
+  for (const Case& c : {Case{0, 1}, Case{1000, 2}, Case{600, 4}, Case{300, 8}, Case{100, 8},
+                        Case{2400, 1}}) {
+    SCOPED_TRACE(c.min_long_side_px);
+    auto decoded = DecodeImage(jpeg, {.min_long_side_px = c.min_long_side_px});
+    ASSERT_THAT(decoded, IsOk());
+    EXPECT_EQ(decoded->scale_denominator, c.denominator);
+    EXPECT_EQ(decoded->full_size, cv::Size(1600, 2400));  // orientation 6: turned
+    ASSERT_EQ(decoded->pixels.size(), cv::Size(1600 / c.denominator, 2400 / c.denominator));
+    // The same picture: compare with the full decode made smaller.
+    auto full = DecodeImage(jpeg, {});
+    ASSERT_THAT(full, IsOk());
+    cv::Mat reduced;
+    cv::resize(full->pixels, reduced, decoded->pixels.size(), 0, 0, cv::INTER_AREA);
+    cv::Mat difference;
+    cv::absdiff(reduced, decoded->pixels, difference);
+    EXPECT_LT(cv::mean(difference)[0] + cv::mean(difference)[1] + cv::mean(difference)[2], 6);
+  }
+  auto png = DecodeImage(Encode(image, ImageFormat::kPng), {.min_long_side_px = 300});
+  ASSERT_THAT(png, IsOk());
+  EXPECT_EQ(png->scale_denominator, 1);
+  EXPECT_EQ(png->pixels.size(), cv::Size(2400, 1600));
+}
+
 TEST(ApplyOrientationTest, MatchesTheExifDefinitionForAllEight) {
   // Where the stored top-left pixel ends up, for each orientation, in a
   // 3 wide x 2 high stored image.

@@ -189,12 +189,16 @@ class CoarseToFineFaceFinder final : public FaceFinder {
       const server::CallDeadline& deadline) const override {
     const float wanted = std::max(min_face_px, kSmallestFacePx);
     const double coarse_scale = std::min(1.0, kCoarseMargin * smallest_coarse_px_ / wanted);
+    const cv::Size coarse_size(static_cast<int>(std::lround(grey.cols * coarse_scale)),
+                               static_cast<int>(std::lround(grey.rows * coarse_scale)));
+    // A face that large does not fit in the image.
+    if (std::min(coarse_size.width, coarse_size.height) < smallest_coarse_px_) {
+      return std::vector<FaceCandidate>();
+    }
     cv::Mat small = grey;
     std::vector<FaceCandidate> confirmed;
     try {
-      if (coarse_scale < 1) {
-        cv::resize(grey, small, cv::Size(), coarse_scale, coarse_scale, cv::INTER_AREA);
-      }
+      if (coarse_scale < 1) cv::resize(grey, small, coarse_size, 0, 0, cv::INTER_AREA);
       absl::StatusOr<std::vector<FaceCandidate>> candidates =
           coarse_.Find(small, static_cast<float>(wanted * coarse_scale), deadline);
       if (!candidates.ok()) return candidates.status();

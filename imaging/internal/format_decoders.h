@@ -55,8 +55,12 @@ using Admit = absl::FunctionRef<absl::Status(const SourceInfo&)>;
 // has alpha, in stored orientation. INVALID_ARGUMENT for data the library
 // refuses, with a message a person understands; whatever `admit` or
 // `control` return otherwise.
+// `min_long_side_px` > 0 lets the JPEG decode at 1/2, 1/4 or 1/8 of its size
+// (the smallest with at least that long side); the scale used goes to
+// `scale_denominator`.
 absl::StatusOr<cv::Mat> DecodeJpeg(absl::string_view bytes, bool keep_alpha,
-                                   const DecodeControl& control, Admit admit);
+                                   const DecodeControl& control, Admit admit,
+                                   int min_long_side_px, int* scale_denominator);
 absl::StatusOr<cv::Mat> DecodePng(absl::string_view bytes, bool keep_alpha,
                                   const DecodeControl& control, Admit admit);
 absl::StatusOr<cv::Mat> DecodeWebp(absl::string_view bytes, bool keep_alpha,

@@ -1,24 +1,28 @@
 // The upload pipeline in one process, without RPC, storage or HTTP: decode,
 // detect, draw and encode grace_hopper.jpg scaled to 1 and 12 MP and encoded
 // as JPEG q90 (the photo and sizes of detector_benchmark and
-// overlay_benchmark). Set against uploads of the same files through the
+// overlay_benchmark), and group photos with 12 faces at 1 MP and 9 at 12 MP,
+// faces of 5-9% of the long side (detector/testing/group_photos.h; the
+// "group" cases). Set against uploads of the same files through the
 // gateway (scripts/load_test.sh), it prices the microservice hops; the
 // figures are in README.md#pipeline-and-load.
 //
-//   BM_Pipeline            the services' core calls chained as the gateway chains
-//                          the RPCs: DetectEncoded (decode + detect), then Apply
-//                          (decode again + draw + encode)
-//   BM_PipelineDecodeOnce  what a single process needs: one decode, Detect on the
-//                          pixels, draw, encode
+//   BM_Pipeline/{portrait,group}   the services' core calls chained as the
+//                                  gateway chains the RPCs: DetectEncoded
+//                                  (decode + detect), then Apply (decode again
+//                                  + draw + encode)
+//   BM_PipelineDecodeOnce/{...}    what a single process needs: one decode,
+//                                  Detect on the pixels, draw, encode
 //
 //   build/bin/pipeline_benchmark --benchmark_repetitions=5
 //
 // With STACHE_PIPELINE_PHOTO_DIR=<dir> it also writes the photos it measures
-// there (grace_hopper_1mp.jpg, grace_hopper_12mp.jpg), for
-// scripts/load_test.sh --photo; any one benchmark makes both:
+// there (grace_hopper_1mp.jpg, grace_hopper_12mp.jpg, group_1mp.jpg,
+// group_12mp.jpg), for scripts/load_test.sh --photo; any one benchmark makes
+// all four:
 //
 //   export STACHE_PIPELINE_PHOTO_DIR=/tmp/photos
-//   build/bin/pipeline_benchmark --benchmark_filter=Once/MP:1/ --benchmark_min_time=0.1
+//   build/bin/pipeline_benchmark --benchmark_filter=Once/portrait/MP:1/ --benchmark_min_time=0.1
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -34,6 +38,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "detector/detector.h"
+#include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
 #include "overlay/mustache_overlay.h"
 #include "overlay/mustache_renderer.h"
@@ -62,12 +67,36 @@ std::string MakePhoto(int megapixels) {
   return jpeg;
 }
 
+// The group photo of about `megapixels` as JPEG q90; empty when the test
+// photos are missing.
+std::string MakeGroupPhoto(int megapixels) {
+  absl::StatusOr<detector::testing::GroupPhoto> photo;
+  if (megapixels == 12) {
+    photo = detector::testing::MakeLargeGroupPhoto();
+  } else {
+    absl::StatusOr<std::vector<detector::testing::GroupPhoto>> photos =
+        detector::testing::MakeGroupPhotos();
+    if (!photos.ok()) return "";
+    photo = (*photos)[1];  // group_grass_1mp, 12 faces
+  }
+  if (!photo.ok()) return "";
+  std::string jpeg = *imaging::EncodeImage(photo->pixels, imaging::ImageFormat::kJpeg, 90);
+  if (const char* dir = std::getenv("STACHE_PIPELINE_PHOTO_DIR"); dir != nullptr) {
+    std::ofstream(absl::StrCat(dir, "/group_", megapixels, "mp.jpg"), std::ios::binary)
+        << jpeg;
+  }
+  return jpeg;
+}
+
 // Both sizes made at the first call (thread-safe static initialisation), as
-// the 12 MP photo takes a while; so any benchmark run writes both.
-const std::string& Photo(int megapixels) {
-  static const auto* const photos =
-      new std::map<int, std::string>{{1, MakePhoto(1)}, {12, MakePhoto(12)}};
-  return photos->at(megapixels);
+// the 12 MP photos take a while; so any benchmark run writes all four.
+const std::string& Photo(int megapixels, bool group) {
+  static const auto* const photos = new std::map<std::pair<int, bool>, std::string>{
+      {{1, false}, MakePhoto(1)},
+      {{12, false}, MakePhoto(12)},
+      {{1, true}, MakeGroupPhoto(1)},
+      {{12, true}, MakeGroupPhoto(12)}};
+  return photos->at({megapixels, group});
 }
 
 // The services' defaults: HOG with the 68-point model; handlebar, JPEG q90.
@@ -99,11 +128,11 @@ std::vector<overlay::Face> ToOverlayFaces(const std::vector<detector::Face>& fac
 }
 
 // The photo at the benchmark's size (Arg: megapixels); nullptr, and the
-// benchmark skipped, when grace_hopper.jpg is missing.
-const std::string* PhotoOrSkip(benchmark::State& state) {
-  const std::string& photo = Photo(static_cast<int>(state.range(0)));
+// benchmark skipped, when the test photos are missing.
+const std::string* PhotoOrSkip(benchmark::State& state, bool group) {
+  const std::string& photo = Photo(static_cast<int>(state.range(0)), group);
   if (photo.empty()) {
-    state.SkipWithError("grace_hopper.jpg not found: set STACHE_TESTDATA_DIR");
+    state.SkipWithError("test photos not found: set STACHE_TESTDATA_DIR");
     return nullptr;
   }
   return &photo;
@@ -130,7 +159,7 @@ struct StepTimes {
   double encode_ms = 0;
   size_t faces = 0;
 
-  void Report(benchmark::State& state) const {
+  void Report(benchmark::State& state, bool group) const {
     const int megapixels = static_cast<int>(state.range(0));
     const double n = static_cast<double>(state.iterations());
     state.counters["decode_ms"] = decode_ms / n;
@@ -138,13 +167,13 @@ struct StepTimes {
     state.counters["draw_ms"] = draw_ms / n;
     state.counters["encode_ms"] = encode_ms / n;
     state.counters["faces"] = static_cast<double>(faces);
-    state.SetLabel(
-        absl::StrCat(megapixels, " MP JPEG q90, ", Photo(megapixels).size(), " bytes"));
+    state.SetLabel(absl::StrCat(megapixels, " MP JPEG q90", group ? ", group" : "", ", ",
+                                Photo(megapixels, group).size(), " bytes"));
   }
 };
 
-void BM_Pipeline(benchmark::State& state) {
-  const std::string* photo = PhotoOrSkip(state);
+void BM_Pipeline(benchmark::State& state, bool group) {
+  const std::string* photo = PhotoOrSkip(state, group);
   if (photo == nullptr) return;
   // Loaded before timing starts (the 68-point model takes a second).
   const detector::FaceDetector& detector = Detector();
@@ -169,12 +198,13 @@ void BM_Pipeline(benchmark::State& state) {
     times.faces = detection->faces.size();
     benchmark::DoNotOptimize(result->image.data());
   }
-  times.Report(state);
+  times.Report(state, group);
 }
-BENCHMARK(BM_Pipeline)->Apply(AtBothSizes);
+BENCHMARK_CAPTURE(BM_Pipeline, portrait, false)->Apply(AtBothSizes);
+BENCHMARK_CAPTURE(BM_Pipeline, group, true)->Apply(AtBothSizes);
 
-void BM_PipelineDecodeOnce(benchmark::State& state) {
-  const std::string* photo = PhotoOrSkip(state);
+void BM_PipelineDecodeOnce(benchmark::State& state, bool group) {
+  const std::string* photo = PhotoOrSkip(state, group);
   if (photo == nullptr) return;
   const std::vector<overlay::MustacheStyle> styles = overlay::MakeBuiltInStyles();
   const overlay::MustacheStyle& handlebar = *overlay::FindStyle(styles, "handlebar");
@@ -213,9 +243,10 @@ void BM_PipelineDecodeOnce(benchmark::State& state) {
     times.faces = detection->faces.size();
     benchmark::DoNotOptimize(jpeg);
   }
-  times.Report(state);
+  times.Report(state, group);
 }
-BENCHMARK(BM_PipelineDecodeOnce)->Apply(AtBothSizes);
+BENCHMARK_CAPTURE(BM_PipelineDecodeOnce, portrait, false)->Apply(AtBothSizes);
+BENCHMARK_CAPTURE(BM_PipelineDecodeOnce, group, true)->Apply(AtBothSizes);
 
 }  // namespace
 }  // namespace stache

@@ -94,7 +94,7 @@ class HttpServer final {
 
   int port() const { return port_; }
 
-  // /readyz answers 503 from now on; requests are still served.
+  // /readyz and /livez answer 503 from now on; requests are still served.
   void StartDraining();
 
   // Stops accepting connections (the port refuses them at once), closes

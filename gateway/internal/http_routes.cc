@@ -275,8 +275,8 @@ HttpResponse HttpRoutes::Instrument(
   const absl::Duration latency = absl::Now() - start;
   metrics_->RecordHttpRequest(request.method.empty() ? "-" : request.method, route,
                               response.status, latency);
-  const bool quiet =
-      absl::StartsWith(route, "/healthz") || absl::StartsWith(route, "/readyz");
+  const bool quiet = absl::StartsWith(route, "/healthz") ||
+                     absl::StartsWith(route, "/livez") || absl::StartsWith(route, "/readyz");
   server::Log(response.status >= 500 ? server::LogLevel::kWarning
               : quiet                ? server::LogLevel::kDebug
                                      : server::LogLevel::kInfo,
@@ -305,7 +305,8 @@ HttpResponse HttpRoutes::Handle(const HttpRequest& request, UploadForm* upload) 
   // images: shared links stay cacheable (a response that sets a cookie must
   // not be), and the page that shows them has set it already.
   const std::optional<std::pair<std::string, std::string>> image = ImagePath(request.path);
-  const bool starts_session = request.path != "/healthz" && request.path != "/readyz" &&
+  const bool starts_session = request.path != "/healthz" && request.path != "/livez" &&
+                              request.path != "/readyz" &&
                               !(image.has_value() && !image->second.empty());
   const Visitor visitor = Identify(request, starts_session);
   const char* route = "unmatched";
@@ -375,6 +376,19 @@ void HttpRoutes::Route(
   } else if (get && path == "/healthz") {
     set("/healthz", [](const server::RequestContext&, HttpResponse& response) {
       response.SetContent("ok\n", "text/plain");
+    });
+  } else if (get && path == "/livez") {
+    // The load balancer's check: whether this gateway can serve (running,
+    // not draining), not whether every backend answers (/readyz): a backend
+    // blip must not take every gateway out of the target group. Calls that
+    // need a missing backend get 503 with Retry-After instead.
+    set("/livez", [this](const server::RequestContext&, HttpResponse& response) {
+      response.SetHeader("Cache-Control", "no-store");
+      if (draining_) {
+        WriteJson(response, 503, {{"live", false}, {"draining", true}});
+      } else {
+        WriteJson(response, 200, {{"live", true}});
+      }
     });
   } else if (get && path == "/readyz") {
     set("/readyz", [this](const server::RequestContext& trace, HttpResponse& response) {

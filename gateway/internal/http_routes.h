@@ -61,7 +61,7 @@ class HttpRoutes final {
   // what was read of it. The connection closes after it.
   HttpResponse Refuse(const HttpRequest& request, const HttpRefusal& refusal);
 
-  // /readyz answers 503 from now on; requests are still served.
+  // /readyz and /livez answer 503 from now on; requests are still served.
   void StartDraining() { draining_ = true; }
 
   // For tests of the last-resort catch: called at the start of every

@@ -70,5 +70,18 @@ TEST_F(HttpRoutesTest, RefusalsCloseTheConnectionAndKeepTheShape) {
   EXPECT_EQ(json::parse(response.body)["error"]["message"], "too many header fields");
 }
 
+// /livez asks only about this gateway (the target group's check), so it
+// answers without consulting a backend, until the gateway drains.
+TEST_F(HttpRoutesTest, LivezIsUpUntilDrainingWithoutAskingTheBackends) {
+  HttpResponse live = routes_.Handle(Get("/livez"), nullptr);
+  EXPECT_EQ(live.status, 200);
+  EXPECT_EQ(json::parse(live.body)["live"], true);
+  EXPECT_FALSE(live.HasHeader("Set-Cookie"));
+  routes_.StartDraining();
+  HttpResponse draining = routes_.Handle(Get("/livez"), nullptr);
+  EXPECT_EQ(draining.status, 503);
+  EXPECT_EQ(json::parse(draining.body)["draining"], true);
+}
+
 }  // namespace
 }  // namespace stache::gateway::internal

@@ -513,6 +513,12 @@ TEST_F(GatewayEndToEndTest, DetectorKilledMidTestIs503ThenRecovers) {
   json error = json::parse(down->body)["error"];
   EXPECT_EQ(error["status"], "UNAVAILABLE");
   EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("detector"));
+  // Clients are told when to come back; the load balancer's check (/livez)
+  // keeps this gateway in service, since it can answer, while /readyz says
+  // a backend is missing.
+  EXPECT_TRUE(down->has_header("Retry-After"));
+  EXPECT_GE(std::atoi(down->get_header_value("Retry-After").c_str()), 1);
+  EXPECT_EQ(stack_->Get("/livez").first, 200);
   EXPECT_EQ(stack_->Get("/readyz").first, 503);
   // Reads that need no detector still work.
   EXPECT_EQ(ListOf(session_).size(), 1u) << "the failed upload left nothing behind";

@@ -95,7 +95,11 @@ if ! aws cloudformation describe-stacks --stack-name "$stack" >/dev/null 2>&1; t
       "'VpcId=... PrivateSubnetIds=... PublicSubnetIds=... CertificateArn=...'" >&2
     exit 2
   fi
-  echo "deploy: creating stack $stack with images $tag (about 15 minutes)"
+  if [ "${#services[@]}" -ne 4 ]; then
+    echo "deploy: a first deployment needs all four images; leave out --services" >&2
+    exit 2
+  fi
+  echo "deploy: creating stack $stack with images $tag (about 15-25 minutes)"
   if ! aws cloudformation deploy --stack-name "$stack" \
       --template-file deploy/ecs/cloudformation.yaml --capabilities CAPABILITY_NAMED_IAM \
       --parameter-overrides "ImageTag=$tag" "RepositoriesStack=$repositories_stack" \

@@ -44,9 +44,10 @@ std::string Hmac(absl::string_view key, absl::string_view data) {
   return std::string(reinterpret_cast<const char*>(out), length);
 }
 
-// Trimall: no spaces around the value, runs of spaces as one.
+// Trimall: no whitespace around the value, runs of it as one space.
 std::string CanonicalHeaderValue(absl::string_view value) {
-  return absl::StrJoin(absl::StrSplit(value, ' ', absl::SkipWhitespace()), " ");
+  return absl::StrJoin(
+      absl::StrSplit(value, absl::ByAnyChar(" \t\r\n\f\v"), absl::SkipEmpty()), " ");
 }
 
 }  // namespace

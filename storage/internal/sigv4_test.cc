@@ -105,7 +105,7 @@ std::vector<Shape> Shapes() {
       {.name = "header value with runs of spaces",
        .method = "PUT",
        .key = "k",
-       .headers = {{"Content-Type", "  text/plain;   charset=utf-8 "}},
+       .headers = {{"Content-Type", "  text/plain;  \t charset=utf-8 "}},
        .body = "x"},
       {.name = "minio on a port, another region",
        .endpoint = "http://127.0.0.1:9000",

@@ -304,10 +304,12 @@ TEST_F(DeployShTest, ARolledBackGatewayFailsTheDeploymentAndPrintsEveryRollback)
 }
 
 TEST_F(DeployShTest, ATimedOutServiceStopsTheServicesAfterIt) {
-  auto result = Deploy({"--image-tag", kTag, "--timeout", "1"},
+  // Long enough for the other services on a loaded machine (each fake call
+  // starts Python).
+  auto result = Deploy({"--image-tag", kTag, "--timeout", "8"},
                        {"FAKE_SCENARIO=timeout:detector"});
   EXPECT_EQ(result.exit_code, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("detector timed out after 1s in rolloutState IN_PROGRESS"));
+  EXPECT_THAT(result.output, HasSubstr("detector timed out after 8s in rolloutState IN_PROGRESS"));
   EXPECT_THAT(result.output, HasSubstr(Rollback("detector")));
   EXPECT_THAT(result.output, HasSubstr(Rollback("storage")));
   EXPECT_LT(result.output.find(Rollback("detector")), result.output.find(Rollback("storage")));

@@ -20,7 +20,7 @@ class Walker final {
   void Visit(const Message& message) {
     const Reflection* reflection = message.GetReflection();
     const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
-    for (int i = 0; i < unknown.field_count(); ++i) {
+    for (int i = 0; i < unknown.field_count() && usage_.unknown.size() < kMaxNamesPerKind; ++i) {
       Add(unknown_seen_, usage_.unknown,
           absl::StrCat(message.GetDescriptor()->full_name(), ".#", unknown.field(i).number()));
     }
@@ -59,8 +59,13 @@ class Walker final {
     }
   }
 
+  // A hostile request can carry millions of unknown fields: a handful of
+  // names is enough to see who sends what.
+  static constexpr size_t kMaxNamesPerKind = 16;
+
   static void Add(std::set<std::string>& seen, std::vector<std::string>& list,
                   std::string name) {
+    if (list.size() >= kMaxNamesPerKind) return;
     if (seen.insert(name).second) list.push_back(std::move(name));
   }
 

@@ -19,10 +19,10 @@ namespace stache::server {
 struct RequestFieldUsage {
   // "<message full name>.#<number>" for each unknown field and
   // "<field full name>=<number>" for each enum value the schema does not
-  // know, once each.
+  // know, once each; at most 16.
   std::vector<std::string> unknown;
   // The full name of each deprecated field that is set, once each
-  // ("stache.overlay.v1.ApplyRequest.quality").
+  // ("stache.overlay.v1.ApplyRequest.quality"); at most 16.
   std::vector<std::string> deprecated;
 };
 

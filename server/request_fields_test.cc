@@ -61,6 +61,13 @@ TEST(RequestFieldsTest, NamesEnumValuesTheSchemaDoesNotKnow) {
                                    "stache.detector.v1.Face.landmark_source=9"));
 }
 
+TEST(RequestFieldsTest, AHostileRequestWithManyUnknownFieldsNamesOnlyAFew) {
+  detector::v1::DetectRequest request;
+  auto* unknown = request.GetReflection()->MutableUnknownFields(&request);
+  for (int i = 0; i < 100'000; ++i) unknown->AddVarint(100 + i, 1);
+  EXPECT_EQ(InspectRequestFields(request).unknown.size(), 16u);
+}
+
 // Our protos have no deprecated field yet: one is built here.
 TEST(RequestFieldsTest, NamesSetDeprecatedFields) {
   google::protobuf::FileDescriptorProto file;

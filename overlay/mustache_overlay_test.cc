@@ -8,6 +8,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <opencv2/imgproc.hpp>
@@ -62,6 +63,23 @@ cv::Mat Decode(const std::string& bytes) {
 double ColourDistance(const cv::Vec3b& pixel, const cv::Scalar& colour) {
   return std::sqrt(std::pow(pixel[0] - colour[0], 2) + std::pow(pixel[1] - colour[1], 2) +
                    std::pow(pixel[2] - colour[2], 2));
+}
+
+// The pixels inside `changed` away from its anti-aliased edges, and how many
+// of them are within `tolerance` of `colour` in `output`.
+std::pair<int, int> InteriorInColour(const cv::Mat& output, const cv::Mat& changed,
+                                     const cv::Scalar& colour, double tolerance) {
+  cv::Mat interior;
+  cv::erode(changed, interior, cv::Mat());
+  int pixels = 0, in_colour = 0;
+  for (int y = 0; y < interior.rows; ++y) {
+    for (int x = 0; x < interior.cols; ++x) {
+      if (interior.at<uint8_t>(y, x) == 0) continue;
+      ++pixels;
+      if (ColourDistance(output.at<cv::Vec3b>(y, x), colour) < tolerance) ++in_colour;
+    }
+  }
+  return {pixels, in_colour};
 }
 
 cv::Scalar MeanColourAround(const cv::Mat& image, cv::Point2d centre, int radius) {
@@ -121,16 +139,8 @@ TEST_F(MustacheOverlayTest, EachStyleChangesOnlyItsBoundsInItsOwnColourOnThePhil
 
     // Inside the shape (its interior, away from anti-aliased edges) the
     // mustache's colour dominates; the hair strands only tint it.
-    cv::Mat interior;
-    cv::erode(changed, interior, cv::Mat());
-    int interior_pixels = 0, in_colour = 0;
-    for (int y = 0; y < interior.rows; ++y) {
-      for (int x = 0; x < interior.cols; ++x) {
-        if (interior.at<uint8_t>(y, x) == 0) continue;
-        ++interior_pixels;
-        if (ColourDistance(output.at<cv::Vec3b>(y, x), style.colour_bgr) < 25) ++in_colour;
-      }
-    }
+    const auto [interior_pixels, in_colour] =
+        InteriorInColour(output, changed, style.colour_bgr, 25);
     ASSERT_GT(interior_pixels, 50);
     EXPECT_GT(in_colour, 0.9 * interior_pixels);
 
@@ -237,16 +247,7 @@ TEST_F(MustacheOverlayTest, AColourRecoloursAndAScaleResizesTheMustache) {
   const cv::Mat output = Decode(coloured->image);
   const cv::Mat changed = ChangedPixels(photo_, output);
   EXPECT_NEAR(cv::countNonZero(changed) / area, 1, 0.05) << "the same shape";
-  cv::Mat interior;
-  cv::erode(changed, interior, cv::Mat());
-  int pixels = 0, in_colour = 0;
-  for (int y = 0; y < interior.rows; ++y) {
-    for (int x = 0; x < interior.cols; ++x) {
-      if (interior.at<uint8_t>(y, x) == 0) continue;
-      ++pixels;
-      if (ColourDistance(output.at<cv::Vec3b>(y, x), magenta) < 40) ++in_colour;
-    }
-  }
+  const auto [pixels, in_colour] = InteriorInColour(output, changed, magenta, 40);
   ASSERT_GT(pixels, 100);
   EXPECT_GT(in_colour, 0.8 * pixels);
 

@@ -87,6 +87,14 @@ std::vector<CaseFile> AllCaseFiles() {
       if (file.path().extension() == ".json") files.push_back({version, file.path()});
     }
   }
+  // Cases for a version that was never frozen would never run.
+  for (const auto& dir : fs::directory_iterator(kCasesDir)) {
+    const std::string version = dir.path().filename().string();
+    if (dir.is_directory() && std::regex_match(version, std::regex(R"(\d+\.\d+\.\d+)")) &&
+        !fs::exists(kProtoDir / "releases" / (version + ".json"))) {
+      files.push_back({version, dir.path() / "no-release.json"});
+    }
+  }
   std::sort(files.begin(), files.end(),
             [](const CaseFile& a, const CaseFile& b) { return a.path < b.path; });
   return files;
@@ -365,6 +373,9 @@ class ContractReplayTest : public ::testing::TestWithParam<CaseFile> {};
 
 TEST_P(ContractReplayTest, ReleaseClientGetsWhatTheReleasePromised) {
   const CaseFile& file = GetParam();
+  ASSERT_TRUE(fs::exists(kProtoDir / "releases" / (file.version + ".json")))
+      << file.path.parent_path() << " holds cases for " << file.version
+      << ", which is not a release in proto/releases/";
   ASSERT_TRUE(fs::exists(file.path))
       << "release " << file.version << " has no recorded requests in "
       << file.path.parent_path() << " (proto/README.md, \"Cutting a release\")";

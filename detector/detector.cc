@@ -302,8 +302,11 @@ absl::StatusOr<Detection> FaceDetector::DetectAtScale(const cv::Mat& image,
       if (min_face_px <= 0) min_face_px = DefaultMinFacePx(config_, bgr.size(), to_full);
       cv::cvtColor(bgr, grey, cv::COLOR_BGR2GRAY);
     } else {
-      scale = DetectionScale(config_, bgr.size(), static_cast<int>(std::lround(min_face_px)),
-                             finder_->smallest_face_px());
+      // A requested minimum stays one, however much the decode shrank it.
+      const int min_face = options.min_face_size_px > 0
+                               ? std::max(1, static_cast<int>(std::lround(min_face_px)))
+                               : 0;
+      scale = DetectionScale(config_, bgr.size(), min_face, finder_->smallest_face_px());
       grey = DetectionImage(bgr, scale);
     }
     absl::StatusOr<std::vector<FaceCandidate>> found =

@@ -23,6 +23,7 @@
 #include "gateway/testing/fake_backends.h"
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
+#include "server/build_info.h"
 #include "server/request_context.h"
 #include "tests/testing/process.h"
 
@@ -298,13 +299,13 @@ TEST_F(HttpServerTest, PublicInfoSaysVersionsAndCountsNothingInternal) {
   ASSERT_EQ(response->status, 200);
   json info = json::parse(response->body);
   EXPECT_EQ(info["gateway"]["service_name"], "gateway");
-  EXPECT_EQ(info["gateway"]["version"], "0.1.0");
+  EXPECT_EQ(info["gateway"]["version"], server::kVersion);
   EXPECT_EQ(info["gateway"]["max_body_bytes"], max_body_bytes());
   std::vector<std::string> names;
   for (const json& backend : info["backends"]) {
     names.push_back(backend["name"]);
     EXPECT_EQ(backend["health"], "SERVING");
-    EXPECT_EQ(backend["version"], "0.1.0");
+    EXPECT_EQ(backend["version"], server::kVersion);
     EXPECT_EQ(backend["instances"], 1);
     for (const char* internal : {"address", "target", "instance_id", "components", "error"}) {
       EXPECT_FALSE(backend.contains(internal)) << internal << " in " << backend.dump();
@@ -326,7 +327,7 @@ TEST_F(HttpServerTest, TheAdminPortListsEveryBackendInstanceInFull) {
   ASSERT_EQ(response->status, 200);
   json info = json::parse(response->body);
   EXPECT_EQ(info["gateway"]["service_name"], "gateway");
-  EXPECT_EQ(info["gateway"]["version"], "0.1.0");
+  EXPECT_EQ(info["gateway"]["version"], server::kVersion);
   EXPECT_FALSE(info["gateway"]["instance_id"].get<std::string>().empty());
   EXPECT_GE(info["gateway"]["uptime_seconds"].get<double>(), 0);
   std::vector<std::string> names;

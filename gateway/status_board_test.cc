@@ -11,6 +11,7 @@
 #include "gateway/instance_identity.h"
 #include "absl/synchronization/notification.h"
 #include "gateway/testing/fake_backends.h"
+#include "server/build_info.h"
 #include "server/grpc_server.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "server/grpc_channel.h"
@@ -75,7 +76,7 @@ TEST_F(StatusBoardTest, InfoNamesTheGatewayAndEachBackendInstance) {
   EXPECT_EQ(detector["target"], backends_.detector_address());
   EXPECT_EQ(detector["service_name"], "detector");
   EXPECT_EQ(detector["health"], "SERVING");
-  EXPECT_EQ(detector["version"], "0.1.0");
+  EXPECT_EQ(detector["version"], server::kVersion);
   EXPECT_EQ(detector["address"], backends_.detector_address());
   EXPECT_THAT(detector["api_packages"], Contains("stache.detector.v1"));
   EXPECT_EQ(info["backends"][1]["name"], "storage");

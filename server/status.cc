@@ -34,6 +34,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   for (const google::protobuf::Any& any : details.details()) {
     google::rpc::ErrorInfo info;
     if (any.UnpackTo(&info) && info.domain() == kErrorDomain && !info.reason().empty()) {
+      // The code's own name is what ReasonOf says anyway: no payload, so a
+      // status without a reason round-trips unchanged.
+      if (info.reason() == ReasonOf(result)) return result;
       return WithReason(std::move(result), info.reason());
     }
   }

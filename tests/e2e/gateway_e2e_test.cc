@@ -23,6 +23,7 @@
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
 #include "tests/e2e/service_stack.h"
+#include "server/build_info.h"
 #include "server/grpc_channel.h"
 #include "storage/storage_client.h"
 #include "tests/testing/process.h"
@@ -220,7 +221,7 @@ TEST_F(GatewayEndToEndTest, EveryEndpoint) {
   for (const json& backend : info["backends"]) {
     EXPECT_EQ(backend["service_name"], backend["name"]);
     EXPECT_EQ(backend["health"], "SERVING") << backend.dump();
-    EXPECT_EQ(backend["version"], "0.1.0");
+    EXPECT_EQ(backend["version"], ::stache::server::kVersion);
     EXPECT_EQ(backend["instances"], 1);
   }
   for (const std::string& internal :

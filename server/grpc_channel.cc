@@ -10,9 +10,12 @@ namespace stache::server {
 
 const std::string& ClientServiceConfigJson() {
   // Retries are transparent only for calls that can safely run twice. Apply
-  // is a pure function of its request, so it is retried like Detect; Put and
-  // Delete are left out on purpose: a retried Put after a lost response is
-  // harmless today, but the contract does not promise it. Retries happen on
+  // is a pure function of its request, so it is retried like Detect; Put
+  // replaces the object at its key, so the same Put twice leaves the same
+  // object (storage.proto promises it), and gRPC replays its buffered stream
+  // when a replica closes the connection under it (a rolling update, a
+  // connection reaching its maximum age). Delete is left out: a second
+  // Delete of a deleted object is NOT_FOUND. Retries happen on
   // UNAVAILABLE only (the peer never saw the call or went away, as when a
   // replica drains during a rolling update), at most 5 attempts within
   // about 0.75 s of (randomised) backoff, so that a probe with a one-second
@@ -26,6 +29,7 @@ const std::string& ClientServiceConfigJson() {
       {"service": "stache.detector.v1.DetectorService", "method": "Detect"},
       {"service": "stache.overlay.v1.OverlayService", "method": "Apply"},
       {"service": "stache.overlay.v1.OverlayService", "method": "ListStyles"},
+      {"service": "stache.storage.v1.StorageService", "method": "Put"},
       {"service": "stache.storage.v1.StorageService", "method": "Stat"},
       {"service": "stache.storage.v1.StorageService", "method": "Get"},
       {"service": "stache.storage.v1.StorageService", "method": "List"},

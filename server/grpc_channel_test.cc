@@ -156,8 +156,9 @@ TEST(ClientServiceConfigTest, UsesRoundRobinAndBoundedRetries) {
   for (const auto& name : config["methodConfig"][0]["name"]) {
     methods.push_back(name["method"].get<std::string>());
   }
-  // Never Put or Delete: the contract does not promise they are idempotent.
-  EXPECT_THAT(methods, ::testing::UnorderedElementsAre("Detect", "Apply", "ListStyles",
+  // Never Delete: a repeated Delete is NOT_FOUND. Put replaces its key, so a
+  // replayed Put stores the same object.
+  EXPECT_THAT(methods, ::testing::UnorderedElementsAre("Detect", "Apply", "ListStyles", "Put",
                                                        "Stat", "Get", "List", "GetInfo"));
 }
 

@@ -98,7 +98,8 @@ TEST_P(GrpcBinaryTest, GetInfoNamesTheServiceAndItsPackage) {
   EXPECT_THAT(result.output,
               HasSubstr(absl::StrCat("\"service_name\": \"", GetParam().short_name, "\"")));
   EXPECT_THAT(result.output, HasSubstr("stache." + GetParam().short_name + ".v1"));
-  EXPECT_THAT(result.output, HasSubstr("\"version\": \"0.1.0\""));
+  EXPECT_THAT(result.output,
+              HasSubstr(absl::StrCat("\"version\": \"", STACHE_PROJECT_VERSION, "\"")));
   EXPECT_THAT(result.output, HasSubstr("\"instance_id\""));
 }
 

@@ -348,10 +348,11 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
 
   // Signed by us, not by libcurl 7.88 (see sigv4.h): every request carries
   // X-Amz-Content-SHA256, as AWS S3 requires.
+  const std::string path = S3CanonicalPath(request.bucket, request.key);
   const SignedS3Request signed_request = SignS3Request(
       {.method = request.method,
        .host = host_,
-       .path = S3CanonicalPath(request.bucket, request.key),
+       .path = path,
        .query = request.query,
        .headers = request.headers,
        .payload_sha256_hex = request.body != nullptr ? request.body->sha256_hex : ""},
@@ -359,7 +360,7 @@ absl::StatusOr<S3Client::Response> S3Client::PerformOnce(const Request& request,
        .secret_access_key = keys.secret_access_key,
        .session_token = keys.session_token},
       options_.region, absl::Now());
-  std::string url = absl::StrCat(options_.endpoint, S3CanonicalPath(request.bucket, request.key));
+  std::string url = absl::StrCat(options_.endpoint, path);
   if (!signed_request.query.empty()) absl::StrAppend(&url, "?", signed_request.query);
 
   Transfer transfer{.curl = curl,

@@ -537,5 +537,22 @@ TEST_F(GatewayEndToEndTest, DetectorKilledMidTestIs503ThenRecovers) {
   EXPECT_EQ(stack_->Get("/readyz").first, 200);
 }
 
+// The other backends stopped too (#14): each outage is a 503 that says when
+// to retry, and the load balancer's check (/livez) keeps the gateway in
+// service throughout, so a backend outage never becomes a gateway outage.
+TEST_F(GatewayEndToEndTest, OverlayOrStorageStoppedIs503WithRetryAfterAndLivezStaysUp) {
+  for (testing::ChildProcess* backend : {&stack_->overlay(), &stack_->storage()}) {
+    backend->Signal(SIGKILL);
+    ASSERT_TRUE(WaitFor([&] { return !backend->Running(); }, absl::Seconds(10)));
+    httplib::Result down = stack_->Upload(grace_hopper_, "", session_);
+    ASSERT_TRUE(down);
+    EXPECT_EQ(down->status, 503) << down->body;
+    EXPECT_EQ(json::parse(down->body)["error"]["status"], "UNAVAILABLE") << down->body;
+    EXPECT_GE(std::atoi(down->get_header_value("Retry-After").c_str()), 1) << down->body;
+    EXPECT_EQ(stack_->Get("/livez").first, 200);
+    EXPECT_EQ(stack_->Get("/readyz").first, 503);
+  }
+}
+
 }  // namespace
 }  // namespace stache

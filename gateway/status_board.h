@@ -1,14 +1,17 @@
 // Who is serving and whether they are well: GET /v1/info (on the admin
 // port: the gateway and every backend instance it can reach, by address,
 // for watching a rolling update; on the public port only versions and
-// instance counts, PublicInfoFrom) and GET /readyz (every backend answers its health check with SERVING and
-// accepts a call: a backend that refuses work is not ready).
+// instance counts, PublicInfoFrom) and GET /readyz (every backend answers
+// its health check with SERVING and accepts a call: a backend that refuses
+// work is not ready).
 //
-//   StatusBoard board(identity, /*max_body_bytes=*/20'000'000, {{.name = "detector", .target = "dns:///detector:50051",
-//                                 .health_service = "stache.detector.v1.DetectorService",
-//                                 .probe = &detector_probe}},
-//                     MakeProbeForAddress, absl::Seconds(2));
-//   nlohmann::json info = board.Info("req-1");
+//   StatusBoard board(identity, /*max_body_bytes=*/20'000'000,
+//                     {{.name = "detector",
+//                       .target = "dns:///detector:50051",
+//                       .health_service = "stache.detector.v1.DetectorService",
+//                       .probe = &detector_probe}},
+//                     probe_for_address, /*probe_timeout=*/absl::Seconds(2));
+//   nlohmann::json info = board.Info(server::RequestContext::FromIncoming("req-1", ""));
 #ifndef STACHE_GATEWAY_STATUS_BOARD_H_
 #define STACHE_GATEWAY_STATUS_BOARD_H_
 

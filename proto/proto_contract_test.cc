@@ -319,13 +319,12 @@ TEST(ProtoContractTest, EachReleaseIsWhatItsCommitBuilds) {
     ASSERT_EQ(archive.exit_code, 0) << archive.output;
     absl::StatusOr<fs::path> built = BuildImage(dir / "proto");
     ASSERT_THAT(built, IsOk());
+    const std::string differs = absl::StrCat("release ", release.version,
+                                             " differs from what ", froze, " froze. ",
+                                             Remedy(release.version + ".json"));
     // Equal as contracts: neither breaks the other, in either direction.
-    EXPECT_THAT(Breaking(release.image, *built), IsOkAndHolds(IsEmpty()))
-        << "release " << release.version << " differs from what " << froze << " froze. "
-        << Remedy(release.version + ".json");
-    EXPECT_THAT(Breaking(*built, release.image), IsOkAndHolds(IsEmpty()))
-        << "release " << release.version << " differs from what " << froze << " froze. "
-        << Remedy(release.version + ".json");
+    EXPECT_THAT(Breaking(release.image, *built), IsOkAndHolds(IsEmpty())) << differs;
+    EXPECT_THAT(Breaking(*built, release.image), IsOkAndHolds(IsEmpty())) << differs;
   }
 }
 

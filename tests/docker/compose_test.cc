@@ -151,13 +151,12 @@ class ComposeStack final {
   const std::map<std::string, std::string> tags_;
 };
 
-std::string HealthOf(const std::string& container) {
-  return Trim(RunCommand({"docker", "inspect", "-f", "{{.State.Health.Status}}", container})
-                  .output);
-}
-
 std::string Inspect(const std::string& container, const std::string& format) {
   return Trim(RunCommand({"docker", "inspect", "-f", format, container}).output);
+}
+
+std::string HealthOf(const std::string& container) {
+  return Inspect(container, "{{.State.Health.Status}}");
 }
 
 // Start new, wait healthy, SIGTERM old with its grace period: what ECS does

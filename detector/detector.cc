@@ -184,9 +184,9 @@ absl::Status ValidateDetectorConfig(const DetectorConfig& config) {
         absl::StrCat("max_pixels must be positive (got ", config.max_pixels, ")"));
   }
   if (config.max_decoded_bytes <= 0 || config.decode_memory_bytes <= 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "max_decoded_bytes and decode_memory_bytes must be positive (got ",
-        config.max_decoded_bytes, " and ", config.decode_memory_bytes, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_decoded_bytes and decode_memory_bytes must be positive (got ",
+                     config.max_decoded_bytes, " and ", config.decode_memory_bytes, ")"));
   }
   if (config.defaults.max_faces <= 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -203,9 +203,9 @@ absl::Status ValidateDetectorConfig(const DetectorConfig& config) {
         "the coarse_to_fine face finder needs a coarse cascade file");
   }
   if (!(config.min_face_fraction > 0 && config.min_face_fraction <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "min_face_fraction must be above 0 and at most 1 (got ", config.min_face_fraction,
-        ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("min_face_fraction must be above 0 and at most 1 (got ",
+                     config.min_face_fraction, ")"));
   }
   if (config.min_face_floor_px < 1) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -224,7 +224,8 @@ absl::StatusOr<std::unique_ptr<FaceDetector>> FaceDetector::Create(
         internal::MakeCoarseToFineFaceFinder(config.coarse_cascade_path);
     if (!coarse_to_fine.ok()) return coarse_to_fine.status();
     finder = *std::move(coarse_to_fine);
-    models.push_back({.name = "coarse_face_cascade", .detail = config.coarse_cascade_path});
+    models.push_back(
+        {.name = "coarse_face_cascade", .detail = config.coarse_cascade_path});
     models.push_back({.name = "dlib_hog_frontal_face", .detail = "built into libdlib"});
   } else if (config.face_finder == FaceFinderKind::kHog) {
     finder = internal::MakeHogFaceFinder();
@@ -266,20 +267,20 @@ FaceDetector::FaceDetector(DetectorConfig config,
       finder_(std::move(finder)),
       fitter_(std::move(fitter)),
       loaded_models_(std::move(loaded_models)),
-      decode_budget_(std::make_unique<imaging::DecodeMemoryBudget>(config_.decode_memory_bytes)) {}
+      decode_budget_(
+          std::make_unique<imaging::DecodeMemoryBudget>(config_.decode_memory_bytes)) {}
 
 FaceDetector::~FaceDetector() = default;
 
-absl::StatusOr<Detection> FaceDetector::Detect(const cv::Mat& image,
-                                               const DetectOptions& requested,
-                                               const server::CallDeadline& deadline) const {
+absl::StatusOr<Detection> FaceDetector::Detect(
+    const cv::Mat& image, const DetectOptions& requested,
+    const server::CallDeadline& deadline) const {
   return DetectAtScale(image, requested, deadline, 1);
 }
 
-absl::StatusOr<Detection> FaceDetector::DetectAtScale(const cv::Mat& image,
-                                                      const DetectOptions& requested,
-                                                      const server::CallDeadline& deadline,
-                                                      int scale_denominator) const {
+absl::StatusOr<Detection> FaceDetector::DetectAtScale(
+    const cv::Mat& image, const DetectOptions& requested,
+    const server::CallDeadline& deadline, int scale_denominator) const {
   const absl::Time start = absl::Now();
   // Image pixels to the full-size image's pixels, in which options and
   // results are given.
@@ -333,7 +334,8 @@ absl::StatusOr<Detection> FaceDetector::DetectAtScale(const cv::Mat& image,
   const cv::Rect2f image_bounds(0, 0, bgr.cols, bgr.rows);
   for (size_t i = 0; i < candidates.size(); ++i) {
     const FaceCandidate& candidate = candidates[i];
-    if (absl::Status go_on = deadline.Check(absl::StrCat("fitting face ", i, "'s landmarks"));
+    if (absl::Status go_on =
+            deadline.Check(absl::StrCat("fitting face ", i, "'s landmarks"));
         !go_on.ok()) {
       return go_on;
     }
@@ -359,13 +361,13 @@ absl::StatusOr<Detection> FaceDetector::DetectEncoded(
     const server::CallDeadline& deadline) const {
   const absl::Time start = absl::Now();
   if (absl::Status go_on = deadline.Check("decoding"); !go_on.ok()) return go_on;
-  absl::StatusOr<imaging::DecodedImage> decoded = imaging::DecodeImage(
-      bytes, {.max_pixels = config_.max_pixels,
-              .max_decoded_bytes = config_.max_decoded_bytes,
-              .budget = decode_budget_.get(),
-              .min_long_side_px = config_.min_decoded_long_side_px,
-              .deadline = deadline.deadline,
-              .cancelled = deadline.cancelled});
+  absl::StatusOr<imaging::DecodedImage> decoded =
+      imaging::DecodeImage(bytes, {.max_pixels = config_.max_pixels,
+                                   .max_decoded_bytes = config_.max_decoded_bytes,
+                                   .budget = decode_budget_.get(),
+                                   .min_long_side_px = config_.min_decoded_long_side_px,
+                                   .deadline = deadline.deadline,
+                                   .cancelled = deadline.cancelled});
   if (!decoded.ok()) return decoded.status();
   const double decode_ms = MillisecondsSince(start);
   absl::StatusOr<Detection> detection =

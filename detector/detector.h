@@ -176,9 +176,9 @@ class FaceDetector final {
   // orientation, then detects. INVALID_ARGUMENT for data that is not an
   // image, RESOURCE_EXHAUSTED for an image over the pixel limit; the decoder
   // honours `deadline` too.
-  absl::StatusOr<Detection> DetectEncoded(absl::string_view bytes,
-                                          const DetectOptions& options,
-                                          const server::CallDeadline& deadline = {}) const;
+  absl::StatusOr<Detection> DetectEncoded(
+      absl::string_view bytes, const DetectOptions& options,
+      const server::CallDeadline& deadline = {}) const;
 
   const DetectorConfig& config() const { return config_; }
   const std::vector<LoadedModel>& loaded_models() const { return loaded_models_; }
@@ -187,7 +187,8 @@ class FaceDetector final {
   // Detect on `image`, which is the photo reduced 1/`scale_denominator` in
   // each direction; options and results are in the photo's pixels (except
   // Detection::image_size, which the caller sets).
-  absl::StatusOr<Detection> DetectAtScale(const cv::Mat& image, const DetectOptions& options,
+  absl::StatusOr<Detection> DetectAtScale(const cv::Mat& image,
+                                          const DetectOptions& options,
                                           const server::CallDeadline& deadline,
                                           int scale_denominator) const;
 

@@ -63,8 +63,9 @@ const FaceDetector& SharedDetector(FaceFinderKind finder, bool landmark_model,
 }
 
 FaceFinderKind FinderArg(int64_t arg) {
-  return arg == 0 ? FaceFinderKind::kHog
-                  : arg == 1 ? FaceFinderKind::kCascade : FaceFinderKind::kCoarseToFine;
+  return arg == 0   ? FaceFinderKind::kHog
+         : arg == 1 ? FaceFinderKind::kCascade
+                    : FaceFinderKind::kCoarseToFine;
 }
 
 // Arguments: megapixels x 10, finder (0 hog, 1 cascade, 2 coarse_to_fine),
@@ -73,9 +74,8 @@ void BM_Detect(benchmark::State& state) {
   cv::setNumThreads(1);
   const cv::Mat image = PhotoAt(state.range(0) / 10.0, state);
   if (image.empty()) return;
-  const FaceDetector& detector = SharedDetector(FinderArg(state.range(1)),
-                                                state.range(2) == 1,
-                                                static_cast<int>(state.range(3)));
+  const FaceDetector& detector = SharedDetector(
+      FinderArg(state.range(1)), state.range(2) == 1, static_cast<int>(state.range(3)));
   size_t faces = 0;
   for (auto _ : state) {
     absl::StatusOr<Detection> detection = detector.Detect(image, {});

@@ -124,8 +124,9 @@ std::vector<FoundFace> FacesIn(const nlohmann::json& response) {
     faces.push_back(
         {.box = cv::Rect2f(box.value("x_px", 0.f), box.value("y_px", 0.f),
                            box.value("width_px", 0.f), box.value("height_px", 0.f)),
-         .anchor = (PointFrom(landmarks["nose_base"]) + PointFrom(landmarks["upper_lip_top"])) /
-                   2});
+         .anchor =
+             (PointFrom(landmarks["nose_base"]) + PointFrom(landmarks["upper_lip_top"])) /
+             2});
   }
   return faces;
 }
@@ -134,8 +135,8 @@ std::vector<FoundFace> FacesIn(const nlohmann::json& response) {
 struct Tally {
   int known = 0;
   int found = 0;
-  int extra = 0;                        // boxes matching no known face
-  std::vector<float> anchor_errors;     // in inter-ocular distances
+  int extra = 0;                     // boxes matching no known face
+  std::vector<float> anchor_errors;  // in inter-ocular distances
 };
 
 void Count(const std::vector<testing::KnownFace>& known,
@@ -221,8 +222,9 @@ TEST_F(DetectorBinaryTest, FindsTheSmallFacesOfGroupPhotosByDefault) {
   // limits), so the bound on the rest is a share.
   ASSERT_FALSE(tally.anchor_errors.empty());
   EXPECT_LE(Median(tally.anchor_errors), 0.04f);
-  const auto placed_well = std::count_if(tally.anchor_errors.begin(), tally.anchor_errors.end(),
-                                         [](float error) { return error <= 0.1f; });
+  const auto placed_well =
+      std::count_if(tally.anchor_errors.begin(), tally.anchor_errors.end(),
+                    [](float error) { return error <= 0.1f; });
   EXPECT_GE(placed_well, 0.95 * tally.anchor_errors.size());
 }
 
@@ -233,8 +235,9 @@ TEST_F(DetectorBinaryTest, FindsNoFaceInPhotosWithoutPeople) {
   for (const std::string& file : testing::FaceFreePhotoFiles()) {
     const CommandResult result = DetectPhoto(file);
     ASSERT_EQ(result.exit_code, 0) << file << ": " << result.output;
-    EXPECT_THAT(nlohmann::json::parse(result.output).value("faces", nlohmann::json::array()),
-                ::testing::IsEmpty())
+    EXPECT_THAT(
+        nlohmann::json::parse(result.output).value("faces", nlohmann::json::array()),
+        ::testing::IsEmpty())
         << file;
   }
 }

@@ -32,12 +32,13 @@ absl::Status RunDetectorServer(const DetectorServerConfig& config) {
                    {"landmark_model", config.detector.landmark_model_path},
                    {"load_ms", absl::ToDoubleMilliseconds(absl::Now() - load_start)}});
   server::MetricsRegistry metrics;
-  server::Counter& faces = metrics.AddCounter(
-      "stache_detector_faces_detected_total", "Faces returned by Detect.", {});
+  server::Counter& faces = metrics.AddCounter("stache_detector_faces_detected_total",
+                                              "Faces returned by Detect.", {});
   DetectorServiceImpl service(*detector, config.server.max_image_bytes, &faces);
-  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<server::GrpcServer> grpc_server,
-                          server::GrpcServer::Start(config.server, DetectorIdentity(*detector),
-                                                    {&service}, &metrics));
+  STACHE_ASSIGN_OR_RETURN(
+      std::unique_ptr<server::GrpcServer> grpc_server,
+      server::GrpcServer::Start(config.server, DetectorIdentity(*detector), {&service},
+                                &metrics));
   return grpc_server->RunUntilTerminated();
 }
 

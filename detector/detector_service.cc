@@ -55,7 +55,8 @@ void ToProto(const Face& face, bool include_shape, v1::Face* proto) {
   ToProto(face.landmarks.mouth_left, landmarks->mutable_mouth_left());
   ToProto(face.landmarks.mouth_right, landmarks->mutable_mouth_right());
   proto->set_landmark_source(ToProto(face.landmark_source));
-  if (include_shape && face.shape.size() == 68) ToProto(face.shape, proto->mutable_shape());
+  if (include_shape && face.shape.size() == 68)
+    ToProto(face.shape, proto->mutable_shape());
 }
 
 // uint32 fields above INT_MAX mean "as many as there are" / "larger than
@@ -72,9 +73,9 @@ grpc::Status DetectorServiceImpl::Detect(grpc::ServerContext* context,
   return server::HandleCall(*context, [&]() -> absl::Status {
     if (static_cast<int64_t>(request->image().size()) > max_image_bytes_) {
       return server::WithReason(
-          absl::ResourceExhaustedError(
-              absl::StrFormat("the image is %d bytes; this server accepts at most %d bytes",
-                              request->image().size(), max_image_bytes_)),
+          absl::ResourceExhaustedError(absl::StrFormat(
+              "the image is %d bytes; this server accepts at most %d bytes",
+              request->image().size(), max_image_bytes_)),
           server::kReasonImageTooLarge);
     }
     const v1::DetectOptions& options = request->options();

@@ -1,8 +1,8 @@
 // gRPC adapter for stache.detector.v1.DetectorService: translates protos to
 // FaceDetector calls and absl::Status to grpc::Status, nothing else.
 //
-//   DetectorServiceImpl service(*detector, config.server.max_image_bytes, &faces_counter);
-//   GrpcServer::Start(config.server, identity, {&service});
+//   DetectorServiceImpl service(*detector, config.server.max_image_bytes,
+//   &faces_counter); GrpcServer::Start(config.server, identity, {&service});
 #ifndef STACHE_DETECTOR_DETECTOR_SERVICE_H_
 #define STACHE_DETECTOR_DETECTOR_SERVICE_H_
 

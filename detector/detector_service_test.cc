@@ -251,8 +251,9 @@ TEST_F(DetectorServiceTest, GetInfoListsTheLoadedModels) {
     }
     return names;
   };
-  EXPECT_THAT(components(WithModel()),
-              ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "shape_predictor_68"));
+  EXPECT_THAT(
+      components(WithModel()),
+      ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "shape_predictor_68"));
   EXPECT_THAT(components(GeometryOnly()),
               ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "eye_cascade"));
 }

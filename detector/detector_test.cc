@@ -256,7 +256,8 @@ TEST_P(NegativeTest, FindsNoFaceWhereThereIsNone) {
 // Nothing found means nothing to fit landmarks to: the finders are what
 // matter here.
 INSTANTIATE_TEST_SUITE_P(EachFinder, NegativeTest,
-                         ::testing::Values(AllSetups()[2], AllSetups()[3], AllSetups()[5]),
+                         ::testing::Values(AllSetups()[2], AllSetups()[3],
+                                           AllSetups()[5]),
                          [](const auto& info) { return info.param.name; });
 
 TEST(DetectorTest, MapsCoordinatesBackFromTheSmallDetectionCopy) {
@@ -501,8 +502,9 @@ TEST(DetectorTest, AppliesTheDecodedByteLimitAndTheDecodeBudget) {
   absl::StatusOr<std::unique_ptr<FaceDetector>> by_budget =
       FaceDetector::Create({.landmark_model_path = "", .decode_memory_bytes = 1'000'000});
   ASSERT_THAT(by_budget, IsOk());
-  EXPECT_THAT((*by_budget)->DetectEncoded(jpeg, {}),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("all images at once")));
+  EXPECT_THAT(
+      (*by_budget)->DetectEncoded(jpeg, {}),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("all images at once")));
 }
 
 // A call whose caller gave up, or whose deadline passed, stops at the next
@@ -512,32 +514,36 @@ TEST(DetectorTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
       stache::testing::ReadFileOrDie(stache::testing::TestDataPath("grace_hopper.jpg"));
   EXPECT_THAT(QuickDetector().DetectEncoded(jpeg, {}, {.cancelled = [] { return true; }}),
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("decoding")));
-  EXPECT_THAT(
-      QuickDetector().DetectEncoded(jpeg, {}, {.deadline = absl::Now() - absl::Seconds(1)}),
-      StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
+  EXPECT_THAT(QuickDetector().DetectEncoded(jpeg, {},
+                                            {.deadline = absl::Now() - absl::Seconds(1)}),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
   const cv::Mat canvas = TwoFaces();
   const DetectOptions options{.min_face_size_px = 60};
   // Asked before finding faces and again before each face's landmarks.
   int checks = 0;
-  absl::StatusOr<Detection> all = QuickDetector().Detect(canvas, options, {.cancelled = [&] {
-                                                            ++checks;
-                                                            return false;
-                                                          }});
+  absl::StatusOr<Detection> all =
+      QuickDetector().Detect(canvas, options, {.cancelled = [&] {
+                               ++checks;
+                               return false;
+                             }});
   ASSERT_THAT(all, IsOk());
   ASSERT_GE(all->faces.size(), 2u);
   EXPECT_EQ(checks, 1 + static_cast<int>(all->faces.size()));
   // Cancelled once the faces are found: no landmarks are fitted.
   checks = 0;
-  EXPECT_THAT(QuickDetector().Detect(canvas, options, {.cancelled = [&] { return ++checks > 1; }}),
+  EXPECT_THAT(QuickDetector().Detect(canvas, options,
+                                     {.cancelled = [&] { return ++checks > 1; }}),
               StatusIs(absl::StatusCode::kCancelled, HasSubstr("face 0's landmarks")));
-  EXPECT_THAT(QuickDetector().Detect(canvas, options, {.cancelled = [&] { return true; }}),
-              StatusIs(absl::StatusCode::kCancelled, HasSubstr("finding faces")));
+  EXPECT_THAT(
+      QuickDetector().Detect(canvas, options, {.cancelled = [&] { return true; }}),
+      StatusIs(absl::StatusCode::kCancelled, HasSubstr("finding faces")));
   // The cascade finder works in three passes (upright, rolled either way)
   // and checks between them.
   const FaceDetector& cascade = SharedDetector(AllSetups()[3]);
   checks = 0;
-  EXPECT_THAT(cascade.Detect(canvas, options, {.cancelled = [&] { return ++checks > 2; }}),
-              StatusIs(absl::StatusCode::kCancelled, HasSubstr("rolled 20 degrees")));
+  EXPECT_THAT(
+      cascade.Detect(canvas, options, {.cancelled = [&] { return ++checks > 2; }}),
+      StatusIs(absl::StatusCode::kCancelled, HasSubstr("rolled 20 degrees")));
 }
 
 // Several threads share one detector, as the server's threads do. The
@@ -591,8 +597,9 @@ TEST(DetectorConfigTest, NamesAMissingOrUnreadableModelFile) {
   EXPECT_THAT(FaceDetector::Create({.face_finder = FaceFinderKind::kCascade,
                                     .face_cascade_path = "/nonexistent/face.xml"}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/face.xml")));
-  EXPECT_THAT(FaceDetector::Create({.coarse_cascade_path = "/nonexistent/coarse.xml"}),
-              StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/coarse.xml")));
+  EXPECT_THAT(
+      FaceDetector::Create({.coarse_cascade_path = "/nonexistent/coarse.xml"}),
+      StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/coarse.xml")));
   EXPECT_THAT(FaceDetector::Create({.eye_cascade_path = "/nonexistent/eye.xml",
                                     .landmark_model_path = ""}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("/nonexistent/eye.xml")));
@@ -617,21 +624,25 @@ TEST(DetectorConfigTest, RejectsImpossibleSettings) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_detection_size_px")));
   EXPECT_THAT(FaceDetector::Create({.max_pixels = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_pixels")));
-  EXPECT_THAT(FaceDetector::Create({.max_decoded_bytes = 0}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_decoded_bytes")));
-  EXPECT_THAT(FaceDetector::Create({.decode_memory_bytes = -1}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("decode_memory_bytes")));
+  EXPECT_THAT(
+      FaceDetector::Create({.max_decoded_bytes = 0}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_decoded_bytes")));
+  EXPECT_THAT(
+      FaceDetector::Create({.decode_memory_bytes = -1}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("decode_memory_bytes")));
   EXPECT_THAT(FaceDetector::Create({.defaults = {.max_faces = 0}}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_faces")));
   for (const float fraction : {0.f, -0.1f, 1.5f}) {
-    EXPECT_THAT(FaceDetector::Create({.min_face_fraction = fraction}),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_fraction")));
+    EXPECT_THAT(
+        FaceDetector::Create({.min_face_fraction = fraction}),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_fraction")));
   }
   EXPECT_THAT(FaceDetector::Create({.min_decoded_long_side_px = -1}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("min_decoded_long_side_px")));
-  EXPECT_THAT(FaceDetector::Create({.min_face_floor_px = 0}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_floor_px")));
+  EXPECT_THAT(
+      FaceDetector::Create({.min_face_floor_px = 0}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("min_face_floor_px")));
   EXPECT_THAT(FaceDetector::Create({.coarse_cascade_path = ""}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("coarse cascade")));
 }
@@ -653,8 +664,9 @@ TEST(DetectorConfigTest, ListsTheModelsItLoaded) {
             DetectorConfig().face_cascade_path);
   EXPECT_EQ(SharedDetector(AllSetups()[0]).loaded_models()[1].detail,
             DetectorConfig().landmark_model_path);
-  EXPECT_THAT(names(SharedDetector(AllSetups()[4])),
-              ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "shape_predictor_68"));
+  EXPECT_THAT(
+      names(SharedDetector(AllSetups()[4])),
+      ElementsAre("coarse_face_cascade", "dlib_hog_frontal_face", "shape_predictor_68"));
   EXPECT_EQ(SharedDetector(AllSetups()[4]).loaded_models()[0].detail,
             DetectorConfig().coarse_cascade_path);
 

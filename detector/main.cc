@@ -46,18 +46,19 @@ ABSL_FLAG(int, min_decoded_long_side_px, kDefaults.min_decoded_long_side_px,
           "side is at least this (faster); 0: always at full size.");
 ABSL_FLAG(int64_t, max_pixels, kDefaults.max_pixels,
           "Largest image accepted, width x height, checked before decoding.");
-ABSL_FLAG(int64_t, max_decoded_bytes, kDefaults.max_decoded_bytes,
-          "Largest decoded image in bytes (width * height * channels * bytes per channel), "
-          "checked before decoding.");
-ABSL_FLAG(int64_t, decode_memory_bytes, kDefaults.decode_memory_bytes,
-          "Memory all decodes in flight may hold; a call over it waits up to 1 s, then gets "
-          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(
+    int64_t, max_decoded_bytes, kDefaults.max_decoded_bytes,
+    "Largest decoded image in bytes (width * height * channels * bytes per channel), "
+    "checked before decoding.");
+ABSL_FLAG(
+    int64_t, decode_memory_bytes, kDefaults.decode_memory_bytes,
+    "Memory all decodes in flight may hold; a call over it waits up to 1 s, then gets "
+    "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, max_faces, kDefaults.defaults.max_faces,
           "Faces returned when a request does not say.");
-ABSL_FLAG(
-    int, min_face_size_px, kDefaults.defaults.min_face_size_px,
-    "Smallest face width when a request does not say; 0: what --min_face_fraction "
-    "(coarse_to_fine) or --detection_size_px (hog, cascade) gives.");
+ABSL_FLAG(int, min_face_size_px, kDefaults.defaults.min_face_size_px,
+          "Smallest face width when a request does not say; 0: what --min_face_fraction "
+          "(coarse_to_fine) or --detection_size_px (hog, cascade) gives.");
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("detector");
@@ -83,8 +84,9 @@ int main(int argc, char** argv) {
                        .min_face_size_px = absl::GetFlag(FLAGS_min_face_size_px)}}};
   if (!stache::detector::ParseFaceFinderKind(absl::GetFlag(FLAGS_face_finder),
                                              &config.detector.face_finder)) {
-    stache::server::LogError("bad flag",
-                             {{"error", "--face_finder must be 'coarse_to_fine', 'hog' or 'cascade'"}});
+    stache::server::LogError(
+        "bad flag",
+        {{"error", "--face_finder must be 'coarse_to_fine', 'hog' or 'cascade'"}});
     return 2;
   }
   if (absl::Status status = stache::detector::RunDetectorServer(config); !status.ok()) {

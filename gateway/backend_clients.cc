@@ -55,10 +55,10 @@ absl::Status Record(const CallSite& site, absl::Time start, const absl::Status& 
         site.method, ": ", status.message()));
   }
   // The backend's reason (google.rpc.ErrorInfo) goes on to the REST body.
-  return server::WithReason(absl::Status(status.code(), absl::StrCat(site.backend, " ",
-                                                                     site.method, ": ",
-                                                                     status.message())),
-                            server::ReasonOf(status));
+  return server::WithReason(
+      absl::Status(status.code(),
+                   absl::StrCat(site.backend, " ", site.method, ": ", status.message())),
+      server::ReasonOf(status));
 }
 
 // One unary call: deadline, metadata, status conversion and metrics around
@@ -259,12 +259,14 @@ std::vector<std::string> ResolveTargetAddresses(const std::string& target,
 }
 
 std::string TargetHost(absl::string_view target) {
-  if (!absl::ConsumePrefix(&target, "dns:///") && absl::StrContains(target, ":/")) return "";
+  if (!absl::ConsumePrefix(&target, "dns:///") && absl::StrContains(target, ":/"))
+    return "";
   if (absl::StartsWith(target, "ipv4:") || absl::StartsWith(target, "ipv6:") ||
       absl::StartsWith(target, "unix:")) {
     return "";
   }
-  if (absl::ConsumePrefix(&target, "[")) return std::string(target.substr(0, target.find(']')));
+  if (absl::ConsumePrefix(&target, "["))
+    return std::string(target.substr(0, target.find(']')));
   return std::string(target.substr(0, target.rfind(':')));
 }
 

@@ -52,10 +52,12 @@ std::string FormatAddress(const ParsedAddress& address) {
 
 }  // namespace
 
-std::string ClientAddress(absl::string_view peer, const std::vector<std::string>& forwarded_for,
+std::string ClientAddress(absl::string_view peer,
+                          const std::vector<std::string>& forwarded_for,
                           int trusted_proxy_hops) {
   const std::optional<ParsedAddress> parsed_peer = ParseAddress(peer);
-  const std::string peer_address = parsed_peer ? FormatAddress(*parsed_peer) : std::string(peer);
+  const std::string peer_address =
+      parsed_peer ? FormatAddress(*parsed_peer) : std::string(peer);
   if (trusted_proxy_hops <= 0) return peer_address;
   std::vector<absl::string_view> entries;
   for (const std::string& field : forwarded_for) {
@@ -82,9 +84,11 @@ absl::StatusOr<IpNetworks> IpNetworks::Parse(const std::vector<std::string>& cid
     int bits = max_bits;
     if (!address || entry.substr(0, slash).find(']') != absl::string_view::npos ||
         (slash != absl::string_view::npos &&
-         (!absl::SimpleAtoi(entry.substr(slash + 1), &bits) || bits < 0 || bits > max_bits))) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--rate_limit_exempt_cidrs: '", entry, "' is not a network like 10.0.0.0/8 or fd00::/8"));
+         (!absl::SimpleAtoi(entry.substr(slash + 1), &bits) || bits < 0 ||
+          bits > max_bits))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--rate_limit_exempt_cidrs: '", entry,
+                       "' is not a network like 10.0.0.0/8 or fd00::/8"));
     }
     networks.networks_.push_back(
         Network{.v6 = address->v6, .bytes = address->bytes, .prefix_bits = bits});
@@ -99,10 +103,12 @@ bool IpNetworks::Contains(absl::string_view text) const {
     if (network.v6 != address->v6) continue;
     const int whole_bytes = network.prefix_bits / 8;
     const int rest_bits = network.prefix_bits % 8;
-    if (std::memcmp(network.bytes.data(), address->bytes.data(), whole_bytes) != 0) continue;
+    if (std::memcmp(network.bytes.data(), address->bytes.data(), whole_bytes) != 0)
+      continue;
     if (rest_bits != 0) {
       const uint8_t mask = static_cast<uint8_t>(0xFF << (8 - rest_bits));
-      if ((network.bytes[whole_bytes] & mask) != (address->bytes[whole_bytes] & mask)) continue;
+      if ((network.bytes[whole_bytes] & mask) != (address->bytes[whole_bytes] & mask))
+        continue;
     }
     return true;
   }

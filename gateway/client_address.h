@@ -27,7 +27,8 @@ namespace stache::gateway {
 // the joined list; the leftmost when there are fewer (a proxy sent none of
 // its own), the peer when there is none or the entry is not an IP address.
 // IPv4-mapped IPv6 addresses come back as IPv4, ports and brackets dropped.
-std::string ClientAddress(absl::string_view peer, const std::vector<std::string>& forwarded_for,
+std::string ClientAddress(absl::string_view peer,
+                          const std::vector<std::string>& forwarded_for,
                           int trusted_proxy_hops);
 
 // A set of CIDR networks (IPv4 and IPv6). Immutable; thread-safe.

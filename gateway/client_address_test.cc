@@ -18,8 +18,10 @@ TEST(ClientAddressTest, TheNthFromTheRightThroughTrustedProxies) {
   EXPECT_EQ(ClientAddress("10.0.0.5", {"1.2.3.4, 203.0.113.9"}, 1), "203.0.113.9");
   EXPECT_EQ(ClientAddress("10.0.0.5", {"1.2.3.4", "203.0.113.9"}, 1), "203.0.113.9")
       << "several fields are one list";
-  EXPECT_EQ(ClientAddress("10.0.0.5", {"1.2.3.4, 203.0.113.9, 10.0.0.7"}, 2), "203.0.113.9");
-  EXPECT_EQ(ClientAddress("10.0.0.5", {"203.0.113.9"}, 3), "203.0.113.9") << "fewer: leftmost";
+  EXPECT_EQ(ClientAddress("10.0.0.5", {"1.2.3.4, 203.0.113.9, 10.0.0.7"}, 2),
+            "203.0.113.9");
+  EXPECT_EQ(ClientAddress("10.0.0.5", {"203.0.113.9"}, 3), "203.0.113.9")
+      << "fewer: leftmost";
   EXPECT_EQ(ClientAddress("10.0.0.5", {}, 1), "10.0.0.5");
   EXPECT_EQ(ClientAddress("10.0.0.5", {"not-an-address"}, 1), "10.0.0.5");
   EXPECT_EQ(ClientAddress("10.0.0.5", {"203.0.113.9:4711"}, 1), "203.0.113.9");
@@ -44,7 +46,8 @@ TEST(IpNetworksTest, ContainsV4AndV6) {
 }
 
 TEST(IpNetworksTest, NonsenseIsRefused) {
-  for (const char* bad : {"10.0.0.0/33", "fd00::/129", "10.0.0.0/x", "example.com", "10.0.0/8"}) {
+  for (const char* bad :
+       {"10.0.0.0/33", "fd00::/129", "10.0.0.0/x", "example.com", "10.0.0/8"}) {
     EXPECT_FALSE(IpNetworks::Parse({bad}).ok()) << bad;
   }
 }

@@ -52,11 +52,16 @@ absl::Status ValidateStyle(absl::string_view style) {
 // Whether the overlay keeps `original` when asked for `requested`.
 bool KeepsFormat(overlay::v1::ImageFormat requested, imaging::ImageFormat original) {
   switch (requested) {
-    case overlay::v1::IMAGE_FORMAT_UNSPECIFIED: return true;
-    case overlay::v1::IMAGE_FORMAT_JPEG: return original == imaging::ImageFormat::kJpeg;
-    case overlay::v1::IMAGE_FORMAT_PNG: return original == imaging::ImageFormat::kPng;
-    case overlay::v1::IMAGE_FORMAT_WEBP: return original == imaging::ImageFormat::kWebp;
-    default: return false;
+    case overlay::v1::IMAGE_FORMAT_UNSPECIFIED:
+      return true;
+    case overlay::v1::IMAGE_FORMAT_JPEG:
+      return original == imaging::ImageFormat::kJpeg;
+    case overlay::v1::IMAGE_FORMAT_PNG:
+      return original == imaging::ImageFormat::kPng;
+    case overlay::v1::IMAGE_FORMAT_WEBP:
+      return original == imaging::ImageFormat::kWebp;
+    default:
+      return false;
   }
 }
 
@@ -86,9 +91,15 @@ bool IsValidImageId(absl::string_view id) {
   return true;
 }
 
-std::string OriginalKey(absl::string_view id) { return absl::StrCat("images/", id, "/original"); }
-std::string ResultKey(absl::string_view id) { return absl::StrCat("images/", id, "/result"); }
-std::string RecordKey(absl::string_view id) { return absl::StrCat("records/", id, ".json"); }
+std::string OriginalKey(absl::string_view id) {
+  return absl::StrCat("images/", id, "/original");
+}
+std::string ResultKey(absl::string_view id) {
+  return absl::StrCat("images/", id, "/result");
+}
+std::string RecordKey(absl::string_view id) {
+  return absl::StrCat("records/", id, ".json");
+}
 std::string OwnerIndexKey(absl::string_view owner_digest, absl::string_view id) {
   return absl::StrCat(kOwnersPrefix, owner_digest, "/", id);
 }
@@ -120,8 +131,9 @@ void Gallery::DeleteQuietly(const server::RequestContext& trace,
   for (const std::string& key : keys) {
     absl::Status status = storage_->Delete(Call(trace), key);
     if (!status.ok() && !absl::IsNotFound(status)) {
-      server::LogWarning("cannot clean up after a failed upload",
-                         trace.WithLogFields({{"key", key}, {"error", status.ToString()}}));
+      server::LogWarning(
+          "cannot clean up after a failed upload",
+          trace.WithLogFields({{"key", key}, {"error", status.ToString()}}));
     }
   }
 }
@@ -131,8 +143,8 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   const absl::Time start = absl::Now();
   absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(request.image);
   if (!header.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the upload is not an image stache can read: ", header.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the upload is not an image stache can read: ", header.status().message()));
   }
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ImageFormat output_format,
                           ParseOutputFormat(request.format));
@@ -145,8 +157,9 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   record.style = request.style.empty() ? "default" : request.style;
   const std::string& id = record.id;
   // Until everything is written, a failure removes whatever was stored.
-  const std::string index_key =
-      ownership.stored.owner_digest.empty() ? "" : OwnerIndexKey(ownership.stored.owner_digest, id);
+  const std::string index_key = ownership.stored.owner_digest.empty()
+                                    ? ""
+                                    : OwnerIndexKey(ownership.stored.owner_digest, id);
   bool committed = false;
   absl::Cleanup undo = [&] {
     if (committed) return;
@@ -174,7 +187,8 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   store_original.join();
   STACHE_RETURN_IF_ERROR(original.status());
   STACHE_RETURN_IF_ERROR(detected.status());
-  if (metrics_ != nullptr) metrics_->faces_detected().Increment({}, detected->faces_size());
+  if (metrics_ != nullptr)
+    metrics_->faces_detected().Increment({}, detected->faces_size());
 
   record.original = ImageFile{.content_type = original->content_type(),
                               .size_bytes = original->size_bytes(),
@@ -194,10 +208,12 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ApplyResponse applied,
                           overlay_->Apply(Call(trace), apply_request));
   record.timings.apply_ms = Milliseconds(absl::Now() - step);
-  record.face_styles.assign(applied.styles_applied().begin(), applied.styles_applied().end());
+  record.face_styles.assign(applied.styles_applied().begin(),
+                            applied.styles_applied().end());
   if (request.style.empty() && !record.face_styles.empty() &&
-      std::all_of(record.face_styles.begin(), record.face_styles.end(),
-                  [&](const std::string& style) { return style == record.face_styles[0]; })) {
+      std::all_of(
+          record.face_styles.begin(), record.face_styles.end(),
+          [&](const std::string& style) { return style == record.face_styles[0]; })) {
     // Name the overlay's default instead of "default", when it drew one.
     record.style = record.face_styles[0];
   }
@@ -218,13 +234,13 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
       storage_->Put(Call(trace), ResultKey(id), result_type,
                     {{"image_id", id}, {"variant", "result"}}, result.result_image));
   record.timings.store_result_ms = Milliseconds(absl::Now() - step);
-  record.result = ImageFile{.content_type = stored_result.content_type(),
-                            .size_bytes = stored_result.size_bytes(),
-                            .sha256_hex = stored_result.sha256_hex(),
-                            .width_px = record.faces.empty() ? record.original.width_px
-                                                             : applied.width_px(),
-                            .height_px = record.faces.empty() ? record.original.height_px
-                                                              : applied.height_px()};
+  record.result = ImageFile{
+      .content_type = stored_result.content_type(),
+      .size_bytes = stored_result.size_bytes(),
+      .sha256_hex = stored_result.sha256_hex(),
+      .width_px = record.faces.empty() ? record.original.width_px : applied.width_px(),
+      .height_px =
+          record.faces.empty() ? record.original.height_px : applied.height_px()};
   record.timings.total_ms = Milliseconds(absl::Now() - start);
   std::map<std::string, std::string> record_labels = SummaryLabels(record);
   AddOwnershipLabels(ownership.stored, record_labels);
@@ -234,10 +250,9 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
                              .status());
   // Written last: an image is listed only once everything is stored.
   if (!index_key.empty()) {
-    STACHE_RETURN_IF_ERROR(storage_
-                               ->Put(Call(trace), index_key, "text/plain",
-                                     SummaryLabels(record), id)
-                               .status());
+    STACHE_RETURN_IF_ERROR(
+        storage_->Put(Call(trace), index_key, "text/plain", SummaryLabels(record), id)
+            .status());
   }
   committed = true;
   result.record = std::move(record);
@@ -251,16 +266,16 @@ absl::StatusOr<ImageRecord> Gallery::GetRecord(const server::RequestContext& tra
   absl::StatusOr<StoredObject> object =
       storage_->Get(Call(trace), RecordKey(id), kMaxRecordBytes);
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(object.status(), id));
-  nlohmann::json json = nlohmann::json::parse(object->bytes, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json json =
+      nlohmann::json::parse(object->bytes, nullptr, /*allow_exceptions=*/false);
   if (json.is_discarded()) {
     return absl::DataLossError(absl::StrCat("stored record of ", id, " is not JSON"));
   }
   return ImageRecordFromJson(json);
 }
 
-absl::StatusOr<storage::v1::ObjectInfo> Gallery::StatImage(const server::RequestContext& trace,
-                                                           const std::string& id,
-                                                           ImageVariant variant) {
+absl::StatusOr<storage::v1::ObjectInfo> Gallery::StatImage(
+    const server::RequestContext& trace, const std::string& id, ImageVariant variant) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   absl::StatusOr<storage::v1::ObjectInfo> info =
       storage_->Stat(Call(trace), KeyFor(variant, OriginalKey(id), ResultKey(id)));
@@ -269,7 +284,8 @@ absl::StatusOr<storage::v1::ObjectInfo> Gallery::StatImage(const server::Request
 }
 
 absl::StatusOr<StoredObject> Gallery::GetImage(const server::RequestContext& trace,
-                                               const std::string& id, ImageVariant variant) {
+                                               const std::string& id,
+                                               ImageVariant variant) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   absl::StatusOr<StoredObject> object =
       storage_->Get(Call(trace), KeyFor(variant, OriginalKey(id), ResultKey(id)),
@@ -277,7 +293,8 @@ absl::StatusOr<StoredObject> Gallery::GetImage(const server::RequestContext& tra
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(object.status(), id));
   absl::StatusOr<std::string> type = ServedImageType(object->bytes);
   if (!type.ok()) {
-    return absl::DataLossError(absl::StrCat(object->info.key(), ": ", type.status().message()));
+    return absl::DataLossError(
+        absl::StrCat(object->info.key(), ": ", type.status().message()));
   }
   object->info.set_content_type(*type);
   return object;
@@ -315,13 +332,16 @@ absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace,
 absl::Status Gallery::Delete(const server::RequestContext& trace, const std::string& id,
                              const DeleteCredentials& credentials) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
-  absl::StatusOr<storage::v1::ObjectInfo> record = storage_->Stat(Call(trace), RecordKey(id));
+  absl::StatusOr<storage::v1::ObjectInfo> record =
+      storage_->Stat(Call(trace), RecordKey(id));
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(record.status(), id));
-  const StoredOwnership ownership = OwnershipFromLabels(
-      std::map<std::string, std::string>(record->labels().begin(), record->labels().end()));
+  const StoredOwnership ownership =
+      OwnershipFromLabels(std::map<std::string, std::string>(record->labels().begin(),
+                                                             record->labels().end()));
   STACHE_RETURN_IF_ERROR(CheckMayDelete(ownership, credentials));
   std::vector<std::string> keys = {OriginalKey(id), ResultKey(id)};
-  if (!ownership.owner_digest.empty()) keys.push_back(OwnerIndexKey(ownership.owner_digest, id));
+  if (!ownership.owner_digest.empty())
+    keys.push_back(OwnerIndexKey(ownership.owner_digest, id));
   // The record last, so that a failed delete can be retried (and is still
   // authorised by it).
   keys.push_back(RecordKey(id));
@@ -332,7 +352,8 @@ absl::Status Gallery::Delete(const server::RequestContext& trace, const std::str
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<MustacheStyle>> Gallery::ListStyles(const server::RequestContext& trace) {
+absl::StatusOr<std::vector<MustacheStyle>> Gallery::ListStyles(
+    const server::RequestContext& trace) {
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ListStylesResponse listed,
                           overlay_->ListStyles(Call(trace)));
   std::vector<MustacheStyle> styles;

@@ -22,8 +22,8 @@
 //                          before owners were recorded) are listed for
 //                          nobody.
 //
-//   Gallery gallery(&detector, &overlay, &storage, {.backend_timeout = absl::Seconds(10)});
-//   STACHE_ASSIGN_OR_RETURN(UploadResult upload,
+//   Gallery gallery(&detector, &overlay, &storage, {.backend_timeout =
+//   absl::Seconds(10)}); STACHE_ASSIGN_OR_RETURN(UploadResult upload,
 //                           gallery.Upload(trace, {.image = bytes, .owner_id = owner}));
 #ifndef STACHE_GATEWAY_GALLERY_H_
 #define STACHE_GATEWAY_GALLERY_H_
@@ -101,10 +101,12 @@ class Gallery final {
   // for data that is not an image, a bad format or style; backend errors as
   // they came (UNAVAILABLE, DEADLINE_EXCEEDED, ...). Nothing is left stored
   // when it fails.
-  absl::StatusOr<UploadResult> Upload(const server::RequestContext& trace, UploadRequest request);
+  absl::StatusOr<UploadResult> Upload(const server::RequestContext& trace,
+                                      UploadRequest request);
 
   // NOT_FOUND for unknown (or malformed) ids.
-  absl::StatusOr<ImageRecord> GetRecord(const server::RequestContext& trace, const std::string& id);
+  absl::StatusOr<ImageRecord> GetRecord(const server::RequestContext& trace,
+                                        const std::string& id);
   // Metadata only (size, sha256), for conditional requests.
   absl::StatusOr<storage::v1::ObjectInfo> StatImage(const server::RequestContext& trace,
                                                     const std::string& id,
@@ -112,14 +114,15 @@ class Gallery final {
   // The image with its content type as sniffed from its bytes (see
   // ServedImageType), never the type it was stored with; DATA_LOSS when the
   // bytes are no image, so that nothing else is ever served from here.
-  absl::StatusOr<StoredObject> GetImage(const server::RequestContext& trace, const std::string& id,
-                                        ImageVariant variant);
+  absl::StatusOr<StoredObject> GetImage(const server::RequestContext& trace,
+                                        const std::string& id, ImageVariant variant);
 
   // The uploads of `owner_id`, newest first; none for an empty owner.
   // `page_size` 0 means kDefaultPageSize; over kMaxPageSize is
   // INVALID_ARGUMENT. `page_token` comes from a previous page.
-  absl::StatusOr<ImagePage> List(const server::RequestContext& trace, const std::string& owner_id,
-                                 uint32_t page_size, const std::string& page_token);
+  absl::StatusOr<ImagePage> List(const server::RequestContext& trace,
+                                 const std::string& owner_id, uint32_t page_size,
+                                 const std::string& page_token);
 
   // Deletes the record, both images and the owner's index entry. NOT_FOUND
   // when there is no record; PERMISSION_DENIED unless `credentials` name
@@ -127,12 +130,14 @@ class Gallery final {
   absl::Status Delete(const server::RequestContext& trace, const std::string& id,
                       const DeleteCredentials& credentials);
 
-  absl::StatusOr<std::vector<MustacheStyle>> ListStyles(const server::RequestContext& trace);
+  absl::StatusOr<std::vector<MustacheStyle>> ListStyles(
+      const server::RequestContext& trace);
 
  private:
   CallContext Call(const server::RequestContext& trace) const;
   // Best effort: used to undo a half-finished upload.
-  void DeleteQuietly(const server::RequestContext& trace, const std::vector<std::string>& keys);
+  void DeleteQuietly(const server::RequestContext& trace,
+                     const std::vector<std::string>& keys);
 
   DetectorClient* const detector_;
   OverlayClient* const overlay_;

@@ -8,8 +8,8 @@
 #include "gateway/session.h"
 #include "gateway/testing/fake_backends.h"
 #include "server/grpc_channel.h"
-#include "tests/testing/status_matchers.h"
 #include "server/request_context.h"
+#include "tests/testing/status_matchers.h"
 
 namespace stache::gateway {
 namespace {
@@ -52,8 +52,9 @@ class GalleryTest : public ::testing::Test {
 
   absl::StatusOr<UploadResult> UploadJpeg(std::string style = "",
                                           const std::string& owner = kOwner) {
-    return gallery_.Upload(Trace("req-1"),
-                           {.image = TestJpeg(), .style = std::move(style), .owner_id = owner});
+    return gallery_.Upload(
+        Trace("req-1"),
+        {.image = TestJpeg(), .style = std::move(style), .owner_id = owner});
   }
 
   static constexpr char kOwner[] = "0123456789abcdef0123456789abcdef";
@@ -110,8 +111,8 @@ TEST_F(GalleryTest, NoFaceIsNotAnErrorAndTheResultIsTheOriginal) {
   EXPECT_EQ(upload->record.style, "default");
   // The style is still checked, so a bad one fails with or without faces.
   EXPECT_EQ(backends_.overlay().apply_calls(), 1);
-  EXPECT_THAT(UploadJpeg("nonexistent"), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                  HasSubstr("unknown style")));
+  EXPECT_THAT(UploadJpeg("nonexistent"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown style")));
 }
 
 TEST_F(GalleryTest, NoFaceButAnotherFormatIsReencoded) {
@@ -124,7 +125,8 @@ TEST_F(GalleryTest, NoFaceButAnotherFormatIsReencoded) {
 
 TEST_F(GalleryTest, RefusesWhatIsNotAnImageBeforeCallingAnyBackend) {
   EXPECT_THAT(gallery_.Upload(Trace("req"), {.image = "hello, world"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an image stache can read")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not an image stache can read")));
   EXPECT_EQ(backends_.detector().calls(), 0);
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
@@ -139,25 +141,29 @@ TEST_F(GalleryTest, RefusesBadFormatsAndStyles) {
 
 TEST_F(GalleryTest, AFailedUploadLeavesNothingStored) {
   backends_.detector().SetFaces({FakeFace(10, 8, 30, 30)});
-  EXPECT_THAT(UploadJpeg("no-such-style"), StatusIs(absl::StatusCode::kInvalidArgument, _));
+  EXPECT_THAT(UploadJpeg("no-such-style"),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 
   backends_.detector().FailWith(absl::InternalError("model crashed"));
-  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kInternal, HasSubstr("detector Detect")));
+  EXPECT_THAT(UploadJpeg(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("detector Detect")));
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
 
 TEST_F(GalleryTest, DetectorDownIsUnavailableQuicklyAndLeavesNothingStored) {
   backends_.StopDetector();
   const absl::Time start = absl::Now();
-  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("detector")));
+  EXPECT_THAT(UploadJpeg(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("detector")));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
 
 TEST_F(GalleryTest, StorageFailureIsReported) {
   backends_.storage().FailMethod("Put", absl::UnavailableError("disk gone"));
-  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage Put")));
+  EXPECT_THAT(UploadJpeg(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("storage Put")));
 }
 
 TEST_F(GalleryTest, SendsTheRequestIdToBackends) {
@@ -175,11 +181,13 @@ TEST_F(GalleryTest, ReadsBackRecordAndImages) {
   ASSERT_THAT(record, IsOk());
   EXPECT_EQ(ImageRecordToJson(*record), ImageRecordToJson(upload->record));
 
-  absl::StatusOr<StoredObject> original = gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
+  absl::StatusOr<StoredObject> original =
+      gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
   ASSERT_THAT(original, IsOk());
   EXPECT_EQ(original->bytes, TestJpeg());
   EXPECT_EQ(original->info.content_type(), "image/jpeg");
-  absl::StatusOr<StoredObject> result = gallery_.GetImage(Trace("req"), id, ImageVariant::kResult);
+  absl::StatusOr<StoredObject> result =
+      gallery_.GetImage(Trace("req"), id, ImageVariant::kResult);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->bytes, upload->result_image);
   absl::StatusOr<storage::v1::ObjectInfo> stat =
@@ -191,12 +199,14 @@ TEST_F(GalleryTest, ReadsBackRecordAndImages) {
 TEST_F(GalleryTest, UnknownAndMalformedIdsAreNotFound) {
   EXPECT_THAT(gallery_.GetRecord(Trace("req"), "0123456789abcdef01234567"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no image")));
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), "../../etc/passwd", ImageVariant::kOriginal),
-              StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(
+      gallery_.GetImage(Trace("req"), "../../etc/passwd", ImageVariant::kOriginal),
+      StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_THAT(gallery_.Delete(Trace("req"), "ABC", {.owner_id = kOwner}),
               StatusIs(absl::StatusCode::kNotFound, _));
-  EXPECT_THAT(gallery_.Delete(Trace("req"), "0123456789abcdef01234567", {.owner_id = kOwner}),
-              StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(
+      gallery_.Delete(Trace("req"), "0123456789abcdef01234567", {.owner_id = kOwner}),
+      StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_FALSE(IsValidImageId("0123456789ABCDEF01234567"));
   EXPECT_TRUE(IsValidImageId(NewImageId()));
   EXPECT_NE(NewImageId(), NewImageId());
@@ -244,7 +254,8 @@ TEST_F(GalleryTest, EachOwnerListsOnlyTheirOwnUploads) {
   ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->images, IsEmpty()) << "no session, no gallery";
   // Anyone with the id may read it: ids are share links.
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), theirs->record.id, ImageVariant::kResult), IsOk());
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), theirs->record.id, ImageVariant::kResult),
+              IsOk());
 }
 
 TEST_F(GalleryTest, StorageLearnsNoOwnerIdAndNoDeleteToken) {
@@ -280,7 +291,8 @@ TEST_F(GalleryTest, OnlyTheOwnerOrTheTokenDeletes) {
               StatusIs(absl::StatusCode::kPermissionDenied, _));
   EXPECT_THAT(gallery_.GetRecord(Trace("req"), id), IsOk()) << "nothing was deleted";
   EXPECT_THAT(gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal), IsOk());
-  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = upload->delete_token}), IsOk());
+  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = upload->delete_token}),
+              IsOk());
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
 
@@ -291,7 +303,8 @@ TEST_F(GalleryTest, ServesTheTypeItSniffsNeverTheStoredOne) {
   const CallContext call = CallContext::WithTimeout(absl::Seconds(5));
   // A JPEG stored as text/html is served as image/jpeg.
   ASSERT_THAT(storage_.Put(call, OriginalKey(id), "text/html", {}, TestJpeg()), IsOk());
-  absl::StatusOr<StoredObject> image = gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
+  absl::StatusOr<StoredObject> image =
+      gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
   ASSERT_THAT(image, IsOk());
   EXPECT_EQ(image->info.content_type(), "image/jpeg");
   // HTML under an image key is not served at all.
@@ -308,7 +321,8 @@ TEST_F(GalleryTest, ServesTheTypeItSniffsNeverTheStoredOne) {
 TEST_F(GalleryTest, DeleteRemovesEverythingOnce) {
   absl::StatusOr<UploadResult> upload = UploadJpeg();
   ASSERT_THAT(upload, IsOk());
-  ASSERT_THAT(gallery_.Delete(Trace("req"), upload->record.id, {.owner_id = kOwner}), IsOk());
+  ASSERT_THAT(gallery_.Delete(Trace("req"), upload->record.id, {.owner_id = kOwner}),
+              IsOk());
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty()) << "images, record and owner index";
   EXPECT_THAT(gallery_.Delete(Trace("req"), upload->record.id, {.owner_id = kOwner}),
               StatusIs(absl::StatusCode::kNotFound, _));
@@ -328,10 +342,12 @@ TEST_F(GalleryTest, ListsStyles) {
 TEST_F(GalleryTest, RefusesToBufferObjectsOverTheImageLimit) {
   const std::string big = TestPng(1500, 1500);  // flat, so it compresses
   std::string padded = big + std::string(1'100'000, 'x');
-  ASSERT_THAT(storage_.Put(CallContext::WithTimeout(absl::Seconds(5)),
-                           OriginalKey("0123456789abcdef01234567"), "image/png", {}, padded),
-              IsOk());
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), "0123456789abcdef01234567", ImageVariant::kOriginal),
+  ASSERT_THAT(
+      storage_.Put(CallContext::WithTimeout(absl::Seconds(5)),
+                   OriginalKey("0123456789abcdef01234567"), "image/png", {}, padded),
+      IsOk());
+  EXPECT_THAT(gallery_.GetImage(Trace("req"), "0123456789abcdef01234567",
+                                ImageVariant::kOriginal),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
 }
 
@@ -343,7 +359,8 @@ class GalleryWithWrongTokenTest : public GalleryTest {
 TEST_F(GalleryWithWrongTokenTest, RefusedCredentialsAreTheGatewaysFault) {
   // Not UNAUTHENTICATED: that would tell the HTTP client (401) that *it*
   // failed to authenticate.
-  EXPECT_THAT(UploadJpeg(), StatusIs(absl::StatusCode::kInternal, HasSubstr("credentials")));
+  EXPECT_THAT(UploadJpeg(),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("credentials")));
 }
 
 }  // namespace

@@ -31,10 +31,12 @@ std::string WriteFile(const std::string& text) {
 }
 
 TEST(LoadStorageTokenTest, AnEmptyValueIsAnErrorNotTheDevelopmentToken) {
-  EXPECT_THAT(LoadStorageToken("", nullptr), IsOkAndHolds(std::string(kDevelopmentStorageToken)));
-  EXPECT_THAT(LoadStorageToken("", " real-token \n"), IsOkAndHolds(std::string("real-token")));
-  EXPECT_THAT(LoadStorageToken("", ""),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("STACHE_STORAGE_TOKEN")));
+  EXPECT_THAT(LoadStorageToken("", nullptr),
+              IsOkAndHolds(std::string(kDevelopmentStorageToken)));
+  EXPECT_THAT(LoadStorageToken("", " real-token \n"),
+              IsOkAndHolds(std::string("real-token")));
+  EXPECT_THAT(LoadStorageToken("", ""), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                 HasSubstr("STACHE_STORAGE_TOKEN")));
   EXPECT_THAT(LoadStorageToken("", "  \n"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
   EXPECT_THAT(LoadStorageToken(WriteFile("\n"), nullptr),
@@ -65,8 +67,9 @@ TEST(LoadSessionKeysTest, FromAFileOrTheEnvironmentNeverEmpty) {
               IsOkAndHolds(ElementsAre(kKeyA, kKeyB)));
   EXPECT_THAT(LoadSessionKeys("", (kKeyB + "," + kKeyA).c_str()),
               IsOkAndHolds(ElementsAre(kKeyB, kKeyA)));
-  EXPECT_THAT(LoadSessionKeys("", "").status(),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("STACHE_SESSION_KEY")));
+  EXPECT_THAT(
+      LoadSessionKeys("", "").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("STACHE_SESSION_KEY")));
   EXPECT_THAT(LoadSessionKeys(WriteFile(""), nullptr).status(),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no session key")));
   EXPECT_THAT(LoadSessionKeys("", "too-short").status(),

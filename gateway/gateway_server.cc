@@ -17,9 +17,9 @@
 #include "gateway/http_server.h"
 #include "gateway/instance_identity.h"
 #include "gateway/metrics.h"
-#include "gateway/status_board.h"
 #include "gateway/rate_limiter.h"
 #include "gateway/session.h"
+#include "gateway/status_board.h"
 #include "server/admin_server.h"
 #include "server/grpc_channel.h"
 #include "server/grpc_server.h"
@@ -72,25 +72,26 @@ class GatewayParts {
         detector_probe(detector_channel),
         overlay_probe(overlay_channel),
         storage_probe(storage_channel),
-        board(DescribeInstance(config.ecs_metadata_uri, config.probe_timeout),
-              config.max_body_bytes,
-              {{.name = "detector",
-                .target = config.detector_address,
-                .health_service = "stache.detector.v1.DetectorService",
-                .probe = &detector_probe},
-               {.name = "overlay",
-                .target = config.overlay_address,
-                .health_service = "stache.overlay.v1.OverlayService",
-                .probe = &overlay_probe},
-               {.name = "storage",
-                .target = config.storage_address,
-                .health_service = "stache.storage.v1.StorageService",
-                .probe = &storage_probe}},
-              [config](const std::string& target, const std::string& address) {
-                return std::make_unique<BackendProbe>(
-                    BackendChannel(config, address, TargetHost(target)));
-              },
-              config.probe_timeout),
+        board(
+            DescribeInstance(config.ecs_metadata_uri, config.probe_timeout),
+            config.max_body_bytes,
+            {{.name = "detector",
+              .target = config.detector_address,
+              .health_service = "stache.detector.v1.DetectorService",
+              .probe = &detector_probe},
+             {.name = "overlay",
+              .target = config.overlay_address,
+              .health_service = "stache.overlay.v1.OverlayService",
+              .probe = &overlay_probe},
+             {.name = "storage",
+              .target = config.storage_address,
+              .health_service = "stache.storage.v1.StorageService",
+              .probe = &storage_probe}},
+            [config](const std::string& target, const std::string& address) {
+              return std::make_unique<BackendProbe>(
+                  BackendChannel(config, address, TargetHost(target)));
+            },
+            config.probe_timeout),
         sessions(std::move(session_signer)),
         upload_limiter(RateLimit{.tokens_per_minute = config.upload_rate_per_minute,
                                  .burst = config.upload_burst}) {}
@@ -137,27 +138,31 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
         "uploads the gateway accepts",
         config.max_body_bytes, config.max_image_bytes));
   }
-  if (config.drain_delay < absl::ZeroDuration() || config.drain_delay > config.grace_period) {
-    return absl::InvalidArgumentError("--drain_delay must be between 0 and --grace_period");
+  if (config.drain_delay < absl::ZeroDuration() ||
+      config.drain_delay > config.grace_period) {
+    return absl::InvalidArgumentError(
+        "--drain_delay must be between 0 and --grace_period");
   }
   if (config.backend_timeout <= absl::ZeroDuration() ||
       config.probe_timeout <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError("--backend_timeout and --probe_timeout must be positive");
+    return absl::InvalidArgumentError(
+        "--backend_timeout and --probe_timeout must be positive");
   }
-  for (const auto& [flag, value] : {std::pair{"--detector_address", &config.detector_address},
-                                    std::pair{"--overlay_address", &config.overlay_address},
-                                    std::pair{"--storage_address", &config.storage_address},
-                                    std::pair{"--storage_namespace",
-                                              &config.storage_namespace}}) {
-    if (value->empty()) return absl::InvalidArgumentError(absl::StrCat(flag, " is empty"));
+  for (const auto& [flag, value] :
+       {std::pair{"--detector_address", &config.detector_address},
+        std::pair{"--overlay_address", &config.overlay_address},
+        std::pair{"--storage_address", &config.storage_address},
+        std::pair{"--storage_namespace", &config.storage_namespace}}) {
+    if (value->empty())
+      return absl::InvalidArgumentError(absl::StrCat(flag, " is empty"));
   }
   if (config.storage_token.empty() && config.tls.cert_pem.empty()) {
     return absl::InvalidArgumentError(
         "the storage token is empty and there is no client certificate (--tls_cert) to "
         "authenticate with instead");
   }
-  if (config.storage_token == kDevelopmentStorageToken && !server::IsLoopbackHost(config.host) &&
-      !config.insecure_dev_auth) {
+  if (config.storage_token == kDevelopmentStorageToken &&
+      !server::IsLoopbackHost(config.host) && !config.insecure_dev_auth) {
     return absl::InvalidArgumentError(absl::StrCat(
         "the gateway listens on ", config.host,
         ", not loopback, so it will not use the published development storage token: set "
@@ -169,7 +174,8 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
         "--admin_port %d is not a TCP port (0..65535) or -1 (none)", config.admin_port));
   }
   if (!config.session_keys.empty()) {
-    if (absl::Status status = SessionSigner::Create(config.session_keys).status(); !status.ok())
+    if (absl::Status status = SessionSigner::Create(config.session_keys).status();
+        !status.ok())
       return status;
   }
   if (config.trusted_proxy_hops < 0 || config.trusted_proxy_hops > 16) {
@@ -179,8 +185,9 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
     return absl::InvalidArgumentError("--upload_rate must be 0 (no limit) or positive");
   }
   if (config.upload_rate_per_minute > 0) {
-    if (absl::Status status = ValidateRateLimit({.tokens_per_minute = config.upload_rate_per_minute,
-                                                 .burst = config.upload_burst});
+    if (absl::Status status =
+            ValidateRateLimit({.tokens_per_minute = config.upload_rate_per_minute,
+                               .burst = config.upload_burst});
         !status.ok()) {
       return status;
     }
@@ -218,8 +225,8 @@ absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
   return std::string(kDevelopmentStorageToken);
 }
 
-absl::StatusOr<std::vector<std::string>> LoadSessionKeys(const std::string& key_file,
-                                                         const char* keys_from_environment) {
+absl::StatusOr<std::vector<std::string>> LoadSessionKeys(
+    const std::string& key_file, const char* keys_from_environment) {
   if (!key_file.empty()) {
     std::ifstream in(key_file);
     if (!in.good()) {
@@ -245,7 +252,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   if (config.storage_token == kDevelopmentStorageToken) {
     server::LogWarning(
         config.insecure_dev_auth && !server::IsLoopbackHost(config.host)
-            ? "--insecure_dev_auth: sending the published development storage token from a "
+            ? "--insecure_dev_auth: sending the published development storage token from "
+              "a "
               "gateway other machines can reach; never do this in production"
             : "using the development storage token (loopback only); set "
               "STACHE_STORAGE_TOKEN or --storage_token_file outside a laptop");
@@ -255,33 +263,35 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   auto parts = std::make_unique<GatewayParts>(config, *std::move(session_signer));
   if (config.admin_port >= 0) {
     StatusBoard* board = &parts->board;
-    absl::StatusOr<std::unique_ptr<server::AdminServer>> admin = server::AdminServer::Start(
-        config.host, config.admin_port, &parts->metrics.registry(),
-        {{.path = "/v1/info",
-          .content_type = "application/json",
-          .render = [board] { return board->Info(server::RequestContext()).dump(); }}});
+    absl::StatusOr<std::unique_ptr<server::AdminServer>> admin =
+        server::AdminServer::Start(
+            config.host, config.admin_port, &parts->metrics.registry(),
+            {{.path = "/v1/info", .content_type = "application/json", .render = [board] {
+                return board->Info(server::RequestContext()).dump();
+              }}});
     if (!admin.ok()) return admin.status();
     parts->admin = *std::move(admin);
   }
   absl::StatusOr<IpNetworks> exempt = IpNetworks::Parse(config.rate_limit_exempt_cidrs);
   if (!exempt.ok()) return exempt.status();
-  absl::StatusOr<std::unique_ptr<HttpServer>> http = HttpServer::Start(
-      {.host = config.host,
-       .port = config.port,
-       .max_body_bytes = config.max_body_bytes,
-       .body_memory_bytes = config.http_body_memory_bytes,
-       .threads = config.http_threads,
-       .max_waiting_connections = config.http_max_waiting_connections,
-       .max_connections = config.http_max_connections,
-       .read_timeout = config.http_read_timeout,
-       .write_timeout = config.http_write_timeout,
-       .keep_alive_timeout = config.http_keep_alive_timeout},
-      &parts->gallery, &parts->board, &parts->metrics,
-      VisitorGuards{.sessions = &parts->sessions,
-                    .upload_limiter =
-                        config.upload_rate_per_minute > 0 ? &parts->upload_limiter : nullptr,
-                    .trusted_proxy_hops = config.trusted_proxy_hops,
-                    .rate_limit_exempt = *std::move(exempt)});
+  absl::StatusOr<std::unique_ptr<HttpServer>> http =
+      HttpServer::Start({.host = config.host,
+                         .port = config.port,
+                         .max_body_bytes = config.max_body_bytes,
+                         .body_memory_bytes = config.http_body_memory_bytes,
+                         .threads = config.http_threads,
+                         .max_waiting_connections = config.http_max_waiting_connections,
+                         .max_connections = config.http_max_connections,
+                         .read_timeout = config.http_read_timeout,
+                         .write_timeout = config.http_write_timeout,
+                         .keep_alive_timeout = config.http_keep_alive_timeout},
+                        &parts->gallery, &parts->board, &parts->metrics,
+                        VisitorGuards{.sessions = &parts->sessions,
+                                      .upload_limiter = config.upload_rate_per_minute > 0
+                                                            ? &parts->upload_limiter
+                                                            : nullptr,
+                                      .trusted_proxy_hops = config.trusted_proxy_hops,
+                                      .rate_limit_exempt = *std::move(exempt)});
   if (!http.ok()) return http.status();
   parts->http = *std::move(http);
   server::LogInfo("gateway backends", {{"detector", config.detector_address},
@@ -315,9 +325,9 @@ absl::Status RunGatewayServer(const GatewayConfig& config) {
   sigaddset(&signals, SIGINT);
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  server::LogInfo("shutting down", {{"signal", strsignal(signal_number)},
-                                    {"grace_period_seconds",
-                                     absl::ToDoubleSeconds(config.grace_period)}});
+  server::LogInfo("shutting down",
+                  {{"signal", strsignal(signal_number)},
+                   {"grace_period_seconds", absl::ToDoubleSeconds(config.grace_period)}});
   absl::Notification stopped;
   std::thread stopper([&] {
     (*gateway)->Shutdown(config.drain_delay);

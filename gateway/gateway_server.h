@@ -92,8 +92,8 @@ absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
 // The session keys (see ParseSessionKeys): from `key_file` when set, else
 // `keys_from_environment` (STACHE_SESSION_KEY) when set, else none (a random
 // key). Set but empty, or a key shorter than 32 bytes, is an error.
-absl::StatusOr<std::vector<std::string>> LoadSessionKeys(const std::string& key_file,
-                                                         const char* keys_from_environment);
+absl::StatusOr<std::vector<std::string>> LoadSessionKeys(
+    const std::string& key_file, const char* keys_from_environment);
 
 class GatewayParts;
 

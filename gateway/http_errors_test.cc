@@ -42,22 +42,25 @@ TEST(HttpErrorsTest, BodyCarriesHttpCodeGrpcNameAndMessage) {
 
 TEST(HttpErrorsTest, BodyCarriesTheStatusReason) {
   nlohmann::json body = ErrorBody(
-      400, server::WithReason(absl::InvalidArgumentError("no such style"), "UNKNOWN_STYLE"));
+      400,
+      server::WithReason(absl::InvalidArgumentError("no such style"), "UNKNOWN_STYLE"));
   EXPECT_EQ(body["error"]["reason"], "UNKNOWN_STYLE");
   EXPECT_EQ(body["error"]["status"], "INVALID_ARGUMENT");
 }
 
 TEST(HttpErrorsTest, BodiesNeverCarryAddressesUrlsOrInternalDetails) {
   const std::string unavailable = PublicErrorMessage(
-      503, absl::UnavailableError("detector Detect: failed to connect to all addresses; last "
-                                  "error: UNKNOWN: ipv4:127.0.0.1:50051: Connection refused "
-                                  "(via storage.internal:9000, /var/lib/stache/x)"));
+      503,
+      absl::UnavailableError("detector Detect: failed to connect to all addresses; last "
+                             "error: UNKNOWN: ipv4:127.0.0.1:50051: Connection refused "
+                             "(via storage.internal:9000, /var/lib/stache/x)"));
   EXPECT_NE(unavailable.find("detector Detect"), std::string::npos) << unavailable;
   for (const char* secret : {"127.0.0.1", "50051", "storage.internal", "/var/lib"}) {
     EXPECT_EQ(unavailable.find(secret), std::string::npos) << unavailable;
   }
   const std::string s3 = PublicErrorMessage(
-      404, absl::NotFoundError("GET https://bucket.s3.eu-west-1.amazonaws.com/k: NoSuchKey"));
+      404,
+      absl::NotFoundError("GET https://bucket.s3.eu-west-1.amazonaws.com/k: NoSuchKey"));
   EXPECT_EQ(s3.find("amazonaws"), std::string::npos) << s3;
   EXPECT_NE(s3.find("NoSuchKey"), std::string::npos) << s3;
   // Internal errors say only that one happened; the request id finds the log.

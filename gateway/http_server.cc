@@ -32,7 +32,8 @@ absl::Status ValidateHttpServerOptions(const HttpServerOptions& options) {
         "--http_max_waiting_connections must be between 0 and 65536");
   }
   if (options.max_connections < 1 || options.max_connections > 65536) {
-    return absl::InvalidArgumentError("--http_max_connections must be between 1 and 65536");
+    return absl::InvalidArgumentError(
+        "--http_max_connections must be between 1 and 65536");
   }
   if (options.read_timeout <= absl::ZeroDuration() ||
       options.write_timeout <= absl::ZeroDuration() ||

@@ -1,13 +1,14 @@
 // The HTTP adapter: the REST API (/v1/...), the web page, health and
-// readiness (metrics are on the admin port). Routes (gateway/internal/http_routes.h) only translate: HTTP
-// in, Gallery / StatusBoard calls, HTTP out; errors go through the one
+// readiness (metrics are on the admin port). Routes (gateway/internal/http_routes.h) only
+// translate: HTTP in, Gallery / StatusBoard calls, HTTP out; errors go through the one
 // gRPC-to-HTTP table in http_errors.h. The transport
 // (gateway/internal/http_transport.h, Boost.Beast) reads requests with
 // asynchronous I/O within hard limits and deadlines, so hostile or slow
 // clients hold no thread and bounded memory, and runs handlers on a small
 // pool of threads.
 //
-//   STACHE_ASSIGN_OR_RETURN(auto http, HttpServer::Start(options, &gallery, &board, &metrics,
+//   STACHE_ASSIGN_OR_RETURN(auto http, HttpServer::Start(options, &gallery, &board,
+//   &metrics,
 //                                                         {.sessions = &signer}));
 //   ...  // serve until told to stop
 //   http->Shutdown();  // in-flight requests finish
@@ -83,11 +84,9 @@ struct VisitorGuards {
 class HttpServer final {
  public:
   // Binds (failing fast when the port is taken) and starts serving.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
-                                                           Gallery* gallery,
-                                                           StatusBoard* board,
-                                                           GatewayMetrics* metrics,
-                                                           VisitorGuards guards = {});
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const HttpServerOptions& options, Gallery* gallery, StatusBoard* board,
+      GatewayMetrics* metrics, VisitorGuards guards = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

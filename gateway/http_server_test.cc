@@ -63,7 +63,8 @@ class HttpServerTest : public ::testing::Test {
     const std::string set_cookie = page->get_header_value("Set-Cookie");
     ASSERT_THAT(set_cookie, StartsWith("stache_session="));
     session_cookie_ = set_cookie.substr(0, set_cookie.find(';'));
-    client_->set_default_headers({{"Cookie", session_cookie_}, {"X-Stache-Client", "web"}});
+    client_->set_default_headers(
+        {{"Cookie", session_cookie_}, {"X-Stache-Client", "web"}});
   }
 
   // A GET of `path` carrying `cookie` and the page's header.
@@ -307,7 +308,8 @@ TEST_F(HttpServerTest, PublicInfoSaysVersionsAndCountsNothingInternal) {
     EXPECT_EQ(backend["health"], "SERVING");
     EXPECT_EQ(backend["version"], server::kVersion);
     EXPECT_EQ(backend["instances"], 1);
-    for (const char* internal : {"address", "target", "instance_id", "components", "error"}) {
+    for (const char* internal :
+         {"address", "target", "instance_id", "components", "error"}) {
       EXPECT_FALSE(backend.contains(internal)) << internal << " in " << backend.dump();
     }
   }
@@ -398,9 +400,10 @@ TEST_F(HttpServerTest, MetricsAreOnTheAdminPortOnlyAndCountRequestsByRouteAndSta
   EXPECT_THAT(metrics->body,
               HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"/v1/"
                         "images/{id}\",code=\"404\"} 1"));
-  EXPECT_THAT(metrics->body,
-              HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"unmatched\","
-                        "code=\"404\"} 1"));
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"unmatched\","
+                "code=\"404\"} 1"));
   EXPECT_THAT(metrics->body,
               HasSubstr("stache_gateway_http_request_duration_seconds_bucket{"
                         "method=\"POST\",route=\"/v1/images\",le=\"+Inf\"} 1"));
@@ -707,7 +710,8 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheCapWaitOutsideTheProcess) {
                                        absl::Seconds(5)));
   const auto fds_before = open_fds();
   RawConnection outside(gateway_->port());
-  ASSERT_TRUE(outside.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  ASSERT_TRUE(
+      outside.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   EXPECT_EQ(outside.ReadUntil("ok", absl::Milliseconds(500)), "");
   EXPECT_EQ(open_fds() - fds_before, 1)
       << "the gateway accepted a connection it has no room for";
@@ -814,8 +818,9 @@ TEST_F(HttpServerTest, TheCookieIsSecureOnlyBehindATrustedHttpsProxy) {
     httplib::Result page = client.Get("/", {{"X-Forwarded-Proto", proto}});
     return page ? page->get_header_value("Set-Cookie") : "";
   };
-  EXPECT_THAT(set_cookie_for("https"), AllOf(HasSubstr("HttpOnly"), HasSubstr("SameSite=Lax"),
-                                             Not(HasSubstr("Secure"))))
+  EXPECT_THAT(
+      set_cookie_for("https"),
+      AllOf(HasSubstr("HttpOnly"), HasSubstr("SameSite=Lax"), Not(HasSubstr("Secure"))))
       << "no trusted proxy: anyone can send X-Forwarded-Proto";
   GatewayConfig config = backends_.GatewayConfigForTest();
   config.trusted_proxy_hops = 1;
@@ -828,7 +833,7 @@ TEST_F(HttpServerTest, ProbesAndImagesSetNoCookie) {
   const std::string id = UploadOne()["id"];
   httplib::Client stranger("127.0.0.1", gateway_->port());
   for (const std::string& path : {std::string("/healthz"), std::string("/readyz"),
-                                 "/v1/images/" + id + "/result"}) {
+                                  "/v1/images/" + id + "/result"}) {
     httplib::Result response = stranger.Get(path);
     ASSERT_TRUE(response) << path;
     EXPECT_FALSE(response->has_header("Set-Cookie")) << path;

@@ -44,9 +44,11 @@ absl::StatusOr<detector::v1::Face> FaceFromJson(json face_json) {
   detector::v1::Face face;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  auto status = google::protobuf::util::JsonStringToMessage(face_json.dump(), &face, options);
+  auto status =
+      google::protobuf::util::JsonStringToMessage(face_json.dump(), &face, options);
   if (!status.ok()) {
-    return absl::DataLossError(absl::StrCat("stored face is not a Face: ", status.ToString()));
+    return absl::DataLossError(
+        absl::StrCat("stored face is not a Face: ", status.ToString()));
   }
   return face;
 }
@@ -54,8 +56,12 @@ absl::StatusOr<detector::v1::Face> FaceFromJson(json face_json) {
 }  // namespace
 
 std::string ImageUrl(absl::string_view id) { return absl::StrCat("/v1/images/", id); }
-std::string OriginalUrl(absl::string_view id) { return absl::StrCat(ImageUrl(id), "/original"); }
-std::string ResultUrl(absl::string_view id) { return absl::StrCat(ImageUrl(id), "/result"); }
+std::string OriginalUrl(absl::string_view id) {
+  return absl::StrCat(ImageUrl(id), "/original");
+}
+std::string ResultUrl(absl::string_view id) {
+  return absl::StrCat(ImageUrl(id), "/result");
+}
 
 std::string FormatTimestamp(absl::Time time) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
@@ -64,8 +70,10 @@ std::string FormatTimestamp(absl::Time time) {
 absl::StatusOr<absl::Time> ParseTimestamp(absl::string_view text) {
   absl::Time time;
   std::string error;
-  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", text, absl::UTCTimeZone(), &time, &error)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad timestamp '", text, "': ", error));
+  if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", text, absl::UTCTimeZone(), &time,
+                       &error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad timestamp '", text, "': ", error));
   }
   return time;
 }
@@ -73,8 +81,8 @@ absl::StatusOr<absl::Time> ParseTimestamp(absl::string_view text) {
 json ImageRecordToJson(const ImageRecord& record) {
   json faces = json::array();
   for (size_t i = 0; i < record.faces.size(); ++i) {
-    faces.push_back(FaceToJson(record.faces[i],
-                               i < record.face_styles.size() ? record.face_styles[i] : ""));
+    faces.push_back(FaceToJson(
+        record.faces[i], i < record.face_styles.size() ? record.face_styles[i] : ""));
   }
   return {{"id", record.id},
           {"created_at", FormatTimestamp(record.created_at)},
@@ -111,14 +119,16 @@ absl::StatusOr<ImageRecord> ImageRecordFromJson(const json& record_json) {
       record.face_styles.push_back(face_json.value("style", ""));
     }
     const json& timings = record_json.at("timings_ms");
-    record.timings = StepTimings{.store_original_ms = timings.at("store_original").get<double>(),
-                                 .detect_ms = timings.at("detect").get<double>(),
-                                 .apply_ms = timings.at("apply").get<double>(),
-                                 .store_result_ms = timings.at("store_result").get<double>(),
-                                 .total_ms = timings.at("total").get<double>()};
+    record.timings =
+        StepTimings{.store_original_ms = timings.at("store_original").get<double>(),
+                    .detect_ms = timings.at("detect").get<double>(),
+                    .apply_ms = timings.at("apply").get<double>(),
+                    .store_result_ms = timings.at("store_result").get<double>(),
+                    .total_ms = timings.at("total").get<double>()};
     return record;
   } catch (const json::exception& e) {
-    return absl::DataLossError(absl::StrCat("stored image record is malformed: ", e.what()));
+    return absl::DataLossError(
+        absl::StrCat("stored image record is malformed: ", e.what()));
   }
 }
 

@@ -17,10 +17,16 @@ ImageRecord SampleRecord() {
   record.id = "0123456789abcdef01234567";
   record.created_at = absl::FromUnixMillis(1'780'000'000'123);
   record.style = "handlebar";
-  record.original = {.content_type = "image/jpeg", .size_bytes = 1000, .sha256_hex = "aa",
-                     .width_px = 512, .height_px = 600};
-  record.result = {.content_type = "image/jpeg", .size_bytes = 1100, .sha256_hex = "bb",
-                   .width_px = 512, .height_px = 600};
+  record.original = {.content_type = "image/jpeg",
+                     .size_bytes = 1000,
+                     .sha256_hex = "aa",
+                     .width_px = 512,
+                     .height_px = 600};
+  record.result = {.content_type = "image/jpeg",
+                   .size_bytes = 1100,
+                   .sha256_hex = "bb",
+                   .width_px = 512,
+                   .height_px = 600};
   detector::v1::Face face;
   face.mutable_bounding_box()->set_x_px(10);
   face.mutable_bounding_box()->set_width_px(100.5f);
@@ -29,8 +35,11 @@ ImageRecord SampleRecord() {
   face.set_landmark_source(detector::v1::LANDMARK_SOURCE_SHAPE_PREDICTOR_68);
   record.faces.push_back(face);
   record.face_styles.push_back("handlebar");
-  record.timings = {.store_original_ms = 1, .detect_ms = 2, .apply_ms = 3,
-                    .store_result_ms = 4, .total_ms = 9};
+  record.timings = {.store_original_ms = 1,
+                    .detect_ms = 2,
+                    .apply_ms = 3,
+                    .store_result_ms = 4,
+                    .total_ms = 9};
   return record;
 }
 
@@ -57,7 +66,8 @@ TEST(ImageRecordTest, RoundTripsThroughJson) {
   ASSERT_THAT(again, IsOk());
   EXPECT_EQ(ImageRecordToJson(*again), ImageRecordToJson(record));
   EXPECT_EQ(again->created_at, record.created_at);
-  EXPECT_EQ(again->faces[0].landmark_source(), detector::v1::LANDMARK_SOURCE_SHAPE_PREDICTOR_68);
+  EXPECT_EQ(again->faces[0].landmark_source(),
+            detector::v1::LANDMARK_SOURCE_SHAPE_PREDICTOR_68);
 }
 
 TEST(ImageRecordTest, MalformedStoredJsonIsDataLoss) {
@@ -65,14 +75,16 @@ TEST(ImageRecordTest, MalformedStoredJsonIsDataLoss) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("malformed")));
   nlohmann::json bad_face = ImageRecordToJson(SampleRecord());
   bad_face["faces"][0]["confidence"] = "very";
-  EXPECT_THAT(ImageRecordFromJson(bad_face), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("Face")));
+  EXPECT_THAT(ImageRecordFromJson(bad_face),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("Face")));
 }
 
 TEST(ImageRecordTest, SummaryComesBackFromStorageLabels) {
   const ImageRecord record = SampleRecord();
   storage::v1::ObjectInfo object;
   object.set_key("records/0123456789abcdef01234567.json");
-  for (const auto& [key, value] : SummaryLabels(record)) (*object.mutable_labels())[key] = value;
+  for (const auto& [key, value] : SummaryLabels(record))
+    (*object.mutable_labels())[key] = value;
   EXPECT_LE(object.labels().size(), 16);
   absl::StatusOr<ImageSummary> summary = SummaryFromObject(object);
   ASSERT_THAT(summary, IsOk());
@@ -85,14 +97,17 @@ TEST(ImageRecordTest, SummaryComesBackFromStorageLabels) {
   EXPECT_EQ(json["face_count"], 1);
 
   object.mutable_labels()->erase("created_at");
-  EXPECT_THAT(SummaryFromObject(object), StatusIs(absl::StatusCode::kDataLoss, HasSubstr("labels")));
+  EXPECT_THAT(SummaryFromObject(object),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("labels")));
 }
 
 TEST(ImageRecordTest, TimestampsAreRfc3339Utc) {
   absl::Time time = absl::FromUnixMillis(1'700'000'000'007);
   EXPECT_EQ(FormatTimestamp(time), "2023-11-14T22:13:20.007Z");
-  EXPECT_THAT(ParseTimestamp("2023-11-14T22:13:20.007Z"), stache::testing::IsOkAndHolds(time));
-  EXPECT_THAT(ParseTimestamp("yesterday"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("timestamp")));
+  EXPECT_THAT(ParseTimestamp("2023-11-14T22:13:20.007Z"),
+              stache::testing::IsOkAndHolds(time));
+  EXPECT_THAT(ParseTimestamp("yesterday"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("timestamp")));
 }
 
 }  // namespace

@@ -37,7 +37,8 @@ absl::StatusOr<InstanceIdentity> ReadEcsTaskIdentity(const std::string& metadata
   httplib::Result response = client.Get(absl::StrCat(path, "/task"));
   if (!response) {
     return absl::UnavailableError(absl::StrCat("ECS task metadata at ", metadata_uri,
-                                               ": ", httplib::to_string(response.error())));
+                                               ": ",
+                                               httplib::to_string(response.error())));
   }
   if (response->status != 200) {
     return absl::UnavailableError(absl::StrCat("ECS task metadata at ", metadata_uri,
@@ -64,7 +65,8 @@ InstanceIdentity HostIdentity() {
                           .source = "hostname"};
 }
 
-InstanceIdentity DescribeInstance(const std::string& ecs_metadata_uri, absl::Duration timeout) {
+InstanceIdentity DescribeInstance(const std::string& ecs_metadata_uri,
+                                  absl::Duration timeout) {
   if (ecs_metadata_uri.empty()) return HostIdentity();
   absl::StatusOr<InstanceIdentity> ecs = ReadEcsTaskIdentity(ecs_metadata_uri, timeout);
   if (ecs.ok()) return *std::move(ecs);

@@ -35,7 +35,8 @@ InstanceIdentity HostIdentity();
 
 // ReadEcsTaskIdentity when `ecs_metadata_uri` is set, else (or when it
 // fails, with a warning in the log) HostIdentity.
-InstanceIdentity DescribeInstance(const std::string& ecs_metadata_uri, absl::Duration timeout);
+InstanceIdentity DescribeInstance(const std::string& ecs_metadata_uri,
+                                  absl::Duration timeout);
 
 }  // namespace stache::gateway
 

@@ -12,14 +12,16 @@
 #include "server/tls_flags.h"
 
 ABSL_FLAG(int, port, 8000, "HTTP port to listen on.");
-ABSL_FLAG(int, admin_port, 9090,
-          "Port of the operators' HTTP server (on --host): /metrics and /v1/info with every "
-          "backend's address. -1 turns it off.");
-ABSL_FLAG(std::string, session_key_file, "",
-          "File of session cookie signing keys, one a line, each at least 32 bytes: the "
-          "first signs, all verify (rotate by adding a new first line; remove the old one "
-          "later). Without it the keys come from $STACHE_SESSION_KEY (comma or newline "
-          "separated), else a random key per process (sessions end on restart).");
+ABSL_FLAG(
+    int, admin_port, 9090,
+    "Port of the operators' HTTP server (on --host): /metrics and /v1/info with every "
+    "backend's address. -1 turns it off.");
+ABSL_FLAG(
+    std::string, session_key_file, "",
+    "File of session cookie signing keys, one a line, each at least 32 bytes: the "
+    "first signs, all verify (rotate by adding a new first line; remove the old one "
+    "later). Without it the keys come from $STACHE_SESSION_KEY (comma or newline "
+    "separated), else a random key per process (sessions end on restart).");
 ABSL_FLAG(int, trusted_proxy_hops, 0,
           "Proxies in front of the gateway (a load balancer is 1) whose X-Forwarded-For "
           "and X-Forwarded-Proto are believed: the client is the Nth address from the "
@@ -27,7 +29,8 @@ ABSL_FLAG(int, trusted_proxy_hops, 0,
 ABSL_FLAG(double, upload_rate, 30,
           "Uploads per minute per client address (token bucket); beyond it 429 with "
           "Retry-After. 0 turns the limit off. Loopback clients are exempt.");
-ABSL_FLAG(int, upload_burst, 10, "Uploads a client may make at once before --upload_rate applies.");
+ABSL_FLAG(int, upload_burst, 10,
+          "Uploads a client may make at once before --upload_rate applies.");
 ABSL_FLAG(std::vector<std::string>, rate_limit_exempt_cidrs, {},
           "Comma-separated networks (e.g. 172.16.0.0/12) whose clients the upload limit "
           "never applies to, besides loopback.");
@@ -41,10 +44,11 @@ ABSL_FLAG(int64_t, max_body_bytes, 20'000'000,
           "Largest upload accepted, in bytes; larger ones get 413 before they are read.");
 ABSL_FLAG(std::string, storage_namespace, "gateway",
           "Storage namespace holding the uploads and results.");
-ABSL_FLAG(std::string, storage_token_file, "",
-          "File whose first line is the storage bearer token. Without it the token comes "
-          "from $STACHE_STORAGE_TOKEN, else the development token, which is used only when "
-          "--host is loopback (or with --insecure_dev_auth).");
+ABSL_FLAG(
+    std::string, storage_token_file, "",
+    "File whose first line is the storage bearer token. Without it the token comes "
+    "from $STACHE_STORAGE_TOKEN, else the development token, which is used only when "
+    "--host is loopback (or with --insecure_dev_auth).");
 ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
           "Deadline of each call to the detector, overlay and storage.");
 ABSL_FLAG(absl::Duration, probe_timeout, absl::Seconds(2),
@@ -83,8 +87,9 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::string> token = stache::gateway::LoadStorageToken(
       absl::GetFlag(FLAGS_storage_token_file), std::getenv("STACHE_STORAGE_TOKEN"),
       tls.ok() && !tls->cert_pem.empty());
-  absl::StatusOr<std::vector<std::string>> session_keys = stache::gateway::LoadSessionKeys(
-      absl::GetFlag(FLAGS_session_key_file), std::getenv("STACHE_SESSION_KEY"));
+  absl::StatusOr<std::vector<std::string>> session_keys =
+      stache::gateway::LoadSessionKeys(absl::GetFlag(FLAGS_session_key_file),
+                                       std::getenv("STACHE_SESSION_KEY"));
   const char* ecs_metadata_uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4");
   stache::gateway::GatewayConfig config{
       .host = absl::GetFlag(FLAGS_host),

@@ -39,9 +39,9 @@ absl::Status CheckMayDelete(const StoredOwnership& stored,
   // Both are checked whatever the first says, so timing tells nothing.
   const bool owner = !credentials.owner_id.empty() &&
                      SameDigest(stored.owner_digest, OwnerDigest(credentials.owner_id));
-  const bool token = !credentials.delete_token.empty() &&
-                     SameDigest(stored.delete_token_sha256,
-                                DeleteTokenDigest(credentials.delete_token));
+  const bool token =
+      !credentials.delete_token.empty() &&
+      SameDigest(stored.delete_token_sha256, DeleteTokenDigest(credentials.delete_token));
   if (owner || token) return absl::OkStatus();
   if (!credentials.delete_token.empty()) {
     return absl::PermissionDeniedError("the delete token is not this photo's");
@@ -61,7 +61,8 @@ void AddOwnershipLabels(const StoredOwnership& stored,
 
 StoredOwnership OwnershipFromLabels(const std::map<std::string, std::string>& labels) {
   StoredOwnership stored;
-  if (auto it = labels.find(kOwnerLabel); it != labels.end()) stored.owner_digest = it->second;
+  if (auto it = labels.find(kOwnerLabel); it != labels.end())
+    stored.owner_digest = it->second;
   if (auto it = labels.find(kDeleteTokenLabel); it != labels.end()) {
     stored.delete_token_sha256 = it->second;
   }

@@ -3,8 +3,8 @@
 // upload's answer. Storage keeps only digests of both, so reading storage
 // grants nothing. No HTTP here.
 //
-//   UploadOwnership owned = NewUploadOwnership(session.owner_id);  // owned.delete_token once
-//   STACHE_RETURN_IF_ERROR(CheckMayDelete(owned.stored, {.owner_id = caller}));
+//   UploadOwnership owned = NewUploadOwnership(session.owner_id);  // owned.delete_token
+//   once STACHE_RETURN_IF_ERROR(CheckMayDelete(owned.stored, {.owner_id = caller}));
 #ifndef STACHE_GATEWAY_OWNERSHIP_H_
 #define STACHE_GATEWAY_OWNERSHIP_H_
 
@@ -48,10 +48,12 @@ std::string DeleteTokenDigest(absl::string_view token);
 // OK when the credentials name the owner or carry the token (compared in
 // constant time); PERMISSION_DENIED otherwise, with a message saying what
 // would be accepted.
-absl::Status CheckMayDelete(const StoredOwnership& stored, const DeleteCredentials& credentials);
+absl::Status CheckMayDelete(const StoredOwnership& stored,
+                            const DeleteCredentials& credentials);
 
 // The labels that carry StoredOwnership, and back.
-void AddOwnershipLabels(const StoredOwnership& stored, std::map<std::string, std::string>& labels);
+void AddOwnershipLabels(const StoredOwnership& stored,
+                        std::map<std::string, std::string>& labels);
 StoredOwnership OwnershipFromLabels(const std::map<std::string, std::string>& labels);
 
 }  // namespace stache::gateway

@@ -23,18 +23,24 @@ TEST(OwnershipTest, TheOwnerAndTheTokenMayDeleteNobodyElse) {
   const UploadOwnership upload = NewUploadOwnership(kOwner);
   EXPECT_EQ(upload.delete_token.size(), 64u) << "256 bits";
   EXPECT_THAT(CheckMayDelete(upload.stored, {.owner_id = kOwner}), IsOk());
-  EXPECT_THAT(CheckMayDelete(upload.stored, {.delete_token = upload.delete_token}), IsOk());
-  EXPECT_THAT(CheckMayDelete(upload.stored, {.owner_id = kOther, .delete_token = upload.delete_token}),
+  EXPECT_THAT(CheckMayDelete(upload.stored, {.delete_token = upload.delete_token}),
+              IsOk());
+  EXPECT_THAT(CheckMayDelete(upload.stored,
+                             {.owner_id = kOther, .delete_token = upload.delete_token}),
               IsOk());
   EXPECT_THAT(CheckMayDelete(upload.stored, {}),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("Bearer")));
   EXPECT_THAT(CheckMayDelete(upload.stored, {.owner_id = kOther}),
               StatusIs(absl::StatusCode::kPermissionDenied, ::testing::_));
-  EXPECT_THAT(CheckMayDelete(upload.stored, {.delete_token = NewUploadOwnership(kOwner).delete_token}),
+  EXPECT_THAT(CheckMayDelete(upload.stored,
+                             {.delete_token = NewUploadOwnership(kOwner).delete_token}),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("token")));
   // The digest itself is not the token.
-  EXPECT_FALSE(CheckMayDelete(upload.stored, {.delete_token = upload.stored.delete_token_sha256}).ok());
-  EXPECT_FALSE(CheckMayDelete(upload.stored, {.owner_id = upload.stored.owner_digest}).ok());
+  EXPECT_FALSE(
+      CheckMayDelete(upload.stored, {.delete_token = upload.stored.delete_token_sha256})
+          .ok());
+  EXPECT_FALSE(
+      CheckMayDelete(upload.stored, {.owner_id = upload.stored.owner_digest}).ok());
 }
 
 TEST(OwnershipTest, StorageHoldsDigestsOnly) {
@@ -53,7 +59,8 @@ TEST(OwnershipTest, StorageHoldsDigestsOnly) {
 TEST(OwnershipTest, AnUploadWithoutOwnerIsDeletableByItsTokenOnly) {
   const UploadOwnership anonymous = NewUploadOwnership("");
   EXPECT_TRUE(anonymous.stored.owner_digest.empty());
-  EXPECT_THAT(CheckMayDelete(anonymous.stored, {.delete_token = anonymous.delete_token}), IsOk());
+  EXPECT_THAT(CheckMayDelete(anonymous.stored, {.delete_token = anonymous.delete_token}),
+              IsOk());
   EXPECT_FALSE(CheckMayDelete(anonymous.stored, {.owner_id = kOwner}).ok());
 }
 

@@ -11,7 +11,8 @@ absl::Status ValidateRateLimit(const RateLimit& limit) {
         "--upload_rate must be positive and --upload_burst between 1 and 1000000");
   }
   if (limit.max_clients < 1) {
-    return absl::InvalidArgumentError("the rate limiter must remember at least one client");
+    return absl::InvalidArgumentError(
+        "the rate limiter must remember at least one client");
   }
   return absl::OkStatus();
 }

@@ -75,10 +75,10 @@ absl::StatusOr<std::vector<std::string>> ParseSessionKeys(absl::string_view text
     key = absl::StripAsciiWhitespace(key);
     if (key.empty()) continue;
     if (key.size() < kMinSessionKeyBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "session key ", keys.size() + 1, " of ", source, " is ", key.size(),
-          " bytes; each must be at least ", kMinSessionKeyBytes,
-          " (e.g. `openssl rand -hex 32`)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("session key ", keys.size() + 1, " of ", source, " is ",
+                       key.size(), " bytes; each must be at least ", kMinSessionKeyBytes,
+                       " (e.g. `openssl rand -hex 32`)"));
     }
     keys.emplace_back(key);
   }
@@ -93,8 +93,8 @@ absl::StatusOr<SessionSigner> SessionSigner::Create(std::vector<std::string> key
   if (keys.empty()) return absl::InvalidArgumentError("no session signing key");
   for (const std::string& key : keys) {
     if (key.size() < kMinSessionKeyBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "a session key is shorter than ", kMinSessionKeyBytes, " bytes"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("a session key is shorter than ", kMinSessionKeyBytes, " bytes"));
     }
   }
   if (max_age <= absl::ZeroDuration()) {
@@ -116,13 +116,13 @@ std::string SessionSigner::Sign(const Session& session) const {
   const std::string payload =
       absl::StrCat(session.owner_id, ".", absl::ToUnixSeconds(session.issued_at));
   const Mac mac = ComputeMac(keys_.front(), payload);
-  return absl::StrCat(
-      payload, ".",
-      absl::WebSafeBase64Escape(
-          absl::string_view(reinterpret_cast<const char*>(mac.data()), mac.size())));
+  return absl::StrCat(payload, ".",
+                      absl::WebSafeBase64Escape(absl::string_view(
+                          reinterpret_cast<const char*>(mac.data()), mac.size())));
 }
 
-absl::StatusOr<Session> SessionSigner::Verify(absl::string_view value, absl::Time now) const {
+absl::StatusOr<Session> SessionSigner::Verify(absl::string_view value,
+                                              absl::Time now) const {
   std::vector<absl::string_view> parts = absl::StrSplit(value, '.');
   if (parts.size() != 3) return Rejected("is malformed");
   const absl::string_view owner = parts[0];

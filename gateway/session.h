@@ -44,8 +44,8 @@ absl::StatusOr<std::vector<std::string>> ParseSessionKeys(absl::string_view text
 class SessionSigner final {
  public:
   // `keys[0]` signs, all verify. INVALID_ARGUMENT when empty or one is short.
-  static absl::StatusOr<SessionSigner> Create(std::vector<std::string> keys,
-                                              absl::Duration max_age = kDefaultSessionMaxAge);
+  static absl::StatusOr<SessionSigner> Create(
+      std::vector<std::string> keys, absl::Duration max_age = kDefaultSessionMaxAge);
   // One random key: sessions end with the process and are not shared
   // between replicas.
   static SessionSigner WithRandomKey(absl::Duration max_age = kDefaultSessionMaxAge);

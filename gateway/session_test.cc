@@ -60,10 +60,11 @@ TEST(SessionTest, AnyChangeToTheCookieIsRefused) {
 
 TEST(SessionTest, MalformedValuesAreRefused) {
   SessionSigner signer = Signer({kKeyA});
-  for (const std::string& value : std::vector<std::string>{"", ".", "..", "abc", "a.b.c", "a.b.c.d", std::string(1000, 'x'),
-        "0123456789abcdef0123456789abcdef.1800000000.",
-        "0123456789ABCDEF0123456789ABCDEF.1800000000.AAAA",
-        "0123456789abcdef0123456789abcdef.notanumber.AAAA"}) {
+  for (const std::string& value : std::vector<std::string>{
+           "", ".", "..", "abc", "a.b.c", "a.b.c.d", std::string(1000, 'x'),
+           "0123456789abcdef0123456789abcdef.1800000000.",
+           "0123456789ABCDEF0123456789ABCDEF.1800000000.AAAA",
+           "0123456789abcdef0123456789abcdef.notanumber.AAAA"}) {
     EXPECT_THAT(signer.Verify(value, kNow).status(),
                 StatusIs(absl::StatusCode::kUnauthenticated, ::testing::_))
         << value;

@@ -28,8 +28,8 @@ json InfoToJson(const info::v1::GetInfoResponse& info) {
                           {"kind", component.kind()},
                           {"detail", component.detail()}});
   }
-  const absl::Time start =
-      absl::FromUnixSeconds(info.start_time().seconds()) + absl::Nanoseconds(info.start_time().nanos());
+  const absl::Time start = absl::FromUnixSeconds(info.start_time().seconds()) +
+                           absl::Nanoseconds(info.start_time().nanos());
   return {{"service_name", info.service_name()},
           {"version", info.version()},
           {"build_id", info.build_id()},
@@ -64,7 +64,8 @@ std::shared_ptr<BackendProbe> StatusBoard::ProbeFor(const BackendTarget& backend
   return probe;
 }
 
-json StatusBoard::DescribeAddress(const BackendTarget& backend, const std::string& address,
+json StatusBoard::DescribeAddress(const BackendTarget& backend,
+                                  const std::string& address,
                                   const server::RequestContext& trace) {
   std::shared_ptr<BackendProbe> probe = ProbeFor(backend, address);
   const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
@@ -88,10 +89,10 @@ json StatusBoard::Info(const server::RequestContext& trace) {
     addresses.push_back(ResolveTargetAddresses(backend.target));
     answers.emplace_back();
     for (const std::string& address : addresses.back()) {
-      answers.back().push_back(std::async(std::launch::async, [this, &backend, address,
-                                                               &trace] {
-        return DescribeAddress(backend, address, trace);
-      }));
+      answers.back().push_back(
+          std::async(std::launch::async, [this, &backend, address, &trace] {
+            return DescribeAddress(backend, address, trace);
+          }));
     }
   }
   json backends = json::array();
@@ -138,7 +139,8 @@ json StatusBoard::PublicInfo(const server::RequestContext& trace) {
 json PublicInfoFrom(const json& info) {
   const json& gateway = info.value("gateway", json::object());
   json public_gateway = json::object();
-  for (const char* field : {"service_name", "version", "build_id", "health", "max_body_bytes"}) {
+  for (const char* field :
+       {"service_name", "version", "build_id", "health", "max_body_bytes"}) {
     if (gateway.contains(field)) public_gateway[field] = gateway[field];
   }
   json backends = json::array();
@@ -154,7 +156,9 @@ json PublicInfoFrom(const json& info) {
     }
     auto [it, added] = entries.emplace(key, backends.size());
     if (added) {
-      json entry = {{"name", key[0]}, {"service_name", key[0]}, {"health", key[3]},
+      json entry = {{"name", key[0]},
+                    {"service_name", key[0]},
+                    {"health", key[3]},
                     {"instances", 0}};
       if (answered) {
         entry["version"] = key[1];
@@ -162,7 +166,9 @@ json PublicInfoFrom(const json& info) {
       }
       backends.push_back(std::move(entry));
     }
-    if (answered) backends[it->second]["instances"] = backends[it->second]["instances"].get<int>() + 1;
+    if (answered)
+      backends[it->second]["instances"] =
+          backends[it->second]["instances"].get<int>() + 1;
   }
   return {{"gateway", std::move(public_gateway)}, {"backends", std::move(backends)}};
 }
@@ -179,8 +185,8 @@ Readiness StatusBoard::CheckReadiness(const server::RequestContext& trace) {
     checks.push_back(std::async(std::launch::async, [&backend, &call] {
       return backend.probe->CheckHealth(call, backend.health_service);
     }));
-    calls.push_back(std::async(std::launch::async,
-                               [&backend, &call] { return backend.probe->GetInfo(call); }));
+    calls.push_back(std::async(
+        std::launch::async, [&backend, &call] { return backend.probe->GetInfo(call); }));
   }
   Readiness readiness{.ready = true, .backends = json::object()};
   for (size_t i = 0; i < backends_.size(); ++i) {

@@ -46,8 +46,8 @@ struct BackendTarget {
 // Makes a probe talking to one resolved address ("10.0.1.7:50051") of a
 // backend's `target` ("dns:///detector:50051"): over TLS the address is not
 // the name the backend's certificate carries, the target's host is.
-using ProbeFactory = std::function<std::unique_ptr<BackendProbe>(const std::string& target,
-                                                                 const std::string& address)>;
+using ProbeFactory = std::function<std::unique_ptr<BackendProbe>(
+    const std::string& target, const std::string& address)>;
 
 struct Readiness {
   bool ready = false;

@@ -8,13 +8,13 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "gateway/instance_identity.h"
 #include "absl/synchronization/notification.h"
+#include "gateway/instance_identity.h"
 #include "gateway/testing/fake_backends.h"
 #include "server/build_info.h"
+#include "server/grpc_channel.h"
 #include "server/grpc_server.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
-#include "server/grpc_channel.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 
@@ -46,14 +46,16 @@ class StatusBoardTest : public ::testing::Test {
     detector_probe_ = ProbeTo(detector_target);
     storage_probe_ = ProbeTo(backends_.storage_address());
     return std::make_unique<StatusBoard>(
-        InstanceIdentity{.instance_id = "gw-1/42", .availability_zone = "eu-west-1a",
-                         .source = "ecs"},
+        InstanceIdentity{
+            .instance_id = "gw-1/42", .availability_zone = "eu-west-1a", .source = "ecs"},
         /*max_body_bytes=*/1234,
         std::vector<BackendTarget>{
-            {.name = "detector", .target = detector_target,
+            {.name = "detector",
+             .target = detector_target,
              .health_service = "stache.detector.v1.DetectorService",
              .probe = detector_probe_.get()},
-            {.name = "storage", .target = backends_.storage_address(),
+            {.name = "storage",
+             .target = backends_.storage_address(),
              .health_service = "stache.storage.v1.StorageService",
              .probe = storage_probe_.get()}},
         ProbeToAddress, absl::Seconds(1));
@@ -85,8 +87,8 @@ TEST_F(StatusBoardTest, InfoNamesTheGatewayAndEachBackendInstance) {
 TEST_F(StatusBoardTest, AskEveryAddressANameResolvesToAndListsEachProcessOnce) {
   // "localhost" resolves to 127.0.0.1 (where the fake listens) and usually
   // ::1 (where nothing does): one instance, and no noise about ::1.
-  const std::string port = backends_.detector_address().substr(
-      backends_.detector_address().rfind(':') + 1);
+  const std::string port =
+      backends_.detector_address().substr(backends_.detector_address().rfind(':') + 1);
   auto board = MakeBoard("localhost:" + port);
   json info = board->Info({});
   const json& backends = info["backends"];
@@ -118,7 +120,8 @@ TEST_F(StatusBoardTest, ReadyOnlyWhenEveryBackendServes) {
   backends_.StopDetector();
   Readiness not_ready = board->CheckReadiness({});
   EXPECT_FALSE(not_ready.ready);
-  EXPECT_THAT(not_ready.backends["detector"].get<std::string>(), HasSubstr("UNAVAILABLE"));
+  EXPECT_THAT(not_ready.backends["detector"].get<std::string>(),
+              HasSubstr("UNAVAILABLE"));
   EXPECT_EQ(not_ready.backends["storage"], "SERVING");
 }
 
@@ -141,13 +144,15 @@ TEST_F(StatusBoardTest, ABackendThatRefusesWorkIsNotReady) {
   BlockingDetector blocking;
   auto busy = server::GrpcServer::Start(
       {.host = "127.0.0.1", .port = 0, .max_concurrent_calls = 1},
-      {.service_name = "detector", .service_names = {"stache.detector.v1.DetectorService"}},
+      {.service_name = "detector",
+       .service_names = {"stache.detector.v1.DetectorService"}},
       {&blocking});
   ASSERT_THAT(busy, IsOk());
   const std::string address = absl::StrCat("127.0.0.1:", (*busy)->port());
   auto board = MakeBoard(address);
   ASSERT_TRUE(board->CheckReadiness({}).ready);
-  auto stub = detector::v1::DetectorService::NewStub(server::MakeChannel(address, 1'000'000));
+  auto stub =
+      detector::v1::DetectorService::NewStub(server::MakeChannel(address, 1'000'000));
   std::thread holder([&] {
     grpc::ClientContext context;
     detector::v1::DetectResponse response;
@@ -208,10 +213,10 @@ TEST(StatusBoardProbeTest, TheFactoryIsGivenTheTargetOfEachAddress) {
 class FakeEcsMetadata final {
  public:
   explicit FakeEcsMetadata(std::string task_json) {
-    server_.Get("/v4/container-1/task", [task_json](const httplib::Request&,
-                                                    httplib::Response& response) {
-      response.set_content(task_json, "application/json");
-    });
+    server_.Get("/v4/container-1/task",
+                [task_json](const httplib::Request&, httplib::Response& response) {
+                  response.set_content(task_json, "application/json");
+                });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     stache::testing::WaitFor([this] { return server_.is_running(); }, absl::Seconds(5));
@@ -220,7 +225,9 @@ class FakeEcsMetadata final {
     server_.stop();
     thread_.join();
   }
-  std::string uri() const { return absl::StrCat("http://127.0.0.1:", port_, "/v4/container-1"); }
+  std::string uri() const {
+    return absl::StrCat("http://127.0.0.1:", port_, "/v4/container-1");
+  }
 
  private:
   httplib::Server server_;
@@ -246,7 +253,8 @@ TEST(PublicInfoTest, CountsInstancesPerVersionAndDropsEverythingInternal) {
        "health": "UNAVAILABLE", "error": "UNAVAILABLE: connect to 10.0.2.1:50053 failed"}
     ]})");
   const json info = PublicInfoFrom(full);
-  EXPECT_EQ(info["gateway"], json::parse(R"({"service_name": "gateway", "version": "0.2.0",
+  EXPECT_EQ(info["gateway"],
+            json::parse(R"({"service_name": "gateway", "version": "0.2.0",
       "build_id": "abc", "health": "SERVING", "max_body_bytes": 1000})"));
   EXPECT_EQ(info["backends"], json::parse(R"([
       {"name": "detector", "service_name": "detector", "version": "0.1.0", "build_id": "old",
@@ -265,7 +273,8 @@ TEST(InstanceIdentityTest, ReadsTaskIdAndZoneFromEcsMetadata) {
   FakeEcsMetadata ecs(R"({"Cluster": "stache",
       "TaskARN": "arn:aws:ecs:eu-west-1:123456789012:task/stache/0f1e2d3c4b5a69788796a5b4c3d2e1f0",
       "AvailabilityZone": "eu-west-1b"})");
-  absl::StatusOr<InstanceIdentity> identity = ReadEcsTaskIdentity(ecs.uri(), absl::Seconds(2));
+  absl::StatusOr<InstanceIdentity> identity =
+      ReadEcsTaskIdentity(ecs.uri(), absl::Seconds(2));
   ASSERT_THAT(identity, IsOk());
   EXPECT_THAT(identity->instance_id, StartsWith("0f1e2d3c4b5a69788796a5b4c3d2e1f0/"));
   EXPECT_EQ(identity->availability_zone, "eu-west-1b");

@@ -7,7 +7,8 @@
 namespace stache::imaging {
 
 DecodeMemoryBudget::Lease::Lease(Lease&& other) noexcept
-    : budget_(std::exchange(other.budget_, nullptr)), bytes_(std::exchange(other.bytes_, 0)) {}
+    : budget_(std::exchange(other.budget_, nullptr)),
+      bytes_(std::exchange(other.bytes_, 0)) {}
 
 DecodeMemoryBudget::Lease& DecodeMemoryBudget::Lease::operator=(Lease&& other) noexcept {
   if (this != &other) {
@@ -26,8 +27,8 @@ void DecodeMemoryBudget::Lease::Release() {
   bytes_ = 0;
 }
 
-absl::StatusOr<DecodeMemoryBudget::Lease> DecodeMemoryBudget::Acquire(int64_t bytes,
-                                                                      absl::Time deadline) {
+absl::StatusOr<DecodeMemoryBudget::Lease> DecodeMemoryBudget::Acquire(
+    int64_t bytes, absl::Time deadline) {
   if (bytes > capacity_) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "decoding the image needs about %d MB, more than this service allows for all "

@@ -3,10 +3,9 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
-#include <vector>
-
 #include <opencv2/imgcodecs.hpp>  // encoding; decoding is in internal/
 #include <opencv2/imgproc.hpp>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -17,13 +16,13 @@ namespace {
 
 absl::StatusOr<cv::Mat> DecodeAs(ImageFormat format, absl::string_view bytes,
                                  const DecodeLimits& limits,
-                                 const internal::DecodeControl& control, internal::Admit admit,
-                                 int* scale_denominator) {
+                                 const internal::DecodeControl& control,
+                                 internal::Admit admit, int* scale_denominator) {
   const bool keep_alpha = limits.keep_alpha;
   switch (format) {
     case ImageFormat::kJpeg:
-      return internal::DecodeJpeg(bytes, keep_alpha, control, admit, limits.min_long_side_px,
-                                  scale_denominator);
+      return internal::DecodeJpeg(bytes, keep_alpha, control, admit,
+                                  limits.min_long_side_px, scale_denominator);
     case ImageFormat::kPng:
       return internal::DecodePng(bytes, keep_alpha, control, admit);
     case ImageFormat::kWebp:
@@ -57,7 +56,6 @@ absl::Status DecodeControl::Check() const {
 }
 
 }  // namespace internal
-
 
 absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                          const DecodeLimits& limits) {
@@ -95,7 +93,8 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
         info.width * info.height * info.channels * info.bytes_per_channel;
     if (decoded_bytes > limits.max_decoded_bytes) {
       return absl::ResourceExhaustedError(absl::StrFormat(
-          "the image is %d x %d pixels with %d channels of %d bits: %d MB decoded, more than "
+          "the image is %d x %d pixels with %d channels of %d bits: %d MB decoded, more "
+          "than "
           "the limit of %d MB",
           info.width, info.height, info.channels, info.bytes_per_channel * 8,
           decoded_bytes / 1'000'000, limits.max_decoded_bytes / 1'000'000));
@@ -119,7 +118,8 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
     decoded = absl::InternalError(absl::StrCat("the ", ImageFormatName(header->format),
                                                " image could not be converted"));
   } catch (const std::bad_alloc&) {
-    decoded = absl::ResourceExhaustedError("there is not enough memory to decode the image");
+    decoded =
+        absl::ResourceExhaustedError("there is not enough memory to decode the image");
   }
   if (!decoded.ok()) return decoded.status();
   // A scaled JPEG decode rounds up, as libjpeg does.
@@ -127,21 +127,23 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
     return (size + scale_denominator - 1) / scale_denominator;
   };
   if (decoded->cols != scaled(source.width) || decoded->rows != scaled(source.height)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "the %s image is inconsistent: its header says %d x %d pixels but it decodes to %d x %d",
-        ImageFormatName(header->format), source.width, source.height, decoded->cols,
-        decoded->rows));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the %s image is inconsistent: its header says %d x %d pixels "
+                        "but it decodes to %d x %d",
+                        ImageFormatName(header->format), source.width, source.height,
+                        decoded->cols, decoded->rows));
   }
-  const int orientation = source.orientation != 0 ? source.orientation : header->orientation;
+  const int orientation =
+      source.orientation != 0 ? source.orientation : header->orientation;
   // Orientations 5-8 swap width and height.
   const cv::Size stored(static_cast<int>(source.width), static_cast<int>(source.height));
-  return DecodedImage{.pixels = ApplyOrientation(*decoded, orientation),
-                      .format = header->format,
-                      .orientation = orientation,
-                      .scale_denominator = scale_denominator,
-                      .full_size = orientation >= 5 ? cv::Size(stored.height, stored.width)
-                                                    : stored,
-                      .memory = std::move(memory)};
+  return DecodedImage{
+      .pixels = ApplyOrientation(*decoded, orientation),
+      .format = header->format,
+      .orientation = orientation,
+      .scale_denominator = scale_denominator,
+      .full_size = orientation >= 5 ? cv::Size(stored.height, stored.width) : stored,
+      .memory = std::move(memory)};
 }
 
 cv::Mat ApplyOrientation(const cv::Mat& stored, int orientation) {

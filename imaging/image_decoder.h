@@ -23,9 +23,8 @@
 
 #include <cstdint>
 #include <functional>
-#include <string>
-
 #include <opencv2/core.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"

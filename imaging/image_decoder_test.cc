@@ -3,10 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <random>
-
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "tests/testing/hostile_images.h"
@@ -17,16 +16,16 @@
 namespace stache::imaging {
 namespace {
 
-using ::stache::testing::IsOk;
-using ::stache::testing::ReadFileOrDie;
-using ::stache::testing::StatusIs;
-using ::stache::testing::TestDataPath;
 using ::stache::testing::FloatTiffHeader;
 using ::stache::testing::GdalPayloadInBmp;
 using ::stache::testing::GdalPayloadInFakeWebp;
+using ::stache::testing::IsOk;
 using ::stache::testing::JpegWithRepeatedScans;
 using ::stache::testing::ProgressiveJpegWithScans;
+using ::stache::testing::ReadFileOrDie;
 using ::stache::testing::SixteenBitRgbaPngHeader;
+using ::stache::testing::StatusIs;
+using ::stache::testing::TestDataPath;
 using ::stache::testing::TiffWithDuplicateSize;
 using ::stache::testing::TwoPageTiff;
 using ::stache::testing::WebpChunk;
@@ -117,8 +116,8 @@ TEST(DecodeImageTest, RejectsNonImages) {
   std::mt19937 random(42);
   std::string noise(4096, '\0');
   for (char& c : noise) c = static_cast<char>(random());
-  EXPECT_THAT(DecodeImage(noise, {}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                               HasSubstr("not an image")));
+  EXPECT_THAT(DecodeImage(noise, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("not an image")));
 }
 
 TEST(DecodeImageTest, RejectsAJpegCutInTheMiddleOfItsData) {
@@ -155,9 +154,9 @@ TEST(DecodeImageTest, RefusesDecompressionBombsBeforeDecoding) {
   const std::string bomb =
       WithJpegSize(Encode(QuadrantImage(), ImageFormat::kJpeg), 65000, 65000);
   const absl::Time start = absl::Now();
-  EXPECT_THAT(DecodeImage(bomb, {.max_pixels = 40'000'000}),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("65000 x 65000 pixels")));
+  EXPECT_THAT(
+      DecodeImage(bomb, {.max_pixels = 40'000'000}),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("65000 x 65000 pixels")));
   // Refused from the header alone: no multi-gigabyte allocation, no decode.
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(50));
 
@@ -194,8 +193,8 @@ TEST(DecodeImageTest, AWebpWithADicomSignatureIsRefusedNotHandedToGdcm) {
   ASSERT_GT(webp.size(), 132u);
   webp.replace(128, 4, "DICM");
   ASSERT_THAT(ReadImageHeader(webp), IsOk());
-  EXPECT_THAT(DecodeImage(webp, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("webp image could not")));
+  EXPECT_THAT(DecodeImage(webp, {}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                              HasSubstr("webp image could not")));
 }
 
 // Issue #12: bytes that pass our WebP header reading but that libwebp
@@ -210,8 +209,8 @@ TEST(DecodeImageTest, AGdalVrtInAFakeWebpIsRefusedNotOpened) {
       const std::string bytes = GdalPayloadInFakeWebp(chunk, source);
       ASSERT_EQ(bytes.substr(140, 4), "DTED");
       ASSERT_THAT(ReadImageHeader(bytes), IsOk());  // what let it through before
-      absl::StatusOr<DecodedImage> decoded = DecodeImage(bytes, {.max_pixels = int64_t{1} << 40,
-                                                                 .max_decoded_bytes = int64_t{1} << 40});
+      absl::StatusOr<DecodedImage> decoded = DecodeImage(
+          bytes, {.max_pixels = int64_t{1} << 40, .max_decoded_bytes = int64_t{1} << 40});
       ASSERT_FALSE(decoded.ok());
       EXPECT_THAT(decoded.status().message(), Not(HasSubstr(source)));
       if (chunk != WebpChunk::kVp8x) {  // VP8X sizes without NUL bytes are bombs
@@ -227,7 +226,8 @@ TEST(DecodeImageTest, AGdalVrtInAFakeWebpIsRefusedNotOpened) {
 // nor GDCM (DICM at 128) sees a BMP.
 TEST(DecodeImageTest, BmpsCarryingOtherDecodersSignaturesReachOnlyTheBmpDecoder) {
   EXPECT_THAT(DecodeImage(GdalPayloadInBmp(/*compression=*/9, "/etc/hostname"), {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("bmp image is not supported")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("bmp image is not supported")));
   // A valid header: the bytes after it are BMP pixels, 16 x 16 as the BMP
   // header says (a VRT would have been 16 x 1).
   absl::StatusOr<DecodedImage> decoded =
@@ -269,7 +269,8 @@ TEST(DecodeImageTest, ProgressiveJpegsWithTooManyScansAreRefused) {
   EXPECT_THAT(DecodeImage(ProgressiveJpegWithScans(150), {}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("more than 100 progressive scans")));
-  EXPECT_THAT(DecodeImage(ProgressiveJpegWithScans(150), {.max_jpeg_scans = 200}), IsOk());
+  EXPECT_THAT(DecodeImage(ProgressiveJpegWithScans(150), {.max_jpeg_scans = 200}),
+              IsOk());
   const std::string repeated = JpegWithRepeatedScans(20'000);
   EXPECT_GT(repeated.size(), 100'000u);
   EXPECT_THAT(DecodeImage(repeated, {}), StatusIs(absl::StatusCode::kInvalidArgument, _));
@@ -343,14 +344,15 @@ TEST(DecodeImageTest, DecodesALargeJpegAtTheScaleTheCallerNeeds) {
     int min_long_side_px;
     int denominator;
   };
-  for (const Case& c : {Case{0, 1}, Case{1000, 2}, Case{600, 4}, Case{300, 8}, Case{100, 8},
-                        Case{2400, 1}}) {
+  for (const Case& c : {Case{0, 1}, Case{1000, 2}, Case{600, 4}, Case{300, 8},
+                        Case{100, 8}, Case{2400, 1}}) {
     SCOPED_TRACE(c.min_long_side_px);
     auto decoded = DecodeImage(jpeg, {.min_long_side_px = c.min_long_side_px});
     ASSERT_THAT(decoded, IsOk());
     EXPECT_EQ(decoded->scale_denominator, c.denominator);
     EXPECT_EQ(decoded->full_size, cv::Size(1600, 2400));  // orientation 6: turned
-    ASSERT_EQ(decoded->pixels.size(), cv::Size(1600 / c.denominator, 2400 / c.denominator));
+    ASSERT_EQ(decoded->pixels.size(),
+              cv::Size(1600 / c.denominator, 2400 / c.denominator));
     // The same picture: compare with the full decode made smaller.
     auto full = DecodeImage(jpeg, {});
     ASSERT_THAT(full, IsOk());
@@ -358,7 +360,8 @@ TEST(DecodeImageTest, DecodesALargeJpegAtTheScaleTheCallerNeeds) {
     cv::resize(full->pixels, reduced, decoded->pixels.size(), 0, 0, cv::INTER_AREA);
     cv::Mat difference;
     cv::absdiff(reduced, decoded->pixels, difference);
-    EXPECT_LT(cv::mean(difference)[0] + cv::mean(difference)[1] + cv::mean(difference)[2], 6);
+    EXPECT_LT(cv::mean(difference)[0] + cv::mean(difference)[1] + cv::mean(difference)[2],
+              6);
   }
   auto png = DecodeImage(Encode(image, ImageFormat::kPng), {.min_long_side_px = 300});
   ASSERT_THAT(png, IsOk());
@@ -371,7 +374,7 @@ TEST(ApplyOrientationTest, MatchesTheExifDefinitionForAllEight) {
   // 3 wide x 2 high stored image.
   cv::Mat stored = cv::Mat::zeros(2, 3, CV_8UC1);
   stored.at<uchar>(0, 0) = 255;
-  const cv::Point expected[9] = {{}, {0, 0}, {2, 0}, {2, 1}, {0, 1},
+  const cv::Point expected[9] = {{},     {0, 0}, {2, 0}, {2, 1}, {0, 1},
                                  {0, 0}, {1, 0}, {1, 2}, {0, 2}};
   for (int orientation = 1; orientation <= 8; ++orientation) {
     cv::Mat viewed = ApplyOrientation(stored, orientation);

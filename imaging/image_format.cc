@@ -13,9 +13,9 @@ using internal::ByteReader;
 using internal::Slice;
 
 absl::Status Truncated(ImageFormat format) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "the ", ImageFormatName(format),
-      " image is truncated or corrupt: its header ends early"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the ", ImageFormatName(format),
+                   " image is truncated or corrupt: its header ends early"));
 }
 
 struct TiffFacts {
@@ -45,9 +45,9 @@ bool ParseTiffIfd0(absl::string_view tiff, TiffFacts* facts) {
     uint32_t tag = 0, type = 0, value = 0;
     if (!reader.U16(entry, &tag) || !reader.U16(entry + 2, &type)) return false;
     // SHORT (3) values sit in the first two bytes of the value field.
-    const bool ok = type == 3 ? reader.U16(entry + 8, &value)
-                  : type == 4 ? reader.U32(entry + 8, &value)
-                              : false;
+    const bool ok = type == 3   ? reader.U16(entry + 8, &value)
+                    : type == 4 ? reader.U32(entry + 8, &value)
+                                : false;
     if (!ok) continue;
     // The first of duplicated tags counts, as for libtiff; the decoder
     // checks libtiff's own reading anyway.
@@ -126,7 +126,8 @@ absl::StatusOr<ImageHeader> ReadPngHeader(absl::string_view bytes) {
   ImageHeader header{.format = ImageFormat::kPng};
   ByteReader reader(bytes, false);
   uint32_t width = 0, height = 0;
-  if (!reader.Matches(12, "IHDR") || !reader.U32(16, &width) || !reader.U32(20, &height)) {
+  if (!reader.Matches(12, "IHDR") || !reader.U32(16, &width) ||
+      !reader.U32(20, &height)) {
     return Truncated(header.format);
   }
   header.width = width;
@@ -193,11 +194,13 @@ absl::StatusOr<ImageHeader> ReadBmpHeader(absl::string_view bytes) {
   uint32_t dib_size = 0, width = 0, height = 0;
   if (!reader.U32(14, &dib_size)) return Truncated(header.format);
   if (dib_size == 12) {
-    if (!reader.U16(18, &width) || !reader.U16(20, &height)) return Truncated(header.format);
+    if (!reader.U16(18, &width) || !reader.U16(20, &height))
+      return Truncated(header.format);
     header.width = width;
     header.height = height;
   } else {
-    if (!reader.U32(18, &width) || !reader.U32(22, &height)) return Truncated(header.format);
+    if (!reader.U32(18, &width) || !reader.U32(22, &height))
+      return Truncated(header.format);
     // Signed: a negative height means rows are stored top-down.
     header.width = std::abs(static_cast<int64_t>(static_cast<int32_t>(width)));
     header.height = std::abs(static_cast<int64_t>(static_cast<int32_t>(height)));
@@ -225,7 +228,8 @@ ImageFormat SniffFormat(absl::string_view bytes) {
   if (starts_with("\x89PNG\r\n\x1a\n")) return ImageFormat::kPng;
   if (starts_with("RIFF") && Slice(bytes, 8, 4) == "WEBP") return ImageFormat::kWebp;
   if (starts_with("BM")) return ImageFormat::kBmp;
-  if (starts_with(absl::string_view("II*\0", 4)) || starts_with(absl::string_view("MM\0*", 4))) {
+  if (starts_with(absl::string_view("II*\0", 4)) ||
+      starts_with(absl::string_view("MM\0*", 4))) {
     return ImageFormat::kTiff;
   }
   return ImageFormat::kUnknown;
@@ -294,9 +298,9 @@ absl::StatusOr<ImageHeader> ReadImageHeader(absl::string_view bytes) {
           "or TIFF)");
   }
   if (header.ok() && (header->width <= 0 || header->height <= 0)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "the %s image declares an empty size (%d x %d pixels)",
-        ImageFormatName(header->format), header->width, header->height));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the %s image declares an empty size (%d x %d pixels)",
+                        ImageFormatName(header->format), header->width, header->height));
   }
   return header;
 }

@@ -8,25 +8,30 @@ ABSL_FLAG(int, port, 50052, "gRPC port to listen on.");
 ABSL_FLAG(int, admin_port, 9092,
           "HTTP port for Prometheus /metrics and /healthz; -1 turns it off.");
 ABSL_FLAG(std::string, default_style, "handlebar",
-          "Style drawn when a request names none: handlebar, chevron, walrus, pencil, english or "
+          "Style drawn when a request names none: handlebar, chevron, walrus, pencil, "
+          "english or "
           "random.");
 ABSL_FLAG(int64_t, max_pixels, 40'000'000,
           "Largest image accepted, in pixels (width * height); larger ones get "
           "RESOURCE_EXHAUSTED before they are decoded.");
-ABSL_FLAG(int64_t, max_decoded_bytes, 160'000'000,
-          "Largest decoded image in bytes (width * height * channels * bytes per channel); "
-          "larger ones get RESOURCE_EXHAUSTED before they are decoded.");
-ABSL_FLAG(int64_t, decode_memory_bytes, int64_t{1} << 30,
-          "Memory all decodes in flight may hold; a call over it waits up to 1 s, then gets "
-          "RESOURCE_EXHAUSTED.");
-ABSL_FLAG(int, default_quality, 90, "JPEG and WebP quality (1..100) when a request asks for 0.");
+ABSL_FLAG(
+    int64_t, max_decoded_bytes, 160'000'000,
+    "Largest decoded image in bytes (width * height * channels * bytes per channel); "
+    "larger ones get RESOURCE_EXHAUSTED before they are decoded.");
+ABSL_FLAG(
+    int64_t, decode_memory_bytes, int64_t{1} << 30,
+    "Memory all decodes in flight may hold; a call over it waits up to 1 s, then gets "
+    "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, default_quality, 90,
+          "JPEG and WebP quality (1..100) when a request asks for 0.");
 ABSL_FLAG(int, max_faces, 64,
           "Faces one Apply may name; more (or a face box outside the image) is "
           "INVALID_ARGUMENT.");
 
 int main(int argc, char** argv) {
   stache::server::SetLogService("overlay");
-  stache::server::ParseFlags(argc, argv, "stache-overlay: draws mustaches on the faces the detector found.");
+  stache::server::ParseFlags(
+      argc, argv, "stache-overlay: draws mustaches on the faces the detector found.");
   stache::overlay::OverlayServerConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),

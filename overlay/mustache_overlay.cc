@@ -26,21 +26,23 @@ bool IsWritableFormat(ImageFormat format) {
 
 absl::Duration Since(absl::Time start) { return absl::Now() - start; }
 
-absl::Status UnknownStyleError(absl::string_view what, const std::vector<MustacheStyle>& styles,
+absl::Status UnknownStyleError(absl::string_view what,
+                               const std::vector<MustacheStyle>& styles,
                                absl::string_view name) {
   std::vector<std::string> names;
   for (const MustacheStyle& style : styles) names.push_back(style.name);
-  return server::WithReason(
-      absl::InvalidArgumentError(absl::StrCat(what, "unknown style \"", name, "\"; use one of ",
-                                              absl::StrJoin(names, ", "), " or ", kRandomStyle)),
-      server::kReasonUnknownStyle);
+  return server::WithReason(absl::InvalidArgumentError(absl::StrCat(
+                                what, "unknown style \"", name, "\"; use one of ",
+                                absl::StrJoin(names, ", "), " or ", kRandomStyle)),
+                            server::kReasonUnknownStyle);
 }
 
 }  // namespace
 
 absl::Status ValidateOverlayConfig(const OverlayConfig& config) {
   const std::vector<MustacheStyle> styles = MakeBuiltInStyles();
-  if (config.default_style != kRandomStyle && FindStyle(styles, config.default_style) == nullptr) {
+  if (config.default_style != kRandomStyle &&
+      FindStyle(styles, config.default_style) == nullptr) {
     return UnknownStyleError("--default_style: ", styles, config.default_style);
   }
   if (config.max_pixels < 1) {
@@ -53,8 +55,8 @@ absl::Status ValidateOverlayConfig(const OverlayConfig& config) {
         config.max_decoded_bytes, " and ", config.decode_memory_bytes));
   }
   if (config.default_quality < 1 || config.default_quality > 100) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--default_quality must be in 1..100, not ", config.default_quality));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--default_quality must be in 1..100, not ", config.default_quality));
   }
   if (config.max_faces < 1) {
     return absl::InvalidArgumentError(
@@ -84,7 +86,8 @@ absl::StatusOr<std::unique_ptr<MustacheOverlay>> MustacheOverlay::Create(
 MustacheOverlay::MustacheOverlay(OverlayConfig config, std::vector<MustacheStyle> styles,
                                  std::vector<StyleInfo> style_infos)
     : config_(std::move(config)),
-      decode_budget_(std::make_unique<imaging::DecodeMemoryBudget>(config_.decode_memory_bytes)),
+      decode_budget_(
+          std::make_unique<imaging::DecodeMemoryBudget>(config_.decode_memory_bytes)),
       styles_(std::move(styles)),
       style_infos_(std::move(style_infos)) {}
 
@@ -115,22 +118,22 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
   // request costs no decode.
   if (request.faces.size() > static_cast<size_t>(config_.max_faces)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the request names ", request.faces.size(),
-                     " faces; at most ", config_.max_faces, " faces per image are drawn"));
+        absl::StrCat("the request names ", request.faces.size(), " faces; at most ",
+                     config_.max_faces, " faces per image are drawn"));
   }
   if (request.quality > 100) {
-    return server::WithReason(
-        absl::InvalidArgumentError(absl::StrCat("quality ", request.quality,
-                                                " is out of range: use 1..100, or 0 for the "
-                                                "default (",
-                                                config_.default_quality, ")")),
-        server::kReasonOptionOutOfRange);
+    return server::WithReason(absl::InvalidArgumentError(absl::StrCat(
+                                  "quality ", request.quality,
+                                  " is out of range: use 1..100, or 0 for the "
+                                  "default (",
+                                  config_.default_quality, ")")),
+                              server::kReasonOptionOutOfRange);
   }
   if (!(request.scale >= kMinScale && request.scale <= kMaxScale)) {
-    return server::WithReason(
-        absl::InvalidArgumentError(absl::StrCat("scale ", request.scale, " is out of range: use ",
-                                                kMinScale, "..", kMaxScale, ", or 0 for 1")),
-        server::kReasonOptionOutOfRange);
+    return server::WithReason(absl::InvalidArgumentError(absl::StrCat(
+                                  "scale ", request.scale, " is out of range: use ",
+                                  kMinScale, "..", kMaxScale, ", or 0 for 1")),
+                              server::kReasonOptionOutOfRange);
   }
   if (request.output_format.has_value() && !IsWritableFormat(*request.output_format)) {
     return absl::InvalidArgumentError(
@@ -141,7 +144,8 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
 
   OverlayResult result;
   const absl::Time decode_start = absl::Now();
-  STACHE_ASSIGN_OR_RETURN(imaging::ImageHeader header, imaging::ReadImageHeader(request.image));
+  STACHE_ASSIGN_OR_RETURN(imaging::ImageHeader header,
+                          imaging::ReadImageHeader(request.image));
   result.format = request.output_format.value_or(
       IsWritableFormat(header.format) ? header.format : ImageFormat::kJpeg);
   // Transparency survives in formats that can carry it.
@@ -167,18 +171,20 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
     if (const std::optional<cv::Rect2d>& box = request.faces[i].box; box.has_value()) {
       // A pixel of slack for rounding in the detector's float boxes.
       const cv::Rect2d slack(-1, -1, pixels.cols + 2, pixels.rows + 2);
-      if (!std::isfinite(box->x) || !std::isfinite(box->y) || !std::isfinite(box->width) ||
-          !std::isfinite(box->height)) {
+      if (!std::isfinite(box->x) || !std::isfinite(box->y) ||
+          !std::isfinite(box->width) || !std::isfinite(box->height)) {
         return absl::InvalidArgumentError(
             absl::StrFormat("faces[%d].bounding_box is not made of finite numbers", i));
       }
       if (box->width < 0 || box->height < 0 || (*box & slack) != *box) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "faces[%d].bounding_box (x %g, y %g, %g x %g) is not inside the %d x %d image",
+            "faces[%d].bounding_box (x %g, y %g, %g x %g) is not inside the %d x %d "
+            "image",
             i, box->x, box->y, box->width, box->height, pixels.cols, pixels.rows));
       }
     }
-    absl::StatusOr<MustachePlacement> placement = PlaceMustache(request.faces[i], pixels.size());
+    absl::StatusOr<MustachePlacement> placement =
+        PlaceMustache(request.faces[i], pixels.size());
     if (!placement.ok()) {
       return absl::Status(placement.status().code(),
                           absl::StrCat("faces[", i, "]: ", placement.status().message()));
@@ -189,11 +195,11 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
     STACHE_RETURN_IF_ERROR(deadline.Check(absl::StrCat("drawing faces[", i, "]")));
     placements[i].width_scale_px *= request.scale;
     placements[i].height_scale_px *= request.scale;
-    STACHE_RETURN_IF_ERROR(DrawMustache(
-        placements[i],
-        request.colour_bgr.has_value() ? Recoloured(*styles[i], *request.colour_bgr)
-                                       : *styles[i],
-        pixels));
+    STACHE_RETURN_IF_ERROR(DrawMustache(placements[i],
+                                        request.colour_bgr.has_value()
+                                            ? Recoloured(*styles[i], *request.colour_bgr)
+                                            : *styles[i],
+                                        pixels));
     result.styles_applied.push_back(styles[i]->name);
   }
   result.draw_duration = Since(draw_start);

@@ -101,7 +101,8 @@ class MustacheOverlay final {
  public:
   // Builds the styles and their previews. INVALID_ARGUMENT for a bad config
   // (an unknown default style, for example).
-  static absl::StatusOr<std::unique_ptr<MustacheOverlay>> Create(const OverlayConfig& config);
+  static absl::StatusOr<std::unique_ptr<MustacheOverlay>> Create(
+      const OverlayConfig& config);
 
   // INVALID_ARGUMENT for an undecodable image, more faces than
   // OverlayConfig::max_faces, a bad face (or its box outside the image), an
@@ -121,7 +122,8 @@ class MustacheOverlay final {
                   std::vector<StyleInfo> style_infos);
 
   // Resolves the request's style name to one style per face.
-  absl::StatusOr<std::vector<const MustacheStyle*>> PickStyles(const OverlayRequest& request) const;
+  absl::StatusOr<std::vector<const MustacheStyle*>> PickStyles(
+      const OverlayRequest& request) const;
 
   const OverlayConfig config_;
   const std::unique_ptr<imaging::DecodeMemoryBudget> decode_budget_;

@@ -5,13 +5,12 @@
 
 #include <cmath>
 #include <limits>
+#include <opencv2/imgproc.hpp>
 #include <set>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <opencv2/imgproc.hpp>
 
 #include "overlay/testing/mustache_measure.h"
 #include "server/error_reason.h"
@@ -41,7 +40,8 @@ using ::testing::IsEmpty;
 using ::testing::Not;
 
 std::unique_ptr<MustacheOverlay> MakeOverlay(const OverlayConfig& config = {}) {
-  absl::StatusOr<std::unique_ptr<MustacheOverlay>> overlay = MustacheOverlay::Create(config);
+  absl::StatusOr<std::unique_ptr<MustacheOverlay>> overlay =
+      MustacheOverlay::Create(config);
   EXPECT_THAT(overlay, IsOk());
   return overlay.ok() ? *std::move(overlay) : nullptr;
 }
@@ -83,8 +83,9 @@ std::pair<int, int> InteriorInColour(const cv::Mat& output, const cv::Mat& chang
 }
 
 cv::Scalar MeanColourAround(const cv::Mat& image, cv::Point2d centre, int radius) {
-  const cv::Rect patch(static_cast<int>(centre.x) - radius, static_cast<int>(centre.y) - radius,
-                       2 * radius + 1, 2 * radius + 1);
+  const cv::Rect patch(static_cast<int>(centre.x) - radius,
+                       static_cast<int>(centre.y) - radius, 2 * radius + 1,
+                       2 * radius + 1);
   return cv::mean(image(patch));
 }
 
@@ -98,11 +99,13 @@ class MustacheOverlayTest : public ::testing::Test {
     ASSERT_NE(overlay_, nullptr);
   }
 
-  absl::StatusOr<OverlayResult> ApplyToPhoto(const std::string& style,
-                                             std::optional<ImageFormat> format = ImageFormat::kPng,
-                                             std::vector<Face> faces = {GraceHopperFace()}) {
-    return overlay_->Apply(
-        {.image = photo_png_, .faces = std::move(faces), .style = style, .output_format = format});
+  absl::StatusOr<OverlayResult> ApplyToPhoto(
+      const std::string& style, std::optional<ImageFormat> format = ImageFormat::kPng,
+      std::vector<Face> faces = {GraceHopperFace()}) {
+    return overlay_->Apply({.image = photo_png_,
+                            .faces = std::move(faces),
+                            .style = style,
+                            .output_format = format});
   }
 
   cv::Mat photo_;
@@ -125,8 +128,8 @@ TEST_F(MustacheOverlayTest, EachStyleChangesOnlyItsBoundsInItsOwnColourOnThePhil
   std::vector<cv::Mat> masks;
   for (const MustacheStyle& style : styles_) {
     SCOPED_TRACE(style.name);
-    absl::StatusOr<OverlayResult> result = overlay_->Apply(
-        {.image = photo_png, .faces = {face}, .style = style.name});
+    absl::StatusOr<OverlayResult> result =
+        overlay_->Apply({.image = photo_png, .faces = {face}, .style = style.name});
     ASSERT_THAT(result, IsOk());
     EXPECT_EQ(result->format, ImageFormat::kPng);
     EXPECT_THAT(result->styles_applied, ::testing::ElementsAre(style.name));
@@ -154,7 +157,8 @@ TEST_F(MustacheOverlayTest, EachStyleChangesOnlyItsBoundsInItsOwnColourOnThePhil
     for (size_t j = i + 1; j < masks.size(); ++j) {
       const double intersection = cv::countNonZero(masks[i] & masks[j]);
       const double union_area = cv::countNonZero(masks[i] | masks[j]);
-      EXPECT_LT(intersection / union_area, 0.75) << styles_[i].name << " vs " << styles_[j].name;
+      EXPECT_LT(intersection / union_area, 0.75)
+          << styles_[i].name << " vs " << styles_[j].name;
     }
   }
 }
@@ -190,7 +194,9 @@ TEST_P(OutputFormatTest, RoundTripsWithTheMustacheVisible) {
 INSTANTIATE_TEST_SUITE_P(JpegPngWebp, OutputFormatTest,
                          ::testing::Values(ImageFormat::kJpeg, ImageFormat::kPng,
                                            ImageFormat::kWebp),
-                         [](const auto& info) { return imaging::ImageFormatName(info.param); });
+                         [](const auto& info) {
+                           return imaging::ImageFormatName(info.param);
+                         });
 
 struct DefaultFormatCase {
   ImageFormat input;
@@ -206,8 +212,9 @@ TEST_P(DefaultFormatTest, KeepsTheInputFormatWhenItCanBeWritten) {
       overlay_->Apply({.image = input, .faces = {GraceHopperFace()}});
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->format, GetParam().output);
-  EXPECT_THAT(imaging::ReadImageHeader(result->image),
-              IsOkAndHolds(::testing::Field(&imaging::ImageHeader::format, GetParam().output)));
+  EXPECT_THAT(
+      imaging::ReadImageHeader(result->image),
+      IsOkAndHolds(::testing::Field(&imaging::ImageHeader::format, GetParam().output)));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -241,8 +248,11 @@ TEST_F(MustacheOverlayTest, AColourRecoloursAndAScaleResizesTheMustache) {
 
   const cv::Scalar magenta(160, 30, 200);
   absl::StatusOr<OverlayResult> coloured =
-      overlay_->Apply({.image = photo_png_, .faces = {GraceHopperFace()}, .style = "walrus",
-                       .output_format = ImageFormat::kPng, .colour_bgr = magenta});
+      overlay_->Apply({.image = photo_png_,
+                       .faces = {GraceHopperFace()},
+                       .style = "walrus",
+                       .output_format = ImageFormat::kPng,
+                       .colour_bgr = magenta});
   ASSERT_THAT(coloured, IsOk());
   const cv::Mat output = Decode(coloured->image);
   const cv::Mat changed = ChangedPixels(photo_, output);
@@ -253,7 +263,8 @@ TEST_F(MustacheOverlayTest, AColourRecoloursAndAScaleResizesTheMustache) {
 
   for (double scale : {0.0, 0.49, 2.01, std::nan("")}) {
     absl::Status status =
-        overlay_->Apply({.image = photo_png_, .faces = {GraceHopperFace()}, .scale = scale})
+        overlay_
+            ->Apply({.image = photo_png_, .faces = {GraceHopperFace()}, .scale = scale})
             .status();
     EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("scale")))
         << scale;
@@ -263,12 +274,15 @@ TEST_F(MustacheOverlayTest, AColourRecoloursAndAScaleResizesTheMustache) {
 
 TEST_F(MustacheOverlayTest, QualityZeroMeansTheConfiguredDefault) {
   for (int default_quality : {90, 40}) {
-    std::unique_ptr<MustacheOverlay> overlay = MakeOverlay({.default_quality = default_quality});
+    std::unique_ptr<MustacheOverlay> overlay =
+        MakeOverlay({.default_quality = default_quality});
     for (ImageFormat format : {ImageFormat::kJpeg, ImageFormat::kWebp}) {
       auto apply = [&](uint32_t quality) {
-        absl::StatusOr<OverlayResult> result = overlay->Apply(
-            {.image = photo_png_, .faces = {GraceHopperFace()}, .output_format = format,
-             .quality = quality});
+        absl::StatusOr<OverlayResult> result =
+            overlay->Apply({.image = photo_png_,
+                            .faces = {GraceHopperFace()},
+                            .output_format = format,
+                            .quality = quality});
         EXPECT_THAT(result, IsOk());
         return result.ok() ? result->image : "";
       };
@@ -282,13 +296,18 @@ TEST_F(MustacheOverlayTest, QualityZeroMeansTheConfiguredDefault) {
 // come in the frame a viewer sees (as the detector reports them).
 TEST_F(MustacheOverlayTest, DrawsInTheOrientedFrameAndDropsTheOrientationTag) {
   cv::Mat stored;
-  cv::rotate(photo_, stored, cv::ROTATE_90_COUNTERCLOCKWISE);  // 6 turns it back clockwise.
-  const std::string phone_jpeg = WithExifOrientation(Encode(stored, ImageFormat::kJpeg), 6);
+  cv::rotate(photo_, stored,
+             cv::ROTATE_90_COUNTERCLOCKWISE);  // 6 turns it back clockwise.
+  const std::string phone_jpeg =
+      WithExifOrientation(Encode(stored, ImageFormat::kJpeg), 6);
   ASSERT_EQ(imaging::ReadImageHeader(phone_jpeg)->orientation, 6);
 
   const Face face = GraceHopperFace();
-  absl::StatusOr<OverlayResult> png = overlay_->Apply(
-      {.image = phone_jpeg, .faces = {face}, .style = "walrus", .output_format = ImageFormat::kPng});
+  absl::StatusOr<OverlayResult> png =
+      overlay_->Apply({.image = phone_jpeg,
+                       .faces = {face},
+                       .style = "walrus",
+                       .output_format = ImageFormat::kPng});
   ASSERT_THAT(png, IsOk());
   EXPECT_EQ(png->width_px, 512);
   EXPECT_EQ(png->height_px, 600);
@@ -297,23 +316,28 @@ TEST_F(MustacheOverlayTest, DrawsInTheOrientedFrameAndDropsTheOrientationTag) {
   ASSERT_EQ(as_viewed.size(), cv::Size(512, 600));
   const MustachePlacement placement = *PlaceMustache(face, as_viewed.size());
   const cv::Mat changed = ChangedPixels(as_viewed, output);
-  EXPECT_EQ(CountOutside(changed, MustacheBounds(placement, *FindStyle(styles_, "walrus")), 1.0),
+  EXPECT_EQ(CountOutside(changed,
+                         MustacheBounds(placement, *FindStyle(styles_, "walrus")), 1.0),
             0);
   const double inter_ocular =
       cv::norm(face.landmarks.right_eye_center - face.landmarks.left_eye_center);
-  EXPECT_LE(cv::norm(MeasureShape(changed).centroid - placement.anchor), 0.05 * inter_ocular);
+  EXPECT_LE(cv::norm(MeasureShape(changed).centroid - placement.anchor),
+            0.05 * inter_ocular);
 
-  absl::StatusOr<OverlayResult> jpeg = overlay_->Apply({.image = phone_jpeg, .faces = {face}});
+  absl::StatusOr<OverlayResult> jpeg =
+      overlay_->Apply({.image = phone_jpeg, .faces = {face}});
   ASSERT_THAT(jpeg, IsOk());
   EXPECT_EQ(jpeg->format, ImageFormat::kJpeg);
   EXPECT_EQ(imaging::ReadImageHeader(jpeg->image)->orientation, 1);
-  EXPECT_EQ(jpeg->image.find("Exif"), std::string::npos) << "stale EXIF block in the output";
+  EXPECT_EQ(jpeg->image.find("Exif"), std::string::npos)
+      << "stale EXIF block in the output";
   EXPECT_EQ(Decode(jpeg->image).size(), cv::Size(512, 600));
 }
 
 TEST_F(MustacheOverlayTest, ClipsAFacePartlyOutsideThePhoto) {
   const Face face = MakeFace({10, 580}, 90, -8);
-  absl::StatusOr<OverlayResult> result = ApplyToPhoto("handlebar", ImageFormat::kPng, {face});
+  absl::StatusOr<OverlayResult> result =
+      ApplyToPhoto("handlebar", ImageFormat::kPng, {face});
   ASSERT_THAT(result, IsOk());
   const cv::Mat changed = ChangedPixels(photo_, Decode(result->image));
   EXPECT_GT(cv::countNonZero(changed), 100);
@@ -354,8 +378,8 @@ TEST_F(MustacheOverlayTest, ZeroFacesReencodesTheImageUnchanged) {
 
 TEST_F(MustacheOverlayTest, EmptyStyleMeansTheConfiguredDefault) {
   std::unique_ptr<MustacheOverlay> overlay = MakeOverlay({.default_style = "pencil"});
-  absl::StatusOr<OverlayResult> result =
-      overlay->Apply({.image = photo_png_, .faces = {GraceHopperFace(), GraceHopperFace()}});
+  absl::StatusOr<OverlayResult> result = overlay->Apply(
+      {.image = photo_png_, .faces = {GraceHopperFace(), GraceHopperFace()}});
   ASSERT_THAT(result, IsOk());
   EXPECT_THAT(result->styles_applied, ::testing::ElementsAre("pencil", "pencil"));
 }
@@ -365,7 +389,8 @@ TEST_F(MustacheOverlayTest, RandomPicksAStylePerFaceReproduciblyFromTheSeed) {
   const std::string image = Encode(canvas, ImageFormat::kPng);
   std::vector<Face> faces;
   for (int row = 0; row < 5; ++row) {
-    for (int col = 0; col < 8; ++col) faces.push_back(MakeFace({75.0 + col * 150, 90.0 + row * 180}, 60, 0));
+    for (int col = 0; col < 8; ++col)
+      faces.push_back(MakeFace({75.0 + col * 150, 90.0 + row * 180}, 60, 0));
   }
   auto apply = [&](uint64_t seed) {
     absl::StatusOr<OverlayResult> result = overlay_->Apply(
@@ -377,7 +402,8 @@ TEST_F(MustacheOverlayTest, RandomPicksAStylePerFaceReproduciblyFromTheSeed) {
   ASSERT_EQ(first.styles_applied.size(), faces.size());
   std::set<std::string> used(first.styles_applied.begin(), first.styles_applied.end());
   EXPECT_GE(used.size(), 3u) << "40 faces should see most of the styles";
-  for (const std::string& name : used) EXPECT_NE(FindStyle(styles_, name), nullptr) << name;
+  for (const std::string& name : used)
+    EXPECT_NE(FindStyle(styles_, name), nullptr) << name;
 
   const OverlayResult again = apply(42);
   EXPECT_EQ(again.styles_applied, first.styles_applied);
@@ -392,15 +418,19 @@ TEST_F(MustacheOverlayTest, RandomPicksAStylePerFaceReproduciblyFromTheSeed) {
     absl::StatusOr<OverlayResult> alone = overlay_->Apply(
         {.image = image, .faces = {faces[i]}, .style = first.styles_applied[i]});
     ASSERT_THAT(alone, IsOk());
-    const cv::Rect cell(static_cast<int>(i % 8) * 150, static_cast<int>(i / 8) * 180, 150, 180);
-    EXPECT_EQ(cv::countNonZero(ChangedPixels(random_output(cell), Decode(alone->image)(cell))), 0)
+    const cv::Rect cell(static_cast<int>(i % 8) * 150, static_cast<int>(i / 8) * 180, 150,
+                        180);
+    EXPECT_EQ(
+        cv::countNonZero(ChangedPixels(random_output(cell), Decode(alone->image)(cell))),
+        0)
         << "face " << i;
   }
 }
 
 TEST_F(MustacheOverlayTest, ConcurrentCallsGiveTheSameResultsAsSequentialOnes) {
   std::vector<std::string> expected;
-  for (const MustacheStyle& style : styles_) expected.push_back(ApplyToPhoto(style.name)->image);
+  for (const MustacheStyle& style : styles_)
+    expected.push_back(ApplyToPhoto(style.name)->image);
   constexpr int kThreads = 6;
   constexpr int kRounds = 3;
   std::vector<std::vector<std::string>> outputs(kThreads);
@@ -427,7 +457,8 @@ TEST_F(MustacheOverlayTest, RejectsEveryKindOfBadInputClearly) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
   const double inf = std::numeric_limits<double>::infinity();
   auto invalid = [](absl::string_view substring) {
-    return StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(std::string(substring)));
+    return StatusIs(absl::StatusCode::kInvalidArgument,
+                    HasSubstr(std::string(substring)));
   };
   EXPECT_THAT(overlay_->Apply({.image = ""}), invalid("empty"));
   EXPECT_THAT(overlay_->Apply({.image = "this is not an image at all"}), invalid(""));
@@ -453,7 +484,8 @@ TEST_F(MustacheOverlayTest, RejectsEveryKindOfBadInputClearly) {
   EXPECT_THAT(ApplyToPhoto("goatee"),
               invalid("unknown style \"goatee\"; use one of handlebar, chevron"));
   EXPECT_THAT(ApplyToPhoto("Walrus"), invalid("unknown style"));
-  for (ImageFormat format : {ImageFormat::kBmp, ImageFormat::kTiff, ImageFormat::kUnknown}) {
+  for (ImageFormat format :
+       {ImageFormat::kBmp, ImageFormat::kTiff, ImageFormat::kUnknown}) {
     EXPECT_THAT(ApplyToPhoto("walrus", format), invalid("choose JPEG, PNG or WebP"));
   }
   EXPECT_THAT(overlay_->Apply({.image = photo_png_, .quality = 101}),
@@ -474,9 +506,11 @@ TEST_F(MustacheOverlayTest, RefusesImagesOverTheDecodedByteLimitOrTheBudget) {
   std::unique_ptr<MustacheOverlay> by_bytes = MakeOverlay({.max_decoded_bytes = 100'000});
   EXPECT_THAT(by_bytes->Apply({.image = photo_png_, .faces = {GraceHopperFace()}}),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("MB decoded")));
-  std::unique_ptr<MustacheOverlay> by_budget = MakeOverlay({.decode_memory_bytes = 100'000});
-  EXPECT_THAT(by_budget->Apply({.image = photo_png_, .faces = {GraceHopperFace()}}),
-              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("all images at once")));
+  std::unique_ptr<MustacheOverlay> by_budget =
+      MakeOverlay({.decode_memory_bytes = 100'000});
+  EXPECT_THAT(
+      by_budget->Apply({.image = photo_png_, .faces = {GraceHopperFace()}}),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("all images at once")));
 }
 
 // Each face costs a draw over up to the whole image: their number is
@@ -502,9 +536,9 @@ TEST_F(MustacheOverlayTest, RefusesAFaceBoxOutsideTheImage) {
         cv::Rect2d(10, 10, -5, 20),
         cv::Rect2d(std::numeric_limits<double>::quiet_NaN(), 0, 10, 10)}) {
     face.box = box;
-    EXPECT_THAT(ApplyToPhoto("walrus", ImageFormat::kPng, {GraceHopperFace(), face}),
-                StatusIs(absl::StatusCode::kInvalidArgument,
-                         HasSubstr("faces[1].bounding_box")));
+    EXPECT_THAT(
+        ApplyToPhoto("walrus", ImageFormat::kPng, {GraceHopperFace(), face}),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("faces[1].bounding_box")));
   }
 }
 
@@ -532,8 +566,9 @@ TEST_F(MustacheOverlayTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
   int checks = 0;
   // Checks: before decoding, the decoder's own, before drawing, before encoding.
   const int before_drawing = checks_with(0) - 2;
-  EXPECT_THAT(overlay_->Apply(request, {.cancelled = [&] { return ++checks > before_drawing; }}),
-              StatusIs(absl::StatusCode::kCancelled, HasSubstr("drawing")));
+  EXPECT_THAT(
+      overlay_->Apply(request, {.cancelled = [&] { return ++checks > before_drawing; }}),
+      StatusIs(absl::StatusCode::kCancelled, HasSubstr("drawing")));
 }
 
 TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {
@@ -543,13 +578,16 @@ TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_faces")));
   EXPECT_THAT(MustacheOverlay::Create({.max_pixels = 0}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_pixels")));
-  EXPECT_THAT(MustacheOverlay::Create({.max_decoded_bytes = 0}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_decoded_bytes")));
-  EXPECT_THAT(MustacheOverlay::Create({.decode_memory_bytes = 0}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--decode_memory_bytes")));
+  EXPECT_THAT(
+      MustacheOverlay::Create({.max_decoded_bytes = 0}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_decoded_bytes")));
+  EXPECT_THAT(
+      MustacheOverlay::Create({.decode_memory_bytes = 0}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--decode_memory_bytes")));
   for (int quality : {0, 101}) {
-    EXPECT_THAT(MustacheOverlay::Create({.default_quality = quality}),
-                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_quality")));
+    EXPECT_THAT(
+        MustacheOverlay::Create({.default_quality = quality}),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_quality")));
   }
   EXPECT_THAT(MustacheOverlay::Create({.default_style = "random"}), IsOk());
 }
@@ -562,8 +600,9 @@ TEST(MustacheOverlayConfigTest, ListsEveryStyleWithAPngPreview) {
     const StyleInfo& info = overlay->styles()[i];
     EXPECT_EQ(info.name, styles[i].name);
     EXPECT_EQ(info.display_name, styles[i].display_name);
-    EXPECT_THAT(imaging::ReadImageHeader(info.preview_png),
-                IsOkAndHolds(::testing::Field(&imaging::ImageHeader::format, ImageFormat::kPng)));
+    EXPECT_THAT(
+        imaging::ReadImageHeader(info.preview_png),
+        IsOkAndHolds(::testing::Field(&imaging::ImageHeader::format, ImageFormat::kPng)));
     const cv::Mat preview = Decode(info.preview_png);
     EXPECT_EQ(preview.type(), CV_8UC4) << info.name;
   }

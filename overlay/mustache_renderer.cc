@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <vector>
-
 #include <opencv2/imgproc.hpp>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -43,9 +42,9 @@ absl::Status CheckPoint(const char* name, cv::Point2d p, cv::Size image_size) {
   // report for this image, even one cut off by the edge.
   const double w = image_size.width, h = image_size.height;
   if (p.x < -w || p.x > 2 * w || p.y < -h || p.y > 2 * h) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "landmark %s (%g, %g) is far outside the %dx%d image", name, p.x, p.y,
-        image_size.width, image_size.height));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("landmark %s (%g, %g) is far outside the %dx%d image", name, p.x,
+                        p.y, image_size.width, image_size.height));
   }
   return absl::OkStatus();
 }
@@ -61,7 +60,8 @@ struct StyleToImage {
 
   cv::Point2d operator()(cv::Point2d p) const {
     const double x = p.x * sx, y = p.y * sy;
-    return {anchor.x + cos_roll * x - sin_roll * y, anchor.y + sin_roll * x + cos_roll * y};
+    return {anchor.x + cos_roll * x - sin_roll * y,
+            anchor.y + sin_roll * x + cos_roll * y};
   }
 
   cv::Point2d anchor;
@@ -92,7 +92,8 @@ cv::Rect2d Extent(const Polylines& polylines) {
       max_y = std::max(max_y, p.y);
     }
   }
-  return min_x > max_x ? cv::Rect2d() : cv::Rect2d(min_x, min_y, max_x - min_x, max_y - min_y);
+  return min_x > max_x ? cv::Rect2d()
+                       : cv::Rect2d(min_x, min_y, max_x - min_x, max_y - min_y);
 }
 
 int ClampToInt(double v) { return static_cast<int>(std::clamp(v, -1e9, 1e9)); }
@@ -108,9 +109,10 @@ class SampleGrid final {
     // Fewer fraction bits for a mustache far larger than the image, so
     // that fixed-point coordinates still fit in an int.
     const double farthest =
-        factor * (std::max({std::abs(reach.x - region.x), std::abs(reach.br().x - region.x),
-                            std::abs(reach.y - region.y), std::abs(reach.br().y - region.y)}) +
-                  1);
+        factor *
+        (std::max({std::abs(reach.x - region.x), std::abs(reach.br().x - region.x),
+                   std::abs(reach.y - region.y), std::abs(reach.br().y - region.y)}) +
+         1);
     while (shift_ > 0 && farthest * (1 << shift_) > (1 << 30)) --shift_;
   }
 
@@ -135,7 +137,8 @@ class SampleGrid final {
 
  private:
   int ToFixed(double v, int origin) const {
-    return static_cast<int>(std::lround(((v - origin + 0.5) * factor_ - 0.5) * (1 << shift_)));
+    return static_cast<int>(
+        std::lround(((v - origin + 0.5) * factor_ - 0.5) * (1 << shift_)));
   }
 
   const cv::Rect region_;
@@ -149,12 +152,14 @@ absl::StatusOr<MustachePlacement> PlaceMustache(const Face& face, cv::Size image
   const FaceLandmarks& l = face.landmarks;
   for (const auto& [name, point] :
        {std::pair{"left_eye_center", l.left_eye_center},
-        std::pair{"right_eye_center", l.right_eye_center}, std::pair{"nose_base", l.nose_base},
-        std::pair{"upper_lip_top", l.upper_lip_top}, std::pair{"mouth_left", l.mouth_left},
-        std::pair{"mouth_right", l.mouth_right}}) {
-    if (absl::Status status = CheckPoint(name, point, image_size); !status.ok()) return status;
+        std::pair{"right_eye_center", l.right_eye_center},
+        std::pair{"nose_base", l.nose_base}, std::pair{"upper_lip_top", l.upper_lip_top},
+        std::pair{"mouth_left", l.mouth_left}, std::pair{"mouth_right", l.mouth_right}}) {
+    if (absl::Status status = CheckPoint(name, point, image_size); !status.ok())
+      return status;
   }
-  if (!std::isfinite(face.roll_degrees) || std::abs(face.roll_degrees) > kMaxRollDegrees) {
+  if (!std::isfinite(face.roll_degrees) ||
+      std::abs(face.roll_degrees) > kMaxRollDegrees) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "roll_degrees %g is not an angle in -360..360", face.roll_degrees));
   }
@@ -176,7 +181,8 @@ absl::StatusOr<MustachePlacement> PlaceMustache(const Face& face, cv::Size image
                            .roll_degrees = face.roll_degrees};
 }
 
-cv::RotatedRect MustacheBounds(const MustachePlacement& placement, const MustacheStyle& style) {
+cv::RotatedRect MustacheBounds(const MustachePlacement& placement,
+                               const MustacheStyle& style) {
   const cv::Point2d centre =
       StyleToImage(placement)({style.bounds.x + style.bounds.width / 2,
                                style.bounds.y + style.bounds.height / 2});
@@ -190,27 +196,30 @@ cv::RotatedRect MustacheBounds(const MustachePlacement& placement, const Mustach
 absl::Status DrawMustache(const MustachePlacement& placement, const MustacheStyle& style,
                           cv::Mat& image) {
   if (image.type() != CV_8UC3 && image.type() != CV_8UC4) {
-    return absl::InvalidArgumentError("mustaches are drawn on 8-bit BGR or BGRA images only");
+    return absl::InvalidArgumentError(
+        "mustaches are drawn on 8-bit BGR or BGRA images only");
   }
   const StyleToImage to_image(placement);
   const Polylines outlines = ToImage(style.outlines, to_image);
   const Polylines strands = ToImage(style.strands, to_image);
   const cv::Rect2d extent = Extent(outlines);
   // Pixel centres sit on integer coordinates, so pixel i spans i-0.5..i+0.5.
-  const cv::Rect region =
-      cv::Rect(cv::Point(ClampToInt(std::floor(extent.x)), ClampToInt(std::floor(extent.y))),
-               cv::Point(ClampToInt(std::ceil(extent.br().x)) + 1,
-                         ClampToInt(std::ceil(extent.br().y)) + 1)) &
-      cv::Rect(0, 0, image.cols, image.rows);
+  const cv::Rect region = cv::Rect(cv::Point(ClampToInt(std::floor(extent.x)),
+                                             ClampToInt(std::floor(extent.y))),
+                                   cv::Point(ClampToInt(std::ceil(extent.br().x)) + 1,
+                                             ClampToInt(std::ceil(extent.br().y)) + 1)) &
+                          cv::Rect(0, 0, image.cols, image.rows);
   if (region.empty()) return absl::OkStatus();  // Clipped away entirely.
 
   int factor = kSupersampling;
-  while (factor > 1 && int64_t{region.area()} * factor * factor > kMaxSupersampledPixels) {
+  while (factor > 1 &&
+         int64_t{region.area()} * factor * factor > kMaxSupersampledPixels) {
     factor /= 2;
   }
   const SampleGrid grid(region, factor, extent | Extent(strands));
   try {
-    cv::Mat shape = cv::Mat::zeros(region.height * factor, region.width * factor, CV_8UC1);
+    cv::Mat shape =
+        cv::Mat::zeros(region.height * factor, region.width * factor, CV_8UC1);
     for (const auto& outline : outlines) {
       // One call per outline, so that outlines that touch add up.
       cv::fillPoly(shape, std::vector<std::vector<cv::Point>>{grid.ToFixed(outline)},
@@ -220,12 +229,13 @@ absl::Status DrawMustache(const MustachePlacement& placement, const MustacheStyl
                                      image(region));
     if (!strands.empty() && style.strand_opacity > 0) {
       cv::Mat hair = cv::Mat::zeros(shape.size(), CV_8UC1);
-      const int thickness = std::max(
-          1, static_cast<int>(std::lround(style.strand_width * placement.width_scale_px * factor)));
+      const int thickness =
+          std::max(1, static_cast<int>(std::lround(style.strand_width *
+                                                   placement.width_scale_px * factor)));
       std::vector<std::vector<cv::Point>> fixed;
       for (const auto& strand : strands) fixed.push_back(grid.ToFixed(strand));
-      cv::polylines(hair, fixed, /*isClosed=*/false, cv::Scalar(255), thickness, cv::LINE_8,
-                    grid.shift());
+      cv::polylines(hair, fixed, /*isClosed=*/false, cv::Scalar(255), thickness,
+                    cv::LINE_8, grid.shift());
       cv::min(hair, shape, hair);  // Hair stays inside the shape.
       internal::CompositeInLinearLight(grid.ToCoverage(hair, style.strand_opacity),
                                        style.strand_colour_bgr, image(region));
@@ -247,12 +257,14 @@ absl::StatusOr<cv::Mat> RenderStylePreview(const MustacheStyle& style, cv::Size 
   const cv::Point2d bounds_centre(style.bounds.x + style.bounds.width / 2,
                                   style.bounds.y + style.bounds.height / 2);
   const MustachePlacement placement{
-      .anchor = cv::Point2d((size.width - 1) / 2.0, (size.height - 1) / 2.0) - bounds_centre * scale,
+      .anchor = cv::Point2d((size.width - 1) / 2.0, (size.height - 1) / 2.0) -
+                bounds_centre * scale,
       .width_scale_px = scale,
       .height_scale_px = scale,
       .roll_degrees = 0};
   cv::Mat preview(size, CV_8UC4, cv::Scalar::all(0));
-  if (absl::Status status = DrawMustache(placement, style, preview); !status.ok()) return status;
+  if (absl::Status status = DrawMustache(placement, style, preview); !status.ok())
+    return status;
   return preview;
 }
 

@@ -9,8 +9,8 @@
 #ifndef STACHE_OVERLAY_MUSTACHE_RENDERER_H_
 #define STACHE_OVERLAY_MUSTACHE_RENDERER_H_
 
-#include <optional>
 #include <opencv2/core.hpp>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -61,7 +61,8 @@ absl::StatusOr<MustachePlacement> PlaceMustache(const Face& face, cv::Size image
 // The rotated rectangle that `style` covers at `placement`, in image pixels.
 // DrawMustache changes only pixels that overlap it, so none whose centre
 // lies more than a pixel outside it.
-cv::RotatedRect MustacheBounds(const MustachePlacement& placement, const MustacheStyle& style);
+cv::RotatedRect MustacheBounds(const MustachePlacement& placement,
+                               const MustacheStyle& style);
 
 // Draws `style` at `placement` into `image` (CV_8UC3 BGR or CV_8UC4 BGRA,
 // sRGB). Thread-safe for distinct images.

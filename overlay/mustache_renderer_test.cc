@@ -5,9 +5,8 @@
 
 #include <cmath>
 #include <limits>
-#include <string>
-
 #include <opencv2/imgproc.hpp>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "overlay/internal/linear_light.h"
@@ -31,7 +30,8 @@ using ::testing::HasSubstr;
 const cv::Scalar kWhite(255, 255, 255);
 
 // Draws `style` for `face` on a white canvas and returns the canvas.
-cv::Mat DrawOnWhite(const MustacheStyle& style, const Face& face, cv::Size size = {640, 480}) {
+cv::Mat DrawOnWhite(const MustacheStyle& style, const Face& face,
+                    cv::Size size = {640, 480}) {
   cv::Mat image(size, CV_8UC3, kWhite);
   absl::StatusOr<MustachePlacement> placement = PlaceMustache(face, size);
   EXPECT_THAT(placement, IsOk());
@@ -70,7 +70,8 @@ TEST_P(PlacementTest, TouchesOnlyPixelsInsideTheRotatedBounds) {
   const Face face = MakeFace({300, 260}, 120, GetParam().roll_degrees);
   const cv::Mat white(480, 640, CV_8UC3, kWhite);
   const cv::Mat changed = ChangedPixels(white, DrawOnWhite(style(), face));
-  const cv::RotatedRect bounds = MustacheBounds(*PlaceMustache(face, white.size()), style());
+  const cv::RotatedRect bounds =
+      MustacheBounds(*PlaceMustache(face, white.size()), style());
 
   EXPECT_EQ(CountOutside(changed, bounds, /*margin=*/1.0), 0);
   EXPECT_NEAR(bounds.angle, GetParam().roll_degrees, 1e-3);
@@ -90,10 +91,12 @@ std::vector<PlacementCase> AllStylesAndRolls() {
   return cases;
 }
 
-INSTANTIATE_TEST_SUITE_P(AllStyles, PlacementTest, ::testing::ValuesIn(AllStylesAndRolls()),
-                         [](const auto& info) {
-                           return absl::StrCat(info.param.style, "_roll",
-                                               static_cast<int>(std::round(info.param.roll_degrees)) + 90);
+INSTANTIATE_TEST_SUITE_P(AllStyles, PlacementTest,
+                         ::testing::ValuesIn(AllStylesAndRolls()), [](const auto& info) {
+                           return absl::StrCat(
+                               info.param.style, "_roll",
+                               static_cast<int>(std::round(info.param.roll_degrees)) +
+                                   90);
                          });
 
 TEST(MustacheRendererTest, CoversThePhiltrumButNotTheNostrilsOrLowerLip) {
@@ -116,7 +119,8 @@ TEST(MustacheRendererTest, CoversThePhiltrumButNotTheNostrilsOrLowerLip) {
     }
     // Nostrils sit just above the nose base, either side of the middle.
     EXPECT_FALSE(covered(nose_base + cv::Point2d(0.12 * iod, -0.06 * iod))) << style.name;
-    EXPECT_FALSE(covered(nose_base + cv::Point2d(-0.12 * iod, -0.06 * iod))) << style.name;
+    EXPECT_FALSE(covered(nose_base + cv::Point2d(-0.12 * iod, -0.06 * iod)))
+        << style.name;
     // The middle of the mouth, below the upper-lip top.
     EXPECT_FALSE(covered(lip_top + cv::Point2d(0, 0.12 * iod))) << style.name;
   }
@@ -125,8 +129,10 @@ TEST(MustacheRendererTest, CoversThePhiltrumButNotTheNostrilsOrLowerLip) {
 TEST(MustacheRendererTest, ScalesWithTheFace) {
   const MustacheStyle style = MakeBuiltInStyles()[0];
   const cv::Mat white(480, 640, CV_8UC3, kWhite);
-  const double small = cv::countNonZero(ChangedPixels(white, DrawOnWhite(style, MakeFace({320, 240}, 60, 0)))) ;
-  const double large = cv::countNonZero(ChangedPixels(white, DrawOnWhite(style, MakeFace({320, 240}, 180, 0))));
+  const double small = cv::countNonZero(
+      ChangedPixels(white, DrawOnWhite(style, MakeFace({320, 240}, 60, 0))));
+  const double large = cv::countNonZero(
+      ChangedPixels(white, DrawOnWhite(style, MakeFace({320, 240}, 180, 0))));
   EXPECT_NEAR(large / small, 9.0, 9.0 * 0.15);
 }
 
@@ -142,7 +148,8 @@ TEST(MustacheRendererTest, FollowsTheMouthWhenTheEyesCoincide) {
 TEST(MustacheRendererTest, StretchesToThePhiltrumWithinLimits) {
   const cv::Size size(640, 480);
   auto height_ratio = [&](double philtrum_ratio) {
-    MustachePlacement p = *PlaceMustache(MakeFace({320, 240}, 100, 0, philtrum_ratio), size);
+    MustachePlacement p =
+        *PlaceMustache(MakeFace({320, 240}, 100, 0, philtrum_ratio), size);
     return p.height_scale_px / p.width_scale_px;
   };
   EXPECT_NEAR(height_ratio(kTypicalPhiltrumLength), 1.0, 1e-9);
@@ -160,7 +167,8 @@ TEST(MustacheRendererTest, ClipsAFacePartlyOutsideTheImage) {
     const cv::Mat white(size, CV_8UC3, kWhite);
     const cv::Mat changed = ChangedPixels(white, DrawOnWhite(style, face, size));
     EXPECT_GT(cv::countNonZero(changed), 50) << anchor;
-    EXPECT_EQ(CountOutside(changed, MustacheBounds(*PlaceMustache(face, size), style), 1.0), 0);
+    EXPECT_EQ(
+        CountOutside(changed, MustacheBounds(*PlaceMustache(face, size), style), 1.0), 0);
   }
 }
 
@@ -168,7 +176,9 @@ TEST(MustacheRendererTest, AFaceBeyondTheEdgeDrawsNothing) {
   const cv::Size size(320, 240);
   const Face face = MakeFace({-200, 120}, 60, 0);
   const cv::Mat white(size, CV_8UC3, kWhite);
-  EXPECT_EQ(cv::countNonZero(ChangedPixels(white, DrawOnWhite(MakeBuiltInStyles()[0], face, size))), 0);
+  EXPECT_EQ(cv::countNonZero(
+                ChangedPixels(white, DrawOnWhite(MakeBuiltInStyles()[0], face, size))),
+            0);
 }
 
 TEST(MustacheRendererTest, AMustacheLargerThanTheImageIsClipped) {
@@ -217,7 +227,8 @@ TEST(MustacheRendererTest, RejectsBadFacesWithClearMessages) {
   Face face = MakeFace({320, 240}, 100, 0);
   face.landmarks.nose_base.x = nan;
   EXPECT_THAT(PlaceMustache(face, size),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("nose_base is not a finite")));
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("nose_base is not a finite")));
 
   face = MakeFace({320, 240}, 100, 0);
   face.landmarks.mouth_right.y = -inf;
@@ -226,8 +237,9 @@ TEST(MustacheRendererTest, RejectsBadFacesWithClearMessages) {
 
   face = MakeFace({320, 240}, 100, 0);
   face.landmarks.left_eye_center.x = 1e30;
-  EXPECT_THAT(PlaceMustache(face, size), StatusIs(absl::StatusCode::kInvalidArgument,
-                                                  HasSubstr("far outside the 640x480 image")));
+  EXPECT_THAT(PlaceMustache(face, size),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("far outside the 640x480 image")));
 
   // A whole face far off the image, and a gigantic one.
   EXPECT_THAT(PlaceMustache(MakeFace({5000, 240}, 100, 0), size),
@@ -244,15 +256,16 @@ TEST(MustacheRendererTest, RejectsBadFacesWithClearMessages) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("roll_degrees")));
 
   // All landmarks on one spot, as an empty proto message would give.
-  EXPECT_THAT(PlaceMustache(Face{}, size),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("too close together")));
+  EXPECT_THAT(PlaceMustache(Face{}, size), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                    HasSubstr("too close together")));
 }
 
 TEST(MustacheRendererTest, RejectsImagesItCannotDrawOn) {
   cv::Mat image(100, 100, CV_16UC3, cv::Scalar::all(0));
   const Face face = MakeFace({50, 50}, 40, 0);
-  EXPECT_THAT(DrawMustache(*PlaceMustache(face, image.size()), MakeBuiltInStyles()[0], image),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("8-bit")));
+  EXPECT_THAT(
+      DrawMustache(*PlaceMustache(face, image.size()), MakeBuiltInStyles()[0], image),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("8-bit")));
 }
 
 TEST(MustacheRendererTest, PreviewIsTransparentAroundAnOpaqueMustache) {
@@ -267,7 +280,8 @@ TEST(MustacheRendererTest, PreviewIsTransparentAroundAnOpaqueMustache) {
     EXPECT_EQ(alpha.at<uint8_t>(0, 0), 0) << style.name;
     EXPECT_EQ(alpha.at<uint8_t>(95, 159), 0) << style.name;
     // Fitted with a margin: nothing touches the border rows.
-    EXPECT_EQ(cv::countNonZero(alpha.row(0)) + cv::countNonZero(alpha.row(95)), 0) << style.name;
+    EXPECT_EQ(cv::countNonZero(alpha.row(0)) + cv::countNonZero(alpha.row(95)), 0)
+        << style.name;
     EXPECT_GT(cv::countNonZero(alpha == 255), 100) << style.name;
   }
   EXPECT_THAT(RenderStylePreview(MakeBuiltInStyles()[0], {4, 4}),
@@ -284,13 +298,15 @@ TEST(LinearLightTest, HalfCoverageMixesLightNotCodeValues) {
   EXPECT_EQ(white.at<cv::Vec3b>(0, 1), cv::Vec3b(0, 0, 0));
 
   cv::Mat black(1, 1, CV_8UC3, cv::Scalar(0, 0, 0));
-  internal::CompositeInLinearLight(cv::Mat(1, 1, CV_8UC1, cv::Scalar(128)), kWhite, black);
+  internal::CompositeInLinearLight(cv::Mat(1, 1, CV_8UC1, cv::Scalar(128)), kWhite,
+                                   black);
   EXPECT_NEAR(black.at<cv::Vec3b>(0, 0)[1], 188, 1);
 }
 
 TEST(LinearLightTest, ZeroCoverageLeavesPixelsUntouched) {
   cv::Mat image(2, 2, CV_8UC4, cv::Scalar(10, 20, 30, 40));
-  internal::CompositeInLinearLight(cv::Mat::zeros(2, 2, CV_8UC1), cv::Scalar(200, 0, 0), image);
+  internal::CompositeInLinearLight(cv::Mat::zeros(2, 2, CV_8UC1), cv::Scalar(200, 0, 0),
+                                   image);
   EXPECT_EQ(image.at<cv::Vec4b>(1, 1), cv::Vec4b(10, 20, 30, 40));
 }
 
@@ -302,8 +318,8 @@ TEST(LinearLightTest, EverySrgbValueSurvivesARoundTrip) {
 
 TEST(LinearLightTest, OverATranslucentBackgroundAddsOpacity) {
   cv::Mat image(1, 1, CV_8UC4, cv::Scalar(0, 0, 255, 128));
-  internal::CompositeInLinearLight(cv::Mat(1, 1, CV_8UC1, cv::Scalar(128)), cv::Scalar(255, 0, 0),
-                                   image);
+  internal::CompositeInLinearLight(cv::Mat(1, 1, CV_8UC1, cv::Scalar(128)),
+                                   cv::Scalar(255, 0, 0), image);
   const cv::Vec4b p = image.at<cv::Vec4b>(0, 0);
   // 0.5 + 0.5 * 0.5 opaque; the mustache weighs twice the background.
   EXPECT_NEAR(p[3], 191, 1);

@@ -85,7 +85,8 @@ std::vector<Outline> HairStrands(const cv::Rect2d& bounds) {
     const double u = -1 + 2 * (k + 0.5 + 0.4 * jitter()) / count;
     const cv::Point2d start(u * half_width, top);
     const cv::Point2d end(start.x + u * 0.6 * (bottom - top) + 0.01 * jitter(), bottom);
-    const cv::Point2d bend(0.5 * (start.x + end.x) + 0.2 * u * (bottom - top), 0.5 * (top + bottom));
+    const cv::Point2d bend(0.5 * (start.x + end.x) + 0.2 * u * (bottom - top),
+                           0.5 * (top + bottom));
     strands.push_back(OutlineBuilder(start).CurveTo(bend, bend, end).Build());
   }
   return strands;
@@ -158,7 +159,8 @@ MustacheStyle Chevron() {
                       .CurveTo({0.42, 0.15}, {0.30, 0.12}, {0.18, 0.12})
                       .CurveTo({0.10, 0.12}, {0.04, 0.11}, {0, 0.09})
                       .Build();
-  return Finish("chevron", "Chevron", "Thick and wide, covering the upper lip like an inverted V.",
+  return Finish("chevron", "Chevron",
+                "Thick and wide, covering the upper lip like an inverted V.",
                 cv::Scalar(38, 52, 78), {MirrorRightHalf(right)});
 }
 
@@ -170,9 +172,9 @@ MustacheStyle Walrus() {
       .CurveTo({0.61, 0.13}, {0.62, 0.24}, {0.60, 0.34});
   // Fringe: tips hang lower towards the sides, where the hair is longest.
   const std::vector<std::pair<double, double>> fringe = {
-      {0.55, 0.27}, {0.52, 0.32}, {0.47, 0.22}, {0.43, 0.27}, {0.38, 0.18},
-      {0.33, 0.22}, {0.28, 0.15}, {0.23, 0.18}, {0.18, 0.13}, {0.13, 0.155},
-      {0.08, 0.12},  {0.04, 0.14}};
+      {0.55, 0.27}, {0.52, 0.32},  {0.47, 0.22}, {0.43, 0.27},
+      {0.38, 0.18}, {0.33, 0.22},  {0.28, 0.15}, {0.23, 0.18},
+      {0.18, 0.13}, {0.13, 0.155}, {0.08, 0.12}, {0.04, 0.14}};
   for (const auto& [x, y] : fringe) builder.LineTo({x, y});
   builder.LineTo({0, 0.11});
   return Finish("walrus", "Walrus",
@@ -198,7 +200,8 @@ MustacheStyle English() {
                       .CurveTo({0.56, -0.01}, {0.42, 0.05}, {0.28, 0.07})
                       .CurveTo({0.16, 0.09}, {0.06, 0.08}, {0, 0.05})
                       .Build();
-  return Finish("english", "English", "A slim body drawn out into long, straight waxed points.",
+  return Finish("english", "English",
+                "A slim body drawn out into long, straight waxed points.",
                 cv::Scalar(30, 48, 70), {MirrorRightHalf(right)});
 }
 

@@ -7,10 +7,9 @@
 #ifndef STACHE_OVERLAY_MUSTACHE_STYLE_H_
 #define STACHE_OVERLAY_MUSTACHE_STYLE_H_
 
+#include <opencv2/core.hpp>
 #include <string>
 #include <vector>
-
-#include <opencv2/core.hpp>
 
 #include "absl/strings/string_view.h"
 

@@ -20,7 +20,8 @@ TEST(MustacheStyleTest, ShipsAtLeastFourNamedStyles) {
   }
   EXPECT_EQ(names.size(), styles.size()) << "names must be unique";
   EXPECT_THAT(names, IsSupersetOf({"handlebar", "chevron", "walrus", "pencil"}));
-  EXPECT_EQ(names.count("random"), 0u) << "\"random\" is reserved for picking a style per face";
+  EXPECT_EQ(names.count("random"), 0u)
+      << "\"random\" is reserved for picking a style per face";
 }
 
 TEST(MustacheStyleTest, FindsStylesByName) {
@@ -52,7 +53,8 @@ TEST(MustacheStyleTest, ShapesAreSymmetricCentredAndWiderThanTall) {
     }
     EXPECT_NEAR(moment_x / (3 * area), 0, 1e-9) << style.name;
     EXPECT_NEAR(moment_y / (3 * area), 0, 1e-9) << style.name;
-    EXPECT_NEAR(style.bounds.x, -(style.bounds.x + style.bounds.width), 1e-9) << style.name;
+    EXPECT_NEAR(style.bounds.x, -(style.bounds.x + style.bounds.width), 1e-9)
+        << style.name;
     EXPECT_GT(style.bounds.width, 2 * style.bounds.height) << style.name;
     EXPECT_FALSE(style.strands.empty()) << style.name;
   }
@@ -65,7 +67,8 @@ TEST(MustacheStyleTest, StylesLookClearlyDifferent) {
       const cv::Rect2d& a = styles[i].bounds;
       const cv::Rect2d& b = styles[j].bounds;
       // Different outlines: the bounding boxes alone tell them apart.
-      const bool same_box = std::abs(a.width - b.width) < 0.05 && std::abs(a.height - b.height) < 0.05;
+      const bool same_box =
+          std::abs(a.width - b.width) < 0.05 && std::abs(a.height - b.height) < 0.05;
       EXPECT_FALSE(same_box) << styles[i].name << " vs " << styles[j].name;
     }
   }

@@ -8,11 +8,10 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <opencv2/imgproc.hpp>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <opencv2/imgproc.hpp>
 
 #include "overlay/mustache_overlay.h"
 #include "overlay/testing/mustache_measure.h"
@@ -46,7 +45,8 @@ BenchPhoto MakePhoto(double megapixels) {
   const cv::Size size = bench.pixels.size();
   for (const cv::Point2d& at : {cv::Point2d(0.2, 0.15), cv::Point2d(0.8, 0.15),
                                 cv::Point2d(0.2, 0.85), cv::Point2d(0.8, 0.85)}) {
-    bench.faces.push_back(MakeFace({at.x * size.width, at.y * size.height}, inter_ocular, 8));
+    bench.faces.push_back(
+        MakeFace({at.x * size.width, at.y * size.height}, inter_ocular, 8));
   }
   return bench;
 }
@@ -60,7 +60,8 @@ const BenchPhoto& Photo(int megapixels) {
 }
 
 const MustacheOverlay& Overlay() {
-  static const MustacheOverlay* const overlay = MustacheOverlay::Create({}).value().release();
+  static const MustacheOverlay* const overlay =
+      MustacheOverlay::Create({}).value().release();
   return *overlay;
 }
 
@@ -69,7 +70,8 @@ void BM_Apply(benchmark::State& state) {
   const BenchPhoto& photo = Photo(static_cast<int>(state.range(0)));
   const OverlayRequest request{
       .image = photo.jpeg,
-      .faces = std::vector<Face>(photo.faces.begin(), photo.faces.begin() + state.range(1))};
+      .faces =
+          std::vector<Face>(photo.faces.begin(), photo.faces.begin() + state.range(1))};
   absl::Duration decode, draw, encode;
   for (auto _ : state) {
     absl::StatusOr<OverlayResult> result = Overlay().Apply(request);
@@ -126,7 +128,11 @@ void BM_ApplyThroughput(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_ApplyThroughput)->Threads(1)->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ApplyThroughput)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace stache::overlay

@@ -42,7 +42,8 @@ nlohmann::json ApplyRequestJson(const std::string& image, const std::string& sty
   return {{"image", absl::Base64Escape(image)},
           {"style", style},
           {"faces",
-           {{{"bounding_box", {{"x_px", 180}, {"y_px", 140}, {"width_px", 170}, {"height_px", 190}}},
+           {{{"bounding_box",
+              {{"x_px", 180}, {"y_px", 140}, {"width_px", 170}, {"height_px", 190}}},
              {"confidence", 0.98},
              {"roll_degrees", face.roll_degrees},
              {"landmarks",
@@ -72,7 +73,8 @@ class OverlayBinaryTest : public ::testing::Test {
         << server_->Output();
   }
 
-  CommandResult Grpcurl(const std::string& method, const std::string& request_json = "{}") {
+  CommandResult Grpcurl(const std::string& method,
+                        const std::string& request_json = "{}") {
     return RunCommand({STACHE_GRPCURL, "-plaintext", "-max-msg-sz", "67108864", "-d", "@",
                        absl::StrCat("127.0.0.1:", port_), method},
                       absl::Seconds(30), request_json);
@@ -91,17 +93,18 @@ TEST_F(OverlayBinaryTest, ListStylesAndApplyThroughGrpcurl) {
   ASSERT_GE(listed.at("styles").size(), 4u);
   for (const nlohmann::json& style : listed.at("styles")) {
     std::string png;
-    ASSERT_TRUE(absl::Base64Unescape(Field(style, "preview_png", "previewPng").get<std::string>(),
-                                     &png));
+    ASSERT_TRUE(absl::Base64Unescape(
+        Field(style, "preview_png", "previewPng").get<std::string>(), &png));
     EXPECT_THAT(imaging::ReadImageHeader(png), IsOk()) << style.dump();
   }
 
   const std::string photo = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
-  CommandResult applied =
-      Grpcurl("stache.overlay.v1.OverlayService/Apply", ApplyRequestJson(photo, "").dump());
+  CommandResult applied = Grpcurl("stache.overlay.v1.OverlayService/Apply",
+                                  ApplyRequestJson(photo, "").dump());
   ASSERT_EQ(applied.exit_code, 0) << applied.output.substr(0, 2000);
   const nlohmann::json response = nlohmann::json::parse(applied.output);
-  EXPECT_EQ(Field(response, "styles_applied", "stylesApplied"), nlohmann::json({"walrus"}));
+  EXPECT_EQ(Field(response, "styles_applied", "stylesApplied"),
+            nlohmann::json({"walrus"}));
   EXPECT_EQ(Field(response, "content_type", "contentType"), "image/jpeg");
   std::string image;
   ASSERT_TRUE(absl::Base64Unescape(response.at("image").get<std::string>(), &image));
@@ -111,8 +114,8 @@ TEST_F(OverlayBinaryTest, ListStylesAndApplyThroughGrpcurl) {
   EXPECT_EQ(header->width, 512);
   EXPECT_EQ(header->height, 600);
 
-  CommandResult bad =
-      Grpcurl("stache.overlay.v1.OverlayService/Apply", ApplyRequestJson(photo, "goatee").dump());
+  CommandResult bad = Grpcurl("stache.overlay.v1.OverlayService/Apply",
+                              ApplyRequestJson(photo, "goatee").dump());
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.output, HasSubstr("InvalidArgument"));
   EXPECT_THAT(bad.output, HasSubstr("unknown style \"goatee\""));
@@ -124,8 +127,8 @@ TEST_F(OverlayBinaryTest, ListStylesAndApplyThroughGrpcurl) {
 TEST_F(OverlayBinaryTest, MaxPixelsFlagRefusesLargerPhotos) {
   Start({"--max_pixels=100000"});
   const std::string photo = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));  // 307200 px
-  CommandResult refused =
-      Grpcurl("stache.overlay.v1.OverlayService/Apply", ApplyRequestJson(photo, "").dump());
+  CommandResult refused = Grpcurl("stache.overlay.v1.OverlayService/Apply",
+                                  ApplyRequestJson(photo, "").dump());
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.output, HasSubstr("ResourceExhausted"));
 }

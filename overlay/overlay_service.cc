@@ -26,12 +26,12 @@ absl::StatusOr<std::optional<ImageFormat>> FromProto(v1::ImageFormat format) {
       return ImageFormat::kWebp;
     default:
       // A newer client's value: refused, never read as UNSPECIFIED.
-      return server::WithReason(
-          absl::InvalidArgumentError(absl::StrCat(
-              "output_format ", static_cast<int>(format),
-              " is not supported: use IMAGE_FORMAT_JPEG, IMAGE_FORMAT_PNG, IMAGE_FORMAT_WEBP or "
-              "IMAGE_FORMAT_UNSPECIFIED")),
-          server::kReasonUnknownEnumValue);
+      return server::WithReason(absl::InvalidArgumentError(absl::StrCat(
+                                    "output_format ", static_cast<int>(format),
+                                    " is not supported: use IMAGE_FORMAT_JPEG, "
+                                    "IMAGE_FORMAT_PNG, IMAGE_FORMAT_WEBP or "
+                                    "IMAGE_FORMAT_UNSPECIFIED")),
+                                server::kReasonUnknownEnumValue);
   }
 }
 
@@ -48,13 +48,15 @@ v1::ImageFormat ToProto(ImageFormat format) {
   }
 }
 
-cv::Point2d FromProto(const detector::v1::Point& point) { return {point.x_px(), point.y_px()}; }
+cv::Point2d FromProto(const detector::v1::Point& point) {
+  return {point.x_px(), point.y_px()};
+}
 
 absl::StatusOr<Face> FromProto(const detector::v1::Face& face, int index) {
   if (!face.has_landmarks()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("faces[", index,
-                     "] has no landmarks: pass the faces as DetectorService.Detect returns them"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "faces[", index,
+        "] has no landmarks: pass the faces as DetectorService.Detect returns them"));
   }
   const detector::v1::FaceLandmarks& l = face.landmarks();
   Face core{.landmarks = {.left_eye_center = FromProto(l.left_eye_center()),
@@ -75,8 +77,9 @@ absl::StatusOr<Face> FromProto(const detector::v1::Face& face, int index) {
 absl::StatusOr<cv::Scalar> FromProto(const type::v1::Color& color) {
   if (color.red() > 255 || color.green() > 255 || color.blue() > 255) {
     return server::WithReason(
-        absl::InvalidArgumentError(absl::StrCat("color (", color.red(), ", ", color.green(), ", ",
-                                                color.blue(), ") is out of range: each channel "
+        absl::InvalidArgumentError(absl::StrCat("color (", color.red(), ", ",
+                                                color.green(), ", ", color.blue(),
+                                                ") is out of range: each channel "
                                                 "is 0..255")),
         server::kReasonOptionOutOfRange);
   }

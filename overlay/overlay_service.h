@@ -19,7 +19,8 @@ class OverlayServiceImpl final : public stache::overlay::v1::OverlayService::Ser
 
   grpc::Status Apply(grpc::ServerContext* context, const v1::ApplyRequest* request,
                      v1::ApplyResponse* response) override;
-  grpc::Status ListStyles(grpc::ServerContext* context, const v1::ListStylesRequest* request,
+  grpc::Status ListStyles(grpc::ServerContext* context,
+                          const v1::ListStylesRequest* request,
                           v1::ListStylesResponse* response) override;
 
  private:

@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "overlay/testing/mustache_measure.h"
 #include "imaging/image_decoder.h"
+#include "overlay/testing/mustache_measure.h"
 #include "server/grpc_server.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 #include "tests/testing/process.h"
@@ -65,10 +65,11 @@ class OverlayServiceTest : public ::testing::Test {
     ASSERT_THAT(overlay, IsOk());
     overlay_ = *std::move(overlay);
     service_ = std::make_unique<OverlayServiceImpl>(*overlay_);
-    absl::StatusOr<std::unique_ptr<server::GrpcServer>> server = server::GrpcServer::Start(
-        {.host = "127.0.0.1", .port = 0},
-        {.service_name = "overlay", .service_names = {"stache.overlay.v1.OverlayService"}},
-        {service_.get()});
+    absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
+        server::GrpcServer::Start({.host = "127.0.0.1", .port = 0},
+                                  {.service_name = "overlay",
+                                   .service_names = {"stache.overlay.v1.OverlayService"}},
+                                  {service_.get()});
     ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     stub_ = v1::OverlayService::NewStub(grpc::CreateChannel(
@@ -146,7 +147,8 @@ TEST_F(OverlayServiceTest, HonoursStyleFormatQualityAndSeed) {
   EXPECT_EQ(first.content_type(), "image/webp");
   EXPECT_EQ(first.styles_applied_size(), 2);
   EXPECT_EQ(first.image(), second.image());
-  EXPECT_THAT(second.styles_applied(), ElementsAre(first.styles_applied(0), first.styles_applied(1)));
+  EXPECT_THAT(second.styles_applied(),
+              ElementsAre(first.styles_applied(0), first.styles_applied(1)));
 
   request.set_style("walrus");
   request.set_output_format(v1::IMAGE_FORMAT_PNG);
@@ -165,7 +167,8 @@ TEST_F(OverlayServiceTest, BadRequestsAreInvalidArgumentWithAClearMessage) {
   const std::vector<Case> cases = {
       {"undecodable", [](v1::ApplyRequest& r) { r.set_image("GIF89a nope"); }, ""},
       {"empty image", [](v1::ApplyRequest& r) { r.clear_image(); }, "empty"},
-      {"unknown style", [](v1::ApplyRequest& r) { r.set_style("goatee"); }, "unknown style"},
+      {"unknown style", [](v1::ApplyRequest& r) { r.set_style("goatee"); },
+       "unknown style"},
       {"format enum out of range",
        [](v1::ApplyRequest& r) { r.set_output_format(static_cast<v1::ImageFormat>(9)); },
        "output_format 9 is not supported"},
@@ -216,7 +219,8 @@ TEST_F(OverlayServiceTest, BadRequestsAreInvalidArgumentWithAClearMessage) {
 TEST_F(OverlayServiceTest, AnExpiredCallStopsBeforeEncoding) {
   cv::Mat noise(2400, 3200, CV_8UC3);
   cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));
-  absl::StatusOr<std::string> jpeg = imaging::EncodeImage(noise, imaging::ImageFormat::kJpeg, 80);
+  absl::StatusOr<std::string> jpeg =
+      imaging::EncodeImage(noise, imaging::ImageFormat::kJpeg, 80);
   ASSERT_THAT(jpeg, IsOk());
   v1::ApplyRequest request;
   request.set_image(*jpeg);
@@ -224,9 +228,9 @@ TEST_F(OverlayServiceTest, AnExpiredCallStopsBeforeEncoding) {
   // The PNG answer is larger than gRPC's default message limit.
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(-1);
-  auto stub = v1::OverlayService::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", server_->port()), grpc::InsecureChannelCredentials(),
-      arguments));
+  auto stub = v1::OverlayService::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                                grpc::InsecureChannelCredentials(), arguments));
   // Two whole calls: the first decode pays for warming up, so the shorter
   // decode is what the timed call below will take (or more, under load).
   absl::Duration whole = absl::InfiniteDuration();
@@ -252,7 +256,8 @@ TEST_F(OverlayServiceTest, AnExpiredCallStopsBeforeEncoding) {
   EXPECT_EQ(stub->Apply(&context, request, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
   ASSERT_TRUE(::stache::testing::WaitFor(
-      [&] { return server_->InFlight(server::CallKind::kWork) == 0; }, absl::Seconds(30)));
+      [&] { return server_->InFlight(server::CallKind::kWork) == 0; },
+      absl::Seconds(30)));
   EXPECT_LT(absl::Now() - start, decode + (whole - decode) / 2)
       << "whole call " << whole << ", decode " << decode;
 }

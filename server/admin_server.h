@@ -35,10 +35,9 @@ struct AdminPage {
 // outlive it.
 class AdminServer final {
  public:
-  static absl::StatusOr<std::unique_ptr<AdminServer>> Start(const std::string& host,
-                                                            int port,
-                                                            const MetricsRegistry* registry,
-                                                            std::vector<AdminPage> pages = {});
+  static absl::StatusOr<std::unique_ptr<AdminServer>> Start(
+      const std::string& host, int port, const MetricsRegistry* registry,
+      std::vector<AdminPage> pages = {});
   ~AdminServer();
 
   int port() const { return port_; }

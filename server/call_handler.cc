@@ -16,10 +16,12 @@ namespace {
 grpc::Status InternalError(const grpc::ServerContextBase& context, const char* what) {
   // The observer puts the request id it logs and echoes into the metadata,
   // so this is the id the caller sees in the trailers.
-  const std::string request_id = MetadataValue(context.client_metadata(), kRequestIdMetadata);
-  LogError("a library threw inside a handler", {{"request_id", request_id}, {"error", what}});
-  return ToGrpcStatus(absl::InternalError(absl::StrCat(
-      "internal error; the server logged it with request id ", request_id)));
+  const std::string request_id =
+      MetadataValue(context.client_metadata(), kRequestIdMetadata);
+  LogError("a library threw inside a handler",
+           {{"request_id", request_id}, {"error", what}});
+  return ToGrpcStatus(absl::InternalError(
+      absl::StrCat("internal error; the server logged it with request id ", request_id)));
 }
 
 }  // namespace
@@ -42,11 +44,10 @@ grpc::Status HandleCall(grpc::ServerContextBase& context,
 
 CallDeadline DeadlineOf(const grpc::ServerContextBase& context) {
   const std::chrono::system_clock::time_point deadline = context.deadline();
-  return CallDeadline{
-      .deadline = deadline == std::chrono::system_clock::time_point::max()
-                      ? absl::InfiniteFuture()
-                      : absl::FromChrono(deadline),
-      .cancelled = [&context] { return context.IsCancelled(); }};
+  return CallDeadline{.deadline = deadline == std::chrono::system_clock::time_point::max()
+                                      ? absl::InfiniteFuture()
+                                      : absl::FromChrono(deadline),
+                      .cancelled = [&context] { return context.IsCancelled(); }};
 }
 
 }  // namespace stache::server

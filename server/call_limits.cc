@@ -54,7 +54,8 @@ const char* CallKindName(CallKind kind) {
   return "unknown";
 }
 
-CallKind ClassifyCall(absl::string_view service, absl::string_view method, bool streaming) {
+CallKind ClassifyCall(absl::string_view service, absl::string_view method,
+                      bool streaming) {
   if (service == "grpc.health.v1.Health") {
     return method == "Watch" ? CallKind::kHealthWatch : CallKind::kHealthCheck;
   }
@@ -223,9 +224,9 @@ void CallLimiter::WatchLoop() {
                                ", the server's limit for streams without a deadline"));
       } else if (entry.idle_timeout != absl::InfiniteDuration() &&
                  now >= entry.last_activity + entry.idle_timeout) {
-        entry.ended = absl::DeadlineExceededError(
-            absl::StrCat("the stream was idle (no message either way) for ",
-                         absl::FormatDuration(entry.idle_timeout), "; the server ended it"));
+        entry.ended = absl::DeadlineExceededError(absl::StrCat(
+            "the stream was idle (no message either way) for ",
+            absl::FormatDuration(entry.idle_timeout), "; the server ended it"));
       } else {
         next = std::min(next, entry.deadline);
         if (entry.idle_timeout != absl::InfiniteDuration()) {

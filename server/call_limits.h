@@ -4,8 +4,10 @@
 // stop sending end.
 //
 //   CallLimiter limiter({.max_work_calls = 32, .max_streams = 16});
-//   absl::StatusOr<uint64_t> id = limiter.Admit(CallKind::kStream, absl::InfiniteFuture(),
-//                                               [&](const absl::Status& s) { Cancel(s); });
+//   absl::StatusOr<uint64_t> id = limiter.Admit(CallKind::kStream,
+//   absl::InfiniteFuture(),
+//                                               [&](const absl::Status& s) { Cancel(s);
+//                                               });
 //   limiter.Touch(*id);    // a message went either way
 //   limiter.Release(*id);  // the call is over
 #ifndef STACHE_SERVER_CALL_LIMITS_H_
@@ -46,7 +48,8 @@ enum class CallKind {
 const char* CallKindName(CallKind kind);
 
 // The kind of a call to `service`/`method` ("grpc.health.v1.Health", "Watch").
-CallKind ClassifyCall(absl::string_view service, absl::string_view method, bool streaming);
+CallKind ClassifyCall(absl::string_view service, absl::string_view method,
+                      bool streaming);
 
 struct CallLimits {
   // Calls of each kind handled at once; 0 means no limit.
@@ -99,7 +102,7 @@ class CallLimiter final {
  private:
   struct Entry {
     CallKind kind;
-    absl::Time deadline;      // InfiniteFuture: none of ours
+    absl::Time deadline;          // InfiniteFuture: none of ours
     absl::Duration idle_timeout;  // InfiniteDuration: none
     absl::Time last_activity;
     EndCall end;

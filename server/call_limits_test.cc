@@ -51,13 +51,16 @@ CallLimits Limits() {
 TEST(CallLimitsTest, ClassifiesCallsByServiceAndShape) {
   EXPECT_EQ(ClassifyCall("stache.detector.v1.DetectorService", "Detect", false),
             CallKind::kWork);
-  EXPECT_EQ(ClassifyCall("stache.info.v1.InfoService", "GetInfo", false), CallKind::kWork);
-  EXPECT_EQ(ClassifyCall("stache.storage.v1.StorageService", "Put", true), CallKind::kStream);
-  EXPECT_EQ(ClassifyCall("grpc.reflection.v1alpha.ServerReflection", "ServerReflectionInfo",
-                         true),
+  EXPECT_EQ(ClassifyCall("stache.info.v1.InfoService", "GetInfo", false),
+            CallKind::kWork);
+  EXPECT_EQ(ClassifyCall("stache.storage.v1.StorageService", "Put", true),
+            CallKind::kStream);
+  EXPECT_EQ(ClassifyCall("grpc.reflection.v1alpha.ServerReflection",
+                         "ServerReflectionInfo", true),
             CallKind::kControlStream);
   EXPECT_EQ(ClassifyCall("grpc.health.v1.Health", "Watch", true), CallKind::kHealthWatch);
-  EXPECT_EQ(ClassifyCall("grpc.health.v1.Health", "Check", false), CallKind::kHealthCheck);
+  EXPECT_EQ(ClassifyCall("grpc.health.v1.Health", "Check", false),
+            CallKind::kHealthCheck);
 }
 
 TEST(CallLimitsTest, EachKindIsLimitedOnItsOwn) {
@@ -69,9 +72,9 @@ TEST(CallLimitsTest, EachKindIsLimitedOnItsOwn) {
   EXPECT_THAT(limiter.Admit(CallKind::kStream, none, nullptr),
               StatusIs(absl::StatusCode::kResourceExhausted,
                        HasSubstr("--max_concurrent_streams")));
-  EXPECT_THAT(limiter.Admit(CallKind::kControlStream, none, nullptr),
-              StatusIs(absl::StatusCode::kResourceExhausted,
-                       HasSubstr("--max_control_streams")));
+  EXPECT_THAT(
+      limiter.Admit(CallKind::kControlStream, none, nullptr),
+      StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("--max_control_streams")));
   absl::StatusOr<uint64_t> first = limiter.Admit(CallKind::kWork, none, nullptr);
   ASSERT_THAT(first, IsOk());
   ASSERT_THAT(limiter.Admit(CallKind::kWork, none, nullptr), IsOk());
@@ -122,11 +125,13 @@ TEST(CallLimitsTest, AnIdleStreamIsEndedAndAnActiveOneIsNot) {
   EXPECT_EQ(idle.count, 1);
   EXPECT_THAT(idle.Status(),
               StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("idle")));
-  EXPECT_THAT(limiter.EndedWith(*idle_id), StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
+  EXPECT_THAT(limiter.EndedWith(*idle_id),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
   EXPECT_EQ(active.count, 0);
   // The ended call still counts until it is released; then it says why it ended.
   EXPECT_EQ(limiter.InFlight(CallKind::kControlStream), 1);
-  EXPECT_THAT(limiter.Release(*idle_id), StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
+  EXPECT_THAT(limiter.Release(*idle_id),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, ::testing::_));
   EXPECT_EQ(limiter.InFlight(CallKind::kControlStream), 0);
   EXPECT_THAT(limiter.Release(*active_id), IsOk());
 }
@@ -140,9 +145,9 @@ TEST(CallLimitsTest, CallsWithoutADeadlineGetTheDefaultOne) {
   ASSERT_THAT(limiter.Admit(CallKind::kWork, absl::InfiniteFuture(), without.Function()),
               IsOk());
   // gRPC itself enforces a deadline the client set; the limiter adds none.
-  ASSERT_THAT(
-      limiter.Admit(CallKind::kWork, absl::Now() + absl::Milliseconds(100), with.Function()),
-      IsOk());
+  ASSERT_THAT(limiter.Admit(CallKind::kWork, absl::Now() + absl::Milliseconds(100),
+                            with.Function()),
+              IsOk());
   ASSERT_TRUE(WaitFor([&] { return without.count == 1; }, absl::Seconds(5)));
   EXPECT_THAT(without.Status(), StatusIs(absl::StatusCode::kDeadlineExceeded,
                                          HasSubstr("without a deadline")));
@@ -156,11 +161,12 @@ TEST(CallLimitsTest, HealthWatchStreamsAreNeverTimedOut) {
   CallLimiter limiter(limits);
   Ending watch;
   Ending reflection;
-  ASSERT_THAT(limiter.Admit(CallKind::kHealthWatch, absl::InfiniteFuture(), watch.Function()),
-              IsOk());
   ASSERT_THAT(
-      limiter.Admit(CallKind::kControlStream, absl::InfiniteFuture(), reflection.Function()),
+      limiter.Admit(CallKind::kHealthWatch, absl::InfiniteFuture(), watch.Function()),
       IsOk());
+  ASSERT_THAT(limiter.Admit(CallKind::kControlStream, absl::InfiniteFuture(),
+                            reflection.Function()),
+              IsOk());
   ASSERT_TRUE(WaitFor([&] { return reflection.count == 1; }, absl::Seconds(5)));
   EXPECT_EQ(watch.count, 0);
 }
@@ -169,8 +175,9 @@ TEST(CallLimitsTest, RejectsImpossibleValuesNamingTheFlag) {
   EXPECT_THAT(ValidateCallLimits(CallLimits{.max_streams = -1}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("--max_concurrent_streams")));
-  EXPECT_THAT(ValidateCallLimits(CallLimits{.stream_idle_timeout = absl::ZeroDuration()}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--stream_idle_timeout")));
+  EXPECT_THAT(
+      ValidateCallLimits(CallLimits{.stream_idle_timeout = absl::ZeroDuration()}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--stream_idle_timeout")));
   EXPECT_THAT(ValidateCallLimits(CallLimits{}), IsOk());
 }
 

@@ -1,6 +1,5 @@
 #include "server/error_reason.h"
 
-
 #include "absl/strings/cord.h"
 
 namespace stache::server {

@@ -76,11 +76,11 @@ void ParseFlags(int argc, char** argv, absl::string_view usage) {
     return absl::StrCat(kVersion, " (", kBuildId, ")\n");
   };
   absl::SetFlagsUsageConfig(usage_config);
-  absl::SetProgramUsageMessage(absl::StrCat(
-      usage,
-      "\n\nEvery flag can also be set from the environment as "
-      "STACHE_<FLAG_NAME>, e.g. STACHE_GRACE_PERIOD=30s; the command line "
-      "wins."));
+  absl::SetProgramUsageMessage(
+      absl::StrCat(usage,
+                   "\n\nEvery flag can also be set from the environment as "
+                   "STACHE_<FLAG_NAME>, e.g. STACHE_GRACE_PERIOD=30s; the command line "
+                   "wins."));
 
   ApplyFlagEnvironment([](absl::string_view) { return true; });
   absl::ParseCommandLine(argc, argv);

@@ -5,14 +5,15 @@
 //
 //   ABSL_FLAG(int, port, 50051, "gRPC port");  // in main.cc
 //   stache::server::ParseFlags(argc, argv, "stache-detector: finds faces");
-//   ServerConfig config = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port));
+//   ServerConfig config =
+//   stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port));
 #ifndef STACHE_SERVER_FLAGS_H_
 #define STACHE_SERVER_FLAGS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/flags/declare.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "server/flag_environment.h"
 #include "server/grpc_server.h"

@@ -78,8 +78,8 @@ TEST(ServerConfigTest, RejectsImpossibleValuesNamingTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--port")));
   config = ServerConfig();
   config.max_image_bytes = 0;
-  EXPECT_THAT(ValidateServerConfig(config),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_image_bytes")));
+  EXPECT_THAT(ValidateServerConfig(config), StatusIs(absl::StatusCode::kInvalidArgument,
+                                                     HasSubstr("--max_image_bytes")));
   config = ServerConfig();
   config.grace_period = absl::Seconds(-1);
   EXPECT_THAT(ValidateServerConfig(config),
@@ -91,8 +91,9 @@ TEST(ServerConfigTest, RejectsImpossibleValuesNamingTheFlag) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--drain_delay")));
   config = ServerConfig();
   config.default_call_deadline = absl::ZeroDuration();
-  EXPECT_THAT(ValidateServerConfig(config),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_call_deadline")));
+  EXPECT_THAT(
+      ValidateServerConfig(config),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_call_deadline")));
 }
 
 TEST(ServerConfigTest, MessageLimitFitsTheLargestImage) {

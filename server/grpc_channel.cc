@@ -67,7 +67,8 @@ std::shared_ptr<grpc::Channel> MakeChannel(absl::string_view target,
   // replacement; gRPC's default waits 30 s between resolutions, which would
   // leave a single-replica service unreachable that long during a rollout.
   args.SetInt(GRPC_ARG_DNS_MIN_TIME_BETWEEN_RESOLUTIONS_MS, 1000);
-  std::shared_ptr<grpc::ChannelCredentials> credentials = MakeChannelCredentials(tls, &args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      MakeChannelCredentials(tls, &args);
   return grpc::CreateCustomChannel(std::string(target), credentials, args);
 }
 

@@ -44,8 +44,7 @@ class FlakyDetector final : public DetectorService::Service {
 
 class FlakyOverlay final : public OverlayService::Service {
  public:
-  grpc::Status Apply(grpc::ServerContext*, const ApplyRequest*,
-                     ApplyResponse*) override {
+  grpc::Status Apply(grpc::ServerContext*, const ApplyRequest*, ApplyResponse*) override {
     ++attempts;
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "warming up");
   }
@@ -55,8 +54,7 @@ class FlakyOverlay final : public OverlayService::Service {
 class GrpcChannelTest : public ::testing::Test {
  protected:
   void Start(std::vector<grpc::Service*> services) {
-    ServerConfig config{.host = "127.0.0.1", .port = 0,
-                        .max_image_bytes = 8'000'000};
+    ServerConfig config{.host = "127.0.0.1", .port = 0, .max_image_bytes = 8'000'000};
     auto server = GrpcServer::Start(config, {.service_name = "test"}, services);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -115,7 +113,8 @@ TEST(RoundRobinTest, SpreadsCallsAndSurvivesTheLossOfOneReplica) {
   FlakyDetector first(/*failures=*/0), second(/*failures=*/0);
   std::vector<std::unique_ptr<GrpcServer>> servers;
   std::vector<std::string> addresses;
-  for (auto [host, service] : {std::pair{"127.0.0.2", &first}, std::pair{"127.0.0.3", &second}}) {
+  for (auto [host, service] :
+       {std::pair{"127.0.0.2", &first}, std::pair{"127.0.0.3", &second}}) {
     ServerConfig config{.host = host, .port = 0};
     auto server = GrpcServer::Start(config, {.service_name = "detector"}, {service});
     ASSERT_TRUE(server.ok()) << server.status();
@@ -158,8 +157,9 @@ TEST(ClientServiceConfigTest, UsesRoundRobinAndBoundedRetries) {
   }
   // Never Delete: a repeated Delete is NOT_FOUND. Put replaces its key, so a
   // replayed Put stores the same object.
-  EXPECT_THAT(methods, ::testing::UnorderedElementsAre("Detect", "Apply", "ListStyles", "Put",
-                                                       "Stat", "Get", "List", "GetInfo"));
+  EXPECT_THAT(methods,
+              ::testing::UnorderedElementsAre("Detect", "Apply", "ListStyles", "Put",
+                                              "Stat", "Get", "List", "GetInfo"));
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/resource_quota.h>
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,9 +12,9 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "grpc/health/v1/health.pb.h"
-#include "absl/strings/str_format.h"
 #include "server/build_info.h"
 #include "server/log.h"
 
@@ -55,19 +55,22 @@ absl::Status ValidateServerConfig(const ServerConfig& config) {
   if (config.grace_period < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--grace_period must not be negative");
   }
-  if (config.drain_delay < absl::ZeroDuration() || config.drain_delay > config.grace_period) {
-    return absl::InvalidArgumentError("--drain_delay must be between 0 and --grace_period");
+  if (config.drain_delay < absl::ZeroDuration() ||
+      config.drain_delay > config.grace_period) {
+    return absl::InvalidArgumentError(
+        "--drain_delay must be between 0 and --grace_period");
   }
   if (config.max_connection_age <= absl::ZeroDuration() ||
       config.max_connection_age_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
-        "--max_connection_age must be positive and --max_connection_age_grace not negative");
+        "--max_connection_age must be positive and --max_connection_age_grace not "
+        "negative");
   }
   if (config.max_image_bytes <= 0 ||
       config.max_image_bytes > INT32_MAX - kMessageOverheadBytes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--max_image_bytes %d must be between 1 and %d", config.max_image_bytes,
-        INT32_MAX - kMessageOverheadBytes));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--max_image_bytes %d must be between 1 and %d",
+                        config.max_image_bytes, INT32_MAX - kMessageOverheadBytes));
   }
   return ValidateCallLimits(CallLimitsOf(config));
 }
@@ -141,29 +144,29 @@ absl::StatusOr<std::unique_ptr<GrpcServer>> GrpcServer::Start(
 
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", address,
-        ": the port is in use or the address is not local"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", address,
+                     ": the port is in use or the address is not local"));
   }
   server->port_ = port;
   server->server_->GetHealthCheckService()->SetServingStatus(true);
   for (const std::string& name : health_names) {
     server->server_->GetHealthCheckService()->SetServingStatus(name, true);
   }
-  LogInfo("serving", {{"address", config.host},
-                      {"port", port},
-                      {"transport", tls->Mode()},
-                      {"version", std::string(kVersion)},
-                      {"build_id", std::string(kBuildId)},
-                      {"admin_port", server->admin_port()},
-                      {"max_concurrent_calls", config.max_concurrent_calls},
-                      {"max_concurrent_streams", config.max_concurrent_streams},
-                      {"max_control_streams", config.max_control_streams},
-                      {"default_call_deadline",
-                       absl::FormatDuration(config.default_call_deadline)},
-                      {"stream_idle_timeout", absl::FormatDuration(config.stream_idle_timeout)},
-                      {"max_connection_age", absl::FormatDuration(config.max_connection_age)},
-                      {"max_message_bytes", MaxMessageBytes(config.max_image_bytes)}});
+  LogInfo("serving",
+          {{"address", config.host},
+           {"port", port},
+           {"transport", tls->Mode()},
+           {"version", std::string(kVersion)},
+           {"build_id", std::string(kBuildId)},
+           {"admin_port", server->admin_port()},
+           {"max_concurrent_calls", config.max_concurrent_calls},
+           {"max_concurrent_streams", config.max_concurrent_streams},
+           {"max_control_streams", config.max_control_streams},
+           {"default_call_deadline", absl::FormatDuration(config.default_call_deadline)},
+           {"stream_idle_timeout", absl::FormatDuration(config.stream_idle_timeout)},
+           {"max_connection_age", absl::FormatDuration(config.max_connection_age)},
+           {"max_message_bytes", MaxMessageBytes(config.max_image_bytes)}});
   return server;
 }
 
@@ -204,9 +207,9 @@ absl::Status GrpcServer::RunUntilTerminated() {
   sigaddset(&signals, SIGINT);
   int signal_number = 0;
   sigwait(&signals, &signal_number);
-  LogInfo("shutting down", {{"signal", strsignal(signal_number)},
-                            {"grace_period_seconds",
-                             absl::ToDoubleSeconds(config_.grace_period)}});
+  LogInfo("shutting down",
+          {{"signal", strsignal(signal_number)},
+           {"grace_period_seconds", absl::ToDoubleSeconds(config_.grace_period)}});
   Shutdown(config_.grace_period);
   LogInfo("stopped");
   return absl::OkStatus();

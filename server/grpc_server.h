@@ -4,8 +4,8 @@
 // largest image, and a graceful shutdown.
 //
 //   DetectorServiceImpl detector(...);
-//   STACHE_ASSIGN_OR_RETURN(auto server, GrpcServer::Start(config, identity, {&detector}));
-//   return server->RunUntilTerminated();  // blocks until SIGTERM/SIGINT
+//   STACHE_ASSIGN_OR_RETURN(auto server, GrpcServer::Start(config, identity,
+//   {&detector})); return server->RunUntilTerminated();  // blocks until SIGTERM/SIGINT
 #ifndef STACHE_SERVER_GRPC_SERVER_H_
 #define STACHE_SERVER_GRPC_SERVER_H_
 
@@ -119,7 +119,8 @@ class GrpcServer final {
 
  private:
   GrpcServer(ServerConfig config, std::unique_ptr<MetricsRegistry> own_registry,
-             std::unique_ptr<RpcMetrics> rpc_metrics, std::unique_ptr<InfoServiceImpl> info);
+             std::unique_ptr<RpcMetrics> rpc_metrics,
+             std::unique_ptr<InfoServiceImpl> info);
 
   const ServerConfig config_;
   // Declared before the server so that they outlive it.

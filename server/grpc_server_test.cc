@@ -6,19 +6,18 @@
 
 #include <atomic>
 #include <map>
-#include <thread>
-
 #include <optional>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "server/call_handler.h"
 #include "server/grpc_channel.h"
-#include "server/testing/idle_stream.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "server/status.h"
+#include "server/testing/idle_stream.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "stache/info/v1/info.grpc.pb.h"
 #include "tests/testing/process.h"
@@ -29,11 +28,11 @@ namespace {
 
 using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
+using ::stache::server::testing::IdleStream;
 using ::stache::testing::IsOk;
 using ::stache::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using ::stache::server::testing::IdleStream;
 
 constexpr char kReflectionMethod[] =
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
@@ -128,9 +127,9 @@ TEST(GrpcServerTest, AcceptsMessagesUpToTheImageLimit) {
   ASSERT_THAT(server, IsOk());
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(MaxMessageBytes(config.max_image_bytes));
-  auto stub = stache::detector::v1::DetectorService::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials(),
-      args));
+  auto stub = stache::detector::v1::DetectorService::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", (*server)->port()),
+                                grpc::InsecureChannelCredentials(), args));
   stache::detector::v1::DetectRequest request;
   request.set_image(std::string(5'500'000, 'x'));
   stache::detector::v1::DetectResponse response;
@@ -197,7 +196,8 @@ TEST(GrpcServerTest, DuringTheDrainDelayHealthIsNotServingAndCallsStillWork) {
   ServerConfig config = LocalConfig();
   config.drain_delay = absl::Seconds(3);
   auto server = GrpcServer::Start(
-      config, {.service_name = "d", .service_names = {"stache.detector.v1.DetectorService"}},
+      config,
+      {.service_name = "d", .service_names = {"stache.detector.v1.DetectorService"}},
       {&fast});
   ASSERT_THAT(server, IsOk());
   auto channel = ChannelTo((*server)->port());
@@ -213,7 +213,8 @@ TEST(GrpcServerTest, DuringTheDrainDelayHealthIsNotServingAndCallsStillWork) {
   const absl::Time start = absl::Now();
   std::thread shutdown([&] { (*server)->Shutdown(absl::Seconds(10)); });
   ASSERT_TRUE(::stache::testing::WaitFor(
-      [&] { return health_status() == HealthCheckResponse::NOT_SERVING; }, absl::Seconds(2)));
+      [&] { return health_status() == HealthCheckResponse::NOT_SERVING; },
+      absl::Seconds(2)));
   auto stub = stache::detector::v1::DetectorService::NewStub(channel);
   grpc::ClientContext context;
   stache::detector::v1::DetectResponse response;
@@ -226,7 +227,8 @@ TEST(GrpcServerTest, ShutdownCancelsCallsThatOutliveTheGracePeriod) {
   SlowDetectorService slow;
   auto server = GrpcServer::Start(LocalConfig(), {.service_name = "slow"}, {&slow});
   ASSERT_THAT(server, IsOk());
-  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  auto stub =
+      stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
   grpc::Status in_flight_status;
   std::thread in_flight([&] {
     grpc::ClientContext context;
@@ -248,9 +250,11 @@ TEST(GrpcServerTest, ShutdownCancelsCallsThatOutliveTheGracePeriod) {
 
 // Waits (polling IsCancelled, as core code does between stages) until the
 // call ends or 20 s pass; counts the calls that saw their cancellation.
-class PatientDetectorService final : public stache::detector::v1::DetectorService::Service {
+class PatientDetectorService final
+    : public stache::detector::v1::DetectorService::Service {
  public:
-  grpc::Status Detect(grpc::ServerContext* context, const stache::detector::v1::DetectRequest*,
+  grpc::Status Detect(grpc::ServerContext* context,
+                      const stache::detector::v1::DetectRequest*,
                       stache::detector::v1::DetectResponse*) override {
     return HandleCall(*context, [&]() -> absl::Status {
       const CallDeadline deadline = DeadlineOf(*context);
@@ -326,7 +330,8 @@ TEST(GrpcServerTest, IdleStreamsEndAfterTheIdleTimeout) {
   EXPECT_THAT(ended->error_message(), HasSubstr("idle"));
   EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
   EXPECT_TRUE(::stache::testing::WaitFor(
-      [&] { return (*server)->InFlight(CallKind::kControlStream) == 0; }, absl::Seconds(5)));
+      [&] { return (*server)->InFlight(CallKind::kControlStream) == 0; },
+      absl::Seconds(5)));
 }
 
 TEST(GrpcServerTest, CallsWithoutADeadlineGetTheServersDefaultAndTheHandlerStops) {
@@ -335,35 +340,40 @@ TEST(GrpcServerTest, CallsWithoutADeadlineGetTheServersDefaultAndTheHandlerStops
   config.default_call_deadline = absl::Milliseconds(300);
   auto server = GrpcServer::Start(config, {.service_name = "t"}, {&patient});
   ASSERT_THAT(server, IsOk());
-  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  auto stub =
+      stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
   grpc::ClientContext context;  // no deadline
   stache::detector::v1::DetectResponse response;
   const absl::Time start = absl::Now();
   grpc::Status status = stub->Detect(&context, {}, &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << status.error_message();
   EXPECT_THAT(status.error_message(), HasSubstr("without a deadline"));
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
-  EXPECT_TRUE(::stache::testing::WaitFor([&] { return patient.stopped == 1; },
-                                         absl::Seconds(5)));
+  EXPECT_TRUE(
+      ::stache::testing::WaitFor([&] { return patient.stopped == 1; }, absl::Seconds(5)));
 }
 
 TEST(GrpcServerTest, AClientsCancellationReachesTheHandler) {
   PatientDetectorService patient;
   auto server = GrpcServer::Start(LocalConfig(), {.service_name = "t"}, {&patient});
   ASSERT_THAT(server, IsOk());
-  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  auto stub =
+      stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
   stache::detector::v1::DetectResponse response;
   EXPECT_EQ(stub->Detect(&context, {}, &response).error_code(),
             grpc::StatusCode::DEADLINE_EXCEEDED);
-  EXPECT_TRUE(::stache::testing::WaitFor([&] { return patient.stopped == 1; },
-                                         absl::Seconds(5)));
+  EXPECT_TRUE(
+      ::stache::testing::WaitFor([&] { return patient.stopped == 1; }, absl::Seconds(5)));
 }
 
-class ThrowingDetectorService final : public stache::detector::v1::DetectorService::Service {
+class ThrowingDetectorService final
+    : public stache::detector::v1::DetectorService::Service {
  public:
-  grpc::Status Detect(grpc::ServerContext* context, const stache::detector::v1::DetectRequest*,
+  grpc::Status Detect(grpc::ServerContext* context,
+                      const stache::detector::v1::DetectRequest*,
                       stache::detector::v1::DetectResponse*) override {
     return HandleCall(*context, []() -> absl::Status {
       throw std::runtime_error("/srv/secret/path: library failure");
@@ -375,7 +385,8 @@ TEST(GrpcServerTest, AnExceptionInAHandlerIsInternalWithTheRequestId) {
   ThrowingDetectorService throwing;
   auto server = GrpcServer::Start(LocalConfig(), {.service_name = "t"}, {&throwing});
   ASSERT_THAT(server, IsOk());
-  auto stub = stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
+  auto stub =
+      stache::detector::v1::DetectorService::NewStub(ChannelTo((*server)->port()));
   grpc::ClientContext context;  // no request id: the server makes one
   stache::detector::v1::DetectResponse response;
   grpc::Status status = stub->Detect(&context, {}, &response);
@@ -399,7 +410,8 @@ class PeerRecordingDetectorService final
     std::string peer;
     absl::Time time;
   };
-  grpc::Status Detect(grpc::ServerContext* context, const stache::detector::v1::DetectRequest*,
+  grpc::Status Detect(grpc::ServerContext* context,
+                      const stache::detector::v1::DetectRequest*,
                       stache::detector::v1::DetectResponse*) override {
     bool first;
     {
@@ -477,8 +489,9 @@ TEST(GrpcServerTest, RecyclesEachConnectionWithinItsMaximumAgeAndNoCallFails) {
 TEST(GrpcServerTest, RefusesANonPositiveConnectionAge) {
   ServerConfig config = LocalConfig();
   config.max_connection_age = absl::ZeroDuration();
-  EXPECT_THAT(GrpcServer::Start(config, {.service_name = "d"}, {}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_connection_age")));
+  EXPECT_THAT(
+      GrpcServer::Start(config, {.service_name = "d"}, {}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--max_connection_age")));
 }
 
 }  // namespace

@@ -11,7 +11,8 @@ namespace stache::server {
 absl::Status CheckGrpcHealth(const std::string& target, const std::string& service,
                              absl::Duration timeout, const TlsMaterial& tls) {
   grpc::ChannelArguments args;
-  std::shared_ptr<grpc::ChannelCredentials> credentials = MakeChannelCredentials(tls, &args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      MakeChannelCredentials(tls, &args);
   auto stub = grpc::health::v1::Health::NewStub(
       grpc::CreateCustomChannel(target, credentials, args));
   grpc::ClientContext context;

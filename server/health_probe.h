@@ -3,7 +3,8 @@
 // themselves with the project's own binary instead of curl.
 //
 //   absl::Status status = CheckGrpcHealth("127.0.0.1:50051", "", absl::Seconds(2), tls);
-//   absl::Status status = CheckHttpHealth("127.0.0.1", 8000, "/healthz", absl::Seconds(2));
+//   absl::Status status = CheckHttpHealth("127.0.0.1", 8000, "/healthz",
+//   absl::Seconds(2));
 #ifndef STACHE_SERVER_HEALTH_PROBE_H_
 #define STACHE_SERVER_HEALTH_PROBE_H_
 

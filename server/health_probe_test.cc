@@ -40,9 +40,9 @@ TEST(HealthProbeTest, GrpcServingServerIsHealthy) {
 
 TEST(HealthProbeTest, GrpcServerDownIsUnhealthyWithinTheDeadline) {
   const absl::Time start = absl::Now();
-  EXPECT_THAT(CheckGrpcHealth(absl::StrCat("127.0.0.1:", PickUnusedPort()), "",
-                              absl::Seconds(1)),
-              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("failed")));
+  EXPECT_THAT(
+      CheckGrpcHealth(absl::StrCat("127.0.0.1:", PickUnusedPort()), "", absl::Seconds(1)),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("failed")));
   EXPECT_LT(absl::Now() - start, absl::Seconds(3));
 }
 
@@ -51,7 +51,8 @@ TEST(HealthProbeTest, HttpChecksStatus) {
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& r) {
     r.set_content("ok", "text/plain");
   });
-  http.Get("/sick", [](const httplib::Request&, httplib::Response& r) { r.status = 503; });
+  http.Get("/sick",
+           [](const httplib::Request&, httplib::Response& r) { r.status = 503; });
   const int port = http.bind_to_any_port("127.0.0.1");
   std::thread thread([&] { http.listen_after_bind(); });
   EXPECT_THAT(CheckHttpHealth("127.0.0.1", port, "/healthz", absl::Seconds(5)), IsOk());

@@ -17,8 +17,10 @@
 #include "server/health_probe.h"
 #include "server/tls_flags.h"
 
-ABSL_FLAG(std::string, grpc, "", "host:port of a gRPC server to check with grpc.health.v1.");
-ABSL_FLAG(std::string, service, "", "Service name for the gRPC check; empty = whole server.");
+ABSL_FLAG(std::string, grpc, "",
+          "host:port of a gRPC server to check with grpc.health.v1.");
+ABSL_FLAG(std::string, service, "",
+          "Service name for the gRPC check; empty = whole server.");
 ABSL_FLAG(std::string, http, "", "host:port of an HTTP server to GET --path from.");
 ABSL_FLAG(std::string, path, "/healthz", "Path for the HTTP check.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(3), "Deadline of the check.");
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (!grpc_target.empty()) {
-    absl::StatusOr<stache::server::TlsMaterial> tls = stache::server::ClientTlsFromFlags();
+    absl::StatusOr<stache::server::TlsMaterial> tls =
+        stache::server::ClientTlsFromFlags();
     if (!tls.ok()) {
       std::fprintf(stderr, "%s\n", std::string(tls.status().message()).c_str());
       return 2;
@@ -56,8 +59,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "--http wants host:port, got '%s'\n", http_target.c_str());
       return 2;
     }
-    status = stache::server::CheckHttpHealth(host_port.first, port, absl::GetFlag(FLAGS_path),
-                                             absl::GetFlag(FLAGS_timeout));
+    status = stache::server::CheckHttpHealth(
+        host_port.first, port, absl::GetFlag(FLAGS_path), absl::GetFlag(FLAGS_timeout));
   }
   if (!status.ok()) {
     std::fprintf(stderr, "unhealthy: %s\n", std::string(status.message()).c_str());

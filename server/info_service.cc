@@ -31,10 +31,9 @@ InfoServiceImpl::InfoServiceImpl(ServiceIdentity identity)
       instance_id_(DefaultInstanceId()),
       start_time_(absl::Now()) {}
 
-grpc::Status InfoServiceImpl::GetInfo(
-    grpc::ServerContext* context,
-    const stache::info::v1::GetInfoRequest* /*request*/,
-    stache::info::v1::GetInfoResponse* response) {
+grpc::Status InfoServiceImpl::GetInfo(grpc::ServerContext* context,
+                                      const stache::info::v1::GetInfoRequest* /*request*/,
+                                      stache::info::v1::GetInfoResponse* response) {
   return HandleCall(*context, [&]() -> absl::Status {
     Describe(response);
     return absl::OkStatus();
@@ -49,8 +48,8 @@ void InfoServiceImpl::Describe(stache::info::v1::GetInfoResponse* response) cons
   response->set_uptime_seconds(absl::ToDoubleSeconds(absl::Now() - start_time_));
   const absl::Duration since_epoch = start_time_ - absl::UnixEpoch();
   response->mutable_start_time()->set_seconds(absl::ToInt64Seconds(since_epoch));
-  response->mutable_start_time()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(since_epoch % absl::Seconds(1))));
+  response->mutable_start_time()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(since_epoch % absl::Seconds(1))));
   response->add_api_packages("stache.info.v1");
   for (const std::string& name : identity_.service_names) {
     // "stache.detector.v1.DetectorService" -> "stache.detector.v1"

@@ -42,8 +42,8 @@ void SetLogService(absl::string_view service) {
 void SetLogLevel(LogLevel level) { min_level = level; }
 
 bool ParseLogLevel(absl::string_view text, LogLevel* level) {
-  for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo,
-                             LogLevel::kWarning, LogLevel::kError}) {
+  for (LogLevel candidate :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError}) {
     if (text == LevelName(candidate)) {
       *level = candidate;
       return true;
@@ -55,8 +55,7 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
 void Log(LogLevel level, absl::string_view message, const LogFields& fields) {
   if (level < min_level.load()) return;
   nlohmann::json line = {
-      {"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                              absl::UTCTimeZone())},
+      {"ts", absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone())},
       {"level", LevelName(level)},
       {"msg", message},
   };
@@ -66,8 +65,7 @@ void Log(LogLevel level, absl::string_view message, const LogFields& fields) {
   absl::MutexLock lock(&log_mutex);
   line["service"] = ServiceName();
   // replace: a log line must never throw on bad UTF-8 from a client.
-  std::string text =
-      line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fprintf(stderr, "%s\n", text.c_str());
   std::fflush(stderr);
 }

@@ -9,7 +9,6 @@
 #define STACHE_SERVER_LOG_H_
 
 #include "absl/strings/string_view.h"
-
 #include "nlohmann/json.hpp"
 
 namespace stache::server {

@@ -13,15 +13,18 @@ using ::testing::Not;
 
 TEST(MetricsTest, CounterRendersHelpTypeAndLabelledSamples) {
   MetricsRegistry registry;
-  Counter& requests = registry.AddCounter("test_requests_total", "Requests.", {"route", "code"});
+  Counter& requests =
+      registry.AddCounter("test_requests_total", "Requests.", {"route", "code"});
   requests.Increment({"/v1/images", "201"});
   requests.Increment({"/v1/images", "201"});
   requests.Increment({"/v1/images", "413"}, 3);
   const std::string text = registry.RenderText();
   EXPECT_THAT(text, HasSubstr("# HELP test_requests_total Requests.\n"));
   EXPECT_THAT(text, HasSubstr("# TYPE test_requests_total counter\n"));
-  EXPECT_THAT(text, HasSubstr("test_requests_total{route=\"/v1/images\",code=\"201\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("test_requests_total{route=\"/v1/images\",code=\"413\"} 3\n"));
+  EXPECT_THAT(text,
+              HasSubstr("test_requests_total{route=\"/v1/images\",code=\"201\"} 2\n"));
+  EXPECT_THAT(text,
+              HasSubstr("test_requests_total{route=\"/v1/images\",code=\"413\"} 3\n"));
 }
 
 TEST(MetricsTest, LargeCountsPrintExactly) {

@@ -27,11 +27,16 @@ constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba
 TEST(RequestContextTest, ValidatesTraceparents) {
   EXPECT_TRUE(IsValidTraceparent(kTraceparent));
   EXPECT_FALSE(IsValidTraceparent(""));
-  EXPECT_FALSE(IsValidTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
-  EXPECT_FALSE(IsValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"));
-  EXPECT_FALSE(IsValidTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
-  EXPECT_FALSE(IsValidTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
-  EXPECT_FALSE(IsValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0"));
+  EXPECT_FALSE(
+      IsValidTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
+  EXPECT_FALSE(
+      IsValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"));
+  EXPECT_FALSE(
+      IsValidTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));
+  EXPECT_FALSE(
+      IsValidTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+  EXPECT_FALSE(
+      IsValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0"));
 }
 
 TEST(RequestContextTest, KeepsGoodIncomingValuesAndReplacesBadOnes) {
@@ -45,7 +50,8 @@ TEST(RequestContextTest, KeepsGoodIncomingValuesAndReplacesBadOnes) {
   EXPECT_TRUE(IsValidTraceparent(made.traceparent()));
   // Spaces, markup, control characters and absurd lengths are not kept.
   EXPECT_NE(RequestContext::FromIncoming("a b", "").request_id(), "a b");
-  EXPECT_NE(RequestContext::FromIncoming("a\"b<script>", "").request_id(), "a\"b<script>");
+  EXPECT_NE(RequestContext::FromIncoming("a\"b<script>", "").request_id(),
+            "a\"b<script>");
   EXPECT_NE(RequestContext::FromIncoming(std::string(500, 'x'), "").request_id(),
             std::string(500, 'x'));
 }
@@ -83,13 +89,15 @@ std::unique_ptr<GrpcServer> Start(GateDetector* service, int max_concurrent_call
   config.admin_port = 0;
   config.max_concurrent_calls = max_concurrent_calls;
   auto server = GrpcServer::Start(
-      config, {.service_name = "t", .service_names = {"stache.detector.v1.DetectorService"}},
+      config,
+      {.service_name = "t", .service_names = {"stache.detector.v1.DetectorService"}},
       {service});
   EXPECT_THAT(server, IsOk());
   return server.ok() ? std::move(*server) : nullptr;
 }
 
-std::unique_ptr<stache::detector::v1::DetectorService::Stub> StubFor(const GrpcServer& server) {
+std::unique_ptr<stache::detector::v1::DetectorService::Stub> StubFor(
+    const GrpcServer& server) {
   return stache::detector::v1::DetectorService::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", server.port()), grpc::InsecureChannelCredentials()));
 }
@@ -119,11 +127,14 @@ TEST(ObservabilityTest, EchoesRequestIdAndTraceparentAndCountsTheCall) {
   EXPECT_THAT(text, HasSubstr("stache_grpc_server_handled_total{grpc_service=\"stache."
                               "detector.v1.DetectorService\",grpc_method=\"Detect\","
                               "grpc_code=\"OK\"} 1"));
-  EXPECT_THAT(text, HasSubstr("stache_grpc_server_handling_seconds_count{grpc_service="
-                              "\"stache.detector.v1.DetectorService\",grpc_method=\"Detect\"} 1"));
-  EXPECT_THAT(text, ContainsRegex("stache_grpc_server_received_bytes_total\\{grpc_service="
-                                  "\"stache.detector.v1.DetectorService\",grpc_method="
-                                  "\"Detect\"\\} 100[0-9]"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("stache_grpc_server_handling_seconds_count{grpc_service="
+                "\"stache.detector.v1.DetectorService\",grpc_method=\"Detect\"} 1"));
+  EXPECT_THAT(text,
+              ContainsRegex("stache_grpc_server_received_bytes_total\\{grpc_service="
+                            "\"stache.detector.v1.DetectorService\",grpc_method="
+                            "\"Detect\"\\} 100[0-9]"));
   EXPECT_THAT(text, HasSubstr("stache_grpc_server_in_flight_calls"));
   EXPECT_THAT(text, ContainsRegex("process_resident_memory_bytes [1-9]"));
   EXPECT_THAT(text, ContainsRegex("process_open_fds [1-9]"));
@@ -142,8 +153,10 @@ TEST(ObservabilityTest, CountsRequestsWithFieldsTheServerDoesNotKnow) {
   auto stub = StubFor(*server);
   stache::detector::v1::DetectRequest request;
   request.mutable_options()->set_max_faces(1);
-  request.mutable_options()->GetReflection()->MutableUnknownFields(
-      request.mutable_options())->AddVarint(9, 1);
+  request.mutable_options()
+      ->GetReflection()
+      ->MutableUnknownFields(request.mutable_options())
+      ->AddVarint(9, 1);
   for (int i = 0; i < 2; ++i) {
     grpc::ClientContext context;
     stache::detector::v1::DetectResponse response;
@@ -151,16 +164,19 @@ TEST(ObservabilityTest, CountsRequestsWithFieldsTheServerDoesNotKnow) {
   }
   grpc::ClientContext context;
   stache::detector::v1::DetectResponse response;
-  ASSERT_TRUE(stub->Detect(&context, stache::detector::v1::DetectRequest(), &response).ok());
+  ASSERT_TRUE(
+      stub->Detect(&context, stache::detector::v1::DetectRequest(), &response).ok());
 
   httplib::Client admin("127.0.0.1", server->admin_port());
   auto metrics = admin.Get("/metrics");
   ASSERT_TRUE(metrics);
+  EXPECT_THAT(
+      metrics->body,
+      HasSubstr("stache_grpc_server_unknown_fields_total{grpc_service=\"stache.detector."
+                "v1.DetectorService\",grpc_method=\"Detect\",field=\"stache.detector.v1."
+                "DetectOptions.#9\"} 2"));
   EXPECT_THAT(metrics->body,
-              HasSubstr("stache_grpc_server_unknown_fields_total{grpc_service=\"stache.detector."
-                        "v1.DetectorService\",grpc_method=\"Detect\",field=\"stache.detector.v1."
-                        "DetectOptions.#9\"} 2"));
-  EXPECT_THAT(metrics->body, HasSubstr("# TYPE stache_grpc_server_deprecated_fields_total"));
+              HasSubstr("# TYPE stache_grpc_server_deprecated_fields_total"));
 }
 
 TEST(ObservabilityTest, MakesARequestIdWhenTheCallerSentNone) {
@@ -214,9 +230,11 @@ TEST(ObservabilityTest, RefusesCallsBeyondTheConcurrencyLimitInsteadOfQueueing) 
   httplib::Client admin("127.0.0.1", server->admin_port());
   auto metrics = admin.Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_THAT(metrics->body, HasSubstr("stache_grpc_server_admitted_calls{kind=\"work\"} 2"));
   EXPECT_THAT(metrics->body,
-              ContainsRegex("stache_grpc_server_refused_calls_total\\{kind=\"work\"\\} [1-9]"));
+              HasSubstr("stache_grpc_server_admitted_calls{kind=\"work\"} 2"));
+  EXPECT_THAT(
+      metrics->body,
+      ContainsRegex("stache_grpc_server_refused_calls_total\\{kind=\"work\"\\} [1-9]"));
   detector.release.Notify();
   for (std::thread& thread : held) thread.join();
   EXPECT_EQ(held_ok, 2);

@@ -19,10 +19,13 @@ class Walker final {
  public:
   void Visit(const Message& message) {
     const Reflection* reflection = message.GetReflection();
-    const google::protobuf::UnknownFieldSet& unknown = reflection->GetUnknownFields(message);
-    for (int i = 0; i < unknown.field_count() && usage_.unknown.size() < kMaxNamesPerKind; ++i) {
+    const google::protobuf::UnknownFieldSet& unknown =
+        reflection->GetUnknownFields(message);
+    for (int i = 0; i < unknown.field_count() && usage_.unknown.size() < kMaxNamesPerKind;
+         ++i) {
       Add(unknown_seen_, usage_.unknown,
-          absl::StrCat(message.GetDescriptor()->full_name(), ".#", unknown.field(i).number()));
+          absl::StrCat(message.GetDescriptor()->full_name(), ".#",
+                       unknown.field(i).number()));
     }
     std::vector<const FieldDescriptor*> fields;
     reflection->ListFields(message, &fields);
@@ -51,8 +54,9 @@ class Walker final {
     const Reflection* reflection = message.GetReflection();
     const int count = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
     for (int i = 0; i < count; ++i) {
-      const int value = field->is_repeated() ? reflection->GetRepeatedEnumValue(message, field, i)
-                                             : reflection->GetEnumValue(message, field);
+      const int value = field->is_repeated()
+                            ? reflection->GetRepeatedEnumValue(message, field, i)
+                            : reflection->GetEnumValue(message, field);
       if (field->enum_type()->FindValueByNumber(value) == nullptr) {
         Add(unknown_seen_, usage_.unknown, absl::StrCat(field->full_name(), "=", value));
       }

@@ -5,7 +5,8 @@
 // deprecated field is no longer used.
 //
 //   RequestFieldUsage usage = InspectRequestFields(request);
-//   for (const std::string& field : usage.unknown) ...  // "stache.detector.v1.DetectOptions.#9"
+//   for (const std::string& field : usage.unknown) ...  //
+//   "stache.detector.v1.DetectOptions.#9"
 #ifndef STACHE_SERVER_REQUEST_FIELDS_H_
 #define STACHE_SERVER_REQUEST_FIELDS_H_
 

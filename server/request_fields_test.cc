@@ -72,13 +72,26 @@ TEST(RequestFieldsTest, AHostileRequestWithManyUnknownFieldsNamesOnlyAFew) {
 TEST(RequestFieldsTest, NamesSetDeprecatedFields) {
   google::protobuf::FileDescriptorProto file;
   ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
-      R"pb(name: "t.proto" package: "t" syntax: "proto3"
+      R"pb(name: "t.proto"
+           package: "t"
+           syntax: "proto3"
            message_type {
              name: "Request"
-             field { name: "old" number: 1 type: TYPE_UINT32 label: LABEL_OPTIONAL
-                     json_name: "old" options { deprecated: true } }
-             field { name: "new" number: 2 type: TYPE_UINT32 label: LABEL_OPTIONAL
-                     json_name: "new" }
+             field {
+               name: "old"
+               number: 1
+               type: TYPE_UINT32
+               label: LABEL_OPTIONAL
+               json_name: "old"
+               options { deprecated: true }
+             }
+             field {
+               name: "new"
+               number: 2
+               type: TYPE_UINT32
+               label: LABEL_OPTIONAL
+               json_name: "new"
+             }
            })pb",
       &file));
   google::protobuf::DescriptorPool pool;
@@ -108,7 +121,8 @@ TEST(RequestFieldsTest, FieldLabelsAreCapped) {
   const std::string text = registry.RenderText();
   EXPECT_THAT(text, HasSubstr("grpc_method=\"M\",field=\"t.M.#1\"} 2"));
   EXPECT_THAT(text, HasSubstr("field=\"other\"} 10"));
-  EXPECT_THAT(text, Not(HasSubstr(absl::StrCat("t.M.#", RpcMetrics::kMaxFieldLabels + 1, "\""))));
+  EXPECT_THAT(
+      text, Not(HasSubstr(absl::StrCat("t.M.#", RpcMetrics::kMaxFieldLabels + 1, "\""))));
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     // gauge and gets counted.
     absl::Status ended = ReleaseAdmission();
     if (started_ && !finished_) {
-      Finish(ended.ok() ? "CANCELLED" : StatusCodeName(ended), std::string(ended.message()));
+      Finish(ended.ok() ? "CANCELLED" : StatusCodeName(ended),
+             std::string(ended.message()));
     }
   }
 
@@ -149,9 +150,9 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     grpc::ServerContextBase* context = info_->server_context();
     if (context == nullptr || context->c_call() == nullptr) return;
     auto call = std::make_shared<CallReference>(context->c_call());
-    absl::StatusOr<uint64_t> admitted = limiter_->Admit(
-        kind_, ClientDeadline(*context),
-        [call](const absl::Status& status) { call->End(status); });
+    absl::StatusOr<uint64_t> admitted =
+        limiter_->Admit(kind_, ClientDeadline(*context),
+                        [call](const absl::Status& status) { call->End(status); });
     if (admitted.ok()) {
       admission_ = *admitted;
       metrics_->CallAdmitted(kind_);
@@ -298,7 +299,9 @@ void RpcMetrics::FieldUsed(Counter& counter, const char* kind, const std::string
   counter.Increment({service, method, label});
   if (first) {
     Log(LogLevel::kWarning, absl::StrCat("request with ", kind, " field"),
-        {{"rpc_service", service}, {"rpc_method", method}, {"field", field},
+        {{"rpc_service", service},
+         {"rpc_method", method},
+         {"field", field},
          {"note", "logged once per process; counted in stache_grpc_server_" +
                       std::string(kind) + "_fields_total"}});
   }

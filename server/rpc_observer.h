@@ -13,7 +13,8 @@
 //    deadlines and idle timeouts.
 //
 //   RpcMetrics metrics(registry);
-//   builder.experimental().SetInterceptorCreators(RpcObserverFactories(&metrics, &limiter));
+//   builder.experimental().SetInterceptorCreators(RpcObserverFactories(&metrics,
+//   &limiter));
 #ifndef STACHE_SERVER_RPC_OBSERVER_H_
 #define STACHE_SERVER_RPC_OBSERVER_H_
 

@@ -28,7 +28,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   absl::Status result(static_cast<absl::StatusCode>(status.error_code()),
                       status.error_message());
   google::rpc::Status details;
-  if (status.error_details().empty() || !details.ParseFromString(status.error_details())) {
+  if (status.error_details().empty() ||
+      !details.ParseFromString(status.error_details())) {
     return result;
   }
   for (const google::protobuf::Any& any : details.details()) {

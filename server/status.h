@@ -23,19 +23,18 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 }  // namespace stache::server
 
 // Shaped like the macros in newer Abseil so they can be swapped later.
-#define STACHE_RETURN_IF_ERROR(expr)                    \
-  do {                                                  \
-    if (absl::Status _stache_status = (expr);           \
-        !_stache_status.ok()) {                         \
-      return _stache_status;                            \
-    }                                                   \
+#define STACHE_RETURN_IF_ERROR(expr)                                  \
+  do {                                                                \
+    if (absl::Status _stache_status = (expr); !_stache_status.ok()) { \
+      return _stache_status;                                          \
+    }                                                                 \
   } while (0)
 
 #define STACHE_STATUS_CONCAT_INNER_(a, b) a##b
 #define STACHE_STATUS_CONCAT_(a, b) STACHE_STATUS_CONCAT_INNER_(a, b)
-#define STACHE_ASSIGN_OR_RETURN(lhs, expr)                                    \
-  STACHE_ASSIGN_OR_RETURN_IMPL_(                                              \
-      STACHE_STATUS_CONCAT_(_stache_statusor_, __LINE__), lhs, expr)
+#define STACHE_ASSIGN_OR_RETURN(lhs, expr)                                               \
+  STACHE_ASSIGN_OR_RETURN_IMPL_(STACHE_STATUS_CONCAT_(_stache_statusor_, __LINE__), lhs, \
+                                expr)
 #define STACHE_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \

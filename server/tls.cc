@@ -100,8 +100,8 @@ absl::Status CheckKeyMatches(const TlsConfig& config, const std::string& key_pem
   if (X509_check_private_key(leaf, key.get()) != 1) {
     ERR_clear_error();
     return absl::InvalidArgumentError(absl::StrCat(
-        "--tls_key ", config.key_file, " is not the key of the certificate in --tls_cert ",
-        config.cert_file));
+        "--tls_key ", config.key_file,
+        " is not the key of the certificate in --tls_cert ", config.cert_file));
   }
   return absl::OkStatus();
 }
@@ -118,8 +118,9 @@ absl::StatusOr<TlsMaterial> Load(const TlsConfig& config) {
   if (!config.cert_file.empty()) {
     STACHE_ASSIGN_OR_RETURN(tls.cert_pem, ReadPemFile("tls_cert", config.cert_file));
     STACHE_ASSIGN_OR_RETURN(tls.key_pem, ReadPemFile("tls_key", config.key_file));
-    STACHE_ASSIGN_OR_RETURN(std::vector<Certificate> chain,
-                            ParseCertificates("tls_cert", config.cert_file, tls.cert_pem));
+    STACHE_ASSIGN_OR_RETURN(
+        std::vector<Certificate> chain,
+        ParseCertificates("tls_cert", config.cert_file, tls.cert_pem));
     STACHE_RETURN_IF_ERROR(CheckKeyMatches(config, tls.key_pem, chain.front().get()));
   }
   if (!config.ca_file.empty()) {
@@ -168,7 +169,8 @@ absl::StatusOr<TlsMaterial> LoadClientTls(const TlsConfig& config) {
 
 std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial& tls) {
   if (!tls.enabled()) return grpc::InsecureServerCredentials();
-  grpc_ssl_client_certificate_request_type request = GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+  grpc_ssl_client_certificate_request_type request =
+      GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
   if (tls.require_client_cert) {
     request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   } else if (!tls.ca_pem.empty()) {

@@ -72,8 +72,8 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(const TlsMaterial
 // that verifies the server against the CA (and its name, see server_name),
 // presenting the client certificate when there is one. Also sets the
 // target name override on `args` when tls.server_name is set.
-std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(const TlsMaterial& tls,
-                                                                 grpc::ChannelArguments* args);
+std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
+    const TlsMaterial& tls, grpc::ChannelArguments* args);
 
 // The names of the calling peer's client certificate (its SAN DNS names,
 // then its subject CN) when the TLS handshake verified it; empty for

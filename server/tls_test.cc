@@ -33,7 +33,8 @@ using ::testing::Not;
 // Remembers what VerifiedPeerNames said about the last caller.
 class PeerRecordingService final : public stache::detector::v1::DetectorService::Service {
  public:
-  grpc::Status Detect(grpc::ServerContext* context, const stache::detector::v1::DetectRequest*,
+  grpc::Status Detect(grpc::ServerContext* context,
+                      const stache::detector::v1::DetectRequest*,
                       stache::detector::v1::DetectResponse*) override {
     absl::MutexLock lock(&mutex_);
     names_ = VerifiedPeerNames(*context);
@@ -92,8 +93,8 @@ class TlsTest : public ::testing::Test {
 
   // One Detect call over a channel from MakeChannel, as every caller makes them.
   absl::Status Call(const std::string& target, const TlsMaterial& tls) {
-    auto stub =
-        stache::detector::v1::DetectorService::NewStub(MakeChannel(target, 1'000'000, tls));
+    auto stub = stache::detector::v1::DetectorService::NewStub(
+        MakeChannel(target, 1'000'000, tls));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     stache::detector::v1::DetectResponse response;
@@ -130,7 +131,8 @@ TEST_F(TlsTest, BadSettingsNameTheFlagAndNeverTheContents) {
       {{.cert_file = certs_->Cert("storage")}, "--tls_cert needs --tls_key"},
       {{.key_file = certs_->Key("storage")}, "--tls_key needs --tls_cert"},
       {{.ca_file = certs_->ca()}, "--tls_ca on a server needs --tls_cert"},
-      {{.cert_file = certs_->Cert("storage"), .key_file = certs_->Key("storage"),
+      {{.cert_file = certs_->Cert("storage"),
+        .key_file = certs_->Key("storage"),
         .require_client_cert = true},
        "--tls_require_client_cert needs --tls_ca"},
       {{.cert_file = dir + "/missing.crt", .key_file = certs_->Key("storage")},
@@ -145,7 +147,8 @@ TEST_F(TlsTest, BadSettingsNameTheFlagAndNeverTheContents) {
       // A key that is not the certificate's.
       {{.cert_file = certs_->Cert("storage"), .key_file = certs_->Key("gateway")},
        "is not the key of the certificate in --tls_cert"},
-      {{.cert_file = certs_->Cert("storage"), .key_file = certs_->Key("storage"),
+      {{.cert_file = certs_->Cert("storage"),
+        .key_file = certs_->Key("storage"),
         .ca_file = not_pem},
        "--tls_ca " + not_pem},
   };
@@ -157,8 +160,9 @@ TEST_F(TlsTest, BadSettingsNameTheFlagAndNeverTheContents) {
   }
   EXPECT_THAT(LoadClientTls({.cert_file = certs_->Cert("gateway")}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tls_key")));
-  EXPECT_THAT(LoadClientTls({.server_name = "storage"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tls_server_name")));
+  EXPECT_THAT(
+      LoadClientTls({.server_name = "storage"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--tls_server_name")));
   // A server refuses to start on bad files, before it listens.
   ServerConfig config;
   config.tls = {.cert_file = certs_->Cert("storage"), .key_file = certs_->Key("gateway")};
@@ -168,7 +172,8 @@ TEST_F(TlsTest, BadSettingsNameTheFlagAndNeverTheContents) {
 
 TEST_F(TlsTest, ATlsServerRefusesPlaintextClients) {
   Start(ServerTls(/*require_client_cert=*/false));
-  EXPECT_THAT(Call(Target(), TlsMaterial{}), StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_THAT(Call(Target(), TlsMaterial{}),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
   EXPECT_THAT(CheckGrpcHealth(Target(), "", absl::Seconds(5)),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
 }
@@ -178,7 +183,8 @@ TEST_F(TlsTest, AClientWithTheCaVerifiesTheServerByIpOrName) {
   EXPECT_THAT(Call(Target(), ClientTls(*certs_, "")), IsOk());
   EXPECT_THAT(Call(absl::StrCat("localhost:", server_->port()), ClientTls(*certs_, "")),
               IsOk());
-  EXPECT_THAT(CheckGrpcHealth(Target(), "", absl::Seconds(5), ClientTls(*certs_, "")), IsOk());
+  EXPECT_THAT(CheckGrpcHealth(Target(), "", absl::Seconds(5), ClientTls(*certs_, "")),
+              IsOk());
   // Without a verified client certificate, the server sees no peer names.
   EXPECT_THAT(service_.names(), IsEmpty());
 }
@@ -197,13 +203,15 @@ TEST_F(TlsTest, AServerFromAnotherCaIsRefused) {
   Start(ServerTls(/*require_client_cert=*/false));
   absl::StatusOr<TlsMaterial> other = LoadClientTls({.ca_file = other_ca_certs_->ca()});
   ASSERT_THAT(other, IsOk());
-  EXPECT_THAT(Call(Target(), *other), StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_THAT(Call(Target(), *other),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
 }
 
 TEST_F(TlsTest, RequiredClientCertificatesMustComeFromTheCa) {
   Start(ServerTls(/*require_client_cert=*/true));
   // No certificate.
-  EXPECT_THAT(Call(Target(), ClientTls(*certs_, "")), StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_THAT(Call(Target(), ClientTls(*certs_, "")),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
   // A certificate from another CA.
   EXPECT_THAT(Call(Target(), ClientTls(*other_ca_certs_, "gateway")),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));

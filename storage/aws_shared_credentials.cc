@@ -28,9 +28,10 @@ absl::StatusOr<S3Credentials> ReadSharedCredentialsFile(const std::string& path,
       .secret_access_key = section->get<std::string>("aws_secret_access_key", ""),
       .session_token = section->get<std::string>("aws_session_token", "")};
   if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "profile [", profile,
-        "] of AWS_SHARED_CREDENTIALS_FILE needs aws_access_key_id and aws_secret_access_key"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("profile [", profile,
+                     "] of AWS_SHARED_CREDENTIALS_FILE needs aws_access_key_id and "
+                     "aws_secret_access_key"));
   }
   return credentials;
 }

@@ -36,8 +36,7 @@ TEST(SharedCredentialsTest, ReadsTheNamedProfile) {
 }
 
 TEST(SharedCredentialsTest, MistakesAreClearAndQuoteNoSecret) {
-  const std::string no_secret =
-      WriteFile("[default]\naws_access_key_id = AKIDONLY\n");
+  const std::string no_secret = WriteFile("[default]\naws_access_key_id = AKIDONLY\n");
   EXPECT_THAT(ReadSharedCredentialsFile(no_secret, "default").status().message(),
               HasSubstr("needs aws_access_key_id and aws_secret_access_key"));
   EXPECT_THAT(ReadSharedCredentialsFile(no_secret, "prod").status().message(),
@@ -46,8 +45,9 @@ TEST(SharedCredentialsTest, MistakesAreClearAndQuoteNoSecret) {
   const absl::Status status = ReadSharedCredentialsFile(garbage, "default").status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(status.message(), Not(HasSubstr("secretvalue")));
-  EXPECT_EQ(ReadSharedCredentialsFile("/nonexistent/credentials", "default").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      ReadSharedCredentialsFile("/nonexistent/credentials", "default").status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -456,7 +456,8 @@ TEST_P(BlobStoreContractTest, UsageCountsCurrentObjectsAndBytesPerNamespace) {
   EXPECT_THAT(store().Usage(), IsOkAndHolds(IsEmpty()));
   ASSERT_THAT(PutBytes(store(), "gateway", "originals/1", "12345"), IsOk());
   ASSERT_THAT(PutBytes(store(), "gateway", "originals/2", "123"), IsOk());
-  ASSERT_THAT(PutBytes(store(), "gateway", "originals/2", "1234567"), IsOk());  // replaced
+  ASSERT_THAT(PutBytes(store(), "gateway", "originals/2", "1234567"),
+              IsOk());                                                      // replaced
   ASSERT_THAT(PutBytes(store(), "gateway", "results/1", "12345"), IsOk());  // same bytes
   ASSERT_THAT(PutBytes(store(), "detector", "doomed", "12"), IsOk());
   ASSERT_THAT(PutBytes(store(), "detector", "empty", ""), IsOk());

@@ -303,8 +303,9 @@ absl::StatusOr<std::map<std::string, NamespaceUsage>> LocalBlobStore::Usage() {
   while (true) {
     STACHE_ASSIGN_OR_RETURN(const bool found, select.Step());
     if (!found) break;
-    usage[select.ColumnText(0)] = {.objects = static_cast<uint64_t>(select.ColumnInt64(1)),
-                                   .bytes = static_cast<uint64_t>(select.ColumnInt64(2))};
+    usage[select.ColumnText(0)] = {
+        .objects = static_cast<uint64_t>(select.ColumnInt64(1)),
+        .bytes = static_cast<uint64_t>(select.ColumnInt64(2))};
   }
   return usage;
 }

@@ -43,7 +43,9 @@ std::optional<std::string> OptionalEnvironment(const char* name) {
   return std::string(value);
 }
 
-std::string Environment(const char* name) { return OptionalEnvironment(name).value_or(""); }
+std::string Environment(const char* name) {
+  return OptionalEnvironment(name).value_or("");
+}
 
 // The flag when given; "" when only its variable is there, set but empty
 // (ParseFlags has copied it into the flag); unset otherwise.
@@ -58,10 +60,11 @@ std::optional<std::string> PolicyFile() {
 // file, else an ECS task role.
 absl::StatusOr<stache::storage::S3Credentials> S3CredentialsFromEnvironment() {
   if (Environment("AWS_ACCESS_KEY_ID").empty()) {
-    if (const std::string file = Environment("AWS_SHARED_CREDENTIALS_FILE"); !file.empty()) {
+    if (const std::string file = Environment("AWS_SHARED_CREDENTIALS_FILE");
+        !file.empty()) {
       const std::string profile = Environment("AWS_PROFILE");
-      return stache::storage::ReadSharedCredentialsFile(file,
-                                                        profile.empty() ? "default" : profile);
+      return stache::storage::ReadSharedCredentialsFile(
+          file, profile.empty() ? "default" : profile);
     }
   }
   std::string container_url = Environment("AWS_CONTAINER_CREDENTIALS_FULL_URI");
@@ -87,7 +90,8 @@ int main(int argc, char** argv) {
   absl::StatusOr<stache::storage::S3Credentials> s3_credentials =
       S3CredentialsFromEnvironment();
   if (!s3_credentials.ok()) {
-    stache::server::LogError("cannot serve", {{"error", s3_credentials.status().ToString()}});
+    stache::server::LogError("cannot serve",
+                             {{"error", s3_credentials.status().ToString()}});
     return 1;
   }
   stache::storage::StorageServerConfig config{

@@ -94,9 +94,10 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromJson(absl::string_view json
     const bool has_digest = caller.contains("token_sha256");
     const bool has_cert = caller.contains("client_cert");
     if (has_token && has_digest) {
-      return Invalid(absl::StrCat("caller \"", name,
-                                  "\" needs exactly one of \"token\" and \"token_sha256\", "
-                                  "not both"));
+      return Invalid(
+          absl::StrCat("caller \"", name,
+                       "\" needs exactly one of \"token\" and \"token_sha256\", "
+                       "not both"));
     }
     if (!has_token && !has_digest && !has_cert) {
       return Invalid(absl::StrCat("caller \"", name,
@@ -165,7 +166,8 @@ absl::StatusOr<NamespacePolicy> NamespacePolicy::FromFile(const std::string& pat
   contents << in.rdbuf();
   if (absl::StripAsciiWhitespace(contents.str()).empty()) {
     // Not "no policy": a secret that did not arrive must not fall back.
-    return absl::InvalidArgumentError(absl::StrCat("auth policy file ", path, " is empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("auth policy file ", path, " is empty"));
   }
   absl::StatusOr<NamespacePolicy> policy = FromJson(contents.str());
   if (!policy.ok()) {
@@ -243,9 +245,9 @@ absl::Status NamespacePolicy::Authorize(const Caller& caller, absl::string_view 
       " namespace \"", ns, "\""));
 }
 
-absl::Status NamespacePolicy::Check(absl::string_view authorization, absl::string_view ns,
-                                    Access access,
-                                    const std::vector<std::string>& verified_peer_names) const {
+absl::Status NamespacePolicy::Check(
+    absl::string_view authorization, absl::string_view ns, Access access,
+    const std::vector<std::string>& verified_peer_names) const {
   STACHE_ASSIGN_OR_RETURN(const Caller* caller,
                           Authenticate(authorization, verified_peer_names));
   return Authorize(*caller, ns, access);

@@ -73,8 +73,7 @@ class NamespacePolicy final {
   static absl::Status Authorize(const Caller& caller, absl::string_view ns,
                                 Access access);
   // Authenticate, then Authorize.
-  absl::Status Check(absl::string_view authorization, absl::string_view ns,
-                     Access access,
+  absl::Status Check(absl::string_view authorization, absl::string_view ns, Access access,
                      const std::vector<std::string>& verified_peer_names = {}) const;
 
   size_t caller_count() const { return entries_.size(); }

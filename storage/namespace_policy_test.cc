@@ -132,13 +132,16 @@ TEST(NamespacePolicyTest, AVerifiedClientCertificateAuthenticatesItsCaller) {
   EXPECT_TRUE(policy->names_client_certs());
   EXPECT_FALSE(NamespacePolicy::DevelopmentDefault().names_client_certs());
   // Without a token, the certificate's names decide (any of them).
-  EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"gateway", "localhost"}), IsOk());
-  EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"localhost", "gateway"}), IsOk());
+  EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"gateway", "localhost"}),
+              IsOk());
+  EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"localhost", "gateway"}),
+              IsOk());
   EXPECT_THAT(policy->Check("", "gateway", Access::kWrite, {"audit"}),
               StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("audit")));
   // A certificate the policy does not name, or none at all.
-  EXPECT_THAT(policy->Check("", "gateway", Access::kRead, {"detector", "localhost"}),
-              StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("client certificate")));
+  EXPECT_THAT(
+      policy->Check("", "gateway", Access::kRead, {"detector", "localhost"}),
+      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("client certificate")));
   EXPECT_THAT(policy->Check("", "gateway", Access::kRead, {}),
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("missing")));
   // A caller's name is not its certificate: "batch" has none.

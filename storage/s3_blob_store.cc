@@ -158,7 +158,8 @@ absl::StatusOr<std::map<std::string, NamespaceUsage>> S3BlobStore::Usage() {
         const internal::S3ListResult listing,
         client_->ListObjects(bucket_, kPrefix, "", continuation, kMaxPageSize));
     for (size_t i = 0; i < listing.keys.size(); ++i) {
-      const absl::string_view path = absl::string_view(listing.keys[i]).substr(kPrefix.size());
+      const absl::string_view path =
+          absl::string_view(listing.keys[i]).substr(kPrefix.size());
       const size_t slash = path.find('/');
       if (slash == absl::string_view::npos) continue;  // not ours
       NamespaceUsage& entry = usage[std::string(path.substr(0, slash))];

@@ -2,8 +2,8 @@
 // its flags and environment configure the policy, limits and backends, and
 // bad configuration fails fast.
 #include <gmock/gmock.h>
-#include <httplib.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <fstream>
 
@@ -95,7 +95,8 @@ TEST(StorageBinaryTest, ItsAdminPortReportsStoredObjectsAndBytes) {
       {"--data_dir=" + ScratchDir(), absl::StrCat("--admin_port=", admin_port)});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
-  ASSERT_THAT(client.PutObject({.ns = kDevelopmentNamespace, .key = "a"}, "12345"), IsOk());
+  ASSERT_THAT(client.PutObject({.ns = kDevelopmentNamespace, .key = "a"}, "12345"),
+              IsOk());
   ASSERT_THAT(client.PutObject({.ns = kDevelopmentNamespace, .key = "b"}, "123"), IsOk());
   ASSERT_THAT(client.GetObject(kDevelopmentNamespace, "a"), IsOk());
 
@@ -104,7 +105,8 @@ TEST(StorageBinaryTest, ItsAdminPortReportsStoredObjectsAndBytes) {
   ASSERT_TRUE(metrics) << httplib::to_string(metrics.error());
   ASSERT_EQ(metrics->status, 200);
   const std::string ns = absl::StrCat("{namespace=\"", kDevelopmentNamespace, "\"} ");
-  EXPECT_THAT(metrics->body, HasSubstr(absl::StrCat("stache_storage_objects", ns, "2\n")));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("stache_storage_objects", ns, "2\n")));
   EXPECT_THAT(metrics->body,
               HasSubstr(absl::StrCat("stache_storage_stored_bytes", ns, "8\n")));
   EXPECT_THAT(metrics->body,
@@ -119,7 +121,8 @@ TEST(StorageBinaryTest, ItsAdminPortReportsStoredObjectsAndBytes) {
   ASSERT_THAT(client.DeleteObject(kDevelopmentNamespace, "a"), IsOk());
   metrics = admin.Get("/metrics");
   ASSERT_TRUE(metrics);
-  EXPECT_THAT(metrics->body, HasSubstr(absl::StrCat("stache_storage_objects", ns, "1\n")));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(absl::StrCat("stache_storage_objects", ns, "1\n")));
   EXPECT_THAT(metrics->body,
               HasSubstr(absl::StrCat("stache_storage_stored_bytes", ns, "3\n")));
 }
@@ -195,7 +198,8 @@ TEST(StorageBinaryTest, TheDevelopmentTokenIsRefusedBeyondLoopback) {
   absl::StatusOr<std::unique_ptr<StorageProcess>> loopback =
       StorageProcess::Start({"--host=127.0.0.1", "--data_dir=" + ScratchDir()});
   ASSERT_THAT(loopback, IsOk());
-  EXPECT_THAT((*loopback)->Client(kDevelopmentToken)
+  EXPECT_THAT((*loopback)
+                  ->Client(kDevelopmentToken)
                   .PutObject({.ns = kDevelopmentNamespace, .key = "k"}, "x"),
               IsOk());
 }

@@ -52,7 +52,8 @@ absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
   if (config.auth_policy_json.has_value() &&
       absl::StripAsciiWhitespace(*config.auth_policy_json).empty()) {
     return absl::InvalidArgumentError(
-        "STACHE_STORAGE_AUTH_POLICY is set but empty: put the policy JSON in it, or unset "
+        "STACHE_STORAGE_AUTH_POLICY is set but empty: put the policy JSON in it, or "
+        "unset "
         "it");
   }
   return absl::OkStatus();
@@ -131,7 +132,8 @@ absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& c
   if (policy.names_client_certs() && !config.server.tls.require_client_cert) {
     return absl::FailedPreconditionError(
         "the auth policy names callers by client_cert, but client certificates are not "
-        "verified: set --tls_require_client_cert with --tls_ca, --tls_cert and --tls_key");
+        "verified: set --tls_require_client_cert with --tls_ca, --tls_cert and "
+        "--tls_key");
   }
   return policy;
 }
@@ -145,12 +147,14 @@ absl::Status RunStorageServer(const StorageServerConfig& config) {
   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<BlobStore> store, OpenBlobStore(config));
   server::MetricsRegistry registry;
   // Local usage is one SQL aggregate; on S3 it lists the whole bucket.
-  StorageMetrics metrics(registry, store.get(),
-                         config.backend == "s3" ? absl::Seconds(60) : absl::ZeroDuration());
+  StorageMetrics metrics(
+      registry, store.get(),
+      config.backend == "s3" ? absl::Seconds(60) : absl::ZeroDuration());
   // LoadServerTls (in GrpcServer::Start) refuses --tls_require_client_cert
   // without --tls_ca, so certificates that reach the service were verified.
-  StorageServiceImpl service(store.get(), &policy, &metrics,
-                             /*trust_client_certs=*/config.server.tls.require_client_cert);
+  StorageServiceImpl service(
+      store.get(), &policy, &metrics,
+      /*trust_client_certs=*/config.server.tls.require_client_cert);
   server::ServiceIdentity identity{
       .service_name = "storage",
       .service_names = {"stache.storage.v1.StorageService"},
@@ -164,9 +168,9 @@ absl::Status RunStorageServer(const StorageServerConfig& config) {
                      {.name = "max_object_bytes",
                       .kind = "limit",
                       .detail = absl::StrCat(store->max_object_bytes())}}};
-  STACHE_ASSIGN_OR_RETURN(
-      std::unique_ptr<server::GrpcServer> grpc_server,
-      server::GrpcServer::Start(config.server, std::move(identity), {&service}, &registry));
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<server::GrpcServer> grpc_server,
+                          server::GrpcServer::Start(config.server, std::move(identity),
+                                                    {&service}, &registry));
   return grpc_server->RunUntilTerminated();
 }
 

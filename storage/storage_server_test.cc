@@ -26,7 +26,8 @@ StorageServerConfig ConfigOn(const std::string& host) {
   return config;
 }
 
-absl::Status LoadPolicy(const StorageServerConfig& config, std::string* source = nullptr) {
+absl::Status LoadPolicy(const StorageServerConfig& config,
+                        std::string* source = nullptr) {
   std::string ignored;
   return LoadNamespacePolicy(config, source == nullptr ? &ignored : source).status();
 }
@@ -72,14 +73,16 @@ TEST(StorageServerTest, AnEmptySettingIsAnErrorNotTheDefault) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
   config.auth_policy_json.reset();
   config.auth_policy_file = "";
-  EXPECT_THAT(ValidateStorageServerConfig(config),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("--auth_policy_file (STACHE_AUTH_POLICY_FILE) is set but empty")));
+  EXPECT_THAT(
+      ValidateStorageServerConfig(config),
+      StatusIs(
+          absl::StatusCode::kInvalidArgument,
+          HasSubstr("--auth_policy_file (STACHE_AUTH_POLICY_FILE) is set but empty")));
   config.auth_policy_file = config.data_dir + "/policy.json";
   std::ofstream(*config.auth_policy_file) << "";
   EXPECT_THAT(ValidateStorageServerConfig(config), IsOk());
-  EXPECT_THAT(LoadPolicy(config), StatusIs(absl::StatusCode::kInvalidArgument,
-                                           HasSubstr("is empty")));
+  EXPECT_THAT(LoadPolicy(config),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is empty")));
 }
 
 TEST(StorageServerTest, CertificateCallersNeedVerifiedClientCertificates) {
@@ -88,7 +91,9 @@ TEST(StorageServerTest, CertificateCallersNeedVerifiedClientCertificates) {
       R"({"callers": [{"name": "g", "client_cert": "gateway", "write": ["gateway"]}]})";
   EXPECT_THAT(LoadPolicy(config), StatusIs(absl::StatusCode::kFailedPrecondition,
                                            HasSubstr("--tls_require_client_cert")));
-  config.server.tls = {.cert_file = "s.crt", .key_file = "s.key", .ca_file = "ca.crt",
+  config.server.tls = {.cert_file = "s.crt",
+                       .key_file = "s.key",
+                       .ca_file = "ca.crt",
                        .require_client_cert = true};
   EXPECT_THAT(LoadPolicy(config), IsOk());
 }

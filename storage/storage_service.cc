@@ -62,7 +62,8 @@ absl::StatusOr<const Caller*> StorageServiceImpl::Authenticate(
     const grpc::ServerContextBase& context) const {
   return policy_->Authenticate(
       server::MetadataValue(context.client_metadata(), "authorization"),
-      trust_client_certs_ ? server::VerifiedPeerNames(context) : std::vector<std::string>{});
+      trust_client_certs_ ? server::VerifiedPeerNames(context)
+                          : std::vector<std::string>{});
 }
 
 absl::Status StorageServiceImpl::Authorize(const grpc::ServerContextBase& context,
@@ -116,8 +117,8 @@ absl::Status StorageServiceImpl::ForCaller(const grpc::ServerContextBase& contex
       return absl::UnavailableError(
           absl::StrCat("the storage backend is unavailable right now; try again", quote));
     case absl::StatusCode::kDataLoss:
-      return absl::DataLossError(
-          absl::StrCat("the stored bytes of ", object, " are damaged or incomplete", quote));
+      return absl::DataLossError(absl::StrCat("the stored bytes of ", object,
+                                              " are damaged or incomplete", quote));
     default:
       return absl::Status(status.code(),
                           absl::StrCat("the storage backend failed on ", object, quote));
@@ -134,7 +135,8 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
     v1::PutRequest first;
     if (!reader->Read(&first)) {
       if (context->IsCancelled()) return absl::CancelledError("the upload was cancelled");
-      return absl::InvalidArgumentError("the first message of a Put must carry the header");
+      return absl::InvalidArgumentError(
+          "the first message of a Put must carry the header");
     }
     if (!first.has_header()) {
       return PartError(first, "the first message of a Put must carry the header");
@@ -148,7 +150,8 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
       if (!reader->Read(&request)) {
         // A cancelled or broken upload also ends the stream; it must not be
         // stored as if it were complete.
-        if (context->IsCancelled()) return absl::CancelledError("the upload was cancelled");
+        if (context->IsCancelled())
+          return absl::CancelledError("the upload was cancelled");
         return false;
       }
       if (request.has_header()) {
@@ -156,7 +159,8 @@ grpc::Status StorageServiceImpl::Put(grpc::ServerContext* context,
             "only the first message of a Put may carry a header");
       }
       if (request.part_case() != v1::PutRequest::kChunk) {
-        return PartError(request, "every message of a Put after the first must carry a chunk");
+        return PartError(request,
+                         "every message of a Put after the first must carry a chunk");
       }
       chunk = std::move(*request.mutable_chunk());
       return true;
@@ -180,25 +184,24 @@ grpc::Status StorageServiceImpl::Get(grpc::ServerContext* context,
       if (!writer->Write(message)) return absl::CancelledError("the client went away");
       return absl::OkStatus();
     };
-    return ForCaller(
-        *context,
-        store_->Get(
-            request->namespace_(), request->key(),
-            [&](const ObjectInfo& info) {
-              v1::GetResponse message;
-              ToProto(info, message.mutable_object());
-              return write(message);
-            },
-            [&](absl::string_view chunk) {
-              v1::GetResponse message;
-              message.set_chunk(std::string(chunk));
-              STACHE_RETURN_IF_ERROR(write(message));
-              if (metrics_ != nullptr) {
-                metrics_->CountRead(request->namespace_(), chunk.size());
-              }
-              return absl::OkStatus();
-            }),
-        request->namespace_(), request->key());
+    return ForCaller(*context,
+                     store_->Get(
+                         request->namespace_(), request->key(),
+                         [&](const ObjectInfo& info) {
+                           v1::GetResponse message;
+                           ToProto(info, message.mutable_object());
+                           return write(message);
+                         },
+                         [&](absl::string_view chunk) {
+                           v1::GetResponse message;
+                           message.set_chunk(std::string(chunk));
+                           STACHE_RETURN_IF_ERROR(write(message));
+                           if (metrics_ != nullptr) {
+                             metrics_->CountRead(request->namespace_(), chunk.size());
+                           }
+                           return absl::OkStatus();
+                         }),
+                     request->namespace_(), request->key());
   });
 }
 

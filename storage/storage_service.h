@@ -45,7 +45,8 @@ class StorageServiceImpl final : public stache::storage::v1::StorageService::Ser
  private:
   // UNAUTHENTICATED unless the call carries a known bearer token, or (with
   // trust_client_certs) a verified client certificate the policy names.
-  absl::StatusOr<const Caller*> Authenticate(const grpc::ServerContextBase& context) const;
+  absl::StatusOr<const Caller*> Authenticate(
+      const grpc::ServerContextBase& context) const;
   // UNAUTHENTICATED, INVALID_ARGUMENT (bad namespace) or PERMISSION_DENIED.
   absl::Status Authorize(const grpc::ServerContextBase& context, absl::string_view ns,
                          Access access) const;

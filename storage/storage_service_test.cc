@@ -290,14 +290,17 @@ TEST_P(StorageServiceTest, MalformedPutStreamsAreInvalidArgument) {
 // not be stored as an empty chunk: the Put fails and nothing is stored.
 TEST_P(StorageServiceTest, APartThisServerDoesNotKnowFailsThePut) {
   v1::PutRequest newer;
-  newer.GetReflection()->MutableUnknownFields(&newer)->AddLengthDelimited(3, "compressed");
+  newer.GetReflection()->MutableUnknownFields(&newer)->AddLengthDelimited(3,
+                                                                          "compressed");
   const absl::Status status = RawPut({Header("gateway", "newer"), Chunk("a"), newer});
   EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("field 3")));
   EXPECT_EQ(server::ReasonOf(status), server::kReasonUnknownOneofMember);
-  EXPECT_THAT(RawPut({newer}), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header")));
+  EXPECT_THAT(RawPut({newer}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("header")));
   EXPECT_EQ(server::ReasonOf(RawPut({newer})), server::kReasonUnknownOneofMember);
   // A message with no part at all is refused too, with the plain reason.
-  const absl::Status empty = RawPut({Header("gateway", "newer"), Chunk("a"), v1::PutRequest()});
+  const absl::Status empty =
+      RawPut({Header("gateway", "newer"), Chunk("a"), v1::PutRequest()});
   EXPECT_THAT(empty, StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("chunk")));
   EXPECT_EQ(server::ReasonOf(empty), "INVALID_ARGUMENT");
   EXPECT_THAT(Client(kGatewayToken).StatObject("gateway", "newer"),
@@ -395,8 +398,9 @@ TEST_P(StorageServiceTest, IdleUnauthenticatedPutsDoNotBlockAuthorizedCallers) {
   for (auto& stream : idle) {
     std::optional<grpc::Status> ended = stream->WaitForEnd(absl::Seconds(5));
     ASSERT_TRUE(ended.has_value());
-    EXPECT_THAT(ended->error_code(), ::testing::AnyOf(grpc::StatusCode::UNAUTHENTICATED,
-                                                      grpc::StatusCode::RESOURCE_EXHAUSTED));
+    EXPECT_THAT(ended->error_code(),
+                ::testing::AnyOf(grpc::StatusCode::UNAUTHENTICATED,
+                                 grpc::StatusCode::RESOURCE_EXHAUSTED));
     if (ended->error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unauthenticated;
   }
   EXPECT_GE(unauthenticated, 1);
@@ -425,7 +429,9 @@ TEST_P(StorageServiceTest, AnIdleAuthorizedPutEndsAfterTheIdleTimeout) {
   EXPECT_THAT(ended->error_message(), HasSubstr("idle"));
   EXPECT_TRUE(WaitFor(
       [&] {
-        return Client(kGatewayToken).PutObject({.ns = "gateway", .key = "next"}, "x").ok();
+        return Client(kGatewayToken)
+            .PutObject({.ns = "gateway", .key = "next"}, "x")
+            .ok();
       },
       absl::Seconds(5)));
 }
@@ -531,7 +537,8 @@ class FailingStore final : public BlobStore {
 
  protected:
   absl::StatusOr<ObjectInfo> DoPut(const ObjectHeader&, ChunkSource) override {
-    return absl::InternalError("cannot fsync /srv/stache/data/tmp/put-17: Input/output error");
+    return absl::InternalError(
+        "cannot fsync /srv/stache/data/tmp/put-17: Input/output error");
   }
   absl::Status DoGet(absl::string_view, absl::string_view, InfoSink, ChunkSink) override {
     return absl::UnavailableError(
@@ -539,10 +546,12 @@ class FailingStore final : public BlobStore {
         "Couldn't connect to server");
   }
   absl::StatusOr<ObjectInfo> DoStat(absl::string_view, absl::string_view) override {
-    return absl::NotFoundError("cannot open /srv/stache/data/blobs/ab/abcdef: No such file");
+    return absl::NotFoundError(
+        "cannot open /srv/stache/data/blobs/ab/abcdef: No such file");
   }
   absl::StatusOr<ListPage> DoList(const ListQuery&) override {
-    return absl::DataLossError("objects/gateway/k in bucket stache-prod was not written by us");
+    return absl::DataLossError(
+        "objects/gateway/k in bucket stache-prod was not written by us");
   }
   absl::Status DoDelete(absl::string_view, absl::string_view) override {
     return absl::FailedPreconditionError(
@@ -557,10 +566,10 @@ TEST(StorageServiceErrorsTest, BackendFailuresNameNoPathsHostsOrUrls) {
   auto server = server::GrpcServer::Start({.host = "127.0.0.1", .port = 0},
                                           {.service_name = "storage"}, {&service});
   ASSERT_THAT(server, IsOk());
-  StorageClient client(
-      v1::StorageService::NewStub(grpc::CreateChannel(
-          absl::StrCat("127.0.0.1:", (*server)->port()), grpc::InsecureChannelCredentials())),
-      {.token = kDevelopmentToken});
+  StorageClient client(v1::StorageService::NewStub(grpc::CreateChannel(
+                           absl::StrCat("127.0.0.1:", (*server)->port()),
+                           grpc::InsecureChannelCredentials())),
+                       {.token = kDevelopmentToken});
   const std::vector<absl::Status> errors = {
       client.PutObject({.ns = kDevelopmentNamespace, .key = "k"}, "x").status(),
       client.GetObject(kDevelopmentNamespace, "k").status(),

@@ -29,7 +29,8 @@ struct GrpcBinary {
 
 // The command line of a server under test. stache-storage locks its data
 // dir, so each instance gets its own.
-std::vector<std::string> ServerArgv(const GrpcBinary& binary, std::vector<std::string> flags) {
+std::vector<std::string> ServerArgv(const GrpcBinary& binary,
+                                    std::vector<std::string> flags) {
   flags.insert(flags.begin(), {BinaryPath(binary.binary), "--host=127.0.0.1"});
   if (binary.short_name == "storage") {
     flags.push_back("--data_dir=" + testing::MakeTempDir());
@@ -43,8 +44,7 @@ class GrpcBinaryTest : public ::testing::TestWithParam<GrpcBinary> {
     port_ = PickUnusedPort();
     server_ = std::make_unique<ChildProcess>(
         ServerArgv(GetParam(), {absl::StrCat("--port=", port_)}));
-    ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port_); },
-                        absl::Seconds(20)))
+    ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port_); }, absl::Seconds(20)))
         << server_->Output();
   }
 
@@ -95,8 +95,8 @@ TEST_P(GrpcBinaryTest, GetInfoNamesTheServiceAndItsPackage) {
   StartServer();
   auto result = Grpcurl({"stache.info.v1.InfoService/GetInfo"});
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_THAT(result.output,
-              HasSubstr(absl::StrCat("\"service_name\": \"", GetParam().short_name, "\"")));
+  EXPECT_THAT(result.output, HasSubstr(absl::StrCat("\"service_name\": \"",
+                                                    GetParam().short_name, "\"")));
   EXPECT_THAT(result.output, HasSubstr("stache." + GetParam().short_name + ".v1"));
   EXPECT_THAT(result.output,
               HasSubstr(absl::StrCat("\"version\": \"", STACHE_PROJECT_VERSION, "\"")));
@@ -120,15 +120,14 @@ TEST_P(GrpcBinaryTest, FailsFastWhenThePortIsTaken) {
   StartServer();
   ChildProcess second(ServerArgv(GetParam(), {absl::StrCat("--port=", port_)}));
   EXPECT_EQ(second.Wait(absl::Seconds(10)), 1);
-  EXPECT_THAT(second.Output(), HasSubstr(absl::StrCat("cannot listen on 127.0.0.1:", port_)));
+  EXPECT_THAT(second.Output(),
+              HasSubstr(absl::StrCat("cannot listen on 127.0.0.1:", port_)));
 }
 
 TEST_P(GrpcBinaryTest, EnvironmentSetsAFlag) {
   port_ = PickUnusedPort();
-  ChildProcess server(ServerArgv(GetParam(), {}),
-                      {{"STACHE_PORT", absl::StrCat(port_)}});
-  EXPECT_TRUE(WaitFor([&] { return PortAcceptsConnections(port_); },
-                      absl::Seconds(20)))
+  ChildProcess server(ServerArgv(GetParam(), {}), {{"STACHE_PORT", absl::StrCat(port_)}});
+  EXPECT_TRUE(WaitFor([&] { return PortAcceptsConnections(port_); }, absl::Seconds(20)))
       << server.Output();
 }
 
@@ -153,8 +152,7 @@ TEST(GatewayBinaryTest, ServesHealthzAndExitsZeroOnSigterm) {
   ChildProcess gateway({BinaryPath("stache-gateway"), "--host=127.0.0.1",
                         absl::StrCat("--port=", port),
                         absl::StrCat("--admin_port=", PickUnusedPort())});
-  ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port); },
-                      absl::Seconds(20)))
+  ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port); }, absl::Seconds(20)))
       << gateway.Output();
   httplib::Client client("127.0.0.1", port);
   auto response = client.Get("/healthz");

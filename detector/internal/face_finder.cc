@@ -139,7 +139,8 @@ class CascadeFaceFinder final : public FaceFinder {
       cv::invertAffineTransform(forward, back);
     }
     // The cascade's box covers less than dlib's: grow it to the same kind.
-    const float min_window = std::max<float>(window_.width, min_face_px / scan_.box_growth);
+    const float min_window =
+        std::max<float>(window_.width, min_face_px / scan_.box_growth);
     std::vector<cv::Rect> boxes;
     std::vector<int> neighbours;
     cascade.detectMultiScale(turned, boxes, neighbours, scan_.scale_step,
@@ -188,7 +189,8 @@ class CoarseToFineFaceFinder final : public FaceFinder {
       const cv::Mat& grey, float min_face_px,
       const server::CallDeadline& deadline) const override {
     const float wanted = std::max(min_face_px, kSmallestFacePx);
-    const double coarse_scale = std::min(1.0, kCoarseMargin * smallest_coarse_px_ / wanted);
+    const double coarse_scale =
+        std::min(1.0, kCoarseMargin * smallest_coarse_px_ / wanted);
     const cv::Size coarse_size(static_cast<int>(std::lround(grey.cols * coarse_scale)),
                                static_cast<int>(std::lround(grey.rows * coarse_scale)));
     // A face that large does not fit in the image.
@@ -217,7 +219,8 @@ class CoarseToFineFaceFinder final : public FaceFinder {
         if (face->has_value()) confirmed.push_back(**face);
       }
     } catch (const cv::Exception& e) {
-      return absl::InternalError(absl::StrCat("the coarse face search failed: ", e.what()));
+      return absl::InternalError(
+          absl::StrCat("the coarse face search failed: ", e.what()));
     }
     // The rolled passes find some faces twice.
     return SuppressOverlaps(std::move(confirmed), 0.3f);
@@ -238,8 +241,8 @@ class CoarseToFineFaceFinder final : public FaceFinder {
   // dlib's HOG detector on `candidate`'s surroundings, turned upright by its
   // roll hint: the face it finds nearest the centre, in `grey`'s pixels, or
   // nothing.
-  absl::StatusOr<std::optional<FaceCandidate>> Confirm(const cv::Mat& grey,
-                                                       const FaceCandidate& candidate) const {
+  absl::StatusOr<std::optional<FaceCandidate>> Confirm(
+      const cv::Mat& grey, const FaceCandidate& candidate) const {
     const float scale = kCropFacePx / candidate.box.width;
     const int side = static_cast<int>(std::lround(kCropFaces * kCropFacePx));
     const cv::Point2f centre(candidate.box.x + candidate.box.width / 2,

@@ -39,7 +39,8 @@ class FaceFinder {
   // `grey` is CV_8UC1. Faces narrower than `min_face_px` may be skipped.
   // A finder that works in passes checks `deadline` between them.
   virtual absl::StatusOr<std::vector<FaceCandidate>> Find(
-      const cv::Mat& grey, float min_face_px, const server::CallDeadline& deadline) const = 0;
+      const cv::Mat& grey, float min_face_px,
+      const server::CallDeadline& deadline) const = 0;
   // True when Find wants the image at full resolution and picks its own
   // scales: then `min_face_px` is in the image's pixels and is what it must
   // find.

@@ -134,7 +134,8 @@ class ShapePredictorFitter final : public LandmarkFitter {
                                     .mouth_left = Part(shape, 48),
                                     .mouth_right = Part(shape, 54)},
                       .source = LandmarkSource::kShapePredictor68};
-    for (unsigned i = 0; i < shape.num_parts(); ++i) fitted.shape.push_back(Part(shape, i));
+    for (unsigned i = 0; i < shape.num_parts(); ++i)
+      fitted.shape.push_back(Part(shape, i));
     fitted.roll_degrees =
         RollFromEyes(fitted.landmarks.left_eye_center, fitted.landmarks.right_eye_center);
     return fitted;

@@ -8,9 +8,9 @@
 #define STACHE_DETECTOR_INTERNAL_LANDMARK_FITTER_H_
 
 #include <memory>
-#include <vector>
 #include <opencv2/core.hpp>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "detector/detector.h"

@@ -61,12 +61,14 @@ KnownFace FaceFromEyes(const cv::Point2f& left_eye, const cv::Point2f& right_eye
   const float width = eye_distance * kBoxWidthPerEyeDistance;
   // Down the face: the eye line turned by 90 degrees (y grows downwards).
   const cv::Point2f down(-delta.y / eye_distance, delta.x / eye_distance);
-  const cv::Point2f centre = (left_eye + right_eye) / 2 + kBoxCentreBelowEyes * width * down;
-  return KnownFace{.box = cv::Rect2f(centre.x - width / 2, centre.y - width / 2, width, width),
-                   .left_eye = left_eye,
-                   .right_eye = right_eye,
-                   .mustache_anchor = anchor,
-                   .has_landmarks = true};
+  const cv::Point2f centre =
+      (left_eye + right_eye) / 2 + kBoxCentreBelowEyes * width * down;
+  return KnownFace{
+      .box = cv::Rect2f(centre.x - width / 2, centre.y - width / 2, width, width),
+      .left_eye = left_eye,
+      .right_eye = right_eye,
+      .mustache_anchor = anchor,
+      .has_landmarks = true};
 }
 
 // A face-free photo covering `size` (scaled to cover, centre crop).
@@ -88,8 +90,8 @@ struct Source {
 // Pastes `source`'s head (the face box grown 1.6 times, feathered at the
 // edge) so that its box is `box_width` wide with its centre at `centre`.
 KnownFace Paste(const Source& source, cv::Point2f centre, float box_width, bool flip,
-                double roll_degrees, double contrast, double brightness, double blur_sigma,
-                cv::Mat& canvas) {
+                double roll_degrees, double contrast, double brightness,
+                double blur_sigma, cv::Mat& canvas) {
   const HandCheckedFace& f = source.face;
   const KnownFace upright = FaceFromEyes(f.left_eye, f.right_eye, f.MustacheAnchor());
   const cv::Point2f source_centre(upright.box.x + upright.box.width / 2,
@@ -106,12 +108,14 @@ KnownFace Paste(const Source& source, cv::Point2f centre, float box_width, bool 
   turn(0, 2) += centre.x - source_centre.x;
   turn(1, 2) += centre.y - source_centre.y;
   const cv::Matx33d full = turn * flip_m;
-  const cv::Matx23d m(full(0, 0), full(0, 1), full(0, 2), full(1, 0), full(1, 1), full(1, 2));
+  const cv::Matx23d m(full(0, 0), full(0, 1), full(0, 2), full(1, 0), full(1, 1),
+                      full(1, 2));
 
   // The head region in the canvas, and the source warped into it.
   const float head = 1.6f * box_width;
   const cv::Rect region =
-      cv::Rect(cv::Point(std::lround(centre.x - head / 2), std::lround(centre.y - head / 1.8f)),
+      cv::Rect(cv::Point(std::lround(centre.x - head / 2),
+                         std::lround(centre.y - head / 1.8f)),
                cv::Size(std::lround(head), std::lround(head * 1.1f))) &
       cv::Rect(0, 0, canvas.cols, canvas.rows);
   cv::Matx23d to_region = m;
@@ -124,8 +128,8 @@ KnownFace Paste(const Source& source, cv::Point2f centre, float box_width, bool 
   if (blur_sigma > 0) cv::GaussianBlur(warped, warped, cv::Size(), blur_sigma);
   // An elliptic mask around the head, soft at the edge.
   cv::Mat mask(region.size(), CV_32F, cv::Scalar(0));
-  const cv::Point2f mask_centre = centre - cv::Point2f(region.x, region.y) -
-                                  cv::Point2f(0, 0.08f * box_width);
+  const cv::Point2f mask_centre =
+      centre - cv::Point2f(region.x, region.y) - cv::Point2f(0, 0.08f * box_width);
   cv::ellipse(mask, mask_centre, cv::Size2f(0.62f * box_width, 0.78f * box_width),
               -roll_degrees, 0, 360, cv::Scalar(1), -1);
   cv::GaussianBlur(mask, mask, cv::Size(), std::max(1.0, 0.06 * box_width));
@@ -136,7 +140,8 @@ KnownFace Paste(const Source& source, cv::Point2f centre, float box_width, bool 
     cv::Vec3b* to = target.ptr<cv::Vec3b>(y);
     for (int x = 0; x < target.cols; ++x) {
       for (int c = 0; c < 3; ++c) {
-        to[x][c] = cv::saturate_cast<uchar>(alpha[x] * from[x][c] + (1 - alpha[x]) * to[x][c]);
+        to[x][c] =
+            cv::saturate_cast<uchar>(alpha[x] * from[x][c] + (1 - alpha[x]) * to[x][c]);
       }
     }
   }
@@ -166,8 +171,8 @@ absl::StatusOr<GroupPhoto> Compose(const PhotoPlan& plan, uint32_t seed) {
   const float long_side = static_cast<float>(std::max(plan.size.width, plan.size.height));
   const float floor_px = std::max(40.f, 0.05f * long_side);
   const float ceiling_px = std::max(floor_px * 1.2f, 0.09f * long_side);
-  for (int attempt = 0; attempt < 2000 && static_cast<int>(photo.faces.size()) < plan.faces;
-       ++attempt) {
+  for (int attempt = 0;
+       attempt < 2000 && static_cast<int>(photo.faces.size()) < plan.faces; ++attempt) {
     // At least 3% above the floors, so that rounding never takes a face under.
     const float width = static_cast<float>(random.Uniform(1.03 * floor_px, ceiling_px));
     const cv::Point2f centre(
@@ -187,8 +192,8 @@ absl::StatusOr<GroupPhoto> Compose(const PhotoPlan& plan, uint32_t seed) {
     const double contrast = random.Uniform(0.7, 1.2);
     const double brightness = random.Uniform(-30, 20);
     const double blur = random.Chance(0.3) ? random.Uniform(0.4, 0.0125 * width) : 0;
-    photo.faces.push_back(Paste(source, centre, width, flip, roll, contrast, brightness, blur,
-                                photo.pixels));
+    photo.faces.push_back(Paste(source, centre, width, flip, roll, contrast, brightness,
+                                blur, photo.pixels));
   }
   return photo;
 }
@@ -233,14 +238,29 @@ const std::vector<std::string>& FaceFreePhotoFiles() {
   // Checked by eye: no person, painting or doll in any of them; the cat,
   // the dogs and the horse are there on purpose.
   static const auto* files = new std::vector<std::string>{
-      "brick.png",          "cell.png",           "chelsea.png",
-      "clock_motion.png",   "coffee.png",         "coins.png",
-      "color.png",          "grass.png",          "gravel.png",
-      "horse.png",          "hubble_deep_field.jpg", "ihc.png",
-      "logo.png",           "moon.png",           "motorcycle_left.png",
-      "page.png",           "retina.jpg",         "rocket.jpg",
-      "text.png",           "dogs.jpg",           "mmod_cars_test_image.jpg",
-      "mmod_cars_test_image2.jpg", "Minduka_Present_Blue_Pack.png",
+      "brick.png",
+      "cell.png",
+      "chelsea.png",
+      "clock_motion.png",
+      "coffee.png",
+      "coins.png",
+      "color.png",
+      "grass.png",
+      "gravel.png",
+      "horse.png",
+      "hubble_deep_field.jpg",
+      "ihc.png",
+      "logo.png",
+      "moon.png",
+      "motorcycle_left.png",
+      "page.png",
+      "retina.jpg",
+      "rocket.jpg",
+      "text.png",
+      "dogs.jpg",
+      "mmod_cars_test_image.jpg",
+      "mmod_cars_test_image2.jpg",
+      "Minduka_Present_Blue_Pack.png",
   };
   return *files;
 }
@@ -270,9 +290,8 @@ absl::StatusOr<std::vector<GroupPhoto>> RealGroupPhotos() {
       for (std::sregex_iterator b(boxes.begin(), boxes.end(), box_re); b != end; ++b) {
         const float top = std::stof((*b)[1]), left = std::stof((*b)[2]);
         const float width = std::stof((*b)[3]), height = std::stof((*b)[4]);
-        photo.faces.push_back(
-            {.box = cv::Rect2f(left * kEnlarge, top * kEnlarge, width * kEnlarge,
-                               height * kEnlarge)});
+        photo.faces.push_back({.box = cv::Rect2f(left * kEnlarge, top * kEnlarge,
+                                                 width * kEnlarge, height * kEnlarge)});
       }
       photos.push_back(std::move(photo));
     }
@@ -281,9 +300,11 @@ absl::StatusOr<std::vector<GroupPhoto>> RealGroupPhotos() {
 }
 
 bool BoxMatches(const cv::Rect2f& found, const KnownFace& known) {
-  const cv::Point2f d = (found.tl() + found.br()) / 2 - (known.box.tl() + known.box.br()) / 2;
+  const cv::Point2f d =
+      (found.tl() + found.br()) / 2 - (known.box.tl() + known.box.br()) / 2;
   const float ratio = found.width / known.box.width;
-  return std::hypot(d.x, d.y) <= 0.3f * known.box.width && ratio >= 1 / 1.6f && ratio <= 1.6f;
+  return std::hypot(d.x, d.y) <= 0.3f * known.box.width && ratio >= 1 / 1.6f &&
+         ratio <= 1.6f;
 }
 
 }  // namespace stache::detector::testing

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "gateway/http_errors.h"
 #include "gateway/client_address.h"
+#include "gateway/http_errors.h"
 #include "gateway/image_record.h"
 #include "gateway/web_assets.h"
 #include "imaging/image_format.h"
@@ -55,16 +55,17 @@ void WriteError(HttpResponse& response, int http_status, const absl::Status& sta
   // Shed load (429) and unavailable backends (503) are worth retrying soon:
   // say when, so that well-behaved clients back off instead of hammering.
   if (http_status == 429 || http_status == 503) {
-    response.SetHeader("Retry-After",
-                       absl::StrCat(std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(
-                                                             retry_after, absl::Seconds(1))))));
+    response.SetHeader(
+        "Retry-After",
+        absl::StrCat(std::max<int64_t>(
+            1, absl::ToInt64Seconds(absl::Ceil(retry_after, absl::Seconds(1))))));
   }
   if (http_status >= 500) {
     // The body says less than this (PublicErrorMessage); operators read it
     // here, by the request id the client was given.
     server::LogWarning("request failed",
-                       trace.WithLogFields({{"http_status", http_status},
-                                            {"error", status.ToString()}}));
+                       trace.WithLogFields(
+                           {{"http_status", http_status}, {"error", status.ToString()}}));
   }
   WriteJson(response, http_status, ErrorBody(http_status, status, trace.request_id()));
 }
@@ -114,7 +115,8 @@ std::string QuotedEtag(absl::string_view sha256_hex) {
 }
 
 // Every value of a header, in order (a header may be sent more than once).
-std::vector<std::string> HeaderValues(const HttpRequest& request, absl::string_view name) {
+std::vector<std::string> HeaderValues(const HttpRequest& request,
+                                      absl::string_view name) {
   std::vector<std::string> values;
   for (const auto& [field, value] : request.headers) {
     if (absl::EqualsIgnoreCase(field, name)) values.push_back(value);
@@ -123,7 +125,8 @@ std::vector<std::string> HeaderValues(const HttpRequest& request, absl::string_v
 }
 
 // The values of cookie `name` in the request's Cookie headers, in order.
-std::vector<std::string> CookieValues(const HttpRequest& request, absl::string_view name) {
+std::vector<std::string> CookieValues(const HttpRequest& request,
+                                      absl::string_view name) {
   std::vector<std::string> values;
   for (const std::string& header : HeaderValues(request, "Cookie")) {
     for (absl::string_view pair : absl::StrSplit(header, ';', absl::SkipWhitespace())) {
@@ -164,7 +167,8 @@ HttpRoutes::HttpRoutes(Gallery* gallery, StatusBoard* board, GatewayMetrics* met
                        VisitorGuards guards)
     : gallery_(gallery), board_(board), metrics_(metrics), guards_(std::move(guards)) {}
 
-HttpRoutes::Visitor HttpRoutes::Identify(const HttpRequest& request, bool start_session) const {
+HttpRoutes::Visitor HttpRoutes::Identify(const HttpRequest& request,
+                                         bool start_session) const {
   Visitor visitor;
   visitor.from_page = !request.HeaderValue(kClientHeader).empty();
   if (guards_.trusted_proxy_hops > 0) {
@@ -200,9 +204,10 @@ HttpRoutes::Visitor HttpRoutes::Identify(const HttpRequest& request, bool start_
 }
 
 std::string HttpRoutes::SetCookieValue(const Visitor& visitor) const {
-  return absl::StrCat(kSessionCookie, "=", guards_.sessions->Sign(*visitor.session),
-                      "; Path=/; Max-Age=", absl::ToInt64Seconds(guards_.sessions->max_age()),
-                      "; HttpOnly; SameSite=Lax", visitor.https ? "; Secure" : "");
+  return absl::StrCat(
+      kSessionCookie, "=", guards_.sessions->Sign(*visitor.session),
+      "; Path=/; Max-Age=", absl::ToInt64Seconds(guards_.sessions->max_age()),
+      "; HttpOnly; SameSite=Lax", visitor.https ? "; Secure" : "");
 }
 
 std::optional<HttpRefusal> HttpRoutes::CheckCsrf(const Visitor& visitor) const {
@@ -211,15 +216,16 @@ std::optional<HttpRefusal> HttpRoutes::CheckCsrf(const Visitor& visitor) const {
   // SameSite=Lax in some browsers, any request in old ones) but never a
   // custom header: without it the request may be a forgery.
   return HttpRefusal{
-      403, absl::PermissionDeniedError(absl::StrCat(
-               "a request that carries the session cookie must also send the ",
-               kClientHeader,
-               " header, as the page does (API clients: send no cookie, and the delete "
-               "token to delete)"))};
+      403,
+      absl::PermissionDeniedError(absl::StrCat(
+          "a request that carries the session cookie must also send the ", kClientHeader,
+          " header, as the page does (API clients: send no cookie, and the delete "
+          "token to delete)"))};
 }
 
 std::optional<HttpRefusal> HttpRoutes::AdmitUpload(const HttpRequest& request) {
-  if (std::optional<HttpRefusal> forged = CheckCsrf(Identify(request, false))) return forged;
+  if (std::optional<HttpRefusal> forged = CheckCsrf(Identify(request, false)))
+    return forged;
   if (guards_.upload_limiter == nullptr) return std::nullopt;
   const std::string client =
       ClientAddress(request.remote_addr, HeaderValues(request, "X-Forwarded-For"),
@@ -232,9 +238,9 @@ std::optional<HttpRefusal> HttpRoutes::AdmitUpload(const HttpRequest& request) {
   const RateDecision decision = guards_.upload_limiter->Take(client);
   if (decision.allowed) return std::nullopt;
   return HttpRefusal{429,
-                     absl::ResourceExhaustedError(absl::StrCat(
-                         "too many uploads from your address; try again in ",
-                         absl::ToInt64Seconds(decision.retry_after), " s")),
+                     absl::ResourceExhaustedError(
+                         absl::StrCat("too many uploads from your address; try again in ",
+                                      absl::ToInt64Seconds(decision.retry_after), " s")),
                      decision.retry_after};
 }
 
@@ -259,7 +265,8 @@ HttpResponse HttpRoutes::Instrument(
     // Bad input must never take the process down; this is a bug to report.
     response = HttpResponse();
     WriteError(response, 500,
-               absl::InternalError(absl::StrCat("unexpected exception: ", e.what())), trace);
+               absl::InternalError(absl::StrCat("unexpected exception: ", e.what())),
+               trace);
   } catch (...) {
     response = HttpResponse();
     WriteError(response, 500, absl::InternalError("unexpected exception of unknown type"),
@@ -276,7 +283,8 @@ HttpResponse HttpRoutes::Instrument(
   metrics_->RecordHttpRequest(request.method.empty() ? "-" : request.method, route,
                               response.status, latency);
   const bool quiet = absl::StartsWith(route, "/healthz") ||
-                     absl::StartsWith(route, "/livez") || absl::StartsWith(route, "/readyz");
+                     absl::StartsWith(route, "/livez") ||
+                     absl::StartsWith(route, "/readyz");
   server::Log(response.status >= 500 ? server::LogLevel::kWarning
               : quiet                ? server::LogLevel::kDebug
                                      : server::LogLevel::kInfo,
@@ -304,7 +312,8 @@ HttpResponse HttpRoutes::Handle(const HttpRequest& request, UploadForm* upload) 
   // Probes keep no cookies: a session each would be waste. Nor do the
   // images: shared links stay cacheable (a response that sets a cookie must
   // not be), and the page that shows them has set it already.
-  const std::optional<std::pair<std::string, std::string>> image = ImagePath(request.path);
+  const std::optional<std::pair<std::string, std::string>> image =
+      ImagePath(request.path);
   const bool starts_session = request.path != "/healthz" && request.path != "/livez" &&
                               request.path != "/readyz" &&
                               !(image.has_value() && !image->second.empty());
@@ -312,20 +321,21 @@ HttpResponse HttpRoutes::Handle(const HttpRequest& request, UploadForm* upload) 
   const char* route = "unmatched";
   std::function<void(const server::RequestContext&, HttpResponse&)> run;
   Route(request, upload, visitor, &route, &run);
-  return Instrument(route, request, [&](const server::RequestContext& trace,
-                                        HttpResponse& response) {
-    if (hook_) hook_(request);
-    run(trace, response);
-    if (visitor.set_cookie) {
-      response.SetHeader("Set-Cookie", SetCookieValue(visitor));
-      // A shared cache must never hand one visitor's cookie to another.
-      response.SetHeader("Cache-Control", "no-store");
-    }
-  });
+  return Instrument(route, request,
+                    [&](const server::RequestContext& trace, HttpResponse& response) {
+                      if (hook_) hook_(request);
+                      run(trace, response);
+                      if (visitor.set_cookie) {
+                        response.SetHeader("Set-Cookie", SetCookieValue(visitor));
+                        // A shared cache must never hand one visitor's cookie to another.
+                        response.SetHeader("Cache-Control", "no-store");
+                      }
+                    });
 }
 
 void HttpRoutes::Route(
-    const HttpRequest& request, UploadForm* upload, const Visitor& visitor, const char** route,
+    const HttpRequest& request, UploadForm* upload, const Visitor& visitor,
+    const char** route,
     std::function<void(const server::RequestContext&, HttpResponse&)>* run) {
   const std::string& method = request.method;
   const std::string& path = request.path;
@@ -335,8 +345,8 @@ void HttpRoutes::Route(
   };
   const bool get = method == "GET" || method == "HEAD";
   if (IsUpload(request) && upload != nullptr) {
-    set("/v1/images", [this, &request, upload, &visitor](const server::RequestContext& trace,
-                                                         HttpResponse& response) {
+    set("/v1/images", [this, &request, upload, &visitor](
+                          const server::RequestContext& trace, HttpResponse& response) {
       Upload(request, *upload, visitor, response, trace);
     });
   } else if (get && path == "/v1/images") {
@@ -344,18 +354,20 @@ void HttpRoutes::Route(
                                                  HttpResponse& response) {
       List(request, visitor, response, trace);
     });
-  } else if (auto image = ImagePath(path); image.has_value() && (get || method == "DELETE")) {
+  } else if (auto image = ImagePath(path);
+             image.has_value() && (get || method == "DELETE")) {
     const auto& [id, rest] = *image;
     if (method == "DELETE" && rest.empty()) {
-      set("/v1/images/{id}", [this, &request, &visitor, id = id](
-                                 const server::RequestContext& trace, HttpResponse& response) {
-        Delete(request, id, visitor, response, trace);
-      });
+      set("/v1/images/{id}",
+          [this, &request, &visitor, id = id](const server::RequestContext& trace,
+                                              HttpResponse& response) {
+            Delete(request, id, visitor, response, trace);
+          });
     } else if (get && rest.empty()) {
-      set("/v1/images/{id}", [this, id = id](const server::RequestContext& trace,
-                                             HttpResponse& response) {
-        GetRecord(id, response, trace);
-      });
+      set("/v1/images/{id}",
+          [this, id = id](const server::RequestContext& trace, HttpResponse& response) {
+            GetRecord(id, response, trace);
+          });
     } else if (get && (rest == "/original" || rest == "/result")) {
       const ImageVariant variant =
           rest == "/original" ? ImageVariant::kOriginal : ImageVariant::kResult;
@@ -366,9 +378,8 @@ void HttpRoutes::Route(
           });
     }
   } else if (get && path == "/v1/styles") {
-    set("/v1/styles", [this](const server::RequestContext& trace, HttpResponse& response) {
-      Styles(response, trace);
-    });
+    set("/v1/styles", [this](const server::RequestContext& trace,
+                             HttpResponse& response) { Styles(response, trace); });
   } else if (get && path == "/v1/info") {
     set("/v1/info", [this](const server::RequestContext& trace, HttpResponse& response) {
       Info(response, trace);
@@ -396,9 +407,10 @@ void HttpRoutes::Route(
     });
   } else if (get && (path == "/" || path == "/index.html" || path == "/app.js" ||
                      path == "/style.css")) {
-    set("/{asset}", [this, &request](const server::RequestContext&, HttpResponse& response) {
-      Asset(request, response);
-    });
+    set("/{asset}",
+        [this, &request](const server::RequestContext&, HttpResponse& response) {
+          Asset(request, response);
+        });
   }
   if (!*run) {
     *route = "unmatched";
@@ -411,8 +423,9 @@ void HttpRoutes::Route(
   }
 }
 
-void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form, const Visitor& visitor,
-                        HttpResponse& response, const server::RequestContext& trace) {
+void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form,
+                        const Visitor& visitor, HttpResponse& response,
+                        const server::RequestContext& trace) {
   // Checked before the body was read too (AdmitUpload); again here for
   // callers that did not.
   if (std::optional<HttpRefusal> forged = CheckCsrf(visitor)) {
@@ -483,7 +496,8 @@ void HttpRoutes::GetImage(const HttpRequest& request, const std::string& id,
   const std::string if_none_match = request.HeaderValue("If-None-Match");
   if (!if_none_match.empty()) {
     // A cheap Stat answers a revalidation without moving the bytes.
-    absl::StatusOr<storage::v1::ObjectInfo> info = gallery_->StatImage(trace, id, variant);
+    absl::StatusOr<storage::v1::ObjectInfo> info =
+        gallery_->StatImage(trace, id, variant);
     if (!info.ok()) {
       WriteStatus(response, info.status(), trace);
       return;
@@ -533,7 +547,8 @@ void HttpRoutes::List(const HttpRequest& request, const Visitor& visitor,
                       HttpResponse& response, const server::RequestContext& trace) {
   uint32_t page_size = 0;
   if (request.HasParam("page_size") &&
-      (!absl::SimpleAtoi(request.ParamValue("page_size"), &page_size) || page_size == 0)) {
+      (!absl::SimpleAtoi(request.ParamValue("page_size"), &page_size) ||
+       page_size == 0)) {
     WriteStatus(response,
                 absl::InvalidArgumentError(absl::StrCat(
                     "page_size must be a number between 1 and ", kMaxPageSize)),
@@ -541,9 +556,9 @@ void HttpRoutes::List(const HttpRequest& request, const Visitor& visitor,
     return;
   }
   // Only the visitor's own uploads; a new visitor has none.
-  absl::StatusOr<ImagePage> page = gallery_->List(
-      trace, visitor.had_valid_cookie ? visitor.session->owner_id : "",
-      page_size, request.ParamValue("page_token"));
+  absl::StatusOr<ImagePage> page =
+      gallery_->List(trace, visitor.had_valid_cookie ? visitor.session->owner_id : "",
+                     page_size, request.ParamValue("page_token"));
   if (!page.ok()) {
     WriteStatus(response, page.status(), trace);
     return;
@@ -599,8 +614,9 @@ void HttpRoutes::Asset(const HttpRequest& request, HttpResponse& response) {
   const WebAsset* asset = FindWebAsset(request.path);
   if (asset == nullptr) {
     response.status = 404;
-    WriteJson(response, 404,
-              ErrorBody(404, absl::NotFoundError(absl::StrCat("no page at ", request.path))));
+    WriteJson(
+        response, 404,
+        ErrorBody(404, absl::NotFoundError(absl::StrCat("no page at ", request.path))));
     return;
   }
   const std::string etag = QuotedEtag(asset->sha256_hex);

@@ -85,9 +85,9 @@ class HttpRoutes final {
   };
 
   // Request id, metrics, access log and the last-resort catch around `run`.
-  HttpResponse Instrument(const char* route, const HttpRequest& request,
-                          const std::function<void(const server::RequestContext&,
-                                                   HttpResponse&)>& run);
+  HttpResponse Instrument(
+      const char* route, const HttpRequest& request,
+      const std::function<void(const server::RequestContext&, HttpResponse&)>& run);
   void Route(const HttpRequest& request, UploadForm* upload, const Visitor& visitor,
              const char** route,
              std::function<void(const server::RequestContext&, HttpResponse&)>* run);

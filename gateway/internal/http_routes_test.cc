@@ -35,7 +35,8 @@ TEST_F(HttpRoutesTest, AnExceptionIsA500WithTheRequestIdAndNothingOfWhatWasThrow
   for (int kind = 0; kind < 3; ++kind) {
     SCOPED_TRACE(kind);
     routes_.SetHandlerHookForTest([kind](const HttpRequest&) {
-      if (kind == 0) throw std::runtime_error("cannot open /srv/secret/key at 10.0.0.7:9000");
+      if (kind == 0)
+        throw std::runtime_error("cannot open /srv/secret/key at 10.0.0.7:9000");
       if (kind == 1) throw std::bad_alloc();
       throw 42;  // not even a std::exception
     });
@@ -50,9 +51,10 @@ TEST_F(HttpRoutesTest, AnExceptionIsA500WithTheRequestIdAndNothingOfWhatWasThrow
     EXPECT_EQ(error["status"], "INTERNAL");
     EXPECT_EQ(error["request_id"], "req-42");
   }
-  EXPECT_THAT(server::RenderMetricsPage(metrics_.registry()),
-              HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"/healthz\","
-                        "code=\"500\"} 3"));
+  EXPECT_THAT(
+      server::RenderMetricsPage(metrics_.registry()),
+      HasSubstr("stache_gateway_http_requests_total{method=\"GET\",route=\"/healthz\","
+                "code=\"500\"} 3"));
 }
 
 TEST_F(HttpRoutesTest, InvalidUtf8InWhatIsEchoedIsStillJson) {

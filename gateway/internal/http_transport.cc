@@ -2,6 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <chrono>
 #include <deque>
 #include <exception>
@@ -10,14 +17,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
@@ -160,8 +159,9 @@ class WorkerPool final {
 // the header fields (Beast has consumed the request line).
 HttpRefusal ClassifyOversizedHead(absl::string_view target, absl::string_view fields) {
   if (target.empty() || target.size() > kMaxRequestLineBytes) {
-    return {414, absl::InvalidArgumentError(absl::StrCat(
-                     "the request line is longer than ", kMaxRequestLineBytes, " bytes"))};
+    return {414,
+            absl::InvalidArgumentError(absl::StrCat("the request line is longer than ",
+                                                    kMaxRequestLineBytes, " bytes"))};
   }
   const absl::string_view head = fields;
   size_t start = 0;
@@ -175,9 +175,9 @@ HttpRefusal ClassifyOversizedHead(absl::string_view target, absl::string_view fi
     }
     start = end + 1;
   }
-  return {431, absl::InvalidArgumentError(absl::StrCat(
-                   "the request's header fields are larger than ", kMaxHeaderBytes,
-                   " bytes together"))};
+  return {431, absl::InvalidArgumentError(
+                   absl::StrCat("the request's header fields are larger than ",
+                                kMaxHeaderBytes, " bytes together"))};
 }
 
 }  // namespace
@@ -197,7 +197,8 @@ class HttpTransportImpl final {
         acceptor_(io_),
         retry_timer_(io_),
         cap_timer_(io_),
-        workers_(options.worker_threads, static_cast<size_t>(options.max_waiting_requests),
+        workers_(options.worker_threads,
+                 static_cast<size_t>(options.max_waiting_requests),
                  metrics->http_connections_waiting()) {}
 
   absl::Status Bind();
@@ -229,7 +230,8 @@ class HttpTransportImpl final {
   net::io_context io_{1};
   // Keeps io_.run() going while no operation is pending (every connection
   // waiting for its handler, accepting paused).
-  net::executor_work_guard<net::io_context::executor_type> work_ = net::make_work_guard(io_);
+  net::executor_work_guard<net::io_context::executor_type> work_ =
+      net::make_work_guard(io_);
   tcp::acceptor acceptor_;
   net::steady_timer retry_timer_;
   net::steady_timer cap_timer_;
@@ -330,9 +332,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     // each read, so a client trickling bytes gains nothing.
     stream_.expires_after(ToChrono(options_.request_timeout));
     http::async_read_header(stream_, buffer_, *head_parser_,
-                            [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              self->OnHead(ec);
-                            });
+                            [self = shared_from_this()](
+                                beast::error_code ec, std::size_t) { self->OnHead(ec); });
   }
 
   void OnHead(beast::error_code ec) {
@@ -353,9 +354,9 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     if (ec) {
       body_unread_ = true;
-      Refuse({400, absl::InvalidArgumentError(absl::StrCat(
-                       "the request was refused: it is not valid HTTP/1.1 (", ec.message(),
-                       ")"))});
+      Refuse({400, absl::InvalidArgumentError(
+                       absl::StrCat("the request was refused: it is not valid HTTP/1.1 (",
+                                    ec.message(), ")"))});
       return;
     }
     const auto& head = head_parser_->get();
@@ -371,8 +372,8 @@ class Session final : public std::enable_shared_from_this<Session> {
       }
     }
     ParseTarget(request_);
-    const bool has_body = head_parser_->chunked() ||
-                          head_parser_->content_length().value_or(0) > 0;
+    const bool has_body =
+        head_parser_->chunked() || head_parser_->content_length().value_or(0) > 0;
     body_unread_ = has_body;
     if (std::optional<HttpRefusal> refusal = CheckHead(fields, has_body);
         refusal.has_value()) {
@@ -386,11 +387,11 @@ class Session final : public std::enable_shared_from_this<Session> {
     }
     std::optional<uint64_t> content_length;
     if (head_parser_->content_length()) content_length = *head_parser_->content_length();
-    if (std::optional<HttpRefusal> refusal = CheckUploadHeaders(
-            {.content_type = request_.HeaderValue("Content-Type"),
-             .content_length = content_length,
-             .chunked = head_parser_->chunked()},
-            options_.max_body_bytes);
+    if (std::optional<HttpRefusal> refusal =
+            CheckUploadHeaders({.content_type = request_.HeaderValue("Content-Type"),
+                                .content_length = content_length,
+                                .chunked = head_parser_->chunked()},
+                               options_.max_body_bytes);
         refusal.has_value()) {
       Refuse(*std::move(refusal));
       return;
@@ -422,9 +423,9 @@ class Session final : public std::enable_shared_from_this<Session> {
   // What the head alone refuses: sizes, counts, encodings of a body.
   std::optional<HttpRefusal> CheckHead(size_t fields, bool has_body) const {
     if (request_.target.size() > kMaxRequestLineBytes) {
-      return HttpRefusal{414, absl::InvalidArgumentError(absl::StrCat(
-                                  "the request line is longer than ", kMaxRequestLineBytes,
-                                  " bytes"))};
+      return HttpRefusal{
+          414, absl::InvalidArgumentError(absl::StrCat("the request line is longer than ",
+                                                       kMaxRequestLineBytes, " bytes"))};
     }
     if (fields > kMaxHeaderFields) {
       return HttpRefusal{431, absl::InvalidArgumentError(absl::StrCat(
@@ -439,8 +440,8 @@ class Session final : public std::enable_shared_from_this<Session> {
                                     kMaxHeaderFieldBytes, " bytes"))};
       }
     }
-    const std::string encoding =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(request_.HeaderValue("Content-Encoding")));
+    const std::string encoding = absl::AsciiStrToLower(
+        absl::StripAsciiWhitespace(request_.HeaderValue("Content-Encoding")));
     if (has_body && !encoding.empty() && encoding != "identity") {
       // An encoded body is whatever size it inflates to; none is accepted.
       return HttpRefusal{415, absl::InvalidArgumentError(absl::StrCat(
@@ -450,9 +451,10 @@ class Session final : public std::enable_shared_from_this<Session> {
     const std::string transfer = absl::AsciiStrToLower(
         absl::StripAsciiWhitespace(request_.HeaderValue("Transfer-Encoding")));
     if (!transfer.empty() && transfer != "chunked") {
-      return HttpRefusal{415, absl::InvalidArgumentError(absl::StrCat(
-                                  "Transfer-Encoding '", transfer,
-                                  "' is not accepted: send the body as it is or chunked"))};
+      return HttpRefusal{
+          415, absl::InvalidArgumentError(
+                   absl::StrCat("Transfer-Encoding '", transfer,
+                                "' is not accepted: send the body as it is or chunked"))};
     }
     return std::nullopt;
   }
@@ -482,9 +484,9 @@ class Session final : public std::enable_shared_from_this<Session> {
       // Gone, too slow (the deadline closed the socket) or broken framing:
       // nobody is listening for an answer, or the stream is out of step.
       if (ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
-        Refuse({400, absl::InvalidArgumentError(absl::StrCat(
-                         "the request body's chunked framing is malformed (", ec.message(),
-                         ")"))});
+        Refuse({400, absl::InvalidArgumentError(
+                         absl::StrCat("the request body's chunked framing is malformed (",
+                                      ec.message(), ")"))});
         return;
       }
       Close();
@@ -524,7 +526,8 @@ class Session final : public std::enable_shared_from_this<Session> {
           // Moved, so that the last reference (and the session's end) is
           // the I/O thread's; io is read before the move.
           net::io_context& io = self->transport_->io();
-          net::post(io, [self = std::move(self), response = std::move(response)]() mutable {
+          net::post(io,
+                    [self = std::move(self), response = std::move(response)]() mutable {
                       self->Write(std::move(response));
                     });
         });
@@ -555,26 +558,27 @@ class Session final : public std::enable_shared_from_this<Session> {
     response->body() = head_only ? std::string() : std::move(answer.body);
     if (answer.status != 204 && answer.status != 304) response->content_length(length);
     const bool keep_alive = !answer.close && !body_unread_ && !transport_->stopping() &&
-                            (head_parser_ ? head_parser_->keep_alive()
+                            (head_parser_   ? head_parser_->keep_alive()
                              : body_parser_ ? body_parser_->keep_alive()
                                             : false);
     response->keep_alive(keep_alive);
     // An HTTP/1.0 client keeps the connection only when told so.
-    if (keep_alive && request_.version == 10) response->set(http::field::connection, "keep-alive");
+    if (keep_alive && request_.version == 10)
+      response->set(http::field::connection, "keep-alive");
     response_ = std::move(response);
     stream_.expires_after(ToChrono(options_.write_timeout));
-    http::async_write(stream_, *response_,
-                      [self = shared_from_this(), keep_alive](beast::error_code ec,
-                                                              std::size_t) {
-                        self->response_.reset();
-                        if (ec) {
-                          self->Close();
-                        } else if (!keep_alive) {
-                          self->CloseAfterDrain();
-                        } else {
-                          self->AwaitNextRequest();
-                        }
-                      });
+    http::async_write(
+        stream_, *response_,
+        [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+          self->response_.reset();
+          if (ec) {
+            self->Close();
+          } else if (!keep_alive) {
+            self->CloseAfterDrain();
+          } else {
+            self->AwaitNextRequest();
+          }
+        });
   }
 
   // Sends FIN, then reads and drops what the client still sends (a body
@@ -644,9 +648,8 @@ absl::Status HttpTransportImpl::Bind() {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options_.host, ":", options_.port, ": ",
-                     ec.message()));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.host, ":",
+                                               options_.port, ": ", ec.message()));
   }
   port_ = acceptor_.local_endpoint().port();
   return absl::OkStatus();

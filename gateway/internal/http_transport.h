@@ -22,8 +22,8 @@
 //  - work: complete requests wait for a worker thread in a queue of at most
 //    `max_waiting_requests` (503 beyond).
 //
-//   STACHE_ASSIGN_OR_RETURN(auto transport, HttpTransport::Start(options, &routes, &metrics));
-//   transport->Shutdown();  // stop accepting, let requests in flight finish
+//   STACHE_ASSIGN_OR_RETURN(auto transport, HttpTransport::Start(options, &routes,
+//   &metrics)); transport->Shutdown();  // stop accepting, let requests in flight finish
 #ifndef STACHE_GATEWAY_INTERNAL_HTTP_TRANSPORT_H_
 #define STACHE_GATEWAY_INTERNAL_HTTP_TRANSPORT_H_
 

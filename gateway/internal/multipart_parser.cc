@@ -17,7 +17,8 @@ namespace {
 constexpr size_t kMaxPreambleBytes = 1024;
 
 absl::Status Malformed(absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("malformed multipart/form-data body: ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("malformed multipart/form-data body: ", why));
 }
 
 // RFC 2046 bchars, which a boundary consists of.
@@ -29,7 +30,8 @@ bool IsBoundaryChar(char c) {
 // The value of a parameter: a token, or a quoted string with \-escapes.
 std::string ParameterValue(absl::string_view value) {
   value = absl::StripAsciiWhitespace(value);
-  if (value.size() < 2 || value.front() != '"' || value.back() != '"') return std::string(value);
+  if (value.size() < 2 || value.front() != '"' || value.back() != '"')
+    return std::string(value);
   value = value.substr(1, value.size() - 2);
   std::string out;
   out.reserve(value.size());
@@ -72,7 +74,8 @@ absl::StatusOr<std::string> BoundaryFromContentType(absl::string_view content_ty
       continue;
     }
     std::string boundary = ParameterValue(parameter.substr(equals + 1));
-    if (boundary.empty() || boundary.size() > kMaxBoundaryBytes || boundary.back() == ' ') {
+    if (boundary.empty() || boundary.size() > kMaxBoundaryBytes ||
+        boundary.back() == ' ') {
       return absl::InvalidArgumentError(
           "malformed multipart/form-data body: the boundary must be 1 to 70 characters");
     }
@@ -179,14 +182,14 @@ bool MultipartParser::Step() {
       }
       if (end == std::string::npos) {
         if (buffered_.size() > kMaxPartHeaderBytes) {
-          return Fail(Malformed(
-              absl::StrCat("a part's headers are longer than ", kMaxPartHeaderBytes, " bytes")));
+          return Fail(Malformed(absl::StrCat("a part's headers are longer than ",
+                                             kMaxPartHeaderBytes, " bytes")));
         }
         return false;
       }
       if (end > kMaxPartHeaderBytes) {
-        return Fail(Malformed(
-            absl::StrCat("a part's headers are longer than ", kMaxPartHeaderBytes, " bytes")));
+        return Fail(Malformed(absl::StrCat("a part's headers are longer than ",
+                                           kMaxPartHeaderBytes, " bytes")));
       }
       if (!ParseHeaders(absl::string_view(buffered_).substr(0, end))) return false;
       buffered_.erase(0, skip);
@@ -231,17 +234,20 @@ bool MultipartParser::ParseHeaders(absl::string_view block) {
     if (absl::EqualsIgnoreCase(name, "Content-Type")) {
       part.content_type = std::string(value);
     } else if (absl::EqualsIgnoreCase(name, "Content-Disposition")) {
-      if (has_disposition) return Fail(Malformed("a part has two Content-Disposition headers"));
+      if (has_disposition)
+        return Fail(Malformed("a part has two Content-Disposition headers"));
       has_disposition = true;
       std::vector<absl::string_view> parameters = SplitParameters(value);
-      if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parameters[0]), "form-data")) {
+      if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parameters[0]),
+                                  "form-data")) {
         return Fail(Malformed("a part's Content-Disposition is not form-data"));
       }
       for (size_t i = 1; i < parameters.size(); ++i) {
         absl::string_view parameter = absl::StripLeadingAsciiWhitespace(parameters[i]);
         const size_t equals = parameter.find('=');
         if (equals == absl::string_view::npos) continue;
-        const absl::string_view key = absl::StripAsciiWhitespace(parameter.substr(0, equals));
+        const absl::string_view key =
+            absl::StripAsciiWhitespace(parameter.substr(0, equals));
         if (absl::EqualsIgnoreCase(key, "name")) {
           part.name = ParameterValue(parameter.substr(equals + 1));
         } else if (absl::EqualsIgnoreCase(key, "filename")) {
@@ -250,9 +256,11 @@ bool MultipartParser::ParseHeaders(absl::string_view block) {
       }
     }
   }
-  if (!has_disposition) return Fail(Malformed("a part has no Content-Disposition header"));
+  if (!has_disposition)
+    return Fail(Malformed("a part has no Content-Disposition header"));
   ++parts_;
-  if (!callbacks_.on_part(part)) return Fail(absl::CancelledError("stopped by the part callback"));
+  if (!callbacks_.on_part(part))
+    return Fail(absl::CancelledError("stopped by the part callback"));
   return true;
 }
 

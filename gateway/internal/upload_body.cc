@@ -60,7 +60,8 @@ std::optional<HttpRefusal> CheckUploadHeaders(const UploadHeaders& headers,
       return BodyTooLarge(max_body_bytes);
     }
     if (*headers.content_length == 0) {
-      return HttpRefusal{400, absl::InvalidArgumentError("the request has an empty body")};
+      return HttpRefusal{400,
+                         absl::InvalidArgumentError("the request has an empty body")};
     }
   } else if (!headers.chunked) {
     return HttpRefusal{
@@ -132,8 +133,9 @@ bool UploadBodyReader::GrowImage(size_t needed) {
       needed, std::min(limit, std::max(kInitialImageCapacity, 2 * image.capacity())));
   const int64_t worst = static_cast<int64_t>(std::max(wanted, 2 * image.capacity()));
   if (worst > reserved_ && !budget_->TryReserve(worst - reserved_)) {
-    return Refuse(503, absl::UnavailableError(
-                           "the gateway is receiving too many uploads at once; retry shortly"));
+    return Refuse(
+        503, absl::UnavailableError(
+                 "the gateway is receiving too many uploads at once; retry shortly"));
   }
   reserved_ = std::max(reserved_, worst);
   image.reserve(wanted);
@@ -188,12 +190,14 @@ bool UploadBodyReader::Write(absl::string_view data) {
 }
 
 absl::StatusOr<UploadForm> UploadBodyReader::Finish() {
-  if (!refusal_.has_value() && !content_type_error_.ok()) Refuse(400, content_type_error_);
+  if (!refusal_.has_value() && !content_type_error_.ok())
+    Refuse(400, content_type_error_);
   if (!refusal_.has_value() && multipart_ != nullptr) {
     if (absl::Status status = multipart_->Finish(); !status.ok()) Refuse(400, status);
   }
   if (!refusal_.has_value() && !have_image_) {
-    Refuse(400, absl::InvalidArgumentError("the form has no 'image' field with the photo"));
+    Refuse(400,
+           absl::InvalidArgumentError("the form has no 'image' field with the photo"));
   }
   if (!refusal_.has_value() && form_.image.empty()) {
     Refuse(400, absl::InvalidArgumentError("the uploaded image is empty"));

@@ -27,7 +27,9 @@ std::string Part(const std::string& boundary, const std::string& name,
                       "\"", extra, "\r\n\r\n", value, "\r\n");
 }
 
-std::string Close(const std::string& boundary) { return absl::StrCat("--", boundary, "--\r\n"); }
+std::string Close(const std::string& boundary) {
+  return absl::StrCat("--", boundary, "--\r\n");
+}
 
 struct Parsed {
   std::vector<MultipartPart> parts;
@@ -46,7 +48,8 @@ Parsed Parse(const std::string& boundary, const std::string& body, size_t step) 
                                         },
                                     .on_data =
                                         [&](absl::string_view data) {
-                                          out.data.back().append(data.data(), data.size());
+                                          out.data.back().append(data.data(),
+                                                                 data.size());
                                           return true;
                                         }});
   if (step == 0) step = body.size() + 1;
@@ -58,9 +61,10 @@ Parsed Parse(const std::string& boundary, const std::string& body, size_t step) 
 }
 
 TEST(MultipartParserTest, PartsAndDataWhateverTheSplit) {
-  const std::string body =
-      absl::StrCat("preamble\r\n", Part("b0und", "image", "\xff\xd8 data\r\n--b0un not yet", "; filename=\"a;b.jpg\""),
-                   Part("b0und", "style", "pencil"), Close("b0und"), "epilogue");
+  const std::string body = absl::StrCat(
+      "preamble\r\n",
+      Part("b0und", "image", "\xff\xd8 data\r\n--b0un not yet", "; filename=\"a;b.jpg\""),
+      Part("b0und", "style", "pencil"), Close("b0und"), "epilogue");
   for (size_t step : {0, 1, 2, 3, 7, 16, 64}) {
     SCOPED_TRACE(step);
     Parsed parsed = Parse("b0und", body, step);
@@ -89,8 +93,9 @@ TEST(MultipartParserTest, RefusesWhatIsNotAForm) {
 }
 
 TEST(MultipartParserTest, BoundsHeadersAndParts) {
-  const std::string long_header = absl::StrCat(
-      "--b\r\nContent-Disposition: form-data; name=\"", std::string(10000, 'n'), "\"\r\n\r\n");
+  const std::string long_header =
+      absl::StrCat("--b\r\nContent-Disposition: form-data; name=\"",
+                   std::string(10000, 'n'), "\"\r\n\r\n");
   EXPECT_THAT(Parse("b", long_header, 1).status.message(), HasSubstr("longer than"));
   std::string many;
   for (int i = 0; i <= kMaxParts; ++i) many += Part("b", "x", "1");
@@ -100,44 +105,49 @@ TEST(MultipartParserTest, BoundsHeadersAndParts) {
 
 TEST(MultipartParserTest, BoundaryFromContentType) {
   EXPECT_EQ(*BoundaryFromContentType("multipart/form-data; boundary=abc"), "abc");
-  EXPECT_EQ(*BoundaryFromContentType("multipart/form-data; charset=x; BOUNDARY=\"a b\""), "a b");
+  EXPECT_EQ(*BoundaryFromContentType("multipart/form-data; charset=x; BOUNDARY=\"a b\""),
+            "a b");
   EXPECT_FALSE(BoundaryFromContentType("multipart/form-data").ok());
   EXPECT_FALSE(BoundaryFromContentType("multipart/form-data; boundary=").ok());
-  EXPECT_FALSE(BoundaryFromContentType(absl::StrCat("multipart/form-data; boundary=",
-                                                    std::string(71, 'a')))
+  EXPECT_FALSE(BoundaryFromContentType(
+                   absl::StrCat("multipart/form-data; boundary=", std::string(71, 'a')))
                    .ok());
 }
 
 TEST(UploadHeadersTest, RefusesFromTheHeadersAlone) {
-  EXPECT_EQ(CheckUploadHeaders({.content_type = "image/jpeg", .content_length = kLimit + 1},
-                               kLimit)
+  EXPECT_EQ(CheckUploadHeaders(
+                {.content_type = "image/jpeg", .content_length = kLimit + 1}, kLimit)
                 ->http_status,
             413);
-  EXPECT_EQ(CheckUploadHeaders({.content_type = "image/jpeg", .content_length = 0}, kLimit)
-                ->http_status,
-            400);
+  EXPECT_EQ(
+      CheckUploadHeaders({.content_type = "image/jpeg", .content_length = 0}, kLimit)
+          ->http_status,
+      400);
   EXPECT_EQ(CheckUploadHeaders({.content_type = "image/jpeg"}, kLimit)->http_status, 400);
   EXPECT_EQ(CheckUploadHeaders({.content_type = "text/plain", .chunked = true}, kLimit)
                 ->http_status,
             415);
-  EXPECT_FALSE(
-      CheckUploadHeaders({.content_type = "image/png", .chunked = true}, kLimit).has_value());
+  EXPECT_FALSE(CheckUploadHeaders({.content_type = "image/png", .chunked = true}, kLimit)
+                   .has_value());
 }
 
 // Feeds a whole body in pieces and finishes.
 absl::StatusOr<UploadForm> Read(UploadBodyReader& reader, const std::string& body,
-                                size_t step, std::optional<uint64_t> length = std::nullopt) {
+                                size_t step,
+                                std::optional<uint64_t> length = std::nullopt) {
   if (!reader.Begin(length)) return reader.refusal()->status;
   for (size_t i = 0; i < body.size(); i += step) {
-    if (!reader.Write(absl::string_view(body).substr(i, step))) return reader.refusal()->status;
+    if (!reader.Write(absl::string_view(body).substr(i, step)))
+      return reader.refusal()->status;
   }
   return reader.Finish();
 }
 
 TEST(UploadBodyReaderTest, MultipartFormFieldsAndRawBodies) {
   BodyMemoryBudget budget(10 * kLimit);
-  const std::string body = absl::StrCat(Part("xyz", "image", "IMAGE"), Part("xyz", "style", "s"),
-                                        Part("xyz", "format", "png"), Close("xyz"));
+  const std::string body =
+      absl::StrCat(Part("xyz", "image", "IMAGE"), Part("xyz", "style", "s"),
+                   Part("xyz", "format", "png"), Close("xyz"));
   for (size_t step : {1, 3, 1000}) {
     UploadBodyReader reader("multipart/form-data; boundary=xyz", kLimit, &budget);
     absl::StatusOr<UploadForm> form = Read(reader, body, step);
@@ -163,15 +173,17 @@ TEST(UploadBodyReaderTest, RefusalsSayWhyWithTheirHttpStatus) {
   EXPECT_EQ(refusal("image/jpeg", std::string(kLimit + 1, 'x')).http_status, 413);
   EXPECT_EQ(refusal("image/jpeg", "").http_status, 400);
   EXPECT_EQ(refusal("multipart/form-data", "x").http_status, 400);
-  HttpRefusal twice = refusal("multipart/form-data; boundary=b",
-                              Part("b", "image", "1") + Part("b", "image", "2") + Close("b"));
+  HttpRefusal twice =
+      refusal("multipart/form-data; boundary=b",
+              Part("b", "image", "1") + Part("b", "image", "2") + Close("b"));
   EXPECT_EQ(twice.http_status, 400);
   EXPECT_THAT(twice.status.message(), HasSubstr("'image' must appear once"));
   HttpRefusal no_image =
       refusal("multipart/form-data; boundary=b", Part("b", "style", "x") + Close("b"));
   EXPECT_THAT(no_image.status.message(), HasSubstr("no 'image' field"));
-  HttpRefusal long_field = refusal("multipart/form-data; boundary=b",
-                                   Part("b", "style", std::string(300, 's')) + Close("b"));
+  HttpRefusal long_field =
+      refusal("multipart/form-data; boundary=b",
+              Part("b", "style", std::string(300, 's')) + Close("b"));
   EXPECT_THAT(long_field.status.message(), HasSubstr("limited to"));
 }
 
@@ -199,7 +211,8 @@ TEST(UploadBodyReaderTest, MemoryIsReservedFromTheBudgetAndGivenBack) {
 }
 
 TEST(HttpMessageTest, TargetsDecodeLikeOtherServers) {
-  HttpRequest request{.target = "/v1/images/..%2F..%2Fetc?style=a+b&format=%70ng&x&page_token=%zz"};
+  HttpRequest request{
+      .target = "/v1/images/..%2F..%2Fetc?style=a+b&format=%70ng&x&page_token=%zz"};
   ParseTarget(request);
   EXPECT_EQ(request.path, "/v1/images/../../etc");
   EXPECT_EQ(request.ParamValue("style"), "a b");

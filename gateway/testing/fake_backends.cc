@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <functional>
-#include <stdexcept>
 #include <opencv2/core.hpp>
+#include <stdexcept>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -60,7 +60,8 @@ Status FakeDetector::Detect(ServerContext* context,
                             const detector::v1::DetectRequest* request,
                             detector::v1::DetectResponse* response) {
   ++calls_;
-  if (throw_) throw std::runtime_error("fake detector failure reading /var/lib/stache/secret");
+  if (throw_)
+    throw std::runtime_error("fake detector failure reading /var/lib/stache/secret");
   bool block = false;
   {
     absl::MutexLock lock(&mutex_);

@@ -36,7 +36,8 @@ detector::v1::Face FakeFace(float x, float y, float width, float height);
 // Finds the faces it is told to; optionally fails or blocks.
 class FakeDetector final : public detector::v1::DetectorService::Service {
  public:
-  grpc::Status Detect(grpc::ServerContext* context, const detector::v1::DetectRequest* request,
+  grpc::Status Detect(grpc::ServerContext* context,
+                      const detector::v1::DetectRequest* request,
                       detector::v1::DetectResponse* response) override;
 
   void SetFaces(std::vector<detector::v1::Face> faces);
@@ -72,7 +73,8 @@ class FakeDetector final : public detector::v1::DetectorService::Service {
 // original; the content type follows the requested format.
 class FakeOverlay final : public overlay::v1::OverlayService::Service {
  public:
-  grpc::Status Apply(grpc::ServerContext* context, const overlay::v1::ApplyRequest* request,
+  grpc::Status Apply(grpc::ServerContext* context,
+                     const overlay::v1::ApplyRequest* request,
                      overlay::v1::ApplyResponse* response) override;
   grpc::Status ListStyles(grpc::ServerContext* context,
                           const overlay::v1::ListStylesRequest* request,
@@ -97,7 +99,8 @@ class FakeStorage final : public storage::v1::StorageService::Service {
                     storage::v1::StatResponse* response) override;
   grpc::Status List(grpc::ServerContext* context, const storage::v1::ListRequest* request,
                     storage::v1::ListResponse* response) override;
-  grpc::Status Delete(grpc::ServerContext* context, const storage::v1::DeleteRequest* request,
+  grpc::Status Delete(grpc::ServerContext* context,
+                      const storage::v1::DeleteRequest* request,
                       storage::v1::DeleteResponse* response) override;
 
   // Keys stored in the "gateway" namespace.

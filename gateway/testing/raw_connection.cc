@@ -35,7 +35,8 @@ bool RawConnection::Send(absl::string_view data) {
 std::string RawConnection::ReadUntil(absl::string_view marker, absl::Duration timeout) {
   std::string received;
   const absl::Time deadline = absl::Now() + timeout;
-  while (absl::Now() < deadline && (marker.empty() || !absl::StrContains(received, marker))) {
+  while (absl::Now() < deadline &&
+         (marker.empty() || !absl::StrContains(received, marker))) {
     pollfd poll_fd{.fd = fd_, .events = POLLIN};
     if (poll(&poll_fd, 1, 50) <= 0) continue;
     char buffer[4096];
@@ -55,9 +56,9 @@ std::string RawConnection::ReadUntilClosed(absl::Duration timeout) {
 
 std::string UploadHeaders(int64_t content_length, absl::string_view content_type,
                           absl::string_view extra_headers) {
-  return absl::StrCat("POST /v1/images HTTP/1.1\r\nHost: localhost\r\nContent-Type: ",
-                      content_type, "\r\n", extra_headers, "Content-Length: ", content_length,
-                      "\r\n\r\n");
+  return absl::StrCat(
+      "POST /v1/images HTTP/1.1\r\nHost: localhost\r\nContent-Type: ", content_type,
+      "\r\n", extra_headers, "Content-Length: ", content_length, "\r\n\r\n");
 }
 
 }  // namespace stache::gateway::testing

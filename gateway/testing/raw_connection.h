@@ -41,7 +41,8 @@ class RawConnection final {
 
 // "POST /v1/images" headers announcing `content_length` bytes of
 // `content_type`, and nothing after them.
-std::string UploadHeaders(int64_t content_length, absl::string_view content_type = "image/jpeg",
+std::string UploadHeaders(int64_t content_length,
+                          absl::string_view content_type = "image/jpeg",
                           absl::string_view extra_headers = "");
 
 }  // namespace stache::gateway::testing

@@ -5,7 +5,6 @@
 // is refused). The header is checked here first so that only layouts
 // BmpDecoder handles reach it.
 #include <mutex>
-
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -18,7 +17,8 @@ namespace stache::imaging::internal {
 namespace {
 
 absl::Status Unsupported(const char* what) {
-  return absl::InvalidArgumentError(absl::StrCat("the bmp image is not supported: ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the bmp image is not supported: ", what));
 }
 
 }  // namespace
@@ -42,7 +42,8 @@ absl::StatusOr<cv::Mat> DecodeBmp(absl::string_view bytes, bool keep_alpha,
   } else if (dib_size == 40 || dib_size == 52 || dib_size == 56 || dib_size == 108 ||
              dib_size == 124) {
     if (!reader.U32(18, &width_field) || !reader.U32(22, &height_field) ||
-        !reader.U16(26, &planes) || !reader.U16(28, &bits) || !reader.U32(30, &compression)) {
+        !reader.U16(26, &planes) || !reader.U16(28, &bits) ||
+        !reader.U32(30, &compression)) {
       return truncated;
     }
     width = static_cast<int32_t>(width_field);
@@ -60,9 +61,8 @@ absl::StatusOr<cv::Mat> DecodeBmp(absl::string_view bytes, bool keep_alpha,
   // A negative height means rows are stored top-down.
   const int64_t rows = height < 0 ? -height : height;
   const int channels = bits == 32 ? 4 : 3;
-  absl::Status admitted =
-      admit(SourceInfo{.width = width, .height = rows, .channels = channels,
-                       .bytes_per_channel = 1});
+  absl::Status admitted = admit(SourceInfo{
+      .width = width, .height = rows, .channels = channels, .bytes_per_channel = 1});
   if (!admitted.ok()) return admitted;
   absl::Status status = control.Check();
   if (!status.ok()) return status;
@@ -77,8 +77,9 @@ absl::StatusOr<cv::Mat> DecodeBmp(absl::string_view bytes, bool keep_alpha,
   try {
     const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8U,
                          const_cast<char*>(bytes.data()));
-    decoded = cv::imdecode(buffer, (keep_alpha ? cv::IMREAD_UNCHANGED : cv::IMREAD_COLOR) |
-                                       cv::IMREAD_IGNORE_ORIENTATION);
+    decoded =
+        cv::imdecode(buffer, (keep_alpha ? cv::IMREAD_UNCHANGED : cv::IMREAD_COLOR) |
+                                 cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception&) {
     decoded.release();
   }

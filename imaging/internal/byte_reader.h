@@ -18,7 +18,7 @@ namespace stache::imaging::internal {
 // Like string_view::substr, but an out-of-range position gives an empty
 // view: Debian's absl::string_view throws instead.
 inline absl::string_view Slice(absl::string_view bytes, size_t position,
-                        size_t length = absl::string_view::npos) {
+                               size_t length = absl::string_view::npos) {
   if (position > bytes.size()) return {};
   return bytes.substr(position, length);
 }
@@ -42,8 +42,7 @@ class ByteReader final {
   bool U24(size_t offset, uint32_t* value) const { return Read(offset, 3, value); }
   bool U32(size_t offset, uint32_t* value) const { return Read(offset, 4, value); }
   bool Matches(size_t offset, absl::string_view expected) const {
-    return offset <= bytes_.size() &&
-           Slice(bytes_, offset, expected.size()) == expected;
+    return offset <= bytes_.size() && Slice(bytes_, offset, expected.size()) == expected;
   }
 
  private:

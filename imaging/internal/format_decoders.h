@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <functional>
-
 #include <opencv2/core.hpp>
 
 #include "absl/functional/function_ref.h"
@@ -25,7 +24,7 @@ namespace stache::imaging::internal {
 
 // What a format's library says about the image it is about to decode.
 struct SourceInfo {
-  int64_t width = 0;   // stored size, before orientation
+  int64_t width = 0;  // stored size, before orientation
   int64_t height = 0;
   int channels = 0;           // as stored: 1 grey .. 4 RGBA/CMYK
   int bytes_per_channel = 1;  // 2 for 16-bit, 4 for 32-bit/float samples

@@ -1,13 +1,13 @@
 // JPEG through the libjpeg API of libjpeg-turbo. Errors longjmp back to
 // DecodeJpeg (libjpeg is C); everything that must survive the jump lives in
 // a heap object reached through a pointer that is set before setjmp.
+#include <jpeglib.h>
+
 #include <algorithm>
 #include <csetjmp>
 #include <cstdio>
 #include <memory>
 #include <string>
-
-#include <jpeglib.h>
 
 #include "absl/strings/str_cat.h"
 #include "imaging/internal/format_decoders.h"
@@ -46,8 +46,8 @@ JpegJob* JobOf(j_common_ptr cinfo) { return static_cast<JpegJob*>(cinfo->client_
   char message[JMSG_LENGTH_MAX] = {};
   (*cinfo->err->format_message)(cinfo, message);
   JpegJob* job = JobOf(cinfo);
-  job->status =
-      absl::InvalidArgumentError(absl::StrCat("the jpeg image could not be decoded: ", message));
+  job->status = absl::InvalidArgumentError(
+      absl::StrCat("the jpeg image could not be decoded: ", message));
   Stop(job);
 }
 
@@ -55,8 +55,8 @@ void OnMessage(j_common_ptr cinfo, int level) {
   if (level >= 0) return;  // trace messages
   JpegJob* job = JobOf(cinfo);
   if (++job->warnings > kMaxWarnings) {
-    job->status =
-        absl::InvalidArgumentError("the jpeg image is corrupt: its data is mostly damaged");
+    job->status = absl::InvalidArgumentError(
+        "the jpeg image is corrupt: its data is mostly damaged");
     Stop(job);
   }
 }
@@ -100,7 +100,8 @@ absl::Status Run(JpegJob* job, absl::string_view bytes, Admit admit) {
   jpeg_mem_src(cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
                static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(cinfo, TRUE);
-  const bool cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
+  const bool cmyk =
+      cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
   cinfo->out_color_space = cmyk ? JCS_CMYK : JCS_EXT_BGR;
   cinfo->dct_method = JDCT_ISLOW;
 
@@ -134,8 +135,8 @@ absl::Status Run(JpegJob* job, absl::string_view bytes, Admit admit) {
   }
 
   jpeg_start_decompress(cinfo);
-  job->pixels.create(static_cast<int>(cinfo->output_height), static_cast<int>(cinfo->output_width),
-                     CV_8UC3);
+  job->pixels.create(static_cast<int>(cinfo->output_height),
+                     static_cast<int>(cinfo->output_width), CV_8UC3);
   if (cmyk) job->cmyk_row.create(1, static_cast<int>(cinfo->output_width), CV_8UC4);
   while (cinfo->output_scanline < cinfo->output_height) {
     uint8_t* row = job->pixels.ptr(static_cast<int>(cinfo->output_scanline));

@@ -116,7 +116,8 @@ absl::StatusOr<cv::Mat> DecodePng(absl::string_view bytes, bool keep_alpha,
   job->bytes = bytes;
   job->control = &control;
   job->png = png_create_read_struct(PNG_LIBPNG_VER_STRING, job.get(), OnError, OnWarning);
-  if (job->png == nullptr) return absl::ResourceExhaustedError("out of memory decoding a png");
+  if (job->png == nullptr)
+    return absl::ResourceExhaustedError("out of memory decoding a png");
   job->info = png_create_info_struct(job->png);
   if (job->info == nullptr) {
     png_destroy_read_struct(&job->png, nullptr, nullptr);

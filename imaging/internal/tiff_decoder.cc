@@ -9,9 +9,8 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <string>
-
 #include <opencv2/imgproc.hpp>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 #include "imaging/internal/format_decoders.h"
@@ -67,8 +66,9 @@ int OnError(TIFF*, void* user_data, const char*, const char* format, va_list arg
 int OnWarning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
 
 absl::Status Corrupt(const MemoryFile& file, const char* fallback) {
-  return absl::InvalidArgumentError(absl::StrCat("the tiff image could not be decoded: ",
-                                                 file.error.empty() ? fallback : file.error));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the tiff image could not be decoded: ",
+                   file.error.empty() ? fallback : file.error));
 }
 
 struct TiffCloser {
@@ -89,19 +89,20 @@ absl::StatusOr<cv::Mat> DecodeTiff(absl::string_view bytes, bool keep_alpha,
   std::unique_ptr<TIFFOpenOptions, OptionsDeleter> options(TIFFOpenOptionsAlloc());
   // No single allocation (a tag array, a strip buffer) may exceed what a
   // whole decoded image may take.
-  TIFFOpenOptionsSetMaxSingleMemAlloc(options.get(), static_cast<tmsize_t>(control.max_image_bytes));
+  TIFFOpenOptionsSetMaxSingleMemAlloc(options.get(),
+                                      static_cast<tmsize_t>(control.max_image_bytes));
   TIFFOpenOptionsSetErrorHandlerExtR(options.get(), OnError, &file);
   TIFFOpenOptionsSetWarningHandlerExtR(options.get(), OnWarning, &file);
   // "m": no memory mapping. Opening reads the first directory only.
-  std::unique_ptr<TIFF, TiffCloser> tiff(TIFFClientOpenExt("upload", "rm", &file, Read, Write, Seek,
-                                                           Close, Size, Map, Unmap,
-                                                           options.get()));
+  std::unique_ptr<TIFF, TiffCloser> tiff(TIFFClientOpenExt(
+      "upload", "rm", &file, Read, Write, Seek, Close, Size, Map, Unmap, options.get()));
   if (tiff == nullptr) return Corrupt(file, "its first directory is corrupt");
 
   uint32_t width = 0, height = 0;
   uint16_t samples = 1, bits = 1, orientation = ORIENTATION_TOPLEFT;
   if (!TIFFGetField(tiff.get(), TIFFTAG_IMAGEWIDTH, &width) ||
-      !TIFFGetField(tiff.get(), TIFFTAG_IMAGELENGTH, &height) || width == 0 || height == 0) {
+      !TIFFGetField(tiff.get(), TIFFTAG_IMAGELENGTH, &height) || width == 0 ||
+      height == 0) {
     return absl::InvalidArgumentError("the tiff image has no size");
   }
   TIFFGetFieldDefaulted(tiff.get(), TIFFTAG_SAMPLESPERPIXEL, &samples);
@@ -114,8 +115,8 @@ absl::StatusOr<cv::Mat> DecodeTiff(absl::string_view bytes, bool keep_alpha,
                   .orientation = orientation >= 1 && orientation <= 8 ? orientation : 1};
   // libtiff holds one strip or tile as stored, and we decode into 32-bit
   // RGBA before converting to BGR.
-  const int64_t block = TIFFIsTiled(tiff.get()) ? TIFFTileSize64(tiff.get())
-                                                : TIFFStripSize64(tiff.get());
+  const int64_t block =
+      TIFFIsTiled(tiff.get()) ? TIFFTileSize64(tiff.get()) : TIFFStripSize64(tiff.get());
   info.library_bytes = block + info.width * info.height * 4;
   absl::Status admitted = admit(info);
   if (!admitted.ok()) return admitted;
@@ -144,7 +145,8 @@ absl::StatusOr<cv::Mat> DecodeTiff(absl::string_view bytes, bool keep_alpha,
     TIFFGetFieldDefaulted(tiff.get(), TIFFTAG_ROWSPERSTRIP, &band);
   }
   band = std::clamp(band, 1u, height);
-  if (band < kMinRowsPerBand) band = std::min(height, (kMinRowsPerBand + band - 1) / band * band);
+  if (band < kMinRowsPerBand)
+    band = std::min(height, (kMinRowsPerBand + band - 1) / band * band);
   cv::Mat rgba(static_cast<int>(height), static_cast<int>(width), CV_8UC4);
   for (uint32_t row = 0; row < height; row += band) {
     absl::Status status = control.Check();
@@ -152,7 +154,8 @@ absl::StatusOr<cv::Mat> DecodeTiff(absl::string_view bytes, bool keep_alpha,
     image->row_offset = static_cast<int>(row);
     image->col_offset = 0;
     const uint32_t rows = std::min(band, height - row);
-    if (!TIFFRGBAImageGet(image.get(), reinterpret_cast<uint32_t*>(rgba.ptr(static_cast<int>(row))),
+    if (!TIFFRGBAImageGet(image.get(),
+                          reinterpret_cast<uint32_t*>(rgba.ptr(static_cast<int>(row))),
                           width, rows)) {
       return Corrupt(file, "its pixel data is corrupt");
     }

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <memory>
-
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -19,29 +18,33 @@ namespace {
 constexpr size_t kBytesPerDeadlineCheck = 64 << 10;
 
 absl::Status Corrupt(const char* what) {
-  return absl::InvalidArgumentError(absl::StrCat("the webp image could not be decoded: ", what));
+  return absl::InvalidArgumentError(
+      absl::StrCat("the webp image could not be decoded: ", what));
 }
 
-absl::StatusOr<cv::Mat> DecodeStill(absl::string_view bytes, const WebPBitstreamFeatures& features,
+absl::StatusOr<cv::Mat> DecodeStill(absl::string_view bytes,
+                                    const WebPBitstreamFeatures& features,
                                     bool output_alpha, const DecodeControl& control) {
   cv::Mat pixels(features.height, features.width, output_alpha ? CV_8UC4 : CV_8UC3);
   WebPDecoderConfig config;
-  if (!WebPInitDecoderConfig(&config)) return absl::InternalError("libwebp version mismatch");
+  if (!WebPInitDecoderConfig(&config))
+    return absl::InternalError("libwebp version mismatch");
   config.output.colorspace = output_alpha ? MODE_BGRA : MODE_BGR;
   config.output.is_external_memory = 1;
   config.output.u.RGBA.rgba = pixels.data;
   config.output.u.RGBA.stride = static_cast<int>(pixels.step);
   config.output.u.RGBA.size = pixels.step * pixels.rows;
-  std::unique_ptr<WebPIDecoder, decltype(&WebPIDelete)> decoder(WebPIDecode(nullptr, 0, &config),
-                                                                &WebPIDelete);
-  if (decoder == nullptr) return absl::ResourceExhaustedError("out of memory decoding a webp");
+  std::unique_ptr<WebPIDecoder, decltype(&WebPIDelete)> decoder(
+      WebPIDecode(nullptr, 0, &config), &WebPIDelete);
+  if (decoder == nullptr)
+    return absl::ResourceExhaustedError("out of memory decoding a webp");
   VP8StatusCode code = VP8_STATUS_SUSPENDED;
   for (size_t offset = 0; offset < bytes.size() && code == VP8_STATUS_SUSPENDED;) {
     absl::Status status = control.Check();
     if (!status.ok()) return status;
     const size_t length = std::min(kBytesPerDeadlineCheck, bytes.size() - offset);
-    code = WebPIAppend(decoder.get(), reinterpret_cast<const uint8_t*>(bytes.data() + offset),
-                       length);
+    code = WebPIAppend(decoder.get(),
+                       reinterpret_cast<const uint8_t*>(bytes.data() + offset), length);
     offset += length;
   }
   if (code == VP8_STATUS_SUSPENDED) return Corrupt("the data ends early");
@@ -52,7 +55,8 @@ absl::StatusOr<cv::Mat> DecodeStill(absl::string_view bytes, const WebPBitstream
 // The first frame of an animation, as a viewer sees it on the canvas.
 absl::StatusOr<cv::Mat> DecodeFirstFrame(absl::string_view bytes, bool output_alpha) {
   WebPAnimDecoderOptions options;
-  if (!WebPAnimDecoderOptionsInit(&options)) return absl::InternalError("libwebp version mismatch");
+  if (!WebPAnimDecoderOptionsInit(&options))
+    return absl::InternalError("libwebp version mismatch");
   options.color_mode = MODE_BGRA;
   options.use_threads = 0;
   const WebPData data{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
@@ -66,8 +70,8 @@ absl::StatusOr<cv::Mat> DecodeFirstFrame(absl::string_view bytes, bool output_al
       !WebPAnimDecoderGetNext(decoder.get(), &canvas, &timestamp)) {
     return Corrupt("the first frame of the animation is corrupt");
   }
-  const cv::Mat frame(static_cast<int>(info.canvas_height), static_cast<int>(info.canvas_width),
-                      CV_8UC4, canvas);
+  const cv::Mat frame(static_cast<int>(info.canvas_height),
+                      static_cast<int>(info.canvas_width), CV_8UC4, canvas);
   cv::Mat pixels;
   if (output_alpha) {
     pixels = frame.clone();
@@ -82,8 +86,8 @@ absl::StatusOr<cv::Mat> DecodeFirstFrame(absl::string_view bytes, bool output_al
 absl::StatusOr<cv::Mat> DecodeWebp(absl::string_view bytes, bool keep_alpha,
                                    const DecodeControl& control, Admit admit) {
   WebPBitstreamFeatures features;
-  if (WebPGetFeatures(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), &features) !=
-      VP8_STATUS_OK) {
+  if (WebPGetFeatures(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+                      &features) != VP8_STATUS_OK) {
     return Corrupt("its header is corrupt or of an unsupported kind");
   }
   const bool output_alpha = keep_alpha && features.has_alpha;

@@ -25,9 +25,11 @@ double EncodeSrgb(double v) {
 
 Tables MakeTables() {
   Tables tables;
-  for (int i = 0; i < 256; ++i) tables.to_linear[i] = static_cast<float>(DecodeSrgb(i / 255.0));
+  for (int i = 0; i < 256; ++i)
+    tables.to_linear[i] = static_cast<float>(DecodeSrgb(i / 255.0));
   for (int i = 0; i <= kLinearSteps; ++i) {
-    tables.to_srgb[i] = static_cast<uint8_t>(std::lround(EncodeSrgb(static_cast<double>(i) / kLinearSteps) * 255));
+    tables.to_srgb[i] = static_cast<uint8_t>(
+        std::lround(EncodeSrgb(static_cast<double>(i) / kLinearSteps) * 255));
   }
   return tables;
 }
@@ -44,8 +46,8 @@ uint8_t ToSrgb(const Tables& tables, float linear) {
 }
 
 template <int kChannels>
-void Composite(const Tables& tables, const cv::Mat& coverage, const cv::Scalar& colour_bgr,
-               cv::Mat& target) {
+void Composite(const Tables& tables, const cv::Mat& coverage,
+               const cv::Scalar& colour_bgr, cv::Mat& target) {
   uint8_t colour[3];
   float colour_linear[3];
   for (int c = 0; c < 3; ++c) {
@@ -66,7 +68,8 @@ void Composite(const Tables& tables, const cv::Mat& coverage, const cv::Scalar& 
       const float a = alpha / 255.0f;
       if constexpr (kChannels == 3) {
         for (int c = 0; c < 3; ++c) {
-          pixel[c] = ToSrgb(tables, colour_linear[c] * a + tables.to_linear[pixel[c]] * (1 - a));
+          pixel[c] =
+              ToSrgb(tables, colour_linear[c] * a + tables.to_linear[pixel[c]] * (1 - a));
         }
       } else {
         // "Over" with straight alpha: weight the background by its own
@@ -74,8 +77,9 @@ void Composite(const Tables& tables, const cv::Mat& coverage, const cv::Scalar& 
         const float below = pixel[3] / 255.0f * (1 - a);
         const float out_alpha = a + below;
         for (int c = 0; c < 3; ++c) {
-          pixel[c] = ToSrgb(tables, (colour_linear[c] * a + tables.to_linear[pixel[c]] * below) /
-                                        out_alpha);
+          pixel[c] =
+              ToSrgb(tables, (colour_linear[c] * a + tables.to_linear[pixel[c]] * below) /
+                                 out_alpha);
         }
         pixel[3] = static_cast<uint8_t>(std::lround(out_alpha * 255));
       }

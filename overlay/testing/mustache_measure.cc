@@ -1,14 +1,14 @@
 #include "overlay/testing/mustache_measure.h"
 
 #include <cmath>
-
 #include <opencv2/imgproc.hpp>
 
 namespace stache::overlay::testing {
 
 Face MakeFace(cv::Point2d anchor, double inter_ocular_px, double roll_degrees,
               double philtrum_ratio) {
-  const double c = std::cos(roll_degrees * CV_PI / 180), s = std::sin(roll_degrees * CV_PI / 180);
+  const double c = std::cos(roll_degrees * CV_PI / 180),
+               s = std::sin(roll_degrees * CV_PI / 180);
   // Face frame in units of the inter-ocular distance, origin on the philtrum.
   auto at = [&](double x, double y) {
     x *= inter_ocular_px;
@@ -86,7 +86,8 @@ int CountOutside(const cv::Mat& mask, const cv::RotatedRect& rect, double margin
   int outside = 0;
   for (int y = 0; y < mask.rows; ++y) {
     for (int x = 0; x < mask.cols; ++x) {
-      if (mask.at<uint8_t>(y, x) != 0 && !InsideRotatedRect({double(x), double(y)}, rect, margin)) {
+      if (mask.at<uint8_t>(y, x) != 0 &&
+          !InsideRotatedRect({double(x), double(y)}, rect, margin)) {
         ++outside;
       }
     }

@@ -2,7 +2,8 @@
 // dir (never checked in). Two calls give two unrelated CAs.
 //
 //   absl::StatusOr<DevCerts> certs = MakeDevCerts({"storage", "gateway"});
-//   TlsConfig server{.cert_file = certs->Cert("storage"), .key_file = certs->Key("storage"),
+//   TlsConfig server{.cert_file = certs->Cert("storage"), .key_file =
+//   certs->Key("storage"),
 //                    .ca_file = certs->ca(), .require_client_cert = true};
 #ifndef STACHE_SERVER_TESTING_DEV_CERTS_H_
 #define STACHE_SERVER_TESTING_DEV_CERTS_H_
@@ -18,8 +19,12 @@ struct DevCerts {
   std::string dir;
 
   std::string ca() const { return dir + "/ca.crt"; }
-  std::string Cert(const std::string& service) const { return dir + "/" + service + ".crt"; }
-  std::string Key(const std::string& service) const { return dir + "/" + service + ".key"; }
+  std::string Cert(const std::string& service) const {
+    return dir + "/" + service + ".crt";
+  }
+  std::string Key(const std::string& service) const {
+    return dir + "/" + service + ".key";
+  }
 };
 
 // Runs scripts/dev-certs.sh for `services` (its default set when empty);

@@ -4,7 +4,8 @@
 // or storage streams alike.
 //
 //   grpc::GenericStub stub(channel);
-//   IdleStream idle(stub, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
+//   IdleStream idle(stub,
+//   "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
 //   std::optional<grpc::Status> ended = idle.WaitForEnd(absl::Seconds(5));
 #ifndef STACHE_SERVER_TESTING_IDLE_STREAM_H_
 #define STACHE_SERVER_TESTING_IDLE_STREAM_H_

@@ -40,8 +40,8 @@ struct S3Client::Request {
   std::string bucket;
   std::string key;  // empty for bucket requests
   std::vector<std::pair<std::string, std::string>> query;
-  HttpHeaders headers;  // signed and sent
-  const S3Body* body = nullptr;      // PUT only
+  HttpHeaders headers;           // signed and sent
+  const S3Body* body = nullptr;  // PUT only
   // GET: receive the headers and the body of a successful response instead
   // of Response::body.
   const absl::FunctionRef<absl::Status(const S3ObjectHead&)>* on_head = nullptr;
@@ -204,11 +204,12 @@ absl::StatusOr<std::unique_ptr<S3Client>> S3Client::Create(S3ClientOptions optio
   }
   // The Host header, as signed: lower case, without the scheme's default port.
   const bool https = absl::StartsWith(options.endpoint, "https://");
-  std::string host = absl::AsciiStrToLower(
-      absl::string_view(options.endpoint).substr(https ? 8 : 7));
+  std::string host =
+      absl::AsciiStrToLower(absl::string_view(options.endpoint).substr(https ? 8 : 7));
   if (host.empty() || absl::StrContains(host, '/') || absl::StrContains(host, '@')) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "S3 endpoint \"", options.endpoint, "\" must be a scheme, a host and a port only"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("S3 endpoint \"", options.endpoint,
+                     "\" must be a scheme, a host and a port only"));
   }
   const absl::string_view default_port = https ? ":443" : ":80";
   if (absl::EndsWith(host, default_port)) host.resize(host.size() - default_port.size());

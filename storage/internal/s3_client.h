@@ -57,7 +57,7 @@ struct S3Body {
 
 struct S3ListResult {
   std::vector<std::string> keys;  // in S3's (lexicographic) order
-  std::vector<uint64_t> sizes;     // sizes[i]: the size of keys[i] in bytes
+  std::vector<uint64_t> sizes;    // sizes[i]: the size of keys[i] in bytes
   bool truncated = false;
   std::string next_continuation_token;
 };

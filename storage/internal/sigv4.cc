@@ -62,11 +62,11 @@ std::string S3CanonicalPath(absl::string_view bucket, absl::string_view key) {
 
 SignedS3Request SignS3Request(const S3RequestToSign& request, const SigV4Keys& keys,
                               absl::string_view region, absl::Time now) {
-  const std::string timestamp = absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
+  const std::string timestamp =
+      absl::FormatTime("%Y%m%dT%H%M%SZ", now, absl::UTCTimeZone());
   const std::string date = timestamp.substr(0, 8);
-  const std::string payload = request.payload_sha256_hex.empty()
-                                  ? Sha256Hex("")
-                                  : request.payload_sha256_hex;
+  const std::string payload =
+      request.payload_sha256_hex.empty() ? Sha256Hex("") : request.payload_sha256_hex;
 
   SignedS3Request signed_request;
   signed_request.headers = request.headers;
@@ -98,12 +98,11 @@ SignedS3Request SignS3Request(const S3RequestToSign& request, const SigV4Keys& k
   }
   const std::string signed_headers = absl::StrJoin(names, ";");
 
-  signed_request.canonical_request =
-      absl::StrJoin({absl::string_view(request.method), absl::string_view(request.path),
-                     absl::string_view(signed_request.query),
-                     absl::string_view(header_block), absl::string_view(signed_headers),
-                     absl::string_view(payload)},
-                    "\n");
+  signed_request.canonical_request = absl::StrJoin(
+      {absl::string_view(request.method), absl::string_view(request.path),
+       absl::string_view(signed_request.query), absl::string_view(header_block),
+       absl::string_view(signed_headers), absl::string_view(payload)},
+      "\n");
   const std::string scope = absl::StrCat(date, "/", region, "/s3/aws4_request");
   signed_request.string_to_sign =
       absl::StrCat(kAlgorithm, "\n", timestamp, "\n", scope, "\n",

@@ -56,7 +56,7 @@ constexpr char kSessionToken[] =
 
 std::vector<Shape> Shapes() {
   const std::vector<std::pair<std::string, std::string>> list = {{"list-type", "2"},
-                                                                  {"max-keys", "1000"}};
+                                                                 {"max-keys", "1000"}};
   auto with = [](std::vector<std::pair<std::string, std::string>> base,
                  std::vector<std::pair<std::string, std::string>> more) {
     base.insert(base.end(), more.begin(), more.end());
@@ -65,7 +65,9 @@ std::vector<Shape> Shapes() {
   return {
       {.name = "get object", .key = "objects/gateway/photo-1.jpg"},
       {.name = "head object", .method = "HEAD", .key = "objects/gateway/photo-1.jpg"},
-      {.name = "delete object", .method = "DELETE", .key = "index/gateway/0001-ab/photo.jpg"},
+      {.name = "delete object",
+       .method = "DELETE",
+       .key = "index/gateway/0001-ab/photo.jpg"},
       {.name = "head bucket", .method = "HEAD"},
       {.name = "put object with metadata",
        .method = "PUT",
@@ -85,13 +87,16 @@ std::vector<Shape> Shapes() {
        .query = with(list, {{"prefix", "objects/"},
                             {"continuation-token", "1PvR+3k/aF9=ZmFrZQ=="}})},
       {.name = "list with start-after",
-       .query = with(list, {{"prefix", "index/ns/"}, {"start-after", "index/ns/0001-ab/k"}})},
+       .query =
+           with(list, {{"prefix", "index/ns/"}, {"start-after", "index/ns/0001-ab/k"}})},
       {.name = "key with spaces", .key = "objects/gateway/my holiday photo.jpg"},
       {.name = "key with plus", .key = "objects/gateway/a+b.jpg"},
       {.name = "key with percent", .key = "objects/gateway/100%25 sure.jpg"},
       {.name = "key with unicode", .key = "objects/gateway/café-\xe2\x98\x95.jpg"},
-      {.name = "key with reserved characters", .key = "objects/a=b&c?d#e!f*g'h(i),j;k:l@m$n"},
-      {.name = "session token on get", .key = "objects/gateway/x.jpg",
+      {.name = "key with reserved characters",
+       .key = "objects/a=b&c?d#e!f*g'h(i),j;k:l@m$n"},
+      {.name = "session token on get",
+       .key = "objects/gateway/x.jpg",
        .session_token = kSessionToken},
       {.name = "session token on put",
        .method = "PUT",
@@ -164,7 +169,8 @@ json SignWithBotocore(const std::vector<Shape>& shapes) {
 
 TEST(SigV4Test, SignsEveryRequestShapeExactlyAsBotocore) {
   if (!std::ifstream("/usr/bin/python3").good()) {
-    GTEST_SKIP() << "/usr/bin/python3 with python3-botocore is missing (scripts/setup.sh)";
+    GTEST_SKIP()
+        << "/usr/bin/python3 with python3-botocore is missing (scripts/setup.sh)";
   }
   const std::vector<Shape> shapes = Shapes();
   ASSERT_GE(shapes.size(), 15u);
@@ -178,7 +184,8 @@ TEST(SigV4Test, SignsEveryRequestShapeExactlyAsBotocore) {
     EXPECT_EQ(ours.authorization, reference[i]["authorization"]);
     // The headers sent: botocore's, plus Host (which its HTTP client adds).
     std::map<std::string, std::string> sent;
-    for (const auto& [name, value] : ours.headers) sent[absl::AsciiStrToLower(name)] = value;
+    for (const auto& [name, value] : ours.headers)
+      sent[absl::AsciiStrToLower(name)] = value;
     std::map<std::string, std::string> expected =
         reference[i]["headers"].get<std::map<std::string, std::string>>();
     expected["host"] = HostOf(shapes[i].endpoint);
@@ -197,7 +204,8 @@ TEST(SigV4Test, EveryRequestSignsItsPayloadHash) {
 }
 
 TEST(SigV4Test, EncodesPathsOnceAndQueriesFully) {
-  EXPECT_EQ(S3CanonicalPath("b", "index/gateway/a-b_c.d~e"), "/b/index/gateway/a-b_c.d~e");
+  EXPECT_EQ(S3CanonicalPath("b", "index/gateway/a-b_c.d~e"),
+            "/b/index/gateway/a-b_c.d~e");
   EXPECT_EQ(S3CanonicalPath("b", "a b+c%d"), "/b/a%20b%2Bc%25d");
   EXPECT_EQ(S3CanonicalPath("b", ""), "/b");
   EXPECT_EQ(UriEncode("index/gateway/a-b_c.d~e"), "index%2Fgateway%2Fa-b_c.d~e");
@@ -254,12 +262,12 @@ class RecordingS3 {
 
 TEST(S3ClientSigningTest, EveryRequestCarriesASignedContentHash) {
   RecordingS3 s3;
-  auto client = S3Client::Create(
-      {.endpoint = absl::StrCat("http://127.0.0.1:", s3.port()),
-       .region = "eu-west-1",
-       .credentials = {.access_key_id = kAccessKeyId,
-                       .secret_access_key = kSecretAccessKey,
-                       .session_token = kSessionToken}});
+  auto client =
+      S3Client::Create({.endpoint = absl::StrCat("http://127.0.0.1:", s3.port()),
+                        .region = "eu-west-1",
+                        .credentials = {.access_key_id = kAccessKeyId,
+                                        .secret_access_key = kSecretAccessKey,
+                                        .session_token = kSessionToken}});
   ASSERT_THAT(client, IsOk());
   S3Client& s3_client = **client;
   EXPECT_THAT(s3_client.HeadBucket("b"), IsOk());
@@ -268,11 +276,12 @@ TEST(S3ClientSigningTest, EveryRequestCarriesASignedContentHash) {
   EXPECT_THAT(s3_client.DeleteObject("b", "objects/k"), IsOk());
   EXPECT_THAT(s3_client.ListObjects("b", "objects/", "", "tok+en/=", 10), IsOk());
   const std::string body = "some bytes";
-  EXPECT_THAT(s3_client.PutObject("b", "objects/k",
-                                  {.bytes = body, .size_bytes = body.size(),
-                                   .sha256_hex = Sha256Hex(body)},
-                                  "image/jpeg", {{"stache-entry", "e"}}),
-              IsOk());
+  EXPECT_THAT(
+      s3_client.PutObject(
+          "b", "objects/k",
+          {.bytes = body, .size_bytes = body.size(), .sha256_hex = Sha256Hex(body)},
+          "image/jpeg", {{"stache-entry", "e"}}),
+      IsOk());
 
   const std::vector<RecordingS3::Seen> seen = s3.seen();
   ASSERT_EQ(seen.size(), 6u);
@@ -282,9 +291,10 @@ TEST(S3ClientSigningTest, EveryRequestCarriesASignedContentHash) {
     EXPECT_EQ(request.headers.at("x-amz-content-sha256"), Sha256Hex(request.body));
     EXPECT_EQ(request.headers.at("x-amz-security-token"), kSessionToken);
     EXPECT_EQ(request.headers.at("host"), absl::StrCat("127.0.0.1:", s3.port()));
-    EXPECT_THAT(request.headers.at("authorization"),
-                ::testing::ContainsRegex("SignedHeaders=[a-z;-]*host;x-amz-content-sha256;"
-                                         "x-amz-date;[a-z;-]*x-amz-security-token,"));
+    EXPECT_THAT(
+        request.headers.at("authorization"),
+        ::testing::ContainsRegex("SignedHeaders=[a-z;-]*host;x-amz-content-sha256;"
+                                 "x-amz-date;[a-z;-]*x-amz-security-token,"));
   }
   EXPECT_EQ(seen[1].method, "HEAD");
   EXPECT_EQ(seen[3].method, "DELETE");
@@ -292,10 +302,10 @@ TEST(S3ClientSigningTest, EveryRequestCarriesASignedContentHash) {
 }
 
 TEST(S3ClientSigningTest, RefusesAnEndpointWithAPath) {
-  EXPECT_FALSE(S3Client::Create({.endpoint = "https://s3.amazonaws.com/bucket",
-                                 .credentials = {.access_key_id = "a",
-                                                 .secret_access_key = "b"}})
-                   .ok());
+  EXPECT_FALSE(
+      S3Client::Create({.endpoint = "https://s3.amazonaws.com/bucket",
+                        .credentials = {.access_key_id = "a", .secret_access_key = "b"}})
+          .ok());
 }
 
 }  // namespace

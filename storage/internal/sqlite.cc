@@ -16,7 +16,8 @@ absl::Status SqliteError(sqlite3* db, absl::string_view what) {
   switch (code & 0xff) {
     case SQLITE_FULL:
       // Callers see this one: no SQL, no path.
-      return absl::ResourceExhaustedError("the storage backend's metadata database is full");
+      return absl::ResourceExhaustedError(
+          "the storage backend's metadata database is full");
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(message);

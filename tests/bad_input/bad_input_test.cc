@@ -17,11 +17,11 @@
 //
 // Registered as one ctest test (not one per case), so the processes start
 // once and the integrity check runs after every other case.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -499,7 +499,8 @@ TEST_F(BadInputTest, WebpWithADicomSignatureIs400AndTheBackendsSurvive) {
   ExpectJsonError(Upload(webp, "", "x.webp", "image/webp"), 400, "webp image could not");
   overlay::v1::ApplyRequest request = ApplyWith(DetectedFace());
   request.set_image(webp);
-  ExpectGrpcError(Apply(request), grpc::StatusCode::INVALID_ARGUMENT, "webp image could not");
+  ExpectGrpcError(Apply(request), grpc::StatusCode::INVALID_ARGUMENT,
+                  "webp image could not");
 }
 
 // ---------------------------------------------------------------------------
@@ -575,8 +576,9 @@ TEST_F(BadInputTest, GdalVrtInFakeWebpsReadsNoFileAndFetchesNoUrl) {
 
 TEST_F(BadInputTest, BmpWithOtherDecodersSignaturesReachesOnlyTheBmpDecoder) {
   const Bait bait = MakeBait();
-  ExpectJsonError(Upload(testing::GdalPayloadInBmp(9, bait.secret_path), "", "x.bmp", "image/bmp"),
-                  400, "bmp image is not supported");
+  ExpectJsonError(
+      Upload(testing::GdalPayloadInBmp(9, bait.secret_path), "", "x.bmp", "image/bmp"),
+      400, "bmp image is not supported");
   // A valid header: its pixels are the bytes that follow it, never a file's.
   detector::v1::DetectRequest detect;
   detect.set_image(testing::GdalPayloadInBmp(0, bait.secret_path));
@@ -598,8 +600,9 @@ TEST_F(BadInputTest, DuplicatedTiffSizeTagsCannotHideABomb) {
 TEST_F(BadInputTest, DeepImagesAtThePixelCapAreRefusedByTheirDecodedBytes) {
   // 36 and 16 million pixels, under the 40 million cap, but 288 and 192 MB
   // decoded.
-  ExpectJsonError(Upload(testing::SixteenBitRgbaPngHeader(6000, 6000), "", "x.png", "image/png"),
-                  429, "288 MB decoded");
+  ExpectJsonError(
+      Upload(testing::SixteenBitRgbaPngHeader(6000, 6000), "", "x.png", "image/png"), 429,
+      "288 MB decoded");
   detector::v1::DetectRequest detect;
   detect.set_image(testing::FloatTiffHeader(4000, 4000));
   detector::v1::DetectResponse detected;

@@ -62,8 +62,8 @@ int64_t MemoryOf(pid_t pid, const std::string& field) {
   std::string line;
   while (std::getline(status, line)) {
     if (line.rfind(field + ":", 0) != 0) continue;
-    std::vector<std::string> words =
-        absl::StrSplit(line.substr(field.size() + 1), absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<std::string> words = absl::StrSplit(
+        line.substr(field.size() + 1), absl::ByAnyChar(" \t"), absl::SkipEmpty());
     int64_t kilobytes = 0;
     if (!words.empty() && absl::SimpleAtoi(words[0], &kilobytes)) return kilobytes * 1024;
   }
@@ -99,8 +99,9 @@ class HostileHttpTest : public ::testing::Test {
         "--probe_timeout=1s",
         "--grace_period=2s"};
     argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-    gateway_ = e2e::StartOnLoopback(argv, port_, {{"STACHE_STORAGE_TOKEN", kFakeStorageToken},
-                                                  {"STACHE_ADMIN_PORT", "0"}});
+    gateway_ = e2e::StartOnLoopback(
+        argv, port_,
+        {{"STACHE_STORAGE_TOKEN", kFakeStorageToken}, {"STACHE_ADMIN_PORT", "0"}});
   }
 
   void SetUp() override { StartGateway(); }
@@ -133,7 +134,8 @@ class HostileHttpTest : public ::testing::Test {
 
   // Sends `head`, then `piece` repeatedly until `max_bytes` went or the
   // gateway stopped reading; returns the answer read afterwards.
-  std::string Flood(const std::string& head, const std::string& piece, int64_t max_bytes) {
+  std::string Flood(const std::string& head, const std::string& piece,
+                    int64_t max_bytes) {
     RawConnection connection(port_);
     if (!connection.Send(head)) return "";
     for (int64_t sent = 0; sent < max_bytes && connection.Send(piece);) {
@@ -188,12 +190,12 @@ TEST_F(HostileHttpTest, BodiesWithoutFramingAreNeverRead) {
 }
 
 TEST_F(HostileHttpTest, EncodedBodiesAre415BeforeTheyAreRead) {
-  for (const std::string& extra :
-       {std::string("Content-Encoding: gzip\r\n"), std::string("Content-Encoding: br\r\n")}) {
+  for (const std::string& extra : {std::string("Content-Encoding: gzip\r\n"),
+                                   std::string("Content-Encoding: br\r\n")}) {
     RawConnection connection(port_);
     // A 1 MB gzip body could inflate to gigabytes; its head is enough.
-    ASSERT_TRUE(connection.Send(UploadHeaders(1'000'000, "multipart/form-data; boundary=b",
-                                              extra)));
+    ASSERT_TRUE(connection.Send(
+        UploadHeaders(1'000'000, "multipart/form-data; boundary=b", extra)));
     const std::string answer = connection.ReadUntil("}}", absl::Seconds(10));
     EXPECT_EQ(StatusOf(answer), 415) << answer;
     EXPECT_THAT(answer, HasSubstr("Content-Encoding"));
@@ -212,8 +214,8 @@ TEST_F(HostileHttpTest, ManyRangesGetTheWholeImageOnce) {
   const std::string id = json::parse(uploaded->body)["id"];
   std::string ranges = "bytes=0-";
   for (int i = 0; i < 500; ++i) absl::StrAppend(&ranges, ",0-", 1000 + i);
-  httplib::Result image = Client()->Get(absl::StrCat("/v1/images/", id, "/original"),
-                                        {{"Range", ranges}});
+  httplib::Result image =
+      Client()->Get(absl::StrCat("/v1/images/", id, "/original"), {{"Range", ranges}});
   ASSERT_TRUE(image);
   EXPECT_EQ(image->status, 200);
   EXPECT_EQ(image->body, TestJpeg());
@@ -244,7 +246,8 @@ TEST_F(HostileHttpTest, MillionsOfHeaderFieldsAre431) {
 
 TEST_F(HostileHttpTest, HeaderFieldsLargerThanTheLimitTogetherAre431) {
   std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
-  for (int i = 0; i < 20; ++i) absl::StrAppend(&head, "X-Big-", i, ": ", std::string(4000, 'b'), "\r\n");
+  for (int i = 0; i < 20; ++i)
+    absl::StrAppend(&head, "X-Big-", i, ": ", std::string(4000, 'b'), "\r\n");
   RawConnection connection(port_);
   ASSERT_TRUE(connection.Send(head + "\r\n"));
   const std::string answer = connection.ReadUntil("}}", absl::Seconds(10));
@@ -266,7 +269,8 @@ TEST_F(HostileHttpTest, SlowClientsAreClosedAtTheDeadlineWhileHealthzAnswers) {
     slow[i].start = absl::Now();
     // Half trickle their head, half a body after a complete head.
     if (i % 2 == 0) {
-      slow[i].script = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(100, 's');
+      slow[i].script =
+          "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + std::string(100, 's');
     } else {
       ASSERT_TRUE(slow[i].connection->Send(UploadHeaders(100'000, "image/jpeg")));
       slow[i].script = std::string(1000, 'b');
@@ -280,7 +284,8 @@ TEST_F(HostileHttpTest, SlowClientsAreClosedAtTheDeadlineWhileHealthzAnswers) {
       if (client.held.has_value()) continue;
       client.connection->ReadUntil("never-sent", absl::Milliseconds(1));
       if (client.connection->peer_closed() ||
-          !client.connection->Send(client.script.substr(client.next++ % client.script.size(), 1))) {
+          !client.connection->Send(
+              client.script.substr(client.next++ % client.script.size(), 1))) {
         client.held = absl::Now() - client.start;
         continue;
       }
@@ -323,7 +328,8 @@ TEST_F(HostileHttpTest, AConnectionFloodCannotLockOutANormalClient) {
   httplib::Result metrics = httplib::Client("127.0.0.1", admin_port_).Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("stache_gateway_http_connections_evicted_total"));
-  EXPECT_THAT(metrics->body, Not(HasSubstr("stache_gateway_http_connections_evicted_total 0")));
+  EXPECT_THAT(metrics->body,
+              Not(HasSubstr("stache_gateway_http_connections_evicted_total 0")));
 }
 
 TEST_F(HostileHttpTest, ABackendThatThrowsIs500WithTheRequestIdAndNoDetails) {
@@ -341,8 +347,8 @@ TEST_F(HostileHttpTest, ABackendThatThrowsIs500WithTheRequestIdAndNoDetails) {
 }
 
 TEST_F(HostileHttpTest, ErrorBodiesNameNoAddresses) {
-  const std::string detector_port = backends_.detector_address().substr(
-      backends_.detector_address().rfind(':') + 1);
+  const std::string detector_port =
+      backends_.detector_address().substr(backends_.detector_address().rfind(':') + 1);
   backends_.StopDetector();
   httplib::Result response = Client()->Post("/v1/images", TestJpeg(), "image/jpeg");
   ASSERT_TRUE(response);

@@ -16,8 +16,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <opencv2/core.hpp>
@@ -53,7 +53,8 @@ using ::stache::testing::WaitFor;
 using ::testing::HasSubstr;
 
 constexpr char kStorageToken[] = "dev-gateway-token";
-constexpr char kReflection[] = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
+constexpr char kReflection[] =
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 constexpr char kPut[] = "/stache.storage.v1.StorageService/Put";
 // Short, so that the cases see idle streams end; the production default is
 // 30 s.
@@ -84,7 +85,8 @@ std::unique_ptr<grpc::ClientContext> Context(const std::string& token = kStorage
 std::string NoiseJpeg(int width, int height) {
   cv::Mat noise(height, width, CV_8UC3);
   cv::randu(noise, cv::Scalar::all(0), cv::Scalar::all(255));
-  absl::StatusOr<std::string> jpeg = imaging::EncodeImage(noise, imaging::ImageFormat::kJpeg, 75);
+  absl::StatusOr<std::string> jpeg =
+      imaging::EncodeImage(noise, imaging::ImageFormat::kJpeg, 75);
   EXPECT_TRUE(jpeg.ok()) << jpeg.status();
   return jpeg.ok() ? *jpeg : "";
 }
@@ -102,16 +104,19 @@ class HostileRpcTest : public ::testing::Test {
   static void SetUpTestSuite() {
     signal(SIGPIPE, SIG_IGN);
     data_dir_ = new std::string(testing::MakeTempDir());
-    const std::string idle = absl::StrCat("--stream_idle_timeout=", kIdleTimeoutSeconds, "s");
-    storage_ = Start("storage", {BinaryPath("stache-storage"),
-                                 "--data_dir=" + *data_dir_ + "/storage", idle},
-                     kStoragePeakRssLimit);
+    const std::string idle =
+        absl::StrCat("--stream_idle_timeout=", kIdleTimeoutSeconds, "s");
+    storage_ = Start(
+        "storage",
+        {BinaryPath("stache-storage"), "--data_dir=" + *data_dir_ + "/storage", idle},
+        kStoragePeakRssLimit);
     // A large detection copy when a request asks for small faces, so that an
     // abandoned Detect has a long stage left to skip.
-    detector_ = Start("detector",
-                      {BinaryPath("stache-detector"), idle, "--max_detection_size_px=2400"},
-                      kDetectorPeakRssLimit);
-    overlay_ = Start("overlay", {BinaryPath("stache-overlay"), idle}, kOverlayPeakRssLimit);
+    detector_ = Start(
+        "detector", {BinaryPath("stache-detector"), idle, "--max_detection_size_px=2400"},
+        kDetectorPeakRssLimit);
+    overlay_ =
+        Start("overlay", {BinaryPath("stache-overlay"), idle}, kOverlayPeakRssLimit);
     gateway_port_ = PickUnusedPort();
     gateway_ = e2e::StartOnLoopback(
                    {BinaryPath("stache-gateway"), absl::StrCat("--port=", gateway_port_),
@@ -121,7 +126,8 @@ class HostileRpcTest : public ::testing::Test {
                     "--backend_timeout=20s", "--probe_timeout=2s"},
                    gateway_port_)
                    .release();
-    ASSERT_TRUE(WaitFor([] { return Gateway("/readyz").first == 200; }, absl::Seconds(60)))
+    ASSERT_TRUE(
+        WaitFor([] { return Gateway("/readyz").first == 200; }, absl::Seconds(60)))
         << gateway_->Output();
 
     constexpr int64_t kClientLimit = 64'000'000;
@@ -153,14 +159,16 @@ class HostileRpcTest : public ::testing::Test {
   void TearDown() override {
     // Whatever the case sent, every process still runs, within its memory.
     for (Backend* backend : {storage_, detector_, overlay_}) {
-      EXPECT_TRUE(backend->process->Running()) << backend->name << backend->process->Output();
+      EXPECT_TRUE(backend->process->Running())
+          << backend->name << backend->process->Output();
       // The peak (VmHWM): "stayed under" holds for the whole attack.
       const int64_t peak = backend->process->PeakResidentBytes();
       EXPECT_GT(peak, 0) << backend->name;
       EXPECT_LT(peak, backend->peak_rss_limit) << backend->name << " peak RSS in bytes";
     }
     EXPECT_TRUE(gateway_->Running()) << gateway_->Output();
-    EXPECT_LT(gateway_->PeakResidentBytes(), kGatewayPeakRssLimit) << "gateway peak RSS in bytes";
+    EXPECT_LT(gateway_->PeakResidentBytes(), kGatewayPeakRssLimit)
+        << "gateway peak RSS in bytes";
   }
 
   static Backend* Start(const std::string& name, std::vector<std::string> argv,
@@ -192,8 +200,8 @@ class HostileRpcTest : public ::testing::Test {
     httplib::Client client("127.0.0.1", gateway_port_);
     client.set_connection_timeout(5);
     client.set_read_timeout(60);
-    return client.Post("/v1/images",
-                       httplib::MultipartFormDataItems{{"image", photo, "p.jpg", "image/jpeg"}});
+    return client.Post("/v1/images", httplib::MultipartFormDataItems{
+                                         {"image", photo, "p.jpg", "image/jpeg"}});
   }
 
   // The value of a Prometheus sample whose line starts with `prefix`
@@ -213,8 +221,9 @@ class HostileRpcTest : public ::testing::Test {
 
   static double InFlight(const Backend& backend, const std::string& service,
                          const std::string& method) {
-    return Metric(backend, absl::StrCat("stache_grpc_server_in_flight_calls{grpc_service=\"",
-                                        service, "\",grpc_method=\"", method, "\"}"));
+    return Metric(backend,
+                  absl::StrCat("stache_grpc_server_in_flight_calls{grpc_service=\"",
+                               service, "\",grpc_method=\"", method, "\"}"));
   }
 
   // Through storage's own client (chunks, size and SHA-256 checked both
@@ -232,11 +241,13 @@ class HostileRpcTest : public ::testing::Test {
 
   static storage::StorageClient Storage() {
     return storage::StorageClient(
-        storage::v1::StorageService::NewStub(server::MakeChannel(Address(*storage_), 64'000'000)),
+        storage::v1::StorageService::NewStub(
+            server::MakeChannel(Address(*storage_), 64'000'000)),
         {.token = kStorageToken});
   }
 
-  static grpc::Status Detect(const std::string& image, detector::v1::DetectResponse* response) {
+  static grpc::Status Detect(const std::string& image,
+                             detector::v1::DetectResponse* response) {
     detector::v1::DetectRequest request;
     request.set_image(image);
     return detector_stub_->Detect(Context("").get(), request, response);
@@ -259,7 +270,8 @@ class HostileRpcTest : public ::testing::Test {
     while (absl::Now() < until) {
       for (size_t i = 0; i < streams.size(); ++i) {
         if (ended[i]) continue;
-        std::optional<grpc::Status> status = streams[i]->WaitForEnd(absl::Milliseconds(5));
+        std::optional<grpc::Status> status =
+            streams[i]->WaitForEnd(absl::Milliseconds(5));
         if (!status.has_value()) continue;
         ended[i] = true;
         refused->push_back(*status);
@@ -271,9 +283,9 @@ class HostileRpcTest : public ::testing::Test {
   // Runs `call` once to the end (no deadline), then abandoned (deadline or
   // cancel at 60% of the decode, whose length the response reported), and
   // expects the server to be done well before the whole call's time.
-  void ExpectStopsEarly(const std::string& service, const std::string& method,
-                        const Backend& backend,
-                        const std::function<grpc::Status(grpc::ClientContext&, double*)>& call) {
+  void ExpectStopsEarly(
+      const std::string& service, const std::string& method, const Backend& backend,
+      const std::function<grpc::Status(grpc::ClientContext&, double*)>& call) {
     grpc::ClientContext whole_context;
     double decode_ms = 0;
     absl::Time start = absl::Now();
@@ -306,7 +318,8 @@ class HostileRpcTest : public ::testing::Test {
                                             : grpc::StatusCode::DEADLINE_EXCEEDED);
       ASSERT_TRUE(WaitFor([&] { return InFlight(backend, service, method) == 0; },
                           absl::Seconds(60)));
-      EXPECT_LT(absl::Now() - start, bound) << "whole call " << whole << ", decode " << decode;
+      EXPECT_LT(absl::Now() - start, bound)
+          << "whole call " << whole << ", decode " << decode;
     }
   }
 
@@ -340,8 +353,8 @@ TEST_F(HostileRpcTest, FortyIdleReflectionStreamsPerBackendStopNoUpload) {
   std::vector<std::vector<std::unique_ptr<IdleStream>>> held;
   for (Backend* backend : {detector_, overlay_, storage_}) {
     SCOPED_TRACE(backend->name);
-    stubs.push_back(std::make_unique<grpc::GenericStub>(grpc::CreateChannel(
-        Address(*backend), grpc::InsecureChannelCredentials())));
+    stubs.push_back(std::make_unique<grpc::GenericStub>(
+        grpc::CreateChannel(Address(*backend), grpc::InsecureChannelCredentials())));
     std::vector<grpc::Status> refused;
     held.push_back(OpenIdle(*stubs.back(), kReflection, 40, &refused));
     // The first few are served; the rest are refused at once, with a reason.
@@ -367,8 +380,9 @@ TEST_F(HostileRpcTest, FortyIdleReflectionStreamsPerBackendStopNoUpload) {
       std::optional<grpc::Status> ended =
           stream->WaitForEnd(absl::Seconds(3 * kIdleTimeoutSeconds));
       ASSERT_TRUE(ended.has_value());
-      EXPECT_THAT(ended->error_code(), ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                                        grpc::StatusCode::DEADLINE_EXCEEDED));
+      EXPECT_THAT(ended->error_code(),
+                  ::testing::AnyOf(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   grpc::StatusCode::DEADLINE_EXCEEDED));
     }
   }
 }
@@ -388,8 +402,9 @@ TEST_F(HostileRpcTest, IdleUnauthenticatedPutsAreRefusedAtOnceAndBlockNoOne) {
   EXPECT_EQ(refused.size(), 80u);
   int unauthenticated = 0;
   for (const grpc::Status& status : refused) {
-    EXPECT_THAT(status.error_code(), ::testing::AnyOf(grpc::StatusCode::UNAUTHENTICATED,
-                                                      grpc::StatusCode::RESOURCE_EXHAUSTED))
+    EXPECT_THAT(status.error_code(),
+                ::testing::AnyOf(grpc::StatusCode::UNAUTHENTICATED,
+                                 grpc::StatusCode::RESOURCE_EXHAUSTED))
         << status.error_message();
     if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++unauthenticated;
   }
@@ -401,17 +416,18 @@ TEST_F(HostileRpcTest, IdleUnauthenticatedPutsAreRefusedAtOnceAndBlockNoOne) {
 }
 
 TEST_F(HostileRpcTest, APutWithAWrongTokenIsRefusedWithoutItsFirstMessageBeingRead) {
-  const double received_before = Metric(
-      *storage_,
-      "stache_grpc_server_received_bytes_total{grpc_service=\"stache.storage.v1.StorageService\","
-      "grpc_method=\"Put\"}");
+  const double received_before = Metric(*storage_,
+                                        "stache_grpc_server_received_bytes_total{grpc_"
+                                        "service=\"stache.storage.v1.StorageService\","
+                                        "grpc_method=\"Put\"}");
   auto context = Context("not-the-gateway-token", absl::Seconds(10));
   storage::v1::PutResponse response;
   const absl::Time start = absl::Now();
   auto writer = storage_stub_->Put(context.get(), &response);
   // No message and no half-close: the answer must not wait for either.
   const grpc::Status status = writer->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED) << status.error_message();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED)
+      << status.error_message();
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   // A refused caller's message, sent anyway, is never read.
   auto context2 = Context("not-the-gateway-token", absl::Seconds(10));
@@ -421,10 +437,11 @@ TEST_F(HostileRpcTest, APutWithAWrongTokenIsRefusedWithoutItsFirstMessageBeingRe
   header.mutable_header()->set_key("hostile/never");
   writer2->Write(header);
   EXPECT_EQ(writer2->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Metric(*storage_,
-                   "stache_grpc_server_received_bytes_total{grpc_service=\"stache.storage.v1."
-                   "StorageService\",grpc_method=\"Put\"}"),
-            received_before);
+  EXPECT_EQ(
+      Metric(*storage_,
+             "stache_grpc_server_received_bytes_total{grpc_service=\"stache.storage.v1."
+             "StorageService\",grpc_method=\"Put\"}"),
+      received_before);
 }
 
 // Authorized callers that open Puts and go silent hold a stream slot only
@@ -448,11 +465,13 @@ TEST_F(HostileRpcTest, IdleAuthorizedPutsEndAtTheIdleTimeout) {
   storage::v1::StatResponse stat_response;
   EXPECT_TRUE(storage_stub_->Stat(Context().get(), stat, &stat_response).ok());
   for (auto& stream : idle) {
-    std::optional<grpc::Status> ended = stream->WaitForEnd(absl::Seconds(3 * kIdleTimeoutSeconds));
+    std::optional<grpc::Status> ended =
+        stream->WaitForEnd(absl::Seconds(3 * kIdleTimeoutSeconds));
     ASSERT_TRUE(ended.has_value());
   }
   EXPECT_GE(absl::Now() - start, absl::Seconds(kIdleTimeoutSeconds));
-  EXPECT_TRUE(WaitFor([] { return Put("hostile/after-idle.bin", "x").ok(); }, absl::Seconds(5)));
+  EXPECT_TRUE(
+      WaitFor([] { return Put("hostile/after-idle.bin", "x").ok(); }, absl::Seconds(5)));
 }
 
 TEST_F(HostileRpcTest, TenThousandFacesToApplyAreInvalidArgument) {
@@ -481,7 +500,8 @@ TEST_F(HostileRpcTest, AnAbandonedDetectStopsEarly) {
   ExpectStopsEarly("stache.detector.v1.DetectorService", "Detect", *detector_,
                    [&](grpc::ClientContext& context, double* decode_ms) {
                      detector::v1::DetectResponse response;
-                     grpc::Status status = detector_stub_->Detect(&context, request, &response);
+                     grpc::Status status =
+                         detector_stub_->Detect(&context, request, &response);
                      *decode_ms = response.decode_duration_ms();
                      return status;
                    });
@@ -496,7 +516,8 @@ TEST_F(HostileRpcTest, AnAbandonedApplyStopsEarly) {
   ExpectStopsEarly("stache.overlay.v1.OverlayService", "Apply", *overlay_,
                    [&](grpc::ClientContext& context, double* decode_ms) {
                      overlay::v1::ApplyResponse response;
-                     grpc::Status status = overlay_stub_->Apply(&context, request, &response);
+                     grpc::Status status =
+                         overlay_stub_->Apply(&context, request, &response);
                      *decode_ms = response.decode_duration_ms();
                      return status;
                    });
@@ -506,8 +527,9 @@ TEST_F(HostileRpcTest, AnAbandonedApplyStopsEarly) {
 // all of the above is still there, byte for byte.
 TEST_F(HostileRpcTest, ZzStoredPhotoIsIntactAfterwards) {
   for (Backend* backend : {storage_, detector_, overlay_}) {
-    std::cout << backend->name << " peak RSS: "
-              << (backend->process->PeakResidentBytes() >> 20) << " MB\n";
+    std::cout << backend->name
+              << " peak RSS: " << (backend->process->PeakResidentBytes() >> 20)
+              << " MB\n";
   }
   std::string stored;
   ASSERT_TRUE(Get("hostile/before.jpg", &stored).ok());

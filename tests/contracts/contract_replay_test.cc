@@ -19,7 +19,8 @@
 //    "code": "OK",                  grpcurl's name of the status code
 //    "responses": [{...}, ...]}     one expectation per message received
 //   or "error": {...}               an expectation on {"code", "message"}
-// In requests and expectations, "$photo:<name>" is replaced by the base64 of a test photo and
+// In requests and expectations, "$photo:<name>" is replaced by the base64 of a test photo
+// and
 // "$text:<text>" by the base64 of <text>. Expectations are JSON values
 // matched exactly, except objects whose keys start with "$" (see Match).
 #include <gmock/gmock.h>
@@ -29,14 +30,13 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
@@ -109,7 +109,8 @@ std::string Base64File(const std::string& path) {
 json ExpandPlaceholders(const json& value) {
   if (value.is_string()) {
     const std::string text = value.get<std::string>();
-    if (absl::StartsWith(text, "$photo:")) return Base64File(TestDataPath(text.substr(7)));
+    if (absl::StartsWith(text, "$photo:"))
+      return Base64File(TestDataPath(text.substr(7)));
     if (absl::StartsWith(text, "$text:")) return absl::Base64Escape(text.substr(6));
     return value;
   }
@@ -152,23 +153,25 @@ void MatchImage(const json& spec, const json& actual, const std::string& path,
     errors.push_back(absl::StrCat(path, ": not ", mime));
     return;
   }
-  const cv::Mat image = cv::imdecode(cv::Mat(1, static_cast<int>(bytes.size()), CV_8U,
-                                             bytes.data()),
-                                     cv::IMREAD_COLOR);
+  const cv::Mat image = cv::imdecode(
+      cv::Mat(1, static_cast<int>(bytes.size()), CV_8U, bytes.data()), cv::IMREAD_COLOR);
   if (image.empty()) {
     errors.push_back(absl::StrCat(path, ": does not decode as ", mime));
     return;
   }
-  if (image.cols != spec.at("width").get<int>() || image.rows != spec.at("height").get<int>()) {
+  if (image.cols != spec.at("width").get<int>() ||
+      image.rows != spec.at("height").get<int>()) {
     errors.push_back(absl::StrCat(path, ": ", image.cols, "x", image.rows, ", expected ",
                                   Show(spec.at("width")), "x", Show(spec.at("height"))));
     return;
   }
   if (spec.contains("differsFrom")) {
     std::string original;
-    absl::Base64Unescape(ExpandPlaceholders(spec["differsFrom"]).get<std::string>(), &original);
+    absl::Base64Unescape(ExpandPlaceholders(spec["differsFrom"]).get<std::string>(),
+                         &original);
     const cv::Mat before = cv::imdecode(
-        cv::Mat(1, static_cast<int>(original.size()), CV_8U, original.data()), cv::IMREAD_COLOR);
+        cv::Mat(1, static_cast<int>(original.size()), CV_8U, original.data()),
+        cv::IMREAD_COLOR);
     cv::Mat diff;
     cv::absdiff(before, image, diff);
     cv::Mat gray;
@@ -213,21 +216,25 @@ void MatchOperators(const json& expected, const json& actual, const std::string&
     if (op == "$range") {
       if (!actual.is_number() || actual.get<double>() < arg[0].get<double>() ||
           actual.get<double>() > arg[1].get<double>()) {
-        errors.push_back(absl::StrCat(path, ": ", Show(actual), " is not in ", Show(arg)));
+        errors.push_back(
+            absl::StrCat(path, ": ", Show(actual), " is not in ", Show(arg)));
       }
     } else if (op == "$oneOf") {
       if (std::find(arg.begin(), arg.end(), actual) == arg.end()) {
-        errors.push_back(absl::StrCat(path, ": ", Show(actual), " is not one of ", Show(arg)));
+        errors.push_back(
+            absl::StrCat(path, ": ", Show(actual), " is not one of ", Show(arg)));
       }
     } else if (op == "$matches") {
-      if (!actual.is_string() ||
-          !std::regex_match(actual.get<std::string>(), std::regex(arg.get<std::string>()))) {
-        errors.push_back(absl::StrCat(path, ": ", Show(actual), " does not match ", Show(arg)));
+      if (!actual.is_string() || !std::regex_match(actual.get<std::string>(),
+                                                   std::regex(arg.get<std::string>()))) {
+        errors.push_back(
+            absl::StrCat(path, ": ", Show(actual), " does not match ", Show(arg)));
       }
     } else if (op == "$size") {
-      if (!(actual.is_array() || actual.is_object()) || actual.size() != arg.get<size_t>()) {
-        errors.push_back(absl::StrCat(path, ": ", Show(actual), " does not have ", Show(arg),
-                                      " elements"));
+      if (!(actual.is_array() || actual.is_object()) ||
+          actual.size() != arg.get<size_t>()) {
+        errors.push_back(absl::StrCat(path, ": ", Show(actual), " does not have ",
+                                      Show(arg), " elements"));
       }
     } else if (op == "$each") {
       if (!actual.is_array()) {
@@ -239,12 +246,13 @@ void MatchOperators(const json& expected, const json& actual, const std::string&
       }
     } else if (op == "$contains") {
       for (const json& wanted : arg) {
-        const bool found = actual.is_array() &&
-                           std::any_of(actual.begin(), actual.end(), [&](const json& element) {
-                             std::vector<std::string> ignored;
-                             Match(wanted, element, path, ignored);
-                             return ignored.empty();
-                           });
+        const bool found =
+            actual.is_array() &&
+            std::any_of(actual.begin(), actual.end(), [&](const json& element) {
+              std::vector<std::string> ignored;
+              Match(wanted, element, path, ignored);
+              return ignored.empty();
+            });
         if (!found) {
           errors.push_back(absl::StrCat(path, ": no element matches ", Show(wanted)));
         }
@@ -259,7 +267,8 @@ void MatchOperators(const json& expected, const json& actual, const std::string&
 
 void Match(const json& expected, const json& actual, const std::string& path,
            std::vector<std::string>& errors) {
-  if (expected.is_object() && !expected.empty() && expected.begin().key().starts_with("$")) {
+  if (expected.is_object() && !expected.empty() &&
+      expected.begin().key().starts_with("$")) {
     MatchOperators(expected, actual, path, errors);
     return;
   }
@@ -287,8 +296,8 @@ void Match(const json& expected, const json& actual, const std::string& path,
   }
   if (expected.is_array()) {
     if (!actual.is_array() || actual.size() != expected.size()) {
-      errors.push_back(absl::StrCat(path, ": expected ", expected.size(), " elements, got ",
-                                    Show(actual)));
+      errors.push_back(absl::StrCat(path, ": expected ", expected.size(),
+                                    " elements, got ", Show(actual)));
       return;
     }
     for (size_t i = 0; i < expected.size(); ++i) {
@@ -299,7 +308,8 @@ void Match(const json& expected, const json& actual, const std::string& path,
   if (expected.is_number() && actual.is_number()
           ? expected.get<double>() != actual.get<double>()
           : expected != actual) {
-    errors.push_back(absl::StrCat(path, ": expected ", Show(expected), ", got ", Show(actual)));
+    errors.push_back(
+        absl::StrCat(path, ": expected ", Show(expected), ", got ", Show(actual)));
   }
 }
 
@@ -344,8 +354,9 @@ fs::path ProtosetOf(const std::string& version) {
 // details (a Google type any client can know; not part of a stache release).
 fs::path ErrorDetailsProtoset() {
   const fs::path out = fs::path(MakeTempDir()) / "google_rpc.protoset";
-  auto result = RunCommand({"protoc", "--include_imports", "--descriptor_set_out=" + out.string(),
-                            "-I", STACHE_GOOGLEAPIS_DIR, "google/rpc/error_details.proto"});
+  auto result =
+      RunCommand({"protoc", "--include_imports", "--descriptor_set_out=" + out.string(),
+                  "-I", STACHE_GOOGLEAPIS_DIR, "google/rpc/error_details.proto"});
   EXPECT_EQ(result.exit_code, 0) << result.output;
   return out;
 }
@@ -387,10 +398,18 @@ TEST_P(ContractReplayTest, ReleaseClientGetsWhatTheReleasePromised) {
   for (const json& test_case : cases) {
     const std::string name = test_case.at("name").get<std::string>();
     SCOPED_TRACE(name);
-    std::vector<std::string> argv = {
-        STACHE_GRPCURL, "-plaintext",     "-protoset",  protoset.string(),
-        "-protoset",    error_details.string(), "-emit-defaults", "-format-error",
-        "-max-msg-sz",  "67108864",       "-d",         "@"};
+    std::vector<std::string> argv = {STACHE_GRPCURL,
+                                     "-plaintext",
+                                     "-protoset",
+                                     protoset.string(),
+                                     "-protoset",
+                                     error_details.string(),
+                                     "-emit-defaults",
+                                     "-format-error",
+                                     "-max-msg-sz",
+                                     "67108864",
+                                     "-d",
+                                     "@"};
     for (const json& metadata : test_case.value("metadata", json::array())) {
       argv.insert(argv.end(), {"-H", metadata.get<std::string>()});
     }
@@ -406,8 +425,9 @@ TEST_P(ContractReplayTest, ReleaseClientGetsWhatTheReleasePromised) {
     if (test_case.contains("error")) {
       // grpcurl exits 64 + the status code and prints the status as JSON.
       if (result.exit_code <= 64 || received.size() != 1) {
-        errors.push_back(absl::StrCat("expected an error status, got exit ", result.exit_code,
-                                      ": ", result.output.substr(0, 500)));
+        errors.push_back(absl::StrCat("expected an error status, got exit ",
+                                      result.exit_code, ": ",
+                                      result.output.substr(0, 500)));
       } else {
         Match(ExpandPlaceholders(test_case["error"]), received[0], "status", errors);
       }
@@ -427,14 +447,17 @@ TEST_P(ContractReplayTest, ReleaseClientGetsWhatTheReleasePromised) {
   if (HasFailure()) ADD_FAILURE() << "server logs:\n" << servers.Logs().substr(0, 4000);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Releases, ContractReplayTest, ::testing::ValuesIn(AllCaseFiles()),
-    [](const ::testing::TestParamInfo<CaseFile>& info) {
-      std::string name =
-          absl::StrCat("v", info.param.version, "_", info.param.path.stem().string());
-      std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Releases, ContractReplayTest,
+                         ::testing::ValuesIn(AllCaseFiles()),
+                         [](const ::testing::TestParamInfo<CaseFile>& info) {
+                           std::string name =
+                               absl::StrCat("v", info.param.version, "_",
+                                            info.param.path.stem().string());
+                           std::replace_if(
+                               name.begin(), name.end(),
+                               [](char c) { return !std::isalnum(c); }, '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace stache

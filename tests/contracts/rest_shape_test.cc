@@ -31,8 +31,8 @@ using json = nlohmann::json;
 using ::stache::testing::ReadFileOrDie;
 using ::stache::testing::RunCommand;
 using ::stache::testing::TestDataPath;
-using ::testing::UnorderedElementsAre;
 using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
 
 // {"a": 1, "b": [{"c": "x"}]} -> {"a": "number", "b": [{"c": "string"}]}.
 // An array's shape is its first element's; an empty array's is [].
@@ -73,7 +73,8 @@ void CompareShape(const json& snapshot, const json& actual, const std::string& p
       CompareShape(snapshot[0], actual[0], path + "[]", errors);
     }
   } else if (snapshot != actual) {
-    errors.push_back(absl::StrCat(path, ": was ", snapshot.dump(), ", is ", actual.dump()));
+    errors.push_back(
+        absl::StrCat(path, ": was ", snapshot.dump(), ", is ", actual.dump()));
   }
 }
 
@@ -84,11 +85,12 @@ TEST(RestShapeTest, ComparingFindsLostAndRetypedFieldsAndAllowsNewOnes) {
                                                 "n": 2, "new": true})")),
                "body", errors);
   EXPECT_THAT(errors, IsEmpty());
-  CompareShape(before, ShapeOf(json::parse(R"({"faces": [{"x": "1"}], "n": [2]})")), "body",
-               errors);
-  EXPECT_THAT(errors, UnorderedElementsAre("body.id: disappeared",
-                                           "body.faces[].x: was \"number\", is \"string\"",
-                                           "body.n: was \"number\", is [\"number\"]"));
+  CompareShape(before, ShapeOf(json::parse(R"({"faces": [{"x": "1"}], "n": [2]})")),
+               "body", errors);
+  EXPECT_THAT(errors,
+              UnorderedElementsAre("body.id: disappeared",
+                                   "body.faces[].x: was \"number\", is \"string\"",
+                                   "body.n: was \"number\", is [\"number\"]"));
 }
 
 TEST(RestShapeTest, EveryResponseKeepsItsShape) {
@@ -122,9 +124,12 @@ TEST(RestShapeTest, EveryResponseKeepsItsShape) {
 
   // The record as stored (records/<id>.json in the gateway's namespace).
   auto stored = RunCommand(
-      {STACHE_GRPCURL, "-plaintext", "-H", "authorization: Bearer dev-gateway-token", "-d",
-       json{{"namespace", "gateway"}, {"key", absl::StrCat("records/", id, ".json")}}.dump(),
-       absl::StrCat("127.0.0.1:", stack.storage_port()), "stache.storage.v1.StorageService/Get"});
+      {STACHE_GRPCURL, "-plaintext", "-H", "authorization: Bearer dev-gateway-token",
+       "-d",
+       json{{"namespace", "gateway"}, {"key", absl::StrCat("records/", id, ".json")}}
+           .dump(),
+       absl::StrCat("127.0.0.1:", stack.storage_port()),
+       "stache.storage.v1.StorageService/Get"});
   ASSERT_EQ(stored.exit_code, 0) << stored.output;
   std::string record;
   std::istringstream messages(stored.output);
@@ -137,7 +142,8 @@ TEST(RestShapeTest, EveryResponseKeepsItsShape) {
       record += chunk;
     }
   }
-  bodies["stored image record"] = json::parse(record, nullptr, /*allow_exceptions=*/false);
+  bodies["stored image record"] =
+      json::parse(record, nullptr, /*allow_exceptions=*/false);
 
   json shapes = json::object();
   for (const auto& [name, body] : bodies.items()) shapes[name] = ShapeOf(body);
@@ -151,8 +157,8 @@ TEST(RestShapeTest, EveryResponseKeepsItsShape) {
     ASSERT_TRUE(shapes.contains(name)) << name << " is no longer checked";
     std::vector<std::string> errors;
     CompareShape(shape, shapes[name], name, errors);
-    EXPECT_THAT(errors, IsEmpty()) << absl::StrJoin(errors, "\n") << "\nnow: "
-                                   << bodies[name].dump().substr(0, 2000);
+    EXPECT_THAT(errors, IsEmpty()) << absl::StrJoin(errors, "\n")
+                                   << "\nnow: " << bodies[name].dump().substr(0, 2000);
   }
 }
 

@@ -105,7 +105,8 @@ TEST(EcsDefinitionsTest, AcceptsShortFormIntrinsicsButNoOtherTags) {
 
 // cloudformation.yaml with `from` replaced by `to` fails validation with a
 // line that says `named`.
-void ExpectRejected(const std::string& from, const std::string& to, const std::string& named) {
+void ExpectRejected(const std::string& from, const std::string& to,
+                    const std::string& named) {
   auto result = ValidateEdited("cloudformation.yaml", from, to);
   EXPECT_EQ(result.exit_code, 1) << to << "\n" << result.output;
   EXPECT_THAT(result.output, HasSubstr(named)) << to;
@@ -116,7 +117,8 @@ TEST(EcsDefinitionsTest, RejectsWhatTheApiModelOrTheRollingRulesForbid) {
   ExpectRejected("      DesiredCount: 2\n", "      DesiredCount: two\n", "desiredCount");
   ExpectRejected("MinimumHealthyPercent: 100", "MinimumHealthyPercent: 50",
                  "minimumHealthyPercent 100");
-  ExpectRejected("Cluster: {Ref: Cluster}", "Cluster: {Ref: NoSuchCluster}", "NoSuchCluster");
+  ExpectRejected("Cluster: {Ref: Cluster}", "Cluster: {Ref: NoSuchCluster}",
+                 "NoSuchCluster");
 }
 
 // The first-create failures of the old template, one by one.
@@ -128,7 +130,8 @@ TEST(EcsDefinitionsTest, RejectsWhatWouldFailAFirstCreate) {
       "DependsOn: [DetectorService, OverlayService, StorageService, Listener, "
       "RedirectListener]",
       "DependsOn: [Listener, RedirectListener]", "must depend on DetectorService");
-  ExpectRejected("  LogGroup:\n", "  Repository:\n    Type: AWS::ECR::Repository\n  LogGroup:\n",
+  ExpectRejected("  LogGroup:\n",
+                 "  Repository:\n    Type: AWS::ECR::Repository\n  LogGroup:\n",
                  "ECR repositories belong in repositories.yaml");
   ExpectRejected("              - \"${Repository}:${ImageTag}\"",
                  "              - \"${Repository}:latest\"", "at the ImageTag parameter");
@@ -146,7 +149,8 @@ TEST(EcsDefinitionsTest, RejectsHealthChecksThatCascadeAndMissingAutoscaling) {
   ExpectRejected("ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization",
                  "detector needs target tracking on ECSServiceAverageCPUUtilization");
   ExpectRejected(
-      "      ServiceRegistries:\n        - RegistryArn: {\"Fn::GetAtt\": [OverlayDiscovery, "
+      "      ServiceRegistries:\n        - RegistryArn: {\"Fn::GetAtt\": "
+      "[OverlayDiscovery, "
       "Arn]}\n",
       "", "overlay is not registered in Cloud Map");
 }
@@ -159,7 +163,8 @@ TEST(EcsDefinitionsTest, CfnLintPassesWithoutErrorsOrWarnings) {
                     "was NOT checked";
   }
   for (const char* name : {"cloudformation.yaml", "repositories.yaml"}) {
-    auto result = RunCommand({cfn_lint, kRepo + "/deploy/ecs/" + name}, absl::Seconds(120));
+    auto result =
+        RunCommand({cfn_lint, kRepo + "/deploy/ecs/" + name}, absl::Seconds(120));
     EXPECT_EQ(result.exit_code, 0) << name << "\n" << result.output;
     EXPECT_EQ(result.output, "") << name;
   }
@@ -186,9 +191,11 @@ class DeployShTest : public ::testing::Test {
     std::vector<std::string> argv = {
         "/usr/bin/env",
         absl::StrCat("PATH=", kRepo, "/tests/deploy/fake-bin:/usr/bin:/bin"),
-        "FAKE_LOG=" + dir_ + "/calls.log", "FAKE_DIR=" + dir_,
+        "FAKE_LOG=" + dir_ + "/calls.log",
+        "FAKE_DIR=" + dir_,
         "FAKE_TASK_DEFINITIONS=" + dir_ + "/api/task-definitions",
-        "STACHE_DEPLOY_POLL_SECONDS=0", "AWS_REGION=eu-west-1"};
+        "STACHE_DEPLOY_POLL_SECONDS=0",
+        "AWS_REGION=eu-west-1"};
     argv.insert(argv.end(), env.begin(), env.end());
     argv.push_back(kDeploy);
     argv.insert(argv.end(), args.begin(), args.end());
@@ -225,27 +232,33 @@ TEST_F(DeployShTest, BuildsPushesAndRollsOutServiceByServiceUntilCompleted) {
   auto result = Deploy({});
   ASSERT_EQ(result.exit_code, 0) << result.output;
   std::vector<std::string> expected = {
-      "aws --region eu-west-1 cloudformation describe-stacks --stack-name stache-repositories",
+      "aws --region eu-west-1 cloudformation describe-stacks --stack-name "
+      "stache-repositories",
       "aws --region eu-west-1 sts get-caller-identity",
       "aws --region eu-west-1 ecr get-login-password"};
   for (const char* service : {"storage", "detector", "overlay", "gateway"}) {
-    expected.push_back(absl::StrCat(
-        "docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/stache-", service, ":"));
+    expected.push_back(
+        absl::StrCat("docker push 123456789012.dkr.ecr.eu-west-1.amazonaws.com/stache-",
+                     service, ":"));
   }
   for (const char* service : {"storage", "detector", "overlay", "gateway"}) {
-    expected.push_back(absl::StrCat("aws --region eu-west-1 ecr describe-images "
-                                    "--repository-name stache-",
-                                    service));
+    expected.push_back(
+        absl::StrCat("aws --region eu-west-1 ecr describe-images "
+                     "--repository-name stache-",
+                     service));
   }
-  expected.push_back("aws --region eu-west-1 cloudformation describe-stacks --stack-name stache");
+  expected.push_back(
+      "aws --region eu-west-1 cloudformation describe-stacks --stack-name stache");
   for (const char* service : {"storage", "detector", "overlay", "gateway"}) {
     const std::string prefix = "aws --region eu-west-1 ecs ";
-    expected.push_back(absl::StrCat(prefix, "describe-services --cluster stache --services ",
+    expected.push_back(absl::StrCat(prefix,
+                                    "describe-services --cluster stache --services ",
                                     service, " --query services[0].taskDefinition"));
-    expected.push_back(absl::StrCat(
-        prefix, "describe-task-definition --task-definition "
-                "arn:aws:ecs:eu-west-1:123456789012:task-definition/stache-",
-        service, ":6"));
+    expected.push_back(
+        absl::StrCat(prefix,
+                     "describe-task-definition --task-definition "
+                     "arn:aws:ecs:eu-west-1:123456789012:task-definition/stache-",
+                     service, ":6"));
     expected.push_back(prefix + "register-task-definition --cli-input-json file://");
     expected.push_back(absl::StrCat(
         prefix, "update-service --cluster stache --service ", service,
@@ -253,7 +266,8 @@ TEST_F(DeployShTest, BuildsPushesAndRollsOutServiceByServiceUntilCompleted) {
         service, ":7"));
     // Polled until COMPLETED (the fake says IN_PROGRESS first).
     for (int poll = 0; poll < 2; ++poll) {
-      expected.push_back(absl::StrCat(prefix, "describe-services --cluster stache --services ",
+      expected.push_back(absl::StrCat(prefix,
+                                      "describe-services --cluster stache --services ",
                                       service, " --query services[0].deployments"));
     }
   }
@@ -288,9 +302,10 @@ TEST_F(DeployShTest, BuildsPushesAndRollsOutServiceByServiceUntilCompleted) {
 TEST_F(DeployShTest, ARolledBackGatewayFailsTheDeploymentAndPrintsEveryRollback) {
   auto result = Deploy({"--image-tag", kTag}, {"FAKE_SCENARIO=rollback:gateway"});
   EXPECT_EQ(result.exit_code, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("gateway rolled back to "
-                                       "arn:aws:ecs:eu-west-1:123456789012:task-definition/"
-                                       "stache-gateway:6: ECS deployment circuit breaker"));
+  EXPECT_THAT(result.output,
+              HasSubstr("gateway rolled back to "
+                        "arn:aws:ecs:eu-west-1:123456789012:task-definition/"
+                        "stache-gateway:6: ECS deployment circuit breaker"));
   EXPECT_THAT(result.output, Not(HasSubstr("rolled out on every service")));
   size_t last = 0;
   for (const char* service : {"gateway", "overlay", "detector", "storage"}) {
@@ -306,13 +321,15 @@ TEST_F(DeployShTest, ARolledBackGatewayFailsTheDeploymentAndPrintsEveryRollback)
 TEST_F(DeployShTest, ATimedOutServiceStopsTheServicesAfterIt) {
   // Long enough for the other services on a loaded machine (each fake call
   // starts Python).
-  auto result = Deploy({"--image-tag", kTag, "--timeout", "8"},
-                       {"FAKE_SCENARIO=timeout:detector"});
+  auto result =
+      Deploy({"--image-tag", kTag, "--timeout", "8"}, {"FAKE_SCENARIO=timeout:detector"});
   EXPECT_EQ(result.exit_code, 1) << result.output;
-  EXPECT_THAT(result.output, HasSubstr("detector timed out after 8s in rolloutState IN_PROGRESS"));
+  EXPECT_THAT(result.output,
+              HasSubstr("detector timed out after 8s in rolloutState IN_PROGRESS"));
   EXPECT_THAT(result.output, HasSubstr(Rollback("detector")));
   EXPECT_THAT(result.output, HasSubstr(Rollback("storage")));
-  EXPECT_LT(result.output.find(Rollback("detector")), result.output.find(Rollback("storage")));
+  EXPECT_LT(result.output.find(Rollback("detector")),
+            result.output.find(Rollback("storage")));
   EXPECT_THAT(ReadFileOrDie(dir_ + "/calls.log"), Not(HasSubstr("--service overlay")));
   EXPECT_THAT(ReadFileOrDie(dir_ + "/calls.log"), Not(HasSubstr("--service gateway")));
 }
@@ -336,7 +353,8 @@ TEST_F(DeployShTest, AFirstDeploymentCreatesTheRepositoriesThenTheStackWithTheTa
                        {"FAKE_NO_STACKS=stache stache-repositories"});
   EXPECT_EQ(result.exit_code, 0) << result.output;
   ExpectInOrder({
-      "aws --region eu-west-1 cloudformation create-stack --stack-name stache-repositories "
+      "aws --region eu-west-1 cloudformation create-stack --stack-name "
+      "stache-repositories "
       "--template-body file://deploy/ecs/repositories.yaml",
       "aws --region eu-west-1 cloudformation wait stack-create-complete --stack-name "
       "stache-repositories",
@@ -355,8 +373,8 @@ TEST_F(DeployShTest, AFirstDeploymentCreatesTheRepositoriesThenTheStackWithTheTa
 }
 
 TEST_F(DeployShTest, RefusesToRunWithoutARegion) {
-  auto result = RunCommand({"/usr/bin/env", "-u", "AWS_REGION", "-u", "AWS_DEFAULT_REGION",
-                            kDeploy});
+  auto result = RunCommand(
+      {"/usr/bin/env", "-u", "AWS_REGION", "-u", "AWS_DEFAULT_REGION", kDeploy});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.output, HasSubstr("--region"));
 }
@@ -371,7 +389,8 @@ TEST_F(DeployShTest, ValidatorRejectsARegisteredDefinitionThatDriftsFromTheTempl
   std::ofstream(path, std::ios::trunc) << drifted;
   auto validation = Validate(kRepo + "/deploy/ecs", {"--registered", path});
   EXPECT_EQ(validation.exit_code, 1) << validation.output;
-  EXPECT_THAT(validation.output, HasSubstr("differs from the template's task definition"));
+  EXPECT_THAT(validation.output,
+              HasSubstr("differs from the template's task definition"));
 }
 
 }  // namespace

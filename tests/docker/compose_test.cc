@@ -16,8 +16,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
@@ -55,12 +55,18 @@ const std::map<std::string, int> kReplicas = {
 std::map<std::string, std::string> StackImages(const std::string& gateway,
                                                const std::string& detector_overlay,
                                                const std::string& storage = kOldTag) {
-  return {{"gateway", gateway}, {"detector", detector_overlay}, {"overlay", detector_overlay},
-          {"storage", storage},  {"init", kOldTag},              {"minio", kOldTag},
+  return {{"gateway", gateway},
+          {"detector", detector_overlay},
+          {"overlay", detector_overlay},
+          {"storage", storage},
+          {"init", kOldTag},
+          {"minio", kOldTag},
           {"lb", kOldTag}};
 }
 
-bool DockerAvailable() { return RunCommand({"docker", "info"}, absl::Seconds(20)).exit_code == 0; }
+bool DockerAvailable() {
+  return RunCommand({"docker", "info"}, absl::Seconds(20)).exit_code == 0;
+}
 
 std::string Trim(const std::string& text) {
   return std::string(absl::StripAsciiWhitespace(text));
@@ -86,19 +92,28 @@ class ComposeStack final {
   testing::CommandResult Compose(std::vector<std::string> args,
                                  absl::Duration timeout = absl::Seconds(300)) {
     // An override file pins each service's image tag.
-    const std::string override_path = absl::StrCat(testing::MakeTempDir(), "/override.yaml");
+    const std::string override_path =
+        absl::StrCat(testing::MakeTempDir(), "/override.yaml");
     std::string text = "services:\n";
     std::map<std::string, std::string> images;
-    for (const auto& [service, tag] : tags_) images[service] = absl::StrCat(service, ":", tag);
-    images["bucket"] = absl::StrCat("init:", tags_.at("init"));  // the init image's other job
+    for (const auto& [service, tag] : tags_)
+      images[service] = absl::StrCat(service, ":", tag);
+    images["bucket"] =
+        absl::StrCat("init:", tags_.at("init"));  // the init image's other job
     for (const auto& [service, image] : images) {
       absl::StrAppend(&text, "  ", service, ":\n    image: stache-", image,
                       "\n    labels:\n      stache-test: ", project_, "\n");
     }
     std::ofstream(override_path) << text;
-    std::vector<std::string> argv = {
-        "/usr/bin/env", absl::StrCat("STACHE_GATEWAY_PORT=", port_), "docker-compose",
-        "-p", project_, "-f", kRepo + "/deploy/compose.yaml", "-f", override_path};
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     absl::StrCat("STACHE_GATEWAY_PORT=", port_),
+                                     "docker-compose",
+                                     "-p",
+                                     project_,
+                                     "-f",
+                                     kRepo + "/deploy/compose.yaml",
+                                     "-f",
+                                     override_path};
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, timeout);
   }
@@ -126,8 +141,7 @@ class ComposeStack final {
     httplib::Client client("127.0.0.1", port_);
     client.set_connection_timeout(5);
     client.set_read_timeout(60);
-    httplib::MultipartFormDataItems items = {
-        {"image", photo, "photo.jpg", "image/jpeg"}};
+    httplib::MultipartFormDataItems items = {{"image", photo, "photo.jpg", "image/jpeg"}};
     auto response = client.Post("/v1/images", items);
     if (!response) return 0;
     *body = response->body;
@@ -167,13 +181,30 @@ std::string HealthOf(const std::string& container) {
 void ReplaceContainer(ComposeStack& stack, const std::string& service,
                       const std::string& old_container, int index) {
   const std::string name = absl::StrCat(stack.project(), "-", service, "-new", index);
-  std::vector<std::string> argv = {
-      "docker", "run", "-d", "--name", name, "--network", stack.network(),
-      "--network-alias", service, "--label", "stache-test=" + stack.project(),
-      "--volumes-from", old_container, "--read-only", "--tmpfs", "/tmp", "--cap-drop", "ALL",
-      "--security-opt", "no-new-privileges:true",
-      "--memory", Inspect(old_container, "{{.HostConfig.Memory}}")};
-  const std::string env = Inspect(old_container, "{{range .Config.Env}}{{println .}}{{end}}");
+  std::vector<std::string> argv = {"docker",
+                                   "run",
+                                   "-d",
+                                   "--name",
+                                   name,
+                                   "--network",
+                                   stack.network(),
+                                   "--network-alias",
+                                   service,
+                                   "--label",
+                                   "stache-test=" + stack.project(),
+                                   "--volumes-from",
+                                   old_container,
+                                   "--read-only",
+                                   "--tmpfs",
+                                   "/tmp",
+                                   "--cap-drop",
+                                   "ALL",
+                                   "--security-opt",
+                                   "no-new-privileges:true",
+                                   "--memory",
+                                   Inspect(old_container, "{{.HostConfig.Memory}}")};
+  const std::string env =
+      Inspect(old_container, "{{range .Config.Env}}{{println .}}{{end}}");
   for (absl::string_view variable : absl::StrSplit(env, '\n', absl::SkipEmpty())) {
     if (absl::StartsWith(variable, "STACHE_") || absl::StartsWith(variable, "AWS_")) {
       argv.push_back("-e");
@@ -185,7 +216,8 @@ void ReplaceContainer(ComposeStack& stack, const std::string& service,
   ASSERT_EQ(run.exit_code, 0) << run.output;
   ASSERT_TRUE(WaitFor([&] { return HealthOf(name) == "healthy"; }, absl::Seconds(120)))
       << name << " never became healthy";
-  auto stop = RunCommand({"docker", "stop", "-t", "25", old_container}, absl::Seconds(60));
+  auto stop =
+      RunCommand({"docker", "stop", "-t", "25", old_container}, absl::Seconds(60));
   EXPECT_EQ(stop.exit_code, 0) << stop.output;
   EXPECT_EQ(Inspect(old_container, "{{.State.ExitCode}}"), "0")
       << "old " << service << " did not exit cleanly";
@@ -239,11 +271,12 @@ class UploadLoad {
 int DetectCallsServedBy(ComposeStack& stack, const std::string& container) {
   const std::string address =
       Inspect(container, "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}");
-  const auto metrics = RunCommand(
-      {"docker", "run", "--rm", "--network", stack.network(), "--label",
-       "stache-test=" + stack.project(), "--entrypoint", "curl",
-       absl::StrCat("stache-init:", kOldTag), "-fsS", absl::StrCat("http://", address, ":9091/metrics")},
-      absl::Seconds(30));
+  const auto metrics =
+      RunCommand({"docker", "run", "--rm", "--network", stack.network(), "--label",
+                  "stache-test=" + stack.project(), "--entrypoint", "curl",
+                  absl::StrCat("stache-init:", kOldTag), "-fsS",
+                  absl::StrCat("http://", address, ":9091/metrics")},
+                 absl::Seconds(30));
   int calls = 0;
   for (absl::string_view line : absl::StrSplit(metrics.output, '\n')) {
     if (!absl::StartsWith(line, "stache_grpc_server_handled_total{") ||
@@ -251,7 +284,8 @@ int DetectCallsServedBy(ComposeStack& stack, const std::string& container) {
       continue;
     }
     double value = 0;
-    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) calls += static_cast<int>(value);
+    if (absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value))
+      calls += static_cast<int>(value);
   }
   return calls;
 }
@@ -259,7 +293,8 @@ int DetectCallsServedBy(ComposeStack& stack, const std::string& container) {
 class ComposeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!DockerAvailable()) GTEST_SKIP() << "no Docker daemon reachable: `docker info` failed";
+    if (!DockerAvailable())
+      GTEST_SKIP() << "no Docker daemon reachable: `docker info` failed";
     photo_ = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
   }
   std::string photo_;
@@ -269,7 +304,8 @@ TEST_F(ComposeTest, UpServesUploadsThroughEveryReplica) {
   ComposeStack stack(StackImages(kOldTag, kOldTag));
   ASSERT_TRUE(stack.Up());
   for (const auto& [service, replicas] : kReplicas) {
-    EXPECT_EQ(stack.ContainersOf(service).size(), static_cast<size_t>(replicas)) << service;
+    EXPECT_EQ(stack.ContainersOf(service).size(), static_cast<size_t>(replicas))
+        << service;
   }
   std::string body;
   ASSERT_EQ(stack.Upload(photo_, &body), 201) << body;
@@ -278,9 +314,10 @@ TEST_F(ComposeTest, UpServesUploadsThroughEveryReplica) {
   // Stored in MinIO by one storage replica, read back through whichever.
   for (int i = 0; i < 4; ++i) {
     std::string result;
-    EXPECT_EQ(stack.Get(absl::StrCat("/v1/images/", json["id"].get<std::string>(), "/result"),
-                        &result),
-              200);
+    EXPECT_EQ(
+        stack.Get(absl::StrCat("/v1/images/", json["id"].get<std::string>(), "/result"),
+                  &result),
+        200);
     EXPECT_GT(result.size(), 1000u);
   }
   // The gateway's status board reaches every replica over TLS too (it asks
@@ -314,20 +351,27 @@ TEST_F(ComposeTest, BackendsRefuseCallersWithoutTheStacksCertificate) {
   const std::vector<std::string> detectors = stack.ContainersOf("detector");
   ASSERT_FALSE(detectors.empty());
   for (const std::string target : {"storage:50053", "detector:50051", "overlay:50052"}) {
-    const std::vector<std::string> probe = {
-        "docker", "run", "--rm", "--network", stack.network(), "--label",
-        "stache-test=" + stack.project(), "--entrypoint", "stache-healthcheck"};
+    const std::vector<std::string> probe = {"docker",
+                                            "run",
+                                            "--rm",
+                                            "--network",
+                                            stack.network(),
+                                            "--label",
+                                            "stache-test=" + stack.project(),
+                                            "--entrypoint",
+                                            "stache-healthcheck"};
     std::vector<std::string> plaintext = probe;
-    plaintext.insert(plaintext.end(), {absl::StrCat("stache-storage:", kOldTag),
-                                       "--grpc=" + target});
+    plaintext.insert(plaintext.end(),
+                     {absl::StrCat("stache-storage:", kOldTag), "--grpc=" + target});
     EXPECT_NE(RunCommand(plaintext, absl::Seconds(60)).exit_code, 0)
         << target << " answered a plaintext client";
     std::vector<std::string> with_certificate = probe;
     with_certificate.insert(
         with_certificate.end(),
         {"--volumes-from", detectors[0], "-e", "STACHE_TLS_CA=/run/stache/ca.crt", "-e",
-         "STACHE_TLS_CERT=/run/stache/tls.crt", "-e", "STACHE_TLS_KEY=/run/stache/tls.key",
-         absl::StrCat("stache-storage:", kOldTag), "--grpc=" + target});
+         "STACHE_TLS_CERT=/run/stache/tls.crt", "-e",
+         "STACHE_TLS_KEY=/run/stache/tls.key", absl::StrCat("stache-storage:", kOldTag),
+         "--grpc=" + target});
     const auto result = RunCommand(with_certificate, absl::Seconds(60));
     EXPECT_EQ(result.exit_code, 0) << target << ": " << result.output;
   }
@@ -389,7 +433,8 @@ TEST_F(ComposeTest, AScaledOutDetectorServesCallsWithinSecondsOfBeingHealthy) {
   ASSERT_EQ(scale.exit_code, 0) << scale.output;
   std::string added;
   for (const std::string& container : stack.ContainersOf("detector")) {
-    if (std::find(before.begin(), before.end(), container) == before.end()) added = container;
+    if (std::find(before.begin(), before.end(), container) == before.end())
+      added = container;
   }
   ASSERT_FALSE(added.empty()) << "no third detector";
   ASSERT_TRUE(WaitFor([&] { return HealthOf(added) == "healthy"; }, absl::Seconds(120)));

@@ -36,19 +36,21 @@ TEST(BrowserTest, UploadsAPhotoThroughThePageAndSeesTheResultAndTheGallery) {
   const std::string screenshots = STACHE_SCREENSHOT_DIR;
   std::filesystem::remove_all(screenshots);
 
-  stache::testing::CommandResult browser = RunCommand(
-      {"/usr/bin/python3", STACHE_BROWSER_SCRIPT, "--url", stack.url(), "--photo",
-       photo, "--screenshot-dir", screenshots},
-      absl::Seconds(150));
+  stache::testing::CommandResult browser =
+      RunCommand({"/usr/bin/python3", STACHE_BROWSER_SCRIPT, "--url", stack.url(),
+                  "--photo", photo, "--screenshot-dir", screenshots},
+                 absl::Seconds(150));
   EXPECT_EQ(browser.exit_code, 0) << browser.output << stack.Logs();
   EXPECT_THAT(browser.output, HasSubstr("all checks passed"));
   // Two visitors (issue #13): their own photos only, no deleting the other's,
   // share links, and a deleted link gone from the other's cache too.
   EXPECT_THAT(browser.output, HasSubstr("each visitor sees only their own photos"));
   EXPECT_THAT(browser.output, HasSubstr("cannot delete the first one's photo"));
-  EXPECT_THAT(browser.output, HasSubstr("a shared result link opens in the other profile"));
+  EXPECT_THAT(browser.output,
+              HasSubstr("a shared result link opens in the other profile"));
   EXPECT_THAT(browser.output, HasSubstr("after deletion the shared link is 404"));
-  for (const char* name : {"stache-desktop.png", "stache-phone.png", "stache-error.png"}) {
+  for (const char* name :
+       {"stache-desktop.png", "stache-phone.png", "stache-error.png"}) {
     const std::filesystem::path path = std::filesystem::path(screenshots) / name;
     ASSERT_TRUE(std::filesystem::exists(path)) << path;
     EXPECT_GT(std::filesystem::file_size(path), 10'000u) << path;

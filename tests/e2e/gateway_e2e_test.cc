@@ -22,10 +22,10 @@
 #include "gateway/gateway_server.h"
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
-#include "tests/e2e/service_stack.h"
 #include "server/build_info.h"
 #include "server/grpc_channel.h"
 #include "storage/storage_client.h"
+#include "tests/e2e/service_stack.h"
 #include "tests/testing/process.h"
 
 namespace stache {
@@ -61,7 +61,8 @@ class GatewayEndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
     stack_ = std::make_unique<e2e::ServiceStack>(kMaxBodyBytes);
-    ASSERT_TRUE(stack_->WaitUntilReady()) << stack_->Get("/readyz").second << stack_->Logs();
+    ASSERT_TRUE(stack_->WaitUntilReady())
+        << stack_->Get("/readyz").second << stack_->Logs();
     grace_hopper_ = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
     session_ = NewSession();
   }
@@ -125,9 +126,10 @@ TEST_F(GatewayEndToEndTest, QuickStartWithCurlPutsAMustacheOnGraceHopper) {
   EXPECT_THAT(body["result_url"].get<std::string>(), StartsWith("/v1/images/"));
   // API clients delete with the token their upload returned.
   const std::string token = body["delete_token"];
-  stache::testing::CommandResult deleted = RunCommand(
-      {"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-H",
-       "Authorization: Bearer " + token, stack_->url() + "/v1/images/" + body["id"].get<std::string>()});
+  stache::testing::CommandResult deleted =
+      RunCommand({"/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X",
+                  "DELETE", "-H", "Authorization: Bearer " + token,
+                  stack_->url() + "/v1/images/" + body["id"].get<std::string>()});
   EXPECT_EQ(deleted.output, "204");
 }
 
@@ -174,9 +176,11 @@ TEST_F(GatewayEndToEndTest, UploadFindsTheFaceAndDrawsTheMustache) {
   EXPECT_EQ(result->get_header_value("Cache-Control"), "public, no-cache");
   EXPECT_EQ(result->get_header_value("X-Content-Type-Options"), "nosniff");
   EXPECT_THAT(result->get_header_value("Content-Security-Policy"), HasSubstr("sandbox"));
-  EXPECT_EQ(stack_->Get("/v1/images/" + id + "/result", {{"If-None-Match", "\"" + sha256 + "\""}})
-                .first,
-            304);
+  EXPECT_EQ(
+      stack_
+          ->Get("/v1/images/" + id + "/result", {{"If-None-Match", "\"" + sha256 + "\""}})
+          .first,
+      304);
 }
 
 TEST_F(GatewayEndToEndTest, EveryEndpoint) {
@@ -194,9 +198,9 @@ TEST_F(GatewayEndToEndTest, EveryEndpoint) {
   json page = json::parse(list);
   ASSERT_EQ(page["images"].size(), 1u);
   EXPECT_EQ(page["images"][0]["id"], id) << "newest first";
-  auto [next_status, next] =
-      stack_->Get("/v1/images?page_size=1&page_token=" + page["next_page_token"].get<std::string>(),
-                  session_);
+  auto [next_status, next] = stack_->Get(
+      "/v1/images?page_size=1&page_token=" + page["next_page_token"].get<std::string>(),
+      session_);
   EXPECT_EQ(next_status, 200) << next;
   EXPECT_EQ(json::parse(next)["images"][0]["id"], first["id"]);
 
@@ -207,7 +211,8 @@ TEST_F(GatewayEndToEndTest, EveryEndpoint) {
   std::vector<std::string> names;
   for (const json& style : style_list) {
     names.push_back(style["name"]);
-    EXPECT_THAT(style["preview_png"].get<std::string>(), StartsWith("data:image/png;base64,"));
+    EXPECT_THAT(style["preview_png"].get<std::string>(),
+                StartsWith("data:image/png;base64,"));
   }
   EXPECT_THAT(names, Contains("handlebar"));
   EXPECT_THAT(names, Contains("pencil"));
@@ -224,9 +229,9 @@ TEST_F(GatewayEndToEndTest, EveryEndpoint) {
     EXPECT_EQ(backend["version"], ::stache::server::kVersion);
     EXPECT_EQ(backend["instances"], 1);
   }
-  for (const std::string& internal :
-       std::vector<std::string>{"127.0.0.1", "address", "target", "components", "instance_id",
-                                absl::StrCat(":", stack_->storage_port())}) {
+  for (const std::string& internal : std::vector<std::string>{
+           "127.0.0.1", "address", "target", "components", "instance_id",
+           absl::StrCat(":", stack_->storage_port())}) {
     EXPECT_THAT(info_text, Not(HasSubstr(internal)));
   }
   // The detail is on the admin port.
@@ -236,8 +241,9 @@ TEST_F(GatewayEndToEndTest, EveryEndpoint) {
   ASSERT_EQ(full->status, 200);
   for (const json& backend : json::parse(full->body)["backends"]) {
     EXPECT_THAT(backend["address"].get<std::string>(), StartsWith("127.0.0.1:"));
-    EXPECT_THAT(backend["api_packages"],
-                Contains(absl::StrCat("stache.", backend["name"].get<std::string>(), ".v1")));
+    EXPECT_THAT(
+        backend["api_packages"],
+        Contains(absl::StrCat("stache.", backend["name"].get<std::string>(), ".v1")));
   }
 
   EXPECT_EQ(stack_->Get("/healthz").first, 200);
@@ -247,10 +253,12 @@ TEST_F(GatewayEndToEndTest, EveryEndpoint) {
   ASSERT_TRUE(metrics_page);
   EXPECT_EQ(metrics_page->status, 200);
   const std::string& metrics = metrics_page->body;
-  EXPECT_THAT(metrics, HasSubstr("stache_gateway_http_requests_total{method=\"POST\",route=\"/v1/"
-                                 "images\",code=\"201\"} 2"));
-  EXPECT_THAT(metrics, HasSubstr("stache_gateway_backend_calls_total{backend=\"detector\","
-                                 "method=\"Detect\",code=\"OK\"} 2"));
+  EXPECT_THAT(metrics,
+              HasSubstr("stache_gateway_http_requests_total{method=\"POST\",route=\"/v1/"
+                        "images\",code=\"201\"} 2"));
+  EXPECT_THAT(metrics,
+              HasSubstr("stache_gateway_backend_calls_total{backend=\"detector\","
+                        "method=\"Detect\",code=\"OK\"} 2"));
 
   httplib::Result image = stack_->Upload(grace_hopper_, "", {{"Accept", "image/*"}});
   ASSERT_TRUE(image);
@@ -295,7 +303,8 @@ TEST_F(GatewayEndToEndTest, ErrorsAreJsonWithTheRightStatus) {
   EXPECT_THAT(answer, StartsWith("HTTP/1.1 413"));
   EXPECT_THAT(answer, HasSubstr("RESOURCE_EXHAUSTED"));
 
-  httplib::Result text = stack_->Client()->Post("/v1/images", "not a photo", "text/plain");
+  httplib::Result text =
+      stack_->Client()->Post("/v1/images", "not a photo", "text/plain");
   ASSERT_TRUE(text);
   EXPECT_EQ(text->status, 415);
   error_of(text);
@@ -310,7 +319,8 @@ TEST_F(GatewayEndToEndTest, ErrorsAreJsonWithTheRightStatus) {
   EXPECT_EQ(malformed->status, 400);
   EXPECT_EQ(error_of(malformed)["status"], "INVALID_ARGUMENT");
 
-  httplib::Result unknown_style = stack_->Upload(grace_hopper_, "no-such-style", session_);
+  httplib::Result unknown_style =
+      stack_->Upload(grace_hopper_, "no-such-style", session_);
   ASSERT_TRUE(unknown_style);
   EXPECT_EQ(unknown_style->status, 400);
   EXPECT_THAT(error_of(unknown_style)["message"].get<std::string>(), HasSubstr("style"));
@@ -334,7 +344,8 @@ TEST_F(GatewayEndToEndTest, EachSessionListsOnlyItsOwnPhotosAndSharesByLink) {
   const json bobs = UploadGraceHopperAs(bob, "pencil");
   // Told once: in the upload's answer, not in the record or the list.
   EXPECT_EQ(alices["delete_token"].get<std::string>().size(), 64u);
-  auto [record_status, record] = stack_->Get("/v1/images/" + alices["id"].get<std::string>(), bob);
+  auto [record_status, record] =
+      stack_->Get("/v1/images/" + alices["id"].get<std::string>(), bob);
   EXPECT_EQ(record_status, 200);
   EXPECT_FALSE(json::parse(record).contains("delete_token"));
   EXPECT_THAT(record, Not(HasSubstr(alices["delete_token"].get<std::string>())));
@@ -347,14 +358,19 @@ TEST_F(GatewayEndToEndTest, EachSessionListsOnlyItsOwnPhotosAndSharesByLink) {
   ASSERT_EQ(bob_list.size(), 1u);
   EXPECT_EQ(bob_list[0]["id"], bobs["id"]);
   EXPECT_THAT(ListOf({}), IsEmpty()) << "no session, no gallery";
-  EXPECT_THAT(ListOf({{"Cookie", "stache_session=0123456789abcdef0123456789abcdef.1.AAAA"}}),
-              IsEmpty()) << "a forged cookie is no session";
+  EXPECT_THAT(
+      ListOf({{"Cookie", "stache_session=0123456789abcdef0123456789abcdef.1.AAAA"}}),
+      IsEmpty())
+      << "a forged cookie is no session";
 
   // A result and its original are share links: anyone with the id reads them.
   for (const char* variant : {"/result", "/original"}) {
-    EXPECT_EQ(stack_->Get("/v1/images/" + alices["id"].get<std::string>() + variant, bob).first,
-              200);
-    EXPECT_EQ(stack_->Get("/v1/images/" + alices["id"].get<std::string>() + variant).first, 200);
+    EXPECT_EQ(
+        stack_->Get("/v1/images/" + alices["id"].get<std::string>() + variant, bob).first,
+        200);
+    EXPECT_EQ(
+        stack_->Get("/v1/images/" + alices["id"].get<std::string>() + variant).first,
+        200);
   }
 }
 
@@ -373,7 +389,8 @@ TEST_F(GatewayEndToEndTest, DeleteNeedsTheOwnersSessionOrTheDeleteToken) {
   EXPECT_THAT(json::parse(forged->body)["error"]["message"].get<std::string>(),
               HasSubstr("X-Stache-Client"));
   EXPECT_EQ(Delete(id, {{"Authorization", "Bearer " + std::string(64, '0')}}), 403);
-  EXPECT_EQ(Delete(id, {{"Authorization", "Bearer " + upload["original"]["sha256"].get<std::string>()}}),
+  EXPECT_EQ(Delete(id, {{"Authorization",
+                         "Bearer " + upload["original"]["sha256"].get<std::string>()}}),
             403);
   EXPECT_EQ(stack_->Get("/v1/images/" + id).first, 200) << "still there";
   EXPECT_EQ(Delete("0123456789abcdef01234567", session_), 404) << "unknown ids are 404";
@@ -402,8 +419,8 @@ TEST_F(GatewayEndToEndTest, StoredHtmlIsNeverServedAsHtml) {
   // Someone with storage access (or a bug) stores HTML under the image's
   // keys, labelled text/html.
   storage::StorageClient storage(
-      storage::v1::StorageService::NewStub(
-          server::MakeChannel(absl::StrCat("127.0.0.1:", stack_->storage_port()), 64'000'000)),
+      storage::v1::StorageService::NewStub(server::MakeChannel(
+          absl::StrCat("127.0.0.1:", stack_->storage_port()), 64'000'000)),
       {.token = gateway::kDevelopmentStorageToken});
   const std::string html = "<html><script>alert(document.cookie)</script></html>";
   ASSERT_TRUE(storage
@@ -429,16 +446,17 @@ TEST_F(GatewayEndToEndTest, StoredHtmlIsNeverServedAsHtml) {
   ASSERT_TRUE(original);
   EXPECT_EQ(original->status, 200);
   EXPECT_EQ(original->get_header_value("Content-Type"), "image/jpeg");
-  EXPECT_THAT(original->get_header_value("Content-Security-Policy"), HasSubstr("sandbox"));
+  EXPECT_THAT(original->get_header_value("Content-Security-Policy"),
+              HasSubstr("sandbox"));
 }
 
 TEST(GatewaySecretsTest, TheDevelopmentTokenAndEmptySecretsAreRefusedAtStart) {
   // The gateway's output when started with `flags`; it must exit non-zero,
   // before it listens.
   auto refused = [](const std::vector<std::string>& flags) {
-    std::vector<std::string> argv = {stache::testing::BinaryPath("stache-gateway"),
-                                     absl::StrCat("--port=", stache::testing::PickUnusedPort()),
-                                     "--admin_port=-1"};
+    std::vector<std::string> argv = {
+        stache::testing::BinaryPath("stache-gateway"),
+        absl::StrCat("--port=", stache::testing::PickUnusedPort()), "--admin_port=-1"};
     argv.insert(argv.end(), flags.begin(), flags.end());
     stache::testing::CommandResult result = RunCommand(argv, absl::Seconds(20));
     EXPECT_NE(result.exit_code, 0) << result.output;
@@ -454,16 +472,17 @@ TEST(GatewaySecretsTest, TheDevelopmentTokenAndEmptySecretsAreRefusedAtStart) {
   // Set but empty is an error, not the development token.
   EXPECT_THAT(refused({"--host=127.0.0.1", "--storage_token_file=" + file_with("\n")}),
               HasSubstr("empty"));
-  EXPECT_THAT(refused({"--host=127.0.0.1", "--session_key_file=" + file_with("too-short\n")}),
-              HasSubstr("at least 32"));
+  EXPECT_THAT(
+      refused({"--host=127.0.0.1", "--session_key_file=" + file_with("too-short\n")}),
+      HasSubstr("at least 32"));
 }
 
 // Uploads from one address beyond the limit: 429 with Retry-After, until a
 // token refills. The client address comes through one trusted proxy.
 TEST(GatewayRateLimitTest, TooManyUploadsFromOneAddressGet429AndRecover) {
-  e2e::ServiceStack stack(kMaxBodyBytes, {"--trusted_proxy_hops=1", "--upload_rate=20",
-                                          "--upload_burst=2",
-                                          "--rate_limit_exempt_cidrs=172.16.0.0/12"});
+  e2e::ServiceStack stack(
+      kMaxBodyBytes, {"--trusted_proxy_hops=1", "--upload_rate=20", "--upload_burst=2",
+                      "--rate_limit_exempt_cidrs=172.16.0.0/12"});
   ASSERT_TRUE(stack.WaitUntilReady()) << stack.Logs();
   const std::string photo = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
   const httplib::Headers client = {{"X-Forwarded-For", "198.51.100.1, 203.0.113.9"}};
@@ -490,7 +509,8 @@ TEST(GatewayRateLimitTest, TooManyUploadsFromOneAddressGet429AndRecover) {
   EXPECT_EQ(upload({{"X-Forwarded-For", "203.0.113.10"}}), 201);
   EXPECT_EQ(upload({{"X-Forwarded-For", "127.0.0.1"}}), 201);
   // Nor one from an exempt network, however many.
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(upload({{"X-Forwarded-For", "172.20.0.5"}}), 201) << i;
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(upload({{"X-Forwarded-For", "172.20.0.5"}}), 201) << i;
   // It recovers once a token has refilled (one each 3 s).
   int status = 0;
   EXPECT_TRUE(WaitFor(
@@ -510,7 +530,8 @@ TEST_F(GatewayEndToEndTest, DetectorKilledMidTestIs503ThenRecovers) {
   httplib::Result down = stack_->Upload(grace_hopper_, "", session_);
   ASSERT_TRUE(down);
   EXPECT_EQ(down->status, 503) << down->body;
-  EXPECT_LT(absl::Now() - start, absl::Seconds(10)) << "no faster than the backend deadline";
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10))
+      << "no faster than the backend deadline";
   json error = json::parse(down->body)["error"];
   EXPECT_EQ(error["status"], "UNAVAILABLE");
   EXPECT_THAT(error["message"].get<std::string>(), HasSubstr("detector"));
@@ -533,7 +554,8 @@ TEST_F(GatewayEndToEndTest, DetectorKilledMidTestIs503ThenRecovers) {
         return status == 201;
       },
       absl::Seconds(60)))
-      << "last status " << status << "\n" << stack_->Logs();
+      << "last status " << status << "\n"
+      << stack_->Logs();
   EXPECT_EQ(stack_->Get("/readyz").first, 200);
 }
 

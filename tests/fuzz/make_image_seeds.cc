@@ -12,7 +12,8 @@
 
 namespace {
 
-void Write(const std::string& directory, const std::string& name, const std::string& bytes) {
+void Write(const std::string& directory, const std::string& name,
+           const std::string& bytes) {
   std::ofstream(directory + "/" + name, std::ios::binary) << bytes;
 }
 
@@ -33,12 +34,15 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", bytes.status().ToString().c_str());
       return 1;
     }
-    Write(argv[1], std::string("encoded.") + stache::imaging::ImageFormatName(format), *bytes);
+    Write(argv[1], std::string("encoded.") + stache::imaging::ImageFormatName(format),
+          *bytes);
   }
   // The attacks of issue #12, so that the fuzzer starts from each class.
   namespace hostile = stache::testing;
-  Write(argv[1], "gdal-vp8.webp", hostile::GdalPayloadInFakeWebp(hostile::WebpChunk::kVp8, "/etc/hostname"));
-  Write(argv[1], "gdal-vp8l.webp", hostile::GdalPayloadInFakeWebp(hostile::WebpChunk::kVp8l, "/etc/hostname"));
+  Write(argv[1], "gdal-vp8.webp",
+        hostile::GdalPayloadInFakeWebp(hostile::WebpChunk::kVp8, "/etc/hostname"));
+  Write(argv[1], "gdal-vp8l.webp",
+        hostile::GdalPayloadInFakeWebp(hostile::WebpChunk::kVp8l, "/etc/hostname"));
   Write(argv[1], "gdal.bmp", hostile::GdalPayloadInBmp(0, "/etc/hostname"));
   Write(argv[1], "duplicate-size.tiff", hostile::TiffWithDuplicateSize(300, 300));
   Write(argv[1], "two-pages.tiff", hostile::TwoPageTiff(1, 2));
@@ -47,7 +51,8 @@ int main(int argc, char** argv) {
   Write(argv[1], "scans.jpg", hostile::ProgressiveJpegWithScans(120));
   cv::Mat deep(6, 8, CV_16UC4);
   cv::randu(deep, cv::Scalar::all(0), cv::Scalar::all(65535));
-  absl::StatusOr<std::string> png16 = stache::imaging::EncodeImage(deep, ImageFormat::kPng, 50);
+  absl::StatusOr<std::string> png16 =
+      stache::imaging::EncodeImage(deep, ImageFormat::kPng, 50);
   if (png16.ok()) Write(argv[1], "encoded-rgba16.png", *png16);
   return 0;
 }

@@ -49,7 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   BodyMemoryBudget budget(kBudgetBytes);
   {
     UploadBodyReader reader(content_type, kMaxBodyBytes, &budget);
-    bool ok = reader.Begin(split % 5 == 0 ? std::optional<uint64_t>(body.size()) : std::nullopt);
+    bool ok = reader.Begin(split % 5 == 0 ? std::optional<uint64_t>(body.size())
+                                          : std::nullopt);
     size_t at = 0;
     while (ok && at < body.size()) {
       // Pieces of 1..64 bytes, then whatever is left in larger steps.
@@ -63,7 +64,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       absl::StatusOr<UploadForm> form = reader.Finish();
       if (form.ok()) {
         Check(!form->image.empty(), "an empty image was accepted");
-        Check(static_cast<int64_t>(form->image.size()) <= kMaxBodyBytes, "image over the limit");
+        Check(static_cast<int64_t>(form->image.size()) <= kMaxBodyBytes,
+              "image over the limit");
         Check(form->style.size() <= kMaxFormFieldBytes, "style over its limit");
         Check(form->format.size() <= kMaxFormFieldBytes, "format over its limit");
       } else {

@@ -22,7 +22,8 @@
 // all four:
 //
 //   export STACHE_PIPELINE_PHOTO_DIR=/tmp/photos
-//   build/bin/pipeline_benchmark --benchmark_filter=Once/portrait/MP:1/ --benchmark_min_time=0.1
+//   build/bin/pipeline_benchmark --benchmark_filter=Once/portrait/MP:1/
+//   --benchmark_min_time=0.1
 #include <benchmark/benchmark.h>
 
 #include <cmath>
@@ -80,7 +81,8 @@ std::string MakeGroupPhoto(int megapixels) {
     photo = (*photos)[1];  // group_grass_1mp, 12 faces
   }
   if (!photo.ok()) return "";
-  std::string jpeg = *imaging::EncodeImage(photo->pixels, imaging::ImageFormat::kJpeg, 90);
+  std::string jpeg =
+      *imaging::EncodeImage(photo->pixels, imaging::ImageFormat::kJpeg, 90);
   if (const char* dir = std::getenv("STACHE_PIPELINE_PHOTO_DIR"); dir != nullptr) {
     std::ofstream(absl::StrCat(dir, "/group_", megapixels, "mp.jpg"), std::ios::binary)
         << jpeg;
@@ -91,11 +93,11 @@ std::string MakeGroupPhoto(int megapixels) {
 // Both sizes made at the first call (thread-safe static initialisation), as
 // the 12 MP photos take a while; so any benchmark run writes all four.
 const std::string& Photo(int megapixels, bool group) {
-  static const auto* const photos = new std::map<std::pair<int, bool>, std::string>{
-      {{1, false}, MakePhoto(1)},
-      {{12, false}, MakePhoto(12)},
-      {{1, true}, MakeGroupPhoto(1)},
-      {{12, true}, MakeGroupPhoto(12)}};
+  static const auto* const photos =
+      new std::map<std::pair<int, bool>, std::string>{{{1, false}, MakePhoto(1)},
+                                                      {{12, false}, MakePhoto(12)},
+                                                      {{1, true}, MakeGroupPhoto(1)},
+                                                      {{12, true}, MakeGroupPhoto(12)}};
   return photos->at({megapixels, group});
 }
 

@@ -1,13 +1,12 @@
 #include "tests/testing/hostile_images.h"
 
+#include <jpeglib.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
-
-#include <jpeglib.h>
 
 namespace stache::testing {
 namespace {
@@ -21,7 +20,8 @@ void PutLe32(std::string& out, uint32_t value) {
   PutLe16(out, value >> 16);
 }
 void PutBe32(std::string& out, uint32_t value) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(value >> shift));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>(value >> shift));
 }
 
 // Three bands of 16 x 1 pixels, each the first 16 bytes of `source`.
@@ -29,7 +29,8 @@ std::string VrtReading(const std::string& source) {
   std::string vrt = "<VRTDataset rasterXSize=\"16\" rasterYSize=\"1\">";
   for (int band = 1; band <= 3; ++band) {
     vrt += "<VRTRasterBand dataType=\"Byte\" band=\"" + std::to_string(band) +
-           "\" subClass=\"VRTRawRasterBand\"><SourceFilename relativetoVRT=\"0\">" + source +
+           "\" subClass=\"VRTRawRasterBand\"><SourceFilename relativetoVRT=\"0\">" +
+           source +
            "</SourceFilename><ImageOffset>0</ImageOffset><PixelOffset>1</PixelOffset>"
            "<LineOffset>16</LineOffset></VRTRasterBand>";
   }
@@ -112,14 +113,14 @@ std::string GdalPayloadInFakeWebp(WebpChunk chunk, const std::string& source) {
 
 std::string GdalPayloadInBmp(uint32_t compression, const std::string& source) {
   std::string head("BM", 2);
-  PutLe32(head, 0);    // file size (unused)
-  PutLe32(head, 0);    // reserved
-  PutLe32(head, 54);   // pixel data offset
-  PutLe32(head, 40);   // BITMAPINFOHEADER
-  PutLe32(head, 16);   // width
-  PutLe32(head, 16);   // height
-  PutLe16(head, 1);    // planes
-  PutLe16(head, 24);   // bits per pixel
+  PutLe32(head, 0);   // file size (unused)
+  PutLe32(head, 0);   // reserved
+  PutLe32(head, 54);  // pixel data offset
+  PutLe32(head, 40);  // BITMAPINFOHEADER
+  PutLe32(head, 16);  // width
+  PutLe32(head, 16);  // height
+  PutLe16(head, 1);   // planes
+  PutLe16(head, 24);  // bits per pixel
   PutLe32(head, compression);
   head.resize(128, '\x41');
   head += "DICM";
@@ -188,7 +189,8 @@ std::string SixteenBitRgbaPngHeader(uint32_t width, uint32_t height) {
   std::string ihdr;
   PutBe32(ihdr, width);
   PutBe32(ihdr, height);
-  ihdr += std::string("\x10\x06\0\0\0", 5);  // 16 bits, RGBA, deflate, no filter, no interlace
+  ihdr += std::string("\x10\x06\0\0\0",
+                      5);  // 16 bits, RGBA, deflate, no filter, no interlace
   PutPngChunk(out, "IHDR", ihdr);
   PutPngChunk(out, "IDAT", std::string("\x78\x9c\x03\x00\x00\x00\x00\x01", 8));
   PutPngChunk(out, "IEND", "");
@@ -228,7 +230,8 @@ std::string ProgressiveJpegWithScans(int scans) {
   jpeg_start_compress(&cinfo, TRUE);
   std::vector<unsigned char> row(16 * 3);
   for (int y = 0; y < 16; ++y) {
-    for (int x = 0; x < 16 * 3; ++x) row[x] = static_cast<unsigned char>((x * 5 + y * 11) & 0xFF);
+    for (int x = 0; x < 16 * 3; ++x)
+      row[x] = static_cast<unsigned char>((x * 5 + y * 11) & 0xFF);
     JSAMPROW rows[] = {row.data()};
     jpeg_write_scanlines(&cinfo, rows, 1);
   }

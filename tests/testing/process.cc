@@ -52,7 +52,8 @@ int FirstEphemeralPort() {
 bool CanBind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address = Loopback(port);
-  const bool bound = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  const bool bound =
+      bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   close(fd);
   return bound;
 }
@@ -122,15 +123,14 @@ std::string ReadFileOrDie(const std::string& path) {
 
 std::string MakeTempDir() {
   static std::atomic<int> counter{0};
-  std::string dir = absl::StrCat(TempRoot(), "/stache-test-", getpid(), "-",
-                                 counter++);
+  std::string dir = absl::StrCat(TempRoot(), "/stache-test-", getpid(), "-", counter++);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
 }
 
-CommandResult RunCommand(const std::vector<std::string>& argv,
-                         absl::Duration timeout, const std::string& stdin_data) {
+CommandResult RunCommand(const std::vector<std::string>& argv, absl::Duration timeout,
+                         const std::string& stdin_data) {
   const std::string dir = MakeTempDir();
   const std::string input_path = dir + "/stdin";
   std::ofstream(input_path, std::ios::binary) << stdin_data;
@@ -213,7 +213,8 @@ int64_t StatusKilobytes(pid_t pid, const std::string& name) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(name + ":", 0) == 0) return std::stoll(line.substr(name.size() + 1)) * 1024;
+    if (line.rfind(name + ":", 0) == 0)
+      return std::stoll(line.substr(name.size() + 1)) * 1024;
   }
   return 0;
 }

@@ -4,8 +4,8 @@
 //
 //   int port = PickUnusedPort();
 //   ChildProcess detector({BinaryPath("stache-detector"), "--port=" + ...});
-//   ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port); }, absl::Seconds(10)));
-//   detector.Signal(SIGTERM);
+//   ASSERT_TRUE(WaitFor([&] { return PortAcceptsConnections(port); },
+//   absl::Seconds(10))); detector.Signal(SIGTERM);
 //   EXPECT_EQ(detector.Wait(absl::Seconds(10)), 0);
 #ifndef STACHE_TESTS_TESTING_PROCESS_H_
 #define STACHE_TESTS_TESTING_PROCESS_H_

@@ -76,8 +76,9 @@ class TlsBinariesTest : public ::testing::Test {
     flags.insert(flags.begin(), {BinaryPath(binary), "--host=127.0.0.1",
                                  absl::StrCat("--port=", *port)});
     auto process = std::make_unique<ChildProcess>(flags, env);
-    EXPECT_TRUE(WaitFor([&] { return PortAcceptsConnections(*port) || !process->Running(); },
-                        absl::Seconds(30)));
+    EXPECT_TRUE(
+        WaitFor([&] { return PortAcceptsConnections(*port) || !process->Running(); },
+                absl::Seconds(30)));
     EXPECT_TRUE(process->Running()) << process->Output();
     return process;
   }
@@ -85,10 +86,10 @@ class TlsBinariesTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> StartStorage(int* port) {
     const std::string policy = stache::testing::MakeTempDir() + "/policy.json";
     std::ofstream(policy) << kPolicy;
-    return StartServer("stache-storage",
-                       {"--data_dir=" + stache::testing::MakeTempDir(),
-                        "--auth_policy_file=" + policy},
-                       TlsEnvironment("storage"), port);
+    return StartServer(
+        "stache-storage",
+        {"--data_dir=" + stache::testing::MakeTempDir(), "--auth_policy_file=" + policy},
+        TlsEnvironment("storage"), port);
   }
 
   static TlsMaterial ClientTls(const DevCerts& certs, const std::string& service) {
@@ -109,8 +110,8 @@ class TlsBinariesTest : public ::testing::Test {
   }
 
   // grpcurl with `tls_args` (e.g. -cacert ...) against 127.0.0.1:port.
-  static stache::testing::CommandResult Grpcurl(std::vector<std::string> tls_args, int port,
-                                                std::vector<std::string> call) {
+  static stache::testing::CommandResult Grpcurl(std::vector<std::string> tls_args,
+                                                int port, std::vector<std::string> call) {
     // A refused handshake makes grpcurl retry until this passes (10 s by
     // default); a served one takes milliseconds.
     std::vector<std::string> argv = {STACHE_GRPCURL, "-connect-timeout", "3"};
@@ -124,7 +125,8 @@ class TlsBinariesTest : public ::testing::Test {
 
   static std::vector<std::string> GrpcurlTls(const DevCerts& certs,
                                              const std::string& service) {
-    return {"-cacert", certs_->ca(), "-cert", certs.Cert(service), "-key", certs.Key(service)};
+    return {"-cacert",           certs_->ca(), "-cert",
+            certs.Cert(service), "-key",       certs.Key(service)};
   }
 
   static DevCerts* certs_;
@@ -139,8 +141,9 @@ TEST_F(TlsBinariesTest, StorageRefusesPlaintextAndCertificatesFromAnotherCa) {
   std::unique_ptr<ChildProcess> storage = StartStorage(&port);
   EXPECT_THAT(Storage(port, TlsMaterial{}, kOpsToken).StatObject("gateway", "k"),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
-  EXPECT_THAT(Storage(port, ClientTls(*other_ca_certs_, "gateway")).StatObject("gateway", "k"),
-              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  EXPECT_THAT(
+      Storage(port, ClientTls(*other_ca_certs_, "gateway")).StatObject("gateway", "k"),
+      StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
   // The right CA but no client certificate: required, so refused.
   EXPECT_THAT(Storage(port, ClientTls(*certs_, ""), kOpsToken).StatObject("gateway", "k"),
               StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
@@ -183,18 +186,17 @@ TEST_F(TlsBinariesTest, GrpcurlWithTheDevelopmentCaListsChecksAndCalls) {
   auto health = Grpcurl(tls, port, {"grpc.health.v1.Health/Check"});
   ASSERT_EQ(health.exit_code, 0) << health.output;
   EXPECT_THAT(health.output, HasSubstr("\"SERVING\""));
-  auto call = Grpcurl(tls, port,
-                      {"-d", R"({"namespace": "gateway"})",
-                       "stache.storage.v1.StorageService/List"});
+  auto call = Grpcurl(
+      tls, port,
+      {"-d", R"({"namespace": "gateway"})", "stache.storage.v1.StorageService/List"});
   ASSERT_EQ(call.exit_code, 0) << call.output;
   EXPECT_THAT(call.output, HasSubstr("hello.txt"));
   // The token from grpcurl, for a caller without a certificate of its own.
-  auto with_token = Grpcurl({"-cacert", certs_->ca(), "-cert", certs_->Cert("detector"),
-                             "-key", certs_->Key("detector"), "-H",
-                             absl::StrCat("authorization: Bearer ", kOpsToken)},
-                            port,
-                            {"-d", R"({"namespace": "gateway"})",
-                             "stache.storage.v1.StorageService/List"});
+  auto with_token = Grpcurl(
+      {"-cacert", certs_->ca(), "-cert", certs_->Cert("detector"), "-key",
+       certs_->Key("detector"), "-H", absl::StrCat("authorization: Bearer ", kOpsToken)},
+      port,
+      {"-d", R"({"namespace": "gateway"})", "stache.storage.v1.StorageService/List"});
   EXPECT_EQ(with_token.exit_code, 0) << with_token.output;
 }
 
@@ -216,8 +218,8 @@ TEST_F(TlsBinariesTest, DetectorAndOverlayServeTlsFromTheirFlags) {
     int port = 0;
     std::unique_ptr<ChildProcess> server =
         StartServer("stache-" + service, {}, TlsEnvironment(service), &port);
-    auto health = Grpcurl(GrpcurlTls(*certs_, "gateway"), port,
-                          {"grpc.health.v1.Health/Check"});
+    auto health =
+        Grpcurl(GrpcurlTls(*certs_, "gateway"), port, {"grpc.health.v1.Health/Check"});
     EXPECT_EQ(health.exit_code, 0) << service << ": " << health.output;
     EXPECT_THAT(health.output, HasSubstr("\"SERVING\"")) << service;
     EXPECT_THAT(Grpcurl({"-plaintext"}, port, {"grpc.health.v1.Health/Check"}).exit_code,
@@ -247,10 +249,13 @@ TEST_F(TlsBinariesTest, GatewayUploadsThroughMutualTlsWithoutAToken) {
 
   httplib::Client client("127.0.0.1", gateway_port);
   client.set_read_timeout(60);
-  ASSERT_TRUE(WaitFor([&] {
-    auto ready = client.Get("/readyz");
-    return ready && ready->status == 200;
-  }, absl::Seconds(60))) << gateway->Output();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto ready = client.Get("/readyz");
+        return ready && ready->status == 200;
+      },
+      absl::Seconds(60)))
+      << gateway->Output();
   const std::string photo =
       stache::testing::ReadFileOrDie(stache::testing::TestDataPath("grace_hopper.jpg"));
   auto upload = client.Post("/v1/images", photo, "image/jpeg");
@@ -321,7 +326,8 @@ bool IsLoopbackAddress(const std::string& hex) {
 // #13: binaries without --host accept local clients only, on the gRPC and
 // the admin port alike.
 TEST_F(TlsBinariesTest, ServersListenOnLoopbackByDefault) {
-  for (const std::string binary : {"stache-detector", "stache-overlay", "stache-storage"}) {
+  for (const std::string binary :
+       {"stache-detector", "stache-overlay", "stache-storage"}) {
     const int port = PickUnusedPort();
     int admin_port = PickUnusedPort();
     while (admin_port == port) admin_port = PickUnusedPort();
@@ -333,8 +339,8 @@ TEST_F(TlsBinariesTest, ServersListenOnLoopbackByDefault) {
     ChildProcess server(argv);
     ASSERT_TRUE(WaitFor(
         [&] {
-          return !server.Running() ||
-                 (!ListeningAddresses(port).empty() && !ListeningAddresses(admin_port).empty());
+          return !server.Running() || (!ListeningAddresses(port).empty() &&
+                                       !ListeningAddresses(admin_port).empty());
         },
         absl::Seconds(30)))
         << server.Output();

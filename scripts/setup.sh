@@ -28,7 +28,7 @@ build_packages=(
 )
 # Tools that only the tests, the local run and the deploy scripts use.
 tool_packages=(
-  wrk chromium chromium-driver python3-selenium curl clang libclang-rt-14-dev
+  wrk chromium chromium-driver python3-selenium curl clang clang-format libclang-rt-14-dev
   debootstrap docker-compose python3-botocore python3-yaml openssl jq
 )
 apt_packages=("${build_packages[@]}")

@@ -6,7 +6,7 @@
 #include "absl/time/clock.h"
 #include "detector/detector_service.h"
 #include "server/log.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 
 namespace stache::detector {
 

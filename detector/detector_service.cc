@@ -7,7 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "server/call_handler.h"
 #include "server/error_reason.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 
 namespace stache::detector {
 namespace {

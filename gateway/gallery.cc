@@ -10,7 +10,7 @@
 #include "gateway/session.h"
 #include "imaging/image_format.h"
 #include "server/log.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 
 namespace stache::gateway {
 namespace {

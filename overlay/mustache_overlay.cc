@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "server/error_reason.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 
 namespace stache::overlay {
 namespace {

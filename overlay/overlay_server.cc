@@ -3,7 +3,7 @@
 #include "absl/strings/str_join.h"
 #include "overlay/overlay_service.h"
 #include "server/log.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 
 namespace stache::overlay {
 

@@ -7,7 +7,7 @@
 #include "absl/time/time.h"
 #include "server/call_handler.h"
 #include "server/error_reason.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 
 namespace stache::overlay {
 namespace {

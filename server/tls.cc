@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 
 namespace stache::server {
 namespace {

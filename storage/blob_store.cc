@@ -4,7 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "storage/internal/sha256.h"
 #include "storage/object_key.h"
 

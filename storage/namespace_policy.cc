@@ -10,7 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "storage/internal/sha256.h"
 #include "storage/object_key.h"
 

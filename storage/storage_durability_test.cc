@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "storage/internal/sha256.h"
 #include "storage/namespace_policy.h"
 #include "storage/testing/storage_process.h"

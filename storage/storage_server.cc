@@ -4,7 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/log.h"
 #include "server/loopback.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "storage/local_blob_store.h"
 #include "storage/s3_blob_store.h"
 #include "storage/storage_metrics.h"

@@ -15,7 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "nlohmann/json.hpp"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "storage/internal/sha256.h"
 #include "storage/internal/sigv4.h"
 

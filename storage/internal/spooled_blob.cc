@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "storage/internal/sha256.h"
 
 namespace stache::storage::internal {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "storage/local_blob_store.h"
 #include "storage/testing/store_helpers.h"
 

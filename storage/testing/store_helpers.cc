@@ -6,7 +6,7 @@
 #include <system_error>
 
 #include "absl/synchronization/mutex.h"
-#include "server/status.h"
+#include "server/status_macros.h"
 #include "tests/testing/process.h"
 
 namespace stache::storage::testing {

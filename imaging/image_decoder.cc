@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "imaging/internal/admission.h"
 #include "imaging/internal/format_decoders.h"
 
 namespace stache::imaging {
@@ -47,6 +48,52 @@ absl::Status OverPixelLimit(int64_t width, int64_t height, int64_t limit) {
 
 namespace internal {
 
+absl::Status CheckHeaderSize(const ImageHeader& header, const DecodeLimits& limits) {
+  if (header.width * header.height > limits.max_pixels) {
+    return OverPixelLimit(header.width, header.height, limits.max_pixels);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AdmitImage(const ImageHeader& header, const SourceInfo& info,
+                        const DecodeLimits& limits, int64_t peak_bytes,
+                        absl::Time deadline, DecodeMemoryBudget::Lease* lease) {
+  if (info.width != header.width || info.height != header.height) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the %s image is inconsistent: its header says %d x %d pixels in one place and "
+        "%d x %d in another",
+        ImageFormatName(header.format), header.width, header.height, info.width,
+        info.height));
+  }
+  if (info.width * info.height > limits.max_pixels) {
+    return OverPixelLimit(info.width, info.height, limits.max_pixels);
+  }
+  const int64_t decoded_bytes =
+      info.width * info.height * info.channels * info.bytes_per_channel;
+  if (decoded_bytes > limits.max_decoded_bytes) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "the image is %d x %d pixels with %d channels of %d bits: %d MB decoded, more "
+        "than "
+        "the limit of %d MB",
+        info.width, info.height, info.channels, info.bytes_per_channel * 8,
+        decoded_bytes / 1'000'000, limits.max_decoded_bytes / 1'000'000));
+  }
+  if (limits.budget == nullptr) return absl::OkStatus();
+  absl::StatusOr<DecodeMemoryBudget::Lease> acquired = limits.budget->Acquire(
+      peak_bytes, std::min(deadline, absl::Now() + limits.budget_wait));
+  if (!acquired.ok()) return acquired.status();
+  *lease = *std::move(acquired);
+  return absl::OkStatus();
+}
+
+DecodeControl MakeDecodeControl(const DecodeLimits& limits) {
+  return DecodeControl{
+      .deadline = std::min(limits.deadline, absl::Now() + limits.max_decode_time),
+      .cancelled = limits.cancelled,
+      .max_jpeg_scans = limits.max_jpeg_scans,
+      .max_image_bytes = limits.max_decoded_bytes};
+}
+
 absl::Status DecodeControl::Check() const {
   if (cancelled && cancelled()) return absl::CancelledError("the call was cancelled");
   if (absl::Now() > deadline) {
@@ -61,54 +108,22 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                          const DecodeLimits& limits) {
   absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
   if (!header.ok()) return header.status();
-  // A first refusal from our own reading of the header, before any library
-  // sees the bytes: a small file may announce a huge image.
-  if (header->width * header->height > limits.max_pixels) {
-    return OverPixelLimit(header->width, header->height, limits.max_pixels);
+  if (absl::Status status = internal::CheckHeaderSize(*header, limits); !status.ok()) {
+    return status;
   }
-  const internal::DecodeControl control{
-      .deadline = std::min(limits.deadline, absl::Now() + limits.max_decode_time),
-      .cancelled = limits.cancelled,
-      .max_jpeg_scans = limits.max_jpeg_scans,
-      .max_image_bytes = limits.max_decoded_bytes};
+  const internal::DecodeControl control = internal::MakeDecodeControl(limits);
   if (absl::Status status = control.Check(); !status.ok()) return status;
 
-  // The binding checks, on the size the format's library itself read from
-  // the header it is about to decode.
   internal::SourceInfo source;
   DecodeMemoryBudget::Lease memory;
   auto admit = [&](const internal::SourceInfo& info) -> absl::Status {
     source = info;
-    if (info.width != header->width || info.height != header->height) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "the %s image is inconsistent: its header says %d x %d pixels in one place and "
-          "%d x %d in another",
-          ImageFormatName(header->format), header->width, header->height, info.width,
-          info.height));
-    }
-    if (info.width * info.height > limits.max_pixels) {
-      return OverPixelLimit(info.width, info.height, limits.max_pixels);
-    }
-    const int64_t decoded_bytes =
-        info.width * info.height * info.channels * info.bytes_per_channel;
-    if (decoded_bytes > limits.max_decoded_bytes) {
-      return absl::ResourceExhaustedError(absl::StrFormat(
-          "the image is %d x %d pixels with %d channels of %d bits: %d MB decoded, more "
-          "than "
-          "the limit of %d MB",
-          info.width, info.height, info.channels, info.bytes_per_channel * 8,
-          decoded_bytes / 1'000'000, limits.max_decoded_bytes / 1'000'000));
-    }
-    if (limits.budget == nullptr) return absl::OkStatus();
     // The peak: the library's own buffers, our 8-bit pixels, and the copy
     // that orientation makes.
     const int64_t output_bytes = info.width * info.height * (limits.keep_alpha ? 4 : 3);
-    absl::StatusOr<DecodeMemoryBudget::Lease> lease = limits.budget->Acquire(
-        info.library_bytes + 2 * output_bytes,
-        std::min(control.deadline, absl::Now() + limits.budget_wait));
-    if (!lease.ok()) return lease.status();
-    memory = *std::move(lease);
-    return absl::OkStatus();
+    return internal::AdmitImage(*header, info, limits,
+                                info.library_bytes + 2 * output_bytes, control.deadline,
+                                &memory);
   };
   absl::StatusOr<cv::Mat> decoded;
   int scale_denominator = 1;

@@ -1,82 +1,23 @@
 // JPEG through the libjpeg API of libjpeg-turbo. Errors longjmp back to
-// DecodeJpeg (libjpeg is C); everything that must survive the jump lives in
-// a heap object reached through a pointer that is set before setjmp.
-#include <jpeglib.h>
-
+// Run (libjpeg is C); everything that must survive the jump lives in a heap
+// object reached through a pointer that is set before setjmp.
 #include <algorithm>
-#include <csetjmp>
-#include <cstdio>
 #include <memory>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "imaging/internal/format_decoders.h"
+#include "imaging/internal/jpeg_guard.h"
 
 namespace stache::imaging::internal {
 namespace {
 
-// A file that is mostly warnings (corrupt data libjpeg skips over) is
-// refused rather than decoded to grey noise for seconds.
-constexpr int kMaxWarnings = 100;
-// Check the deadline every this many progress callbacks (each is at most
-// one iMCU row or one marker).
-constexpr int kProgressChecksPerDeadlineCheck = 16;
-
 struct JpegJob {
+  JpegGuard guard;
   int min_long_side_px = 0;
   jpeg_decompress_struct cinfo;
-  jpeg_error_mgr error_manager;
-  jpeg_progress_mgr progress;
-  std::jmp_buf jump;
-  const DecodeControl* control = nullptr;
-  absl::Status status;  // why the jump happened
-  int warnings = 0;
-  int progress_calls = 0;
   cv::Mat pixels;
   cv::Mat cmyk_row;
 };
-
-JpegJob* JobOf(j_common_ptr cinfo) { return static_cast<JpegJob*>(cinfo->client_data); }
-
-// Callers set job->status in a statement of its own first, so that no
-// temporary is alive (and leaked) across the jump.
-[[noreturn]] void Stop(JpegJob* job) { std::longjmp(job->jump, 1); }
-
-[[noreturn]] void OnError(j_common_ptr cinfo) {
-  char message[JMSG_LENGTH_MAX] = {};
-  (*cinfo->err->format_message)(cinfo, message);
-  JpegJob* job = JobOf(cinfo);
-  job->status = absl::InvalidArgumentError(
-      absl::StrCat("the jpeg image could not be decoded: ", message));
-  Stop(job);
-}
-
-void OnMessage(j_common_ptr cinfo, int level) {
-  if (level >= 0) return;  // trace messages
-  JpegJob* job = JobOf(cinfo);
-  if (++job->warnings > kMaxWarnings) {
-    job->status = absl::InvalidArgumentError(
-        "the jpeg image is corrupt: its data is mostly damaged");
-    Stop(job);
-  }
-}
-
-void OnProgress(j_common_ptr cinfo) {
-  JpegJob* job = JobOf(cinfo);
-  // Each scan of a progressive JPEG is another pass over the whole image:
-  // thousands of tiny scans cost seconds of CPU for a few hundred KB.
-  const int scan = reinterpret_cast<j_decompress_ptr>(cinfo)->input_scan_number;
-  if (scan > job->control->max_jpeg_scans) {
-    job->status = absl::InvalidArgumentError(
-        absl::StrCat("the jpeg image has more than ", job->control->max_jpeg_scans,
-                     " progressive scans; photos have about ten"));
-    Stop(job);
-  }
-  if (++job->progress_calls % kProgressChecksPerDeadlineCheck == 0) {
-    job->status = job->control->Check();
-    if (!job->status.ok()) Stop(job);
-  }
-}
 
 // Adobe's CMYK JPEGs store inverted ink values, as OpenCV assumes too.
 void CmykRowToBgr(const uint8_t* cmyk, uint8_t* bgr, int width) {
@@ -92,11 +33,10 @@ void CmykRowToBgr(const uint8_t* cmyk, uint8_t* bgr, int width) {
 // after setjmp: state that must survive a jump lives in `job`.
 absl::Status Run(JpegJob* job, absl::string_view bytes, Admit admit) {
   j_decompress_ptr cinfo = &job->cinfo;
-  if (setjmp(job->jump) != 0) return job->status;
+  if (setjmp(job->guard.jump) != 0) return job->guard.status;
 
   jpeg_create_decompress(cinfo);  // keeps err and client_data
-  job->progress.progress_monitor = OnProgress;
-  cinfo->progress = &job->progress;
+  cinfo->progress = &job->guard.progress;
   jpeg_mem_src(cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
                static_cast<unsigned long>(bytes.size()));
   jpeg_read_header(cinfo, TRUE);
@@ -116,8 +56,8 @@ absl::Status Run(JpegJob* job, absl::string_view bytes, Admit admit) {
     const int64_t padded_height = (info.height + 15) / 16 * 16;
     info.library_bytes = padded_width * padded_height * info.channels * 2;
   }
-  job->status = admit(info);
-  if (!job->status.ok()) return job->status;
+  job->guard.status = admit(info);
+  if (!job->guard.status.ok()) return job->guard.status;
   // libjpeg's whole-image buffers may not exceed what was admitted: there is
   // no backing store, so a larger request is an error, not an allocation.
   cinfo->mem->max_memory_to_use = static_cast<long>(info.library_bytes + (8 << 20));
@@ -155,12 +95,9 @@ absl::StatusOr<cv::Mat> DecodeJpeg(absl::string_view bytes, bool /*keep_alpha*/,
                                    const DecodeControl& control, Admit admit,
                                    int min_long_side_px, int* scale_denominator) {
   auto job = std::make_unique<JpegJob>();
-  job->control = &control;
   job->min_long_side_px = min_long_side_px;
-  job->cinfo.err = jpeg_std_error(&job->error_manager);
-  job->error_manager.error_exit = OnError;
-  job->error_manager.emit_message = OnMessage;
-  job->cinfo.client_data = job.get();
+  InstallJpegGuard(reinterpret_cast<j_common_ptr>(&job->cinfo), &job->guard, &control,
+                   /*decompressing=*/true);
 
   absl::Status status = Run(job.get(), bytes, admit);
   *scale_denominator = static_cast<int>(std::max(1u, job->cinfo.scale_denom));

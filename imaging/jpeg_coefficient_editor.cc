@@ -1,0 +1,546 @@
+#include "imaging/jpeg_coefficient_editor.h"
+
+// clang-format off
+#include <cstdio>  // jpeglib.h needs FILE first
+#include <jpeglib.h>
+#include <jerror.h>
+// clang-format on
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <csetjmp>
+#include <new>
+#include <opencv2/imgproc.hpp>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "imaging/internal/admission.h"
+#include "imaging/internal/jpeg_guard.h"
+
+namespace stache::imaging {
+namespace {
+
+constexpr int kBlock = 8;
+// Bytes an edit region holds per pixel: the three float planes (chroma
+// subsampled or not), BGR before and after drawing, the changed mask.
+constexpr int64_t kEditBytesPerPixel = 3 * 4 + 2 * 3 + 1;
+// The output is about the input's size; the string doubles as it grows.
+constexpr int64_t kOutputChunk = 64 << 10;
+// libjpeg's own small allocations (tables, Huffman statistics).
+constexpr long kLibjpegOverhead = 8 << 20;
+// A baseline Huffman code carries coefficients of at most 10 bits (AC) and
+// DC differences of at most 11: coded DC values stay within this too.
+constexpr int kMaxCoefficient = 1023;
+
+// The orthonormal 8-point DCT-II basis, which is JPEG's DCT:
+// F = B f B^T and f = B^T F B for an 8 x 8 block (rows are y or v).
+struct DctBasis {
+  DctBasis() {
+    for (int u = 0; u < kBlock; ++u) {
+      const double scale = u == 0 ? std::sqrt(1.0 / kBlock) : std::sqrt(2.0 / kBlock);
+      for (int x = 0; x < kBlock; ++x) {
+        b[u][x] = static_cast<float>(scale * std::cos((2 * x + 1) * u * M_PI / 16));
+      }
+    }
+  }
+  float b[kBlock][kBlock];
+};
+
+const DctBasis& Basis() {
+  static const DctBasis basis;
+  return basis;
+}
+
+// Dequantises `block` and writes its samples (level shift undone, neither
+// rounded nor clamped, so the forward transform gives the block back).
+void InverseDct(const JCOEF* block, const std::array<float, 64>& quant, cv::Mat& plane,
+                int x0, int y0) {
+  const auto& b = Basis().b;
+  float coefficients[kBlock][kBlock];
+  for (int i = 0; i < 64; ++i) coefficients[i / kBlock][i % kBlock] = block[i] * quant[i];
+  float rows[kBlock][kBlock];  // rows[v][x] = sum_u F[v][u] b[u][x]
+  for (int v = 0; v < kBlock; ++v) {
+    for (int x = 0; x < kBlock; ++x) {
+      float sum = 0;
+      for (int u = 0; u < kBlock; ++u) sum += coefficients[v][u] * b[u][x];
+      rows[v][x] = sum;
+    }
+  }
+  for (int y = 0; y < kBlock; ++y) {
+    float* out = plane.ptr<float>(y0 + y) + x0;
+    for (int x = 0; x < kBlock; ++x) {
+      float sum = 0;
+      for (int v = 0; v < kBlock; ++v) sum += b[v][y] * rows[v][x];
+      out[x] = sum + 128;
+    }
+  }
+}
+
+void ForwardDct(const cv::Mat& plane, int x0, int y0, const std::array<float, 64>& quant,
+                JCOEF* block) {
+  const auto& b = Basis().b;
+  float columns[kBlock][kBlock];  // columns[y][u] = sum_x f[y][x] b[u][x]
+  for (int y = 0; y < kBlock; ++y) {
+    const float* in = plane.ptr<float>(y0 + y) + x0;
+    for (int u = 0; u < kBlock; ++u) {
+      float sum = 0;
+      for (int x = 0; x < kBlock; ++x) sum += (in[x] - 128) * b[u][x];
+      columns[y][u] = sum;
+    }
+  }
+  for (int v = 0; v < kBlock; ++v) {
+    for (int u = 0; u < kBlock; ++u) {
+      float sum = 0;
+      for (int y = 0; y < kBlock; ++y) sum += b[v][y] * columns[y][u];
+      const long q = std::lround(sum / quant[v * kBlock + u]);
+      block[v * kBlock + u] =
+          static_cast<JCOEF>(std::clamp<long>(q, -kMaxCoefficient, kMaxCoefficient));
+    }
+  }
+}
+
+uint8_t ToByte(float v) {
+  return static_cast<uint8_t>(std::clamp(std::lround(v), 0L, 255L));
+}
+
+// JFIF's full-range YCbCr (ITU-R BT.601 weights).
+float LumaOf(const cv::Vec3b& bgr) {
+  return 0.299f * bgr[2] + 0.587f * bgr[1] + 0.114f * bgr[0];
+}
+float BlueDifferenceOf(const cv::Vec3b& bgr) {
+  return -0.168736f * bgr[2] - 0.331264f * bgr[1] + 0.5f * bgr[0] + 128;
+}
+float RedDifferenceOf(const cv::Vec3b& bgr) {
+  return 0.5f * bgr[2] - 0.418688f * bgr[1] - 0.081312f * bgr[0] + 128;
+}
+
+}  // namespace
+
+struct JpegCoefficientEditor::State {
+  struct Component {
+    int h_ratio = 1;  // image pixels per sample, across and down
+    int v_ratio = 1;
+    int width_in_blocks = 0;
+    int height_in_blocks = 0;
+    int width = 0;  // samples that hold image data
+    int height = 0;
+    std::array<float, 64> quant{};  // natural order
+    std::vector<JBLOCKROW> rows;    // one per block row
+  };
+
+  ~State() {
+    jpeg_destroy_compress(&destination);  // both safe on a zeroed struct
+    jpeg_destroy_decompress(&source);
+  }
+
+  internal::DecodeControl control;
+  internal::JpegGuard read_guard;
+  internal::JpegGuard write_guard;
+  jpeg_decompress_struct source{};
+  jpeg_compress_struct destination{};
+  struct OutputManager {
+    jpeg_destination_mgr pub;  // first, so libjpeg's pointer is ours
+    State* state;
+  } output_manager{};
+  jvirt_barray_ptr* coefficients = nullptr;
+  int width = 0;
+  int height = 0;
+  cv::Size mcu;
+  std::array<Component, 3> components;
+  int64_t max_edit_pixels = 0;
+  bool encoded = false;
+  std::vector<JOCTET> chunk;
+  std::string output;
+  DecodeMemoryBudget::Lease memory;
+};
+
+namespace {
+
+using State = JpegCoefficientEditor::State;
+
+// The steps that may longjmp; see jpeg_guard.h.
+absl::Status ReadHeader(State* state, absl::string_view bytes) {
+  j_decompress_ptr cinfo = &state->source;
+  if (setjmp(state->read_guard.jump) != 0) return state->read_guard.status;
+  jpeg_create_decompress(cinfo);  // keeps err and client_data
+  cinfo->progress = &state->read_guard.progress;
+  jpeg_mem_src(cinfo, reinterpret_cast<const unsigned char*>(bytes.data()),
+               static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(cinfo, TRUE);
+  return absl::OkStatus();
+}
+
+absl::Status ReadCoefficients(State* state) {
+  j_decompress_ptr cinfo = &state->source;
+  if (setjmp(state->read_guard.jump) != 0) {
+    // jpeg_read_coefficients reads up to the end-of-image marker, where a
+    // decode stops after the last row: damage past the image data fails
+    // here alone. Decoding decides such a file.
+    if (state->read_guard.library_error) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(state->read_guard.status.message(), "; decode it instead"));
+    }
+    return state->read_guard.status;
+  }
+  state->coefficients = jpeg_read_coefficients(cinfo);
+  for (int c = 0; c < 3; ++c) {
+    State::Component& component = state->components[c];
+    // One row per access: libjpeg allows no more than the rows it asked for
+    // (all are in memory, as there is no backing store).
+    for (int row = 0; row < component.height_in_blocks; ++row) {
+      component.rows.push_back((*cinfo->mem->access_virt_barray)(
+          reinterpret_cast<j_common_ptr>(cinfo), state->coefficients[c],
+          static_cast<JDIMENSION>(row), 1, TRUE)[0]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The output goes into State::output, a chunk at a time; an allocation
+// failure becomes an error status rather than an exception through C.
+State* StateOf(j_compress_ptr cinfo) {
+  return reinterpret_cast<State::OutputManager*>(cinfo->dest)->state;
+}
+
+void InitOutput(j_compress_ptr cinfo) {
+  State* state = StateOf(cinfo);
+  cinfo->dest->next_output_byte = state->chunk.data();
+  cinfo->dest->free_in_buffer = state->chunk.size();
+}
+
+void AppendOutput(j_compress_ptr cinfo, size_t size) {
+  State* state = StateOf(cinfo);
+  try {
+    state->output.append(reinterpret_cast<const char*>(state->chunk.data()), size);
+  } catch (const std::bad_alloc&) {
+    state->write_guard.status =
+        absl::ResourceExhaustedError("there is not enough memory to encode the image");
+    internal::StopJpeg(&state->write_guard);
+  }
+}
+
+boolean EmptyOutput(j_compress_ptr cinfo) {
+  AppendOutput(cinfo, StateOf(cinfo)->chunk.size());
+  InitOutput(cinfo);
+  return TRUE;
+}
+
+void TermOutput(j_compress_ptr cinfo) {
+  AppendOutput(cinfo, StateOf(cinfo)->chunk.size() - cinfo->dest->free_in_buffer);
+}
+
+absl::Status WriteCoefficients(State* state) {
+  j_compress_ptr cinfo = &state->destination;
+  if (setjmp(state->write_guard.jump) != 0) {
+    // Coefficients from a hostile file that baseline Huffman coding cannot
+    // carry: the caller decodes the file instead, which clamps them.
+    if (cinfo->err != nullptr && cinfo->err->msg_code == JERR_BAD_DCT_COEF) {
+      return absl::FailedPreconditionError(
+          "the jpeg image has coefficients out of range; decode it instead");
+    }
+    return state->write_guard.status;
+  }
+  jpeg_create_compress(cinfo);  // keeps err and client_data
+  cinfo->progress = &state->write_guard.progress;
+  cinfo->mem->max_memory_to_use = kLibjpegOverhead;
+  state->output_manager.state = state;
+  state->output_manager.pub.init_destination = InitOutput;
+  state->output_manager.pub.empty_output_buffer = EmptyOutput;
+  state->output_manager.pub.term_destination = TermOutput;
+  cinfo->dest = &state->output_manager.pub;
+  // Quantisation tables, sampling, colour space and JFIF density from the
+  // source; no marker is copied, so EXIF, ICC and comments are dropped.
+  jpeg_copy_critical_parameters(&state->source, cinfo);
+  // A second pass over the coefficients buys Huffman tables fitted to this
+  // image, so the output is about as small as the source.
+  cinfo->optimize_coding = TRUE;
+  jpeg_write_coefficients(cinfo, state->coefficients);
+  jpeg_finish_compress(cinfo);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+JpegCoefficientEditor::JpegCoefficientEditor(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+JpegCoefficientEditor::JpegCoefficientEditor(JpegCoefficientEditor&&) noexcept = default;
+JpegCoefficientEditor& JpegCoefficientEditor::operator=(
+    JpegCoefficientEditor&&) noexcept = default;
+JpegCoefficientEditor::~JpegCoefficientEditor() = default;
+
+cv::Size JpegCoefficientEditor::size() const { return {state_->width, state_->height}; }
+cv::Size JpegCoefficientEditor::mcu_size() const { return state_->mcu; }
+
+absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
+    absl::string_view bytes, const DecodeLimits& limits, int64_t max_edit_pixels) {
+  absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
+  if (!header.ok()) return header.status();
+  if (header->format != ImageFormat::kJpeg) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "a ", ImageFormatName(header->format), " image has no DCT coefficients"));
+  }
+  if (absl::Status status = internal::CheckHeaderSize(*header, limits); !status.ok()) {
+    return status;
+  }
+  auto state = std::make_unique<State>();
+  state->control = internal::MakeDecodeControl(limits);
+  if (absl::Status status = state->control.Check(); !status.ok()) return status;
+  if (header->orientation != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the jpeg image has EXIF orientation ", header->orientation,
+                     ": its pixels turn when the tag is dropped; decode it instead"));
+  }
+  internal::InstallJpegGuard(reinterpret_cast<j_common_ptr>(&state->source),
+                             &state->read_guard, &state->control, /*decompressing=*/true);
+  internal::InstallJpegGuard(reinterpret_cast<j_common_ptr>(&state->destination),
+                             &state->write_guard, &state->control,
+                             /*decompressing=*/false);
+  if (absl::Status status = ReadHeader(state.get(), bytes); !status.ok()) return status;
+
+  const jpeg_decompress_struct& source = state->source;
+  if (source.jpeg_color_space != JCS_YCbCr || source.num_components != 3) {
+    return absl::FailedPreconditionError(
+        "the jpeg image is not YCbCr colour (greyscale cannot carry a coloured "
+        "drawing); decode it instead");
+  }
+  if (source.data_precision != 8) {
+    return absl::FailedPreconditionError(
+        "the jpeg image is not 8 bits per sample; decode it instead");
+  }
+  const int max_h = source.max_h_samp_factor, max_v = source.max_v_samp_factor;
+  int64_t coefficient_bytes = 0;
+  for (int c = 0; c < 3; ++c) {
+    const jpeg_component_info& info = source.comp_info[c];
+    State::Component& component = state->components[c];
+    if (info.h_samp_factor <= 0 || info.v_samp_factor <= 0 ||
+        max_h % info.h_samp_factor != 0 || max_v % info.v_samp_factor != 0 ||
+        max_h / info.h_samp_factor > 2 || max_v / info.v_samp_factor > 2 ||
+        (c == 0 && (info.h_samp_factor != max_h || info.v_samp_factor != max_v))) {
+      return absl::FailedPreconditionError(
+          "the jpeg image has an unusual chroma sampling; decode it instead");
+    }
+    component.h_ratio = max_h / info.h_samp_factor;
+    component.v_ratio = max_v / info.v_samp_factor;
+    component.width_in_blocks = static_cast<int>(info.width_in_blocks);
+    component.height_in_blocks = static_cast<int>(info.height_in_blocks);
+    component.width = static_cast<int>(info.downsampled_width);
+    component.height = static_cast<int>(info.downsampled_height);
+    // libjpeg rounds its whole-image arrays up to whole iMCU rows.
+    const int64_t rows = (int64_t{info.height_in_blocks} + info.v_samp_factor - 1) /
+                         info.v_samp_factor * info.v_samp_factor;
+    coefficient_bytes += int64_t{info.width_in_blocks} * rows * sizeof(JBLOCK);
+  }
+  if (max_edit_pixels < 0) max_edit_pixels = 0;
+  state->max_edit_pixels = max_edit_pixels;
+  state->width = static_cast<int>(source.image_width);
+  state->height = static_cast<int>(source.image_height);
+  state->mcu = cv::Size(kBlock * max_h, kBlock * max_v);
+
+  const internal::SourceInfo info{.width = source.image_width,
+                                  .height = source.image_height,
+                                  .channels = 3,
+                                  .bytes_per_channel = 1,
+                                  .library_bytes = coefficient_bytes};
+  const int64_t peak = coefficient_bytes + kLibjpegOverhead + 2 * int64_t(bytes.size()) +
+                       kOutputChunk + max_edit_pixels * kEditBytesPerPixel;
+  if (absl::Status status = internal::AdmitImage(*header, info, limits, peak,
+                                                 state->control.deadline, &state->memory);
+      !status.ok()) {
+    return status;
+  }
+  // No backing store: whole-image arrays beyond this are an error, not an
+  // allocation.
+  state->source.mem->max_memory_to_use =
+      static_cast<long>(coefficient_bytes + kLibjpegOverhead);
+  try {
+    for (State::Component& component : state->components) {
+      component.rows.reserve(component.height_in_blocks);
+    }
+    state->chunk.resize(kOutputChunk);
+    state->output.reserve(bytes.size() + kOutputChunk);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("there is not enough memory to edit the image");
+  }
+  if (absl::Status status = ReadCoefficients(state.get()); !status.ok()) return status;
+  for (int c = 0; c < 3; ++c) {
+    const JQUANT_TBL* table = state->source.comp_info[c].quant_table;
+    if (table == nullptr) {
+      return absl::InvalidArgumentError(
+          "the jpeg image could not be decoded: a component has no quantisation table");
+    }
+    for (int i = 0; i < 64; ++i) {
+      state->components[c].quant[i] = table->quantval[i];
+      if (table->quantval[i] == 0) {
+        return absl::InvalidArgumentError(
+            "the jpeg image could not be decoded: a quantisation table holds a zero");
+      }
+    }
+  }
+  return JpegCoefficientEditor(std::move(state));
+}
+
+absl::StatusOr<cv::Rect> JpegCoefficientEditor::Edit(
+    cv::Rect area, absl::FunctionRef<absl::Status(cv::Mat& bgr, cv::Point origin)> draw) {
+  State& state = *state_;
+  if (state.encoded) return absl::FailedPreconditionError("the image is encoded already");
+  area &= cv::Rect(0, 0, state.width, state.height);
+  if (area.empty()) return cv::Rect();
+  const cv::Size mcu = state.mcu;
+  auto round_down = [](int v, int step) { return v / step * step; };
+  auto round_up = [](int v, int step) { return (v + step - 1) / step * step; };
+  // Whole MCUs: the blocks of every component line up with them.
+  const int x0 = round_down(area.x, mcu.width), y0 = round_down(area.y, mcu.height);
+  const int x1 = round_up(area.br().x, mcu.width), y1 = round_up(area.br().y, mcu.height);
+  // And one MCU around them, which chroma upsampling reads.
+  const int cx0 = std::max(0, x0 - mcu.width), cy0 = std::max(0, y0 - mcu.height);
+  const int cx1 = std::min(x1 + mcu.width, round_up(state.width, mcu.width));
+  const int cy1 = std::min(y1 + mcu.height, round_up(state.height, mcu.height));
+  const cv::Size context(cx1 - cx0, cy1 - cy0);
+  if (int64_t{context.width} * context.height > state.max_edit_pixels) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("a region of ", context.width, " x ", context.height,
+                     " pixels is more than this editor was opened for"));
+  }
+  // The image pixels of the MCUs, within `context`.
+  const cv::Rect visible(x0 - cx0, y0 - cy0, std::min(x1, state.width) - x0,
+                         std::min(y1, state.height) - y0);
+
+  std::array<cv::Mat, 3> planes;  // samples of `context`, per component
+  cv::Mat bgr(visible.size(), CV_8UC3);
+  try {
+    for (int c = 0; c < 3; ++c) {
+      const State::Component& component = state.components[c];
+      cv::Mat& plane = planes[c];
+      plane.create(context.height / component.v_ratio, context.width / component.h_ratio,
+                   CV_32F);
+      const int bx0 = cx0 / component.h_ratio / kBlock;
+      const int by0 = cy0 / component.v_ratio / kBlock;
+      for (int by = 0; by < plane.rows / kBlock; ++by) {
+        for (int bx = 0; bx < plane.cols / kBlock; ++bx) {
+          // Blocks past the component's last are MCU padding, wholly
+          // outside the image: they are filled in below.
+          if (by0 + by >= component.height_in_blocks ||
+              bx0 + bx >= component.width_in_blocks) {
+            continue;
+          }
+          InverseDct(component.rows[by0 + by][bx0 + bx], component.quant, plane,
+                     bx * kBlock, by * kBlock);
+        }
+      }
+      // Samples past the image's edge repeat the last ones, as a decoder's
+      // upsampling assumes.
+      const int cols = std::min(plane.cols, component.width - cx0 / component.h_ratio);
+      const int rows = std::min(plane.rows, component.height - cy0 / component.v_ratio);
+      for (int y = 0; y < plane.rows; ++y) {
+        float* row = plane.ptr<float>(y);
+        const float* source = plane.ptr<float>(std::min(y, rows - 1));
+        for (int x = 0; x < plane.cols; ++x) {
+          if (y >= rows || x >= cols) row[x] = source[std::min(x, cols - 1)];
+        }
+      }
+    }
+    // Chroma to full size by linear interpolation between sample centres,
+    // as libjpeg's "fancy" upsampling does.
+    std::array<cv::Mat, 3> full;
+    for (int c = 0; c < 3; ++c) {
+      if (planes[c].size() == context) {
+        full[c] = planes[c];
+      } else {
+        cv::resize(planes[c], full[c], context, 0, 0, cv::INTER_LINEAR);
+      }
+    }
+    for (int y = 0; y < visible.height; ++y) {
+      const float* luma = full[0].ptr<float>(visible.y + y) + visible.x;
+      const float* cb = full[1].ptr<float>(visible.y + y) + visible.x;
+      const float* cr = full[2].ptr<float>(visible.y + y) + visible.x;
+      cv::Vec3b* out = bgr.ptr<cv::Vec3b>(y);
+      for (int x = 0; x < visible.width; ++x) {
+        const float blue = cb[x] - 128, red = cr[x] - 128;
+        out[x] = cv::Vec3b(ToByte(luma[x] + 1.772f * blue),
+                           ToByte(luma[x] - 0.344136f * blue - 0.714136f * red),
+                           ToByte(luma[x] + 1.402f * red));
+      }
+    }
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(absl::StrCat("decoding a jpeg region failed: ", e.what()));
+  }
+
+  const cv::Mat before = bgr.clone();
+  cv::Mat canvas = bgr;
+  if (absl::Status status = draw(canvas, cv::Point(x0, y0)); !status.ok()) return status;
+  if (canvas.data != bgr.data || canvas.size() != visible.size() ||
+      canvas.type() != CV_8UC3) {
+    return absl::InternalError("the drawing replaced the region instead of changing it");
+  }
+  cv::Mat changed(visible.size(), CV_8U);
+  for (int y = 0; y < visible.height; ++y) {
+    const cv::Vec3b* a = before.ptr<cv::Vec3b>(y);
+    const cv::Vec3b* b = bgr.ptr<cv::Vec3b>(y);
+    uint8_t* out = changed.ptr<uint8_t>(y);
+    for (int x = 0; x < visible.width; ++x) out[x] = a[x] != b[x] ? 1 : 0;
+  }
+  if (cv::countNonZero(changed) == 0) return cv::Rect();
+
+  // New samples where pixels changed; every other sample keeps the value
+  // its coefficients give, so unchanged blocks code back to themselves.
+  cv::Rect extent;
+  for (int c = 0; c < 3; ++c) {
+    const State::Component& component = state.components[c];
+    cv::Mat& plane = planes[c];
+    const int hr = component.h_ratio, vr = component.v_ratio;
+    auto value_of = c == 0 ? LumaOf : c == 1 ? BlueDifferenceOf : RedDifferenceOf;
+    cv::Mat dirty = cv::Mat::zeros(plane.rows / kBlock, plane.cols / kBlock, CV_8U);
+    // `visible` starts on an MCU boundary, so on a sample boundary.
+    const int sx0 = visible.x / hr, sy0 = visible.y / vr;
+    for (int sy = 0; sy * vr < visible.height; ++sy) {
+      float* row = plane.ptr<float>(sy0 + sy);
+      for (int sx = 0; sx * hr < visible.width; ++sx) {
+        // The sample covers hr x vr pixels; a changed one makes it their
+        // mean, with unchanged pixels counting at the old value.
+        float sum = 0;
+        int pixels = 0, changed_pixels = 0;
+        for (int y = sy * vr; y < std::min((sy + 1) * vr, visible.height); ++y) {
+          for (int x = sx * hr; x < std::min((sx + 1) * hr, visible.width); ++x) {
+            ++pixels;
+            if (changed.at<uint8_t>(y, x) != 0) {
+              ++changed_pixels;
+              sum += value_of(bgr.at<cv::Vec3b>(y, x));
+            } else {
+              sum += row[sx0 + sx];
+            }
+          }
+        }
+        if (changed_pixels == 0) continue;
+        row[sx0 + sx] = sum / pixels;
+        dirty.at<uint8_t>((sy0 + sy) / kBlock, (sx0 + sx) / kBlock) = 1;
+      }
+    }
+    const int bx0 = cx0 / hr / kBlock, by0 = cy0 / vr / kBlock;
+    for (int by = 0; by < dirty.rows; ++by) {
+      for (int bx = 0; bx < dirty.cols; ++bx) {
+        // Changed pixels lie in the image, so in real blocks.
+        if (dirty.at<uint8_t>(by, bx) == 0 || by0 + by >= component.height_in_blocks ||
+            bx0 + bx >= component.width_in_blocks) {
+          continue;
+        }
+        ForwardDct(plane, bx * kBlock, by * kBlock, component.quant,
+                   component.rows[by0 + by][bx0 + bx]);
+        extent |= cv::Rect(cx0 + bx * kBlock * hr, cy0 + by * kBlock * vr, kBlock * hr,
+                           kBlock * vr);
+      }
+    }
+  }
+  return extent & cv::Rect(0, 0, state.width, state.height);
+}
+
+absl::StatusOr<std::string> JpegCoefficientEditor::Encode() {
+  State& state = *state_;
+  if (state.encoded) return absl::FailedPreconditionError("the image is encoded already");
+  state.encoded = true;
+  if (absl::Status status = WriteCoefficients(&state); !status.ok()) return status;
+  return std::move(state.output);
+}
+
+}  // namespace stache::imaging

@@ -1,0 +1,355 @@
+#include "imaging/jpeg_coefficient_editor.h"
+
+// clang-format off
+#include <cstdio>  // jpeglib.h needs FILE first
+#include <jpeglib.h>
+// clang-format on
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <opencv2/imgproc.hpp>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "tests/testing/hostile_images.h"
+#include "tests/testing/images.h"
+#include "tests/testing/status_matchers.h"
+
+namespace stache::imaging {
+namespace {
+
+using ::stache::testing::IsOk;
+using ::stache::testing::JpegWithRepeatedScans;
+using ::stache::testing::ProgressiveJpegWithScans;
+using ::stache::testing::StatusIs;
+using ::stache::testing::WithExifOrientation;
+using ::testing::HasSubstr;
+
+// A photo-like 203 x 141 picture (not a whole number of MCUs either way):
+// smooth gradients with fine texture, so every block has AC coefficients.
+cv::Mat TexturedImage() {
+  cv::Mat image(141, 203, CV_8UC3);
+  for (int y = 0; y < image.rows; ++y) {
+    for (int x = 0; x < image.cols; ++x) {
+      image.at<cv::Vec3b>(y, x) = cv::Vec3b(
+          static_cast<uint8_t>(128 + 90 * std::sin(x * 0.07) * std::cos(y * 0.05)),
+          static_cast<uint8_t>(60 + x * 0.6 + 20 * std::sin((x + y) * 0.9)),
+          static_cast<uint8_t>(200 - y * 0.8 + 15 * std::cos(x * 1.3)));
+    }
+  }
+  return image;
+}
+
+// Encodes with libjpeg directly, for sampling factors OpenCV does not offer:
+// luma `h` x `v` samples per chroma sample.
+std::string EncodeJpeg(const cv::Mat& bgr, int h, int v, bool progressive = false,
+                       int quality = 90) {
+  jpeg_compress_struct cinfo;
+  jpeg_error_mgr errors;
+  cinfo.err = jpeg_std_error(&errors);  // a test's own valid input: errors abort
+  jpeg_create_compress(&cinfo);
+  unsigned char* buffer = nullptr;
+  unsigned long size = 0;
+  jpeg_mem_dest(&cinfo, &buffer, &size);
+  cinfo.image_width = bgr.cols;
+  cinfo.image_height = bgr.rows;
+  cinfo.input_components = 3;
+  cinfo.in_color_space = JCS_EXT_BGR;
+  jpeg_set_defaults(&cinfo);
+  jpeg_set_quality(&cinfo, quality, TRUE);
+  cinfo.comp_info[0].h_samp_factor = h;
+  cinfo.comp_info[0].v_samp_factor = v;
+  if (progressive) jpeg_simple_progression(&cinfo);
+  jpeg_start_compress(&cinfo, TRUE);
+  while (cinfo.next_scanline < cinfo.image_height) {
+    JSAMPROW row = const_cast<uint8_t*>(bgr.ptr<uint8_t>(cinfo.next_scanline));
+    jpeg_write_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_compress(&cinfo);
+  jpeg_destroy_compress(&cinfo);
+  std::string bytes(reinterpret_cast<const char*>(buffer), size);
+  std::free(buffer);
+  return bytes;
+}
+
+cv::Mat Decode(const std::string& bytes) {
+  absl::StatusOr<DecodedImage> image = DecodeImage(bytes, {});
+  EXPECT_THAT(image, IsOk());
+  return image.ok() ? image->pixels : cv::Mat();
+}
+
+// 255 where any channel differs.
+cv::Mat Changed(const cv::Mat& a, const cv::Mat& b) {
+  cv::Mat difference, mask;
+  cv::absdiff(a, b, difference);
+  cv::transform(difference, mask, cv::Matx13f(1, 1, 1));
+  return mask > 0;
+}
+
+int ChangedOutside(const cv::Mat& changed, cv::Rect inside) {
+  cv::Mat outside = changed.clone();
+  outside(inside & cv::Rect(0, 0, changed.cols, changed.rows)).setTo(0);
+  return cv::countNonZero(outside);
+}
+
+absl::Status Nothing(cv::Mat&, cv::Point) { return absl::OkStatus(); }
+
+struct Sampling {
+  int h, v;
+};
+
+class SamplingTest : public ::testing::TestWithParam<Sampling> {};
+
+TEST_P(SamplingTest, ANoOpEditSeesTheDecodedPixelsAndChangesNoBit) {
+  const std::string jpeg = EncodeJpeg(TexturedImage(), GetParam().h, GetParam().v);
+  const cv::Mat reference = Decode(jpeg);
+  absl::StatusOr<JpegCoefficientEditor> editor =
+      JpegCoefficientEditor::Open(jpeg, {}, 1 << 20);
+  ASSERT_THAT(editor, IsOk());
+  EXPECT_EQ(editor->size(), cv::Size(203, 141));
+  EXPECT_EQ(editor->mcu_size(), cv::Size(8 * GetParam().h, 8 * GetParam().v));
+  // Every region, the corner ones (partial MCUs) too.
+  for (const cv::Rect area :
+       {cv::Rect(37, 21, 50, 40), cv::Rect(190, 130, 13, 11), cv::Rect(0, 0, 203, 141)}) {
+    cv::Mat seen;
+    cv::Point origin;
+    absl::StatusOr<cv::Rect> extent = editor->Edit(area, [&](cv::Mat& bgr, cv::Point at) {
+      seen = bgr.clone();
+      origin = at;
+      return absl::OkStatus();
+    });
+    ASSERT_THAT(extent, IsOk());
+    EXPECT_TRUE(extent->empty()) << "nothing changed, nothing coded";
+    EXPECT_EQ(origin.x % editor->mcu_size().width, 0);
+    EXPECT_EQ(origin.y % editor->mcu_size().height, 0);
+    const cv::Rect covered(origin, seen.size());
+    EXPECT_EQ(covered & area, area);
+    ASSERT_EQ(covered & cv::Rect(0, 0, 203, 141), covered);
+    // The region's pixels are libjpeg's, up to rounding (float versus
+    // integer transforms and colour conversion).
+    cv::Mat difference;
+    cv::absdiff(seen, reference(covered), difference);
+    double largest = 0;
+    cv::minMaxLoc(difference.reshape(1), nullptr, &largest);
+    EXPECT_LE(largest, 4) << area;
+    EXPECT_LT(cv::mean(difference)[0], 0.8) << area;
+  }
+  absl::StatusOr<std::string> output = editor->Encode();
+  ASSERT_THAT(output, IsOk());
+  EXPECT_EQ(cv::countNonZero(Changed(Decode(*output), reference)), 0);
+  // Optimised Huffman tables: about the source's size.
+  EXPECT_LT(output->size(), jpeg.size() * 11 / 10);
+}
+
+TEST_P(SamplingTest, AnEditCodesOnlyTheBlocksWhosePixelsChanged) {
+  const std::string jpeg = EncodeJpeg(TexturedImage(), GetParam().h, GetParam().v);
+  const cv::Mat reference = Decode(jpeg);
+  absl::StatusOr<JpegCoefficientEditor> editor =
+      JpegCoefficientEditor::Open(jpeg, {}, 1 << 20);
+  ASSERT_THAT(editor, IsOk());
+  const cv::Rect red(83, 61, 25, 14);
+  const cv::Rect blue(195, 133, 8, 8);  // in the partial MCUs of the corner
+  cv::Rect extent;
+  for (const auto& [box, colour] :
+       {std::pair{red, cv::Scalar(0, 0, 255)}, std::pair{blue, cv::Scalar(255, 0, 0)}}) {
+    absl::StatusOr<cv::Rect> edited =
+        editor->Edit(box, [&](cv::Mat& bgr, cv::Point origin) {
+          cv::rectangle(bgr, cv::Rect(box.tl() - origin, box.size()), colour, cv::FILLED);
+          return absl::OkStatus();
+        });
+    ASSERT_THAT(edited, IsOk());
+    EXPECT_EQ(*edited & box, box) << "the changed blocks cover the drawing";
+    // Whole blocks of the chroma's size at most.
+    const cv::Size mcu = editor->mcu_size();
+    EXPECT_LE(edited->width, (box.width / mcu.width + 2) * mcu.width);
+    EXPECT_LE(edited->height, (box.height / mcu.height + 2) * mcu.height);
+    extent |= *edited;
+  }
+  absl::StatusOr<std::string> output = editor->Encode();
+  ASSERT_THAT(output, IsOk());
+  const cv::Mat decoded = Decode(*output);
+  ASSERT_EQ(decoded.size(), reference.size());
+  // Outside the coded blocks (and the one pixel that chroma upsampling
+  // blends across their edge) the decoder shows exactly what it showed.
+  const cv::Mat changed = Changed(decoded, reference);
+  cv::Rect reach = extent;
+  reach -= cv::Point(1, 1);
+  reach += cv::Size(2, 2);
+  EXPECT_EQ(ChangedOutside(changed, reach), 0);
+  EXPECT_GT(cv::countNonZero(changed), red.area());
+  // And inside, the drawing (its interior: coding softens the edges).
+  const cv::Scalar inside = cv::mean(decoded(cv::Rect(red.x + 3, red.y + 3, 19, 8)));
+  EXPECT_LT(cv::norm(inside - cv::Scalar(0, 0, 255)), 40) << inside;
+  EXPECT_LT(cv::norm(cv::mean(decoded(cv::Rect(197, 135, 5, 5))) - cv::Scalar(255, 0, 0)),
+            60);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSupported, SamplingTest,
+                         ::testing::Values(Sampling{2, 2}, Sampling{2, 1}, Sampling{1, 2},
+                                           Sampling{1, 1}),
+                         [](const auto& info) {
+                           return absl::StrCat("h", info.param.h, "v", info.param.v);
+                         });
+
+TEST(JpegCoefficientEditorTest, AProgressiveSourceIsWrittenAsBaseline) {
+  const std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2, /*progressive=*/true);
+  ASSERT_NE(jpeg.find("\xFF\xC2"), std::string::npos);
+  absl::StatusOr<JpegCoefficientEditor> editor =
+      JpegCoefficientEditor::Open(jpeg, {}, 1 << 20);
+  ASSERT_THAT(editor, IsOk());
+  ASSERT_THAT(editor->Edit({40, 40, 10, 10},
+                           [](cv::Mat& bgr, cv::Point) {
+                             bgr.setTo(cv::Scalar(0, 255, 0));
+                             return absl::OkStatus();
+                           }),
+              IsOk());
+  absl::StatusOr<std::string> output = editor->Encode();
+  ASSERT_THAT(output, IsOk());
+  EXPECT_EQ(output->find("\xFF\xC2"), std::string::npos);
+  EXPECT_NE(output->find("\xFF\xC0"), std::string::npos);
+  const cv::Mat changed = Changed(Decode(*output), Decode(jpeg));
+  EXPECT_EQ(ChangedOutside(changed, {31, 31, 34, 34}), 0);
+  EXPECT_GT(cv::countNonZero(changed), 100);
+}
+
+// The decode-and-encode path writes no EXIF (no stale orientation, no GPS
+// position), no ICC profile and no comment; neither does this one.
+TEST(JpegCoefficientEditorTest, WritesNoMarkerButJfif) {
+  std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2);
+  jpeg = WithExifOrientation(jpeg, 1);
+  // A comment marker after the EXIF block.
+  jpeg.insert(2, std::string("\xFF\xFE\x00\x0Dsecret note", 15));
+  ASSERT_NE(jpeg.find("Exif"), std::string::npos);
+  absl::StatusOr<JpegCoefficientEditor> editor = JpegCoefficientEditor::Open(jpeg, {}, 0);
+  ASSERT_THAT(editor, IsOk());
+  absl::StatusOr<std::string> output = editor->Encode();
+  ASSERT_THAT(output, IsOk());
+  EXPECT_EQ(output->find("Exif"), std::string::npos);
+  EXPECT_EQ(output->find("secret"), std::string::npos);
+  EXPECT_NE(output->find("JFIF"), std::string::npos);
+  EXPECT_EQ(ReadImageHeader(*output)->orientation, 1);
+}
+
+TEST(JpegCoefficientEditorTest, DeclinesWhatItCannotChangeFaithfully) {
+  const std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2);
+  auto declined = [](absl::string_view why) {
+    return StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr(std::string(why)));
+  };
+  EXPECT_THAT(JpegCoefficientEditor::Open(WithExifOrientation(jpeg, 6), {}, 0),
+              declined("orientation 6"));
+  cv::Mat grey;
+  cv::cvtColor(TexturedImage(), grey, cv::COLOR_BGR2GRAY);
+  absl::StatusOr<std::string> grey_jpeg = EncodeImage(grey, ImageFormat::kJpeg, 90);
+  ASSERT_THAT(grey_jpeg, IsOk());
+  EXPECT_THAT(JpegCoefficientEditor::Open(*grey_jpeg, {}, 0), declined("YCbCr"));
+  absl::StatusOr<std::string> png = EncodeImage(TexturedImage(), ImageFormat::kPng, 90);
+  ASSERT_THAT(png, IsOk());
+  EXPECT_THAT(JpegCoefficientEditor::Open(*png, {}, 0), declined("png"));
+
+  absl::StatusOr<JpegCoefficientEditor> editor =
+      JpegCoefficientEditor::Open(jpeg, {}, 48 * 48);
+  ASSERT_THAT(editor, IsOk());
+  // 16..32 each way, and an MCU around.
+  EXPECT_THAT(editor->Edit({20, 20, 10, 10}, Nothing), IsOk());
+  EXPECT_THAT(editor->Edit({20, 20, 20, 10}, Nothing), declined("64 x 48"));
+  EXPECT_THAT(editor->Edit({-50, -50, 20, 20}, Nothing), IsOk()) << "clipped away";
+  EXPECT_THAT(editor->Edit({20, 20, 10, 10},
+                           [](cv::Mat& bgr, cv::Point) {
+                             bgr = cv::Mat(4, 4, CV_8UC3);
+                             return absl::OkStatus();
+                           }),
+              StatusIs(absl::StatusCode::kInternal, ::testing::_));
+  EXPECT_THAT(editor->Edit({20, 20, 10, 10},
+                           [](cv::Mat&, cv::Point) {
+                             return absl::UnavailableError("drawing failed");
+                           }),
+              StatusIs(absl::StatusCode::kUnavailable, ::testing::_));
+  ASSERT_THAT(editor->Encode(), IsOk());
+  EXPECT_THAT(editor->Encode(), declined("encoded already"));
+  EXPECT_THAT(editor->Edit({20, 20, 10, 10}, Nothing), declined("encoded already"));
+}
+
+// Rewrites the size a JPEG's frame header announces.
+std::string WithJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
+  const size_t sof = jpeg.find("\xFF\xC0");
+  if (sof == std::string::npos || sof + 9 > jpeg.size()) return jpeg;
+  jpeg[sof + 5] = static_cast<char>(height >> 8);
+  jpeg[sof + 6] = static_cast<char>(height & 0xFF);
+  jpeg[sof + 7] = static_cast<char>(width >> 8);
+  jpeg[sof + 8] = static_cast<char>(width & 0xFF);
+  return jpeg;
+}
+
+// Client bytes reach libjpeg here too: every refusal DecodeImage makes, this
+// makes with the same status, so callers can switch paths freely.
+TEST(JpegCoefficientEditorTest, RefusesHostileFilesExactlyAsDecodeImageDoes) {
+  const std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2);
+  std::string corrupt = jpeg;
+  for (size_t i = corrupt.size() / 3; i < corrupt.size() - 2; i += 7) corrupt[i] ^= 0x5A;
+  struct Case {
+    std::string name;
+    std::string bytes;
+    DecodeLimits limits;
+  };
+  const Case cases[] = {
+      {"truncated", jpeg.substr(0, jpeg.size() / 2), {}},
+      {"bomb", WithJpegSize(jpeg, 65000, 65000), {}},
+      {"corrupt", corrupt, {}},
+      {"150 scans", ProgressiveJpegWithScans(150), {}},
+      {"repeated scans", JpegWithRepeatedScans(20'000), {}},
+      {"pixel limit", jpeg, {.max_pixels = 203 * 141 - 1}},
+      {"byte limit", jpeg, {.max_decoded_bytes = 203 * 141 * 3 - 1}},
+      {"deadline", jpeg, {.deadline = absl::Now() - absl::Seconds(1)}},
+      {"cancelled", jpeg, {.cancelled = [] { return true; }}},
+      {"20 scans", ProgressiveJpegWithScans(20), {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const absl::Status decoded = DecodeImage(c.bytes, c.limits).status();
+    const absl::Status opened =
+        JpegCoefficientEditor::Open(c.bytes, c.limits, 1 << 20).status();
+    // The same status, or "decode it instead".
+    if (opened.code() != absl::StatusCode::kFailedPrecondition) {
+      EXPECT_EQ(opened, decoded);
+    }
+    if (c.name == "20 scans") {
+      EXPECT_THAT(decoded, IsOk());
+    } else if (c.name != "corrupt") {
+      EXPECT_FALSE(decoded.ok());
+    }
+  }
+  // Damage past the image data fails the coefficient read (which goes on to
+  // the end-of-image marker) but not a decode: the caller decodes it.
+  EXPECT_THAT(JpegCoefficientEditor::Open(corrupt, {}, 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("decode it")));
+  // Every truncation.
+  for (size_t length = 0; length < jpeg.size(); length += 1 + length / 16) {
+    const std::string cut = jpeg.substr(0, length);
+    EXPECT_EQ(JpegCoefficientEditor::Open(cut, {}, 0).status(),
+              DecodeImage(cut, {}).status())
+        << length;
+  }
+}
+
+TEST(JpegCoefficientEditorTest, HoldsItsShareOfTheBudgetUntilDestroyed) {
+  const std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2);
+  DecodeMemoryBudget budget(int64_t{1} << 30);
+  {
+    absl::StatusOr<JpegCoefficientEditor> editor =
+        JpegCoefficientEditor::Open(jpeg, {.budget = &budget}, 64 * 64);
+    ASSERT_THAT(editor, IsOk());
+    // The coefficients (2 bytes each, 1.5 per pixel at 4:2:0) at least.
+    EXPECT_GT(budget.in_use(), 203 * 141 * 3);
+  }
+  EXPECT_EQ(budget.in_use(), 0);
+  DecodeMemoryBudget tiny(1000);
+  EXPECT_THAT(JpegCoefficientEditor::Open(
+                  jpeg, {.budget = &tiny, .budget_wait = absl::ZeroDuration()}, 0),
+              StatusIs(absl::StatusCode::kResourceExhausted, ::testing::_));
+}
+
+}  // namespace
+}  // namespace stache::imaging

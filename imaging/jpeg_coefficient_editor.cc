@@ -343,8 +343,10 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
                                   .channels = 3,
                                   .bytes_per_channel = 1,
                                   .library_bytes = coefficient_bytes};
-  const int64_t peak = coefficient_bytes + kLibjpegOverhead + 2 * int64_t(bytes.size()) +
-                       kOutputChunk + max_edit_pixels * kEditBytesPerPixel;
+  // As DecodeImage counts: the library's image-sized buffers (here the
+  // coefficients) and ours (the output, regions), not its small tables.
+  const int64_t peak = coefficient_bytes + 2 * int64_t(bytes.size()) + kOutputChunk +
+                       max_edit_pixels * kEditBytesPerPixel;
   if (absl::Status status = internal::AdmitImage(*header, info, limits, peak,
                                                  state->control.deadline, &state->memory);
       !status.ok()) {

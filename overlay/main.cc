@@ -28,6 +28,11 @@ ABSL_FLAG(int, max_faces, 64,
           "Faces one Apply may name; more (or a face box outside the image) is "
           "INVALID_ARGUMENT.");
 
+ABSL_FLAG(bool, edit_jpeg_coefficients, true,
+          "Changes a JPEG kept as JPEG at quality 0 in its DCT coefficients: only the "
+          "blocks under the mustaches are decoded and coded again, the rest keeps its "
+          "bits. false decodes and re-encodes every photo.");
+
 int main(int argc, char** argv) {
   stache::server::SetLogService("overlay");
   stache::server::ParseFlags(
@@ -40,7 +45,8 @@ int main(int argc, char** argv) {
                   .max_decoded_bytes = absl::GetFlag(FLAGS_max_decoded_bytes),
                   .decode_memory_bytes = absl::GetFlag(FLAGS_decode_memory_bytes),
                   .default_quality = absl::GetFlag(FLAGS_default_quality),
-                  .max_faces = absl::GetFlag(FLAGS_max_faces)}};
+                  .max_faces = absl::GetFlag(FLAGS_max_faces),
+                  .edit_jpeg_coefficients = absl::GetFlag(FLAGS_edit_jpeg_coefficients)}};
   if (absl::Status status = stache::overlay::RunOverlayServer(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;

@@ -1,6 +1,10 @@
 // Puts mustaches on a photo: decodes it (pixel limit, EXIF orientation
 // applied, through the shared imaging code), draws one mustache per face and
-// re-encodes it as JPEG, PNG or WebP without an orientation tag.
+// re-encodes it as JPEG, PNG or WebP without an orientation tag. A JPEG that
+// stays a JPEG at its own quality is changed in its DCT coefficients
+// instead: only the blocks under the mustaches are decoded and coded again,
+// and the rest of the photo keeps its exact bits (see
+// imaging::JpegCoefficientEditor).
 //
 //   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<MustacheOverlay> overlay,
 //                           MustacheOverlay::Create({.default_style = "walrus"}));
@@ -46,6 +50,9 @@ struct OverlayConfig {
   // Faces one request may ask for; each costs a draw over up to the whole
   // image, so the count bounds a request's CPU.
   int max_faces = 64;
+  // Edits JPEGs that stay JPEGs at quality 0 in their DCT coefficients (see
+  // OverlayPath::kJpegCoefficients); false decodes and re-encodes them.
+  bool edit_jpeg_coefficients = true;
 };
 
 // INVALID_ARGUMENT naming the bad field.
@@ -61,7 +68,9 @@ struct OverlayRequest {
   // kJpeg, kPng or kWebp; nullopt keeps the input's format (JPEG for inputs
   // that are BMP or TIFF).
   std::optional<imaging::ImageFormat> output_format;
-  // 1..100 for JPEG and WebP, 0 for the configured default.
+  // 1..100 for JPEG and WebP, 0 for the configured default; except that a
+  // JPEG written as JPEG at 0 keeps its own quantisation (and every block no
+  // mustache touches), when OverlayConfig::edit_jpeg_coefficients is on.
   uint32_t quality = 0;
   // Seed for "random"; 0 picks a fresh one.
   uint64_t random_seed = 0;
@@ -75,6 +84,21 @@ struct OverlayRequest {
 inline constexpr double kMinScale = 0.5;
 inline constexpr double kMaxScale = 2;
 
+// How Apply made its output.
+enum class OverlayPath {
+  // Decoded whole, drawn on, encoded whole.
+  kPixels,
+  // A JPEG kept as JPEG with its own quantisation: only the DCT blocks the
+  // mustaches touch were decoded and coded again, every other block keeps
+  // its coefficients. Taken for a JPEG input written as JPEG at quality 0
+  // that is 8-bit YCbCr with EXIF orientation 1 (or none), when the
+  // mustaches cover at most a quarter of the photo; otherwise kPixels.
+  kJpegCoefficients,
+};
+
+// "pixels", "jpeg_coefficients": a metric label.
+const char* OverlayPathName(OverlayPath path);
+
 struct OverlayResult {
   std::string image;
   imaging::ImageFormat format = imaging::ImageFormat::kUnknown;
@@ -85,6 +109,7 @@ struct OverlayResult {
   absl::Duration decode_duration;
   absl::Duration draw_duration;
   absl::Duration encode_duration;
+  OverlayPath path = OverlayPath::kPixels;
 };
 
 struct StyleInfo {
@@ -124,6 +149,20 @@ class MustacheOverlay final {
   // Resolves the request's style name to one style per face.
   absl::StatusOr<std::vector<const MustacheStyle*>> PickStyles(
       const OverlayRequest& request) const;
+
+  imaging::DecodeLimits DecodeLimitsFor(imaging::ImageFormat output_format,
+                                        const server::CallDeadline& deadline) const;
+
+  // The two ways Apply works; see OverlayPath. The coefficient path returns
+  // FAILED_PRECONDITION for a photo it cannot take, before or after reading
+  // it, and Apply then takes the pixel path.
+  absl::StatusOr<OverlayResult> ApplyToPixels(
+      const OverlayRequest& request, const std::vector<const MustacheStyle*>& styles,
+      OverlayResult result, const server::CallDeadline& deadline) const;
+  absl::StatusOr<OverlayResult> ApplyToJpegCoefficients(
+      const OverlayRequest& request, const std::vector<const MustacheStyle*>& styles,
+      const imaging::ImageHeader& header, OverlayResult result,
+      const server::CallDeadline& deadline) const;
 
   const OverlayConfig config_;
   const std::unique_ptr<imaging::DecodeMemoryBudget> decode_budget_;

@@ -14,6 +14,7 @@
 
 #include "overlay/testing/mustache_measure.h"
 #include "server/error_reason.h"
+#include "tests/testing/hostile_images.h"
 #include "tests/testing/images.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -569,6 +570,243 @@ TEST_F(MustacheOverlayTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
   EXPECT_THAT(
       overlay_->Apply(request, {.cancelled = [&] { return ++checks > before_drawing; }}),
       StatusIs(absl::StatusCode::kCancelled, HasSubstr("drawing")));
+}
+
+// Issue #16: a JPEG kept as JPEG is changed in its DCT coefficients. The
+// rectangle of pixels a mustache may change: its bounds (and the renderer's
+// one pixel of slack), rounded out to whole MCUs, and one pixel more, which
+// chroma upsampling blends across a block edge.
+cv::Rect MustacheBlocks(const MustachePlacement& placement, const MustacheStyle& style,
+                        cv::Size mcu, cv::Size image_size) {
+  cv::Rect box = MustacheBounds(placement, style).boundingRect();
+  box = cv::Rect(box.x - 1, box.y - 1, box.width + 2, box.height + 2);
+  const int x0 = box.x >= 0 ? box.x / mcu.width * mcu.width : 0;
+  const int y0 = box.y >= 0 ? box.y / mcu.height * mcu.height : 0;
+  const int x1 = (box.br().x + mcu.width - 1) / mcu.width * mcu.width;
+  const int y1 = (box.br().y + mcu.height - 1) / mcu.height * mcu.height;
+  return cv::Rect(x0 - 1, y0 - 1, x1 - x0 + 2, y1 - y0 + 2) &
+         cv::Rect(cv::Point(), image_size);
+}
+
+int ChangedOutside(const cv::Mat& changed, const std::vector<cv::Rect>& rects) {
+  cv::Mat outside = changed.clone();
+  for (const cv::Rect& rect : rects) outside(rect).setTo(0);
+  return cv::countNonZero(outside);
+}
+
+// Pixels that changed by more than coding noise: the mustache itself.
+cv::Mat StronglyChanged(const cv::Mat& before, const cv::Mat& after) {
+  cv::Mat difference, sum;
+  cv::absdiff(before, after, difference);
+  cv::transform(difference, sum, cv::Matx13f(1, 1, 1));
+  return sum > 60;
+}
+
+TEST_F(MustacheOverlayTest, AJpegKeepsEveryPixelOutsideTheMustacheBlocks) {
+  const std::string input = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
+  std::unique_ptr<MustacheOverlay> pixel_path =
+      MakeOverlay({.edit_jpeg_coefficients = false});
+  const cv::Size mcu(16, 16);  // grace_hopper.jpg is 4:2:0
+  const Face face = GraceHopperFace();
+  const MustachePlacement placement = *PlaceMustache(face, photo_.size());
+  const double inter_ocular =
+      cv::norm(face.landmarks.right_eye_center - face.landmarks.left_eye_center);
+  for (const MustacheStyle& style : styles_) {
+    SCOPED_TRACE(style.name);
+    const OverlayRequest request{.image = input, .faces = {face}, .style = style.name};
+    absl::StatusOr<OverlayResult> result = overlay_->Apply(request);
+    ASSERT_THAT(result, IsOk());
+    EXPECT_EQ(result->path, OverlayPath::kJpegCoefficients);
+    EXPECT_EQ(result->format, ImageFormat::kJpeg);
+    EXPECT_EQ(result->width_px, 512);
+    EXPECT_EQ(result->height_px, 600);
+    EXPECT_THAT(result->styles_applied, ::testing::ElementsAre(style.name));
+    const cv::Mat output = Decode(result->image);
+    ASSERT_EQ(output.size(), photo_.size());
+
+    // Outside the mustache's blocks: bit-identical to the input as decoded.
+    const cv::Mat changed = ChangedPixels(photo_, output);
+    const cv::Rect blocks = MustacheBlocks(placement, style, mcu, photo_.size());
+    EXPECT_EQ(ChangedOutside(changed, {blocks}), 0) << blocks;
+    EXPECT_LT(blocks.area(), photo_.total() / 10);
+
+    // Inside, the mustache, where it belongs.
+    const cv::Mat drawn = StronglyChanged(photo_, output);
+    ASSERT_GT(cv::countNonZero(drawn), 100);
+    EXPECT_LE(cv::norm(MeasureShape(drawn).centroid - placement.anchor),
+              0.05 * inter_ocular);
+    const auto [interior_pixels, in_colour] =
+        InteriorInColour(output, drawn, style.colour_bgr, 40);
+    ASSERT_GT(interior_pixels, 20);
+    EXPECT_GT(in_colour, 0.8 * interior_pixels);
+
+    // The same mustache as the decode-and-encode path draws.
+    absl::StatusOr<OverlayResult> decoded_whole = pixel_path->Apply(request);
+    ASSERT_THAT(decoded_whole, IsOk());
+    EXPECT_EQ(decoded_whole->path, OverlayPath::kPixels);
+    const cv::Mat whole = Decode(decoded_whole->image);
+    const cv::Mat drawn_whole = StronglyChanged(photo_, whole);
+    EXPECT_GT(cv::countNonZero(drawn & drawn_whole),
+              0.75 * cv::countNonZero(drawn | drawn_whole));
+    cv::Mat difference;
+    cv::absdiff(output(blocks), whole(blocks), difference);
+    // Up to the coding loss of either.
+    EXPECT_LT(cv::mean(difference)[0] + cv::mean(difference)[1] + cv::mean(difference)[2],
+              12);
+    // At about the input's size, where re-encoding the whole photo at 90
+    // would not be.
+    EXPECT_LT(result->image.size(), input.size() * 11 / 10);
+    EXPECT_GT(result->image.size(), input.size() * 9 / 10);
+  }
+}
+
+// Several faces, at a photo size that is no whole number of MCUs, with a
+// face cut by the edge: still only their blocks change.
+TEST_F(MustacheOverlayTest, AJpegWithManyFacesChangesOnlyTheirBlocks) {
+  cv::Mat photo;
+  cv::resize(photo_, photo, {1003, 1177}, 0, 0, cv::INTER_CUBIC);
+  const std::string input = Encode(photo, ImageFormat::kJpeg, 92);
+  const cv::Mat before = Decode(input);
+  std::vector<Face> faces = {ScaledFace(GraceHopperFace(), 1003.0 / 512)};
+  for (const cv::Point2d at : {cv::Point2d(150, 120), cv::Point2d(850, 140),
+                               cv::Point2d(180, 1000), cv::Point2d(995, 1170)}) {
+    faces.push_back(MakeFace(at, 90, 12));
+  }
+  absl::StatusOr<OverlayResult> result =
+      overlay_->Apply({.image = input, .faces = faces, .style = "walrus"});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->path, OverlayPath::kJpegCoefficients);
+  const cv::Mat output = Decode(result->image);
+  std::vector<cv::Rect> blocks;
+  for (const Face& face : faces) {
+    blocks.push_back(MustacheBlocks(*PlaceMustache(face, photo.size()),
+                                    *FindStyle(styles_, "walrus"), {16, 16},
+                                    photo.size()));
+    EXPECT_GT(
+        cv::countNonZero(StronglyChanged(before(blocks.back()), output(blocks.back()))),
+        50);
+  }
+  EXPECT_EQ(ChangedOutside(ChangedPixels(before, output), blocks), 0);
+}
+
+TEST_F(MustacheOverlayTest, TheCoefficientPathIsTakenOnlyWhenItIsRight) {
+  const std::string jpeg = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
+  auto path_of = [&](const OverlayRequest& request,
+                     const MustacheOverlay& overlay) -> std::optional<OverlayPath> {
+    absl::StatusOr<OverlayResult> result = overlay.Apply(request);
+    EXPECT_THAT(result, IsOk());
+    return result.ok() ? std::optional(result->path) : std::nullopt;
+  };
+  const Face face = GraceHopperFace();
+  EXPECT_EQ(path_of({.image = jpeg, .faces = {face}}, *overlay_),
+            OverlayPath::kJpegCoefficients);
+  EXPECT_EQ(path_of({.image = jpeg, .faces = {face}, .output_format = ImageFormat::kJpeg},
+                    *overlay_),
+            OverlayPath::kJpegCoefficients);
+  // A quality asked for is a quality given.
+  EXPECT_EQ(path_of({.image = jpeg, .faces = {face}, .quality = 90}, *overlay_),
+            OverlayPath::kPixels);
+  EXPECT_EQ(path_of({.image = jpeg, .faces = {face}, .output_format = ImageFormat::kPng},
+                    *overlay_),
+            OverlayPath::kPixels);
+  EXPECT_EQ(path_of({.image = photo_png_, .faces = {face}}, *overlay_),
+            OverlayPath::kPixels);
+  // A phone photo turns when its orientation is applied.
+  cv::Mat stored;
+  cv::rotate(photo_, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+  const std::string phone_jpeg =
+      WithExifOrientation(Encode(stored, ImageFormat::kJpeg), 6);
+  EXPECT_EQ(path_of({.image = phone_jpeg, .faces = {face}}, *overlay_),
+            OverlayPath::kPixels);
+  // A mustache over much of the photo costs less decoded whole.
+  EXPECT_EQ(path_of({.image = jpeg, .faces = {MakeFace({256, 300}, 400, 0)}}, *overlay_),
+            OverlayPath::kPixels);
+  EXPECT_EQ(path_of({.image = jpeg, .faces = {face}},
+                    *MakeOverlay({.edit_jpeg_coefficients = false})),
+            OverlayPath::kPixels);
+
+  // A grey JPEG cannot carry a coloured mustache: decoded, drawn in colour.
+  cv::Mat grey;
+  cv::cvtColor(photo_, grey, cv::COLOR_BGR2GRAY);
+  const std::string grey_jpeg = Encode(grey, ImageFormat::kJpeg);
+  const OverlayRequest grey_request{
+      .image = grey_jpeg, .faces = {face}, .style = "chevron"};
+  EXPECT_EQ(path_of(grey_request, *overlay_), OverlayPath::kPixels);
+  const cv::Mat coloured = Decode(overlay_->Apply(grey_request)->image);
+  EXPECT_LT(
+      cv::norm(MeanColourAround(coloured, PlaceMustache(face, photo_.size())->anchor, 2) -
+               FindStyle(styles_, "chevron")->colour_bgr),
+      30);
+
+  // No faces: every pixel as it was, and no EXIF or comment carried over.
+  std::string tagged = WithExifOrientation(jpeg, 1);
+  tagged.insert(2, std::string("\xFF\xFE\x00\x0Dsecret note", 15));
+  absl::StatusOr<OverlayResult> none = overlay_->Apply({.image = tagged});
+  ASSERT_THAT(none, IsOk());
+  EXPECT_EQ(none->path, OverlayPath::kJpegCoefficients);
+  EXPECT_EQ(cv::countNonZero(ChangedPixels(photo_, Decode(none->image))), 0);
+  EXPECT_EQ(none->image.find("Exif"), std::string::npos);
+  EXPECT_EQ(none->image.find("secret"), std::string::npos);
+}
+
+// Rewrites the size a JPEG's frame header announces.
+std::string WithJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
+  const size_t sof = jpeg.find("\xFF\xC0");
+  if (sof == std::string::npos || sof + 9 > jpeg.size()) return jpeg;
+  jpeg[sof + 5] = static_cast<char>(height >> 8);
+  jpeg[sof + 6] = static_cast<char>(height & 0xFF);
+  jpeg[sof + 7] = static_cast<char>(width >> 8);
+  jpeg[sof + 8] = static_cast<char>(width & 0xFF);
+  return jpeg;
+}
+
+// Whichever path a JPEG would take, a bad one gets the answer it got when
+// every photo was decoded whole.
+TEST_F(MustacheOverlayTest, BadJpegsGetTheSameAnswerOnEitherPath) {
+  const std::string jpeg = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
+  std::string corrupt = jpeg;
+  for (size_t i = corrupt.size() / 3; i < corrupt.size() - 2; i += 5) corrupt[i] ^= 0x33;
+  Face nan_face = GraceHopperFace();
+  nan_face.landmarks.nose_base.x = std::numeric_limits<double>::quiet_NaN();
+  Face boxed = GraceHopperFace();
+  boxed.box = cv::Rect2d(0, 0, 5000, 5000);
+  struct Case {
+    std::string name;
+    std::string image;
+    std::vector<Face> faces = {GraceHopperFace()};
+    OverlayConfig config = {};
+  };
+  const Case cases[] = {
+      {.name = "truncated", .image = jpeg.substr(0, jpeg.size() / 2)},
+      {.name = "bomb", .image = WithJpegSize(jpeg, 65000, 65000)},
+      {.name = "over max_pixels", .image = jpeg, .config = {.max_pixels = 512 * 599}},
+      {.name = "over max_decoded_bytes",
+       .image = jpeg,
+       .config = {.max_decoded_bytes = 512 * 600 * 3 - 1}},
+      {.name = "over the budget", .image = jpeg, .config = {.decode_memory_bytes = 1000}},
+      {.name = "150 scans", .image = ::stache::testing::ProgressiveJpegWithScans(150)},
+      {.name = "corrupt", .image = corrupt},
+      {.name = "NaN landmark", .image = jpeg, .faces = {GraceHopperFace(), nan_face}},
+      {.name = "box outside", .image = jpeg, .faces = {boxed}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    OverlayConfig pixels_only = c.config;
+    pixels_only.edit_jpeg_coefficients = false;
+    const absl::StatusOr<OverlayResult> expected =
+        MakeOverlay(pixels_only)->Apply({.image = c.image, .faces = c.faces});
+    const absl::StatusOr<OverlayResult> actual =
+        MakeOverlay(c.config)->Apply({.image = c.image, .faces = c.faces});
+    if (c.name == "over the budget") {
+      // Each path reserves what it needs, so the amount named differs.
+      EXPECT_EQ(actual.status().code(), expected.status().code());
+    } else {
+      EXPECT_EQ(actual.status(), expected.status());
+    }
+    if (c.name != "corrupt") {
+      EXPECT_FALSE(expected.ok());
+    }
+  }
 }
 
 TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {

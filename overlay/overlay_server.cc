@@ -11,7 +11,13 @@ absl::Status RunOverlayServer(const OverlayServerConfig& config) {
   server::BlockTerminationSignals();
   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<MustacheOverlay> overlay,
                           MustacheOverlay::Create(config.overlay));
-  OverlayServiceImpl service(*overlay);
+  server::MetricsRegistry metrics;
+  server::Counter& applied = metrics.AddCounter(
+      "stache_overlay_applied_total",
+      "Apply calls that succeeded, by how the photo was changed: pixels (decoded and "
+      "encoded whole) or jpeg_coefficients (only the DCT blocks under the mustaches).",
+      {"path"});
+  OverlayServiceImpl service(*overlay, &applied);
   std::vector<std::string> style_names;
   for (const StyleInfo& style : overlay->styles()) style_names.push_back(style.name);
   server::ServiceIdentity identity{
@@ -26,10 +32,11 @@ absl::Status RunOverlayServer(const OverlayServerConfig& config) {
                    {"max_decoded_bytes", config.overlay.max_decoded_bytes},
                    {"decode_memory_bytes", config.overlay.decode_memory_bytes},
                    {"default_quality", config.overlay.default_quality},
-                   {"max_faces", config.overlay.max_faces}});
-  STACHE_ASSIGN_OR_RETURN(
-      std::unique_ptr<server::GrpcServer> grpc_server,
-      server::GrpcServer::Start(config.server, std::move(identity), {&service}));
+                   {"max_faces", config.overlay.max_faces},
+                   {"edit_jpeg_coefficients", config.overlay.edit_jpeg_coefficients}});
+  STACHE_ASSIGN_OR_RETURN(std::unique_ptr<server::GrpcServer> grpc_server,
+                          server::GrpcServer::Start(config.server, std::move(identity),
+                                                    {&service}, &metrics));
   return grpc_server->RunUntilTerminated();
 }
 

@@ -114,6 +114,7 @@ grpc::Status OverlayServiceImpl::Apply(grpc::ServerContext* context,
     STACHE_ASSIGN_OR_RETURN(OverlayRequest core_request, FromProto(*request));
     STACHE_ASSIGN_OR_RETURN(OverlayResult result,
                             overlay_.Apply(core_request, server::DeadlineOf(*context)));
+    if (applied_ != nullptr) applied_->Increment({OverlayPathName(result.path)});
     response->set_image(std::move(result.image));
     response->set_format(ToProto(result.format));
     response->set_content_type(imaging::ImageFormatMimeType(result.format));

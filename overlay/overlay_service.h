@@ -7,15 +7,21 @@
 #define STACHE_OVERLAY_OVERLAY_SERVICE_H_
 
 #include "overlay/mustache_overlay.h"
+#include "server/metrics.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 
 namespace stache::overlay {
 
-// Does not own the overlay, which must outlive it. Thread-safe: it holds no
-// state of its own and MustacheOverlay is immutable.
+// Does not own the overlay or the counter, which must outlive it.
+// Thread-safe: it holds no state of its own, MustacheOverlay is immutable
+// and Counter is thread-safe.
 class OverlayServiceImpl final : public stache::overlay::v1::OverlayService::Service {
  public:
-  explicit OverlayServiceImpl(const MustacheOverlay& overlay) : overlay_(overlay) {}
+  // `applied`, when given, counts successful Apply calls by OverlayPath
+  // (one label, "path": "pixels" or "jpeg_coefficients").
+  explicit OverlayServiceImpl(const MustacheOverlay& overlay,
+                              server::Counter* applied = nullptr)
+      : overlay_(overlay), applied_(applied) {}
 
   grpc::Status Apply(grpc::ServerContext* context, const v1::ApplyRequest* request,
                      v1::ApplyResponse* response) override;
@@ -25,6 +31,7 @@ class OverlayServiceImpl final : public stache::overlay::v1::OverlayService::Ser
 
  private:
   const MustacheOverlay& overlay_;
+  server::Counter* const applied_;
 };
 
 }  // namespace stache::overlay

@@ -64,7 +64,7 @@ class OverlayServiceTest : public ::testing::Test {
         MustacheOverlay::Create({.default_style = "chevron"});
     ASSERT_THAT(overlay, IsOk());
     overlay_ = *std::move(overlay);
-    service_ = std::make_unique<OverlayServiceImpl>(*overlay_);
+    service_ = std::make_unique<OverlayServiceImpl>(*overlay_, &applied_);
     absl::StatusOr<std::unique_ptr<server::GrpcServer>> server =
         server::GrpcServer::Start({.host = "127.0.0.1", .port = 0},
                                   {.service_name = "overlay",
@@ -95,6 +95,8 @@ class OverlayServiceTest : public ::testing::Test {
   }
 
   std::unique_ptr<MustacheOverlay> overlay_;
+  server::MetricsRegistry metrics_;
+  server::Counter& applied_ = metrics_.AddCounter("applied", "", {"path"});
   std::unique_ptr<OverlayServiceImpl> service_;
   std::unique_ptr<server::GrpcServer> server_;
   std::unique_ptr<v1::OverlayService::Stub> stub_;
@@ -131,6 +133,21 @@ TEST_F(OverlayServiceTest, AppliesTheDefaultStyleAndReportsTheResult) {
   EXPECT_GT(response.encode_duration_ms(), 0);
   EXPECT_THAT(imaging::ReadImageHeader(response.image()), IsOk());
   EXPECT_NE(response.image(), photo_);
+}
+
+// Issue #16: which path Apply took is observable, as a counter label.
+TEST_F(OverlayServiceTest, CountsTheCallsByThePathTheyTook) {
+  v1::ApplyResponse response;
+  ASSERT_TRUE(Apply(PhotoRequest(), &response).ok());
+  v1::ApplyRequest png = PhotoRequest();
+  png.set_output_format(v1::IMAGE_FORMAT_PNG);
+  ASSERT_TRUE(Apply(png, &response).ok());
+  ASSERT_TRUE(Apply(png, &response).ok());
+  v1::ApplyRequest bad = PhotoRequest();
+  bad.set_style("goatee");
+  ASSERT_FALSE(Apply(bad, &response).ok());
+  EXPECT_EQ(applied_.Value({"jpeg_coefficients"}), 1);
+  EXPECT_EQ(applied_.Value({"pixels"}), 2);
 }
 
 TEST_F(OverlayServiceTest, HonoursStyleFormatQualityAndSeed) {

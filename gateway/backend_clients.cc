@@ -23,7 +23,8 @@ using ::grpc::health::v1::HealthCheckRequest;
 using ::grpc::health::v1::HealthCheckResponse;
 
 void AttachTrace(const CallContext& call, grpc::ClientContext& context) {
-  if (!call.trace.request_id().empty()) call.trace.ChildSpan().AttachTo(&context);
+  if (!call.request_context.request_id().empty())
+    call.request_context.ChildSpan().AttachTo(&context);
 }
 
 // Who a backend call is made for, for its metrics and error messages.
@@ -115,21 +116,22 @@ absl::StatusOr<overlay::v1::ListStylesResponse> OverlayClient::ListStyles(
       });
 }
 
-StorageClient::StorageClient(
+NamespacedStorageClient::NamespacedStorageClient(
     std::unique_ptr<storage::v1::StorageService::StubInterface> stub,
     std::string storage_namespace, std::string bearer_token, GatewayMetrics* metrics)
     : client_(std::move(stub), {.token = std::move(bearer_token)}),
       namespace_(std::move(storage_namespace)),
       metrics_(metrics) {}
 
-storage::CallOptions StorageClient::Options(const CallContext& call, uint64_t max_bytes) {
+storage::CallOptions NamespacedStorageClient::Options(const CallContext& call,
+                                                      uint64_t max_bytes) {
   return {
       .deadline = call.deadline,
       .prepare = [&call](grpc::ClientContext& context) { AttachTrace(call, context); },
       .max_bytes = max_bytes};
 }
 
-absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Put(
+absl::StatusOr<storage::v1::ObjectInfo> NamespacedStorageClient::Put(
     const CallContext& call, const std::string& key, const std::string& content_type,
     const std::map<std::string, std::string>& labels, absl::string_view bytes) {
   const absl::Time start = absl::Now();
@@ -141,9 +143,9 @@ absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Put(
   return info;
 }
 
-absl::StatusOr<StoredObject> StorageClient::Get(const CallContext& call,
-                                                const std::string& key,
-                                                int64_t max_bytes) {
+absl::StatusOr<StoredObject> NamespacedStorageClient::Get(const CallContext& call,
+                                                          const std::string& key,
+                                                          int64_t max_bytes) {
   const absl::Time start = absl::Now();
   absl::StatusOr<StoredObject> object =
       client_.GetObject(namespace_, key, Options(call, static_cast<uint64_t>(max_bytes)));
@@ -152,8 +154,8 @@ absl::StatusOr<StoredObject> StorageClient::Get(const CallContext& call,
   return object;
 }
 
-absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Stat(const CallContext& call,
-                                                            const std::string& key) {
+absl::StatusOr<storage::v1::ObjectInfo> NamespacedStorageClient::Stat(
+    const CallContext& call, const std::string& key) {
   const absl::Time start = absl::Now();
   absl::StatusOr<storage::v1::ObjectInfo> info =
       client_.StatObject(namespace_, key, Options(call));
@@ -162,7 +164,7 @@ absl::StatusOr<storage::v1::ObjectInfo> StorageClient::Stat(const CallContext& c
   return info;
 }
 
-absl::StatusOr<storage::v1::ListResponse> StorageClient::List(
+absl::StatusOr<storage::v1::ListResponse> NamespacedStorageClient::List(
     const CallContext& call, const std::string& key_prefix, uint32_t page_size,
     const std::string& page_token) {
   const absl::Time start = absl::Now();
@@ -173,7 +175,8 @@ absl::StatusOr<storage::v1::ListResponse> StorageClient::List(
   return page;
 }
 
-absl::Status StorageClient::Delete(const CallContext& call, const std::string& key) {
+absl::Status NamespacedStorageClient::Delete(const CallContext& call,
+                                             const std::string& key) {
   const absl::Time start = absl::Now();
   return Record({metrics_, "storage", "Delete", /*with_credentials=*/true}, start,
                 client_.DeleteObject(namespace_, key, Options(call)));

@@ -43,11 +43,12 @@ struct CallContext {
   // The request's id and trace context, sent as "x-request-id" and (as a
   // child span) "traceparent" metadata so that backend logs join the
   // gateway's. Empty for calls made for no request.
-  server::RequestContext trace;
+  server::RequestContext request_context;
 
   static CallContext WithTimeout(absl::Duration timeout,
-                                 server::RequestContext trace = {}) {
-    return CallContext{.deadline = absl::Now() + timeout, .trace = std::move(trace)};
+                                 server::RequestContext request_context = {}) {
+    return CallContext{.deadline = absl::Now() + timeout,
+                       .request_context = std::move(request_context)};
   }
 };
 
@@ -83,11 +84,11 @@ using StoredObject = storage::StoredObject;
 // stache.storage.v1.StorageService through storage's own client (chunking,
 // SHA-256 both ways), confined to one namespace and authenticated with a
 // bearer token. Thread-safe.
-class StorageClient final {
+class NamespacedStorageClient final {
  public:
-  StorageClient(std::unique_ptr<storage::v1::StorageService::StubInterface> stub,
-                std::string storage_namespace, std::string bearer_token,
-                GatewayMetrics* metrics);
+  NamespacedStorageClient(
+      std::unique_ptr<storage::v1::StorageService::StubInterface> stub,
+      std::string storage_namespace, std::string bearer_token, GatewayMetrics* metrics);
 
   // Streams `bytes` in chunks; the server checks the size and SHA-256 it
   // received.

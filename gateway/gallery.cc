@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "gateway/session.h"
 #include "imaging/image_format.h"
+#include "server/error_reason.h"
 #include "server/log.h"
 #include "server/status_macros.h"
 
@@ -114,37 +115,40 @@ absl::StatusOr<std::string> ServedImageType(absl::string_view bytes) {
   return std::string(imaging::ImageFormatMimeType(header->format));
 }
 
-Gallery::Gallery(DetectorClient* detector, OverlayClient* overlay, StorageClient* storage,
-                 GalleryOptions options, GatewayMetrics* metrics)
+Gallery::Gallery(DetectorClient* detector, OverlayClient* overlay,
+                 NamespacedStorageClient* storage, GalleryOptions options,
+                 GatewayMetrics* metrics)
     : detector_(detector),
       overlay_(overlay),
       storage_(storage),
       options_(options),
       metrics_(metrics) {}
 
-CallContext Gallery::Call(const server::RequestContext& trace) const {
-  return CallContext::WithTimeout(options_.backend_timeout, trace);
+CallContext Gallery::Call(const server::RequestContext& request_context) const {
+  return CallContext::WithTimeout(options_.backend_timeout, request_context);
 }
 
-void Gallery::DeleteQuietly(const server::RequestContext& trace,
+void Gallery::DeleteQuietly(const server::RequestContext& request_context,
                             const std::vector<std::string>& keys) {
   for (const std::string& key : keys) {
-    absl::Status status = storage_->Delete(Call(trace), key);
+    absl::Status status = storage_->Delete(Call(request_context), key);
     if (!status.ok() && !absl::IsNotFound(status)) {
       server::LogWarning(
           "cannot clean up after a failed upload",
-          trace.WithLogFields({{"key", key}, {"error", status.ToString()}}));
+          request_context.WithLogFields({{"key", key}, {"error", status.ToString()}}));
     }
   }
 }
 
-absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace,
-                                             UploadRequest request) {
+absl::StatusOr<UploadResult> Gallery::Upload(
+    const server::RequestContext& request_context, UploadRequest request) {
   const absl::Time start = absl::Now();
   absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(request.image);
   if (!header.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the upload is not an image stache can read: ", header.status().message()));
+    return server::WithReason(
+        absl::InvalidArgumentError(absl::StrCat(
+            "the upload is not an image stache can read: ", header.status().message())),
+        server::kReasonNotAnImage);
   }
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ImageFormat output_format,
                           ParseOutputFormat(request.format));
@@ -165,7 +169,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
     if (committed) return;
     std::vector<std::string> keys = {OriginalKey(id), ResultKey(id), RecordKey(id)};
     if (!index_key.empty()) keys.push_back(index_key);
-    DeleteQuietly(trace, keys);
+    DeleteQuietly(request_context, keys);
   };
 
   // The original is stored while the detector works on it.
@@ -173,7 +177,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
       absl::UnknownError("the original was not stored");
   std::thread store_original([&] {
     const absl::Time step = absl::Now();
-    original = storage_->Put(Call(trace), OriginalKey(id),
+    original = storage_->Put(Call(request_context), OriginalKey(id),
                              imaging::ImageFormatMimeType(header->format),
                              {{"image_id", id}, {"variant", "original"}}, request.image);
     record.timings.store_original_ms = Milliseconds(absl::Now() - step);
@@ -182,7 +186,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   detect_request.set_image(request.image);
   absl::Time step = absl::Now();
   absl::StatusOr<detector::v1::DetectResponse> detected =
-      detector_->Detect(Call(trace), detect_request);
+      detector_->Detect(Call(request_context), detect_request);
   record.timings.detect_ms = Milliseconds(absl::Now() - step);
   store_original.join();
   STACHE_RETURN_IF_ERROR(original.status());
@@ -206,7 +210,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   apply_request.set_output_format(output_format);
   step = absl::Now();
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ApplyResponse applied,
-                          overlay_->Apply(Call(trace), apply_request));
+                          overlay_->Apply(Call(request_context), apply_request));
   record.timings.apply_ms = Milliseconds(absl::Now() - step);
   record.face_styles.assign(applied.styles_applied().begin(),
                             applied.styles_applied().end());
@@ -231,7 +235,7 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   step = absl::Now();
   STACHE_ASSIGN_OR_RETURN(
       storage::v1::ObjectInfo stored_result,
-      storage_->Put(Call(trace), ResultKey(id), result_type,
+      storage_->Put(Call(request_context), ResultKey(id), result_type,
                     {{"image_id", id}, {"variant", "result"}}, result.result_image));
   record.timings.store_result_ms = Milliseconds(absl::Now() - step);
   record.result = ImageFile{
@@ -245,14 +249,16 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   std::map<std::string, std::string> record_labels = SummaryLabels(record);
   AddOwnershipLabels(ownership.stored, record_labels);
   STACHE_RETURN_IF_ERROR(storage_
-                             ->Put(Call(trace), RecordKey(id), "application/json",
-                                   record_labels, ImageRecordToJson(record).dump())
+                             ->Put(Call(request_context), RecordKey(id),
+                                   "application/json", record_labels,
+                                   ImageRecordToJson(record).dump())
                              .status());
   // Written last: an image is listed only once everything is stored.
   if (!index_key.empty()) {
-    STACHE_RETURN_IF_ERROR(
-        storage_->Put(Call(trace), index_key, "text/plain", SummaryLabels(record), id)
-            .status());
+    STACHE_RETURN_IF_ERROR(storage_
+                               ->Put(Call(request_context), index_key, "text/plain",
+                                     SummaryLabels(record), id)
+                               .status());
   }
   committed = true;
   result.record = std::move(record);
@@ -260,11 +266,11 @@ absl::StatusOr<UploadResult> Gallery::Upload(const server::RequestContext& trace
   return result;
 }
 
-absl::StatusOr<ImageRecord> Gallery::GetRecord(const server::RequestContext& trace,
-                                               const std::string& id) {
+absl::StatusOr<ImageRecord> Gallery::GetRecord(
+    const server::RequestContext& request_context, const std::string& id) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   absl::StatusOr<StoredObject> object =
-      storage_->Get(Call(trace), RecordKey(id), kMaxRecordBytes);
+      storage_->Get(Call(request_context), RecordKey(id), kMaxRecordBytes);
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(object.status(), id));
   nlohmann::json json =
       nlohmann::json::parse(object->bytes, nullptr, /*allow_exceptions=*/false);
@@ -275,21 +281,22 @@ absl::StatusOr<ImageRecord> Gallery::GetRecord(const server::RequestContext& tra
 }
 
 absl::StatusOr<storage::v1::ObjectInfo> Gallery::StatImage(
-    const server::RequestContext& trace, const std::string& id, ImageVariant variant) {
+    const server::RequestContext& request_context, const std::string& id,
+    ImageVariant variant) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
-  absl::StatusOr<storage::v1::ObjectInfo> info =
-      storage_->Stat(Call(trace), KeyFor(variant, OriginalKey(id), ResultKey(id)));
+  absl::StatusOr<storage::v1::ObjectInfo> info = storage_->Stat(
+      Call(request_context), KeyFor(variant, OriginalKey(id), ResultKey(id)));
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(info.status(), id));
   return info;
 }
 
-absl::StatusOr<StoredObject> Gallery::GetImage(const server::RequestContext& trace,
-                                               const std::string& id,
-                                               ImageVariant variant) {
+absl::StatusOr<StoredObject> Gallery::GetImage(
+    const server::RequestContext& request_context, const std::string& id,
+    ImageVariant variant) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
-  absl::StatusOr<StoredObject> object =
-      storage_->Get(Call(trace), KeyFor(variant, OriginalKey(id), ResultKey(id)),
-                    options_.max_image_bytes);
+  absl::StatusOr<StoredObject> object = storage_->Get(
+      Call(request_context), KeyFor(variant, OriginalKey(id), ResultKey(id)),
+      options_.max_image_bytes);
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(object.status(), id));
   absl::StatusOr<std::string> type = ServedImageType(object->bytes);
   if (!type.ok()) {
@@ -300,7 +307,7 @@ absl::StatusOr<StoredObject> Gallery::GetImage(const server::RequestContext& tra
   return object;
 }
 
-absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace,
+absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& request_context,
                                         const std::string& owner_id, uint32_t page_size,
                                         const std::string& page_token) {
   if (page_size == 0) page_size = kDefaultPageSize;
@@ -312,16 +319,18 @@ absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace,
   if (owner_id.empty()) return page;
   STACHE_ASSIGN_OR_RETURN(
       storage::v1::ListResponse listed,
-      storage_->List(Call(trace), absl::StrCat(kOwnersPrefix, OwnerDigest(owner_id), "/"),
-                     page_size, page_token));
+      storage_->List(Call(request_context),
+                     absl::StrCat(kOwnersPrefix, OwnerDigest(owner_id), "/"), page_size,
+                     page_token));
   page.next_page_token = listed.next_page_token();
   for (const storage::v1::ObjectInfo& object : listed.objects()) {
     absl::StatusOr<ImageSummary> summary = SummaryFromObject(object);
     if (!summary.ok()) {
       // One damaged record must not hide the rest of the gallery.
-      server::LogWarning("skipping a damaged image record",
-                         trace.WithLogFields({{"key", object.key()},
-                                              {"error", summary.status().ToString()}}));
+      server::LogWarning(
+          "skipping a damaged image record",
+          request_context.WithLogFields(
+              {{"key", object.key()}, {"error", summary.status().ToString()}}));
       continue;
     }
     page.images.push_back(*std::move(summary));
@@ -329,11 +338,12 @@ absl::StatusOr<ImagePage> Gallery::List(const server::RequestContext& trace,
   return page;
 }
 
-absl::Status Gallery::Delete(const server::RequestContext& trace, const std::string& id,
+absl::Status Gallery::Delete(const server::RequestContext& request_context,
+                             const std::string& id,
                              const DeleteCredentials& credentials) {
   if (!IsValidImageId(id)) return NotFoundIfMissing(absl::NotFoundError(""), id);
   absl::StatusOr<storage::v1::ObjectInfo> record =
-      storage_->Stat(Call(trace), RecordKey(id));
+      storage_->Stat(Call(request_context), RecordKey(id));
   STACHE_RETURN_IF_ERROR(NotFoundIfMissing(record.status(), id));
   const StoredOwnership ownership =
       OwnershipFromLabels(std::map<std::string, std::string>(record->labels().begin(),
@@ -346,17 +356,17 @@ absl::Status Gallery::Delete(const server::RequestContext& trace, const std::str
   // authorised by it).
   keys.push_back(RecordKey(id));
   for (const std::string& key : keys) {
-    absl::Status status = storage_->Delete(Call(trace), key);
+    absl::Status status = storage_->Delete(Call(request_context), key);
     if (!status.ok() && !absl::IsNotFound(status)) return status;
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<MustacheStyle>> Gallery::ListStyles(
-    const server::RequestContext& trace) {
+absl::StatusOr<std::vector<StyleSummary>> Gallery::ListStyles(
+    const server::RequestContext& request_context) {
   STACHE_ASSIGN_OR_RETURN(overlay::v1::ListStylesResponse listed,
-                          overlay_->ListStyles(Call(trace)));
-  std::vector<MustacheStyle> styles;
+                          overlay_->ListStyles(Call(request_context)));
+  std::vector<StyleSummary> styles;
   for (const overlay::v1::Style& style : listed.styles()) {
     styles.push_back({.name = style.name(),
                       .display_name = style.display_name(),

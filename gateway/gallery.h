@@ -70,7 +70,7 @@ struct ImagePage {
   std::string next_page_token;
 };
 
-struct MustacheStyle {
+struct StyleSummary {
   std::string name;
   std::string display_name;
   std::string preview_png;
@@ -92,8 +92,9 @@ inline constexpr uint32_t kMaxPageSize = 100;
 // Thread-safe; the clients must outlive it.
 class Gallery final {
  public:
-  Gallery(DetectorClient* detector, OverlayClient* overlay, StorageClient* storage,
-          GalleryOptions options, GatewayMetrics* metrics = nullptr);
+  Gallery(DetectorClient* detector, OverlayClient* overlay,
+          NamespacedStorageClient* storage, GalleryOptions options,
+          GatewayMetrics* metrics = nullptr);
 
   // Stores the original, detects faces, draws and stores the result. A photo
   // without faces is not an error: no faces, and the result is the original
@@ -101,47 +102,47 @@ class Gallery final {
   // for data that is not an image, a bad format or style; backend errors as
   // they came (UNAVAILABLE, DEADLINE_EXCEEDED, ...). Nothing is left stored
   // when it fails.
-  absl::StatusOr<UploadResult> Upload(const server::RequestContext& trace,
+  absl::StatusOr<UploadResult> Upload(const server::RequestContext& request_context,
                                       UploadRequest request);
 
   // NOT_FOUND for unknown (or malformed) ids.
-  absl::StatusOr<ImageRecord> GetRecord(const server::RequestContext& trace,
+  absl::StatusOr<ImageRecord> GetRecord(const server::RequestContext& request_context,
                                         const std::string& id);
   // Metadata only (size, sha256), for conditional requests.
-  absl::StatusOr<storage::v1::ObjectInfo> StatImage(const server::RequestContext& trace,
-                                                    const std::string& id,
-                                                    ImageVariant variant);
+  absl::StatusOr<storage::v1::ObjectInfo> StatImage(
+      const server::RequestContext& request_context, const std::string& id,
+      ImageVariant variant);
   // The image with its content type as sniffed from its bytes (see
   // ServedImageType), never the type it was stored with; DATA_LOSS when the
   // bytes are no image, so that nothing else is ever served from here.
-  absl::StatusOr<StoredObject> GetImage(const server::RequestContext& trace,
+  absl::StatusOr<StoredObject> GetImage(const server::RequestContext& request_context,
                                         const std::string& id, ImageVariant variant);
 
   // The uploads of `owner_id`, newest first; none for an empty owner.
   // `page_size` 0 means kDefaultPageSize; over kMaxPageSize is
   // INVALID_ARGUMENT. `page_token` comes from a previous page.
-  absl::StatusOr<ImagePage> List(const server::RequestContext& trace,
+  absl::StatusOr<ImagePage> List(const server::RequestContext& request_context,
                                  const std::string& owner_id, uint32_t page_size,
                                  const std::string& page_token);
 
   // Deletes the record, both images and the owner's index entry. NOT_FOUND
   // when there is no record; PERMISSION_DENIED unless `credentials` name
   // the owner or carry the delete token (see CheckMayDelete).
-  absl::Status Delete(const server::RequestContext& trace, const std::string& id,
-                      const DeleteCredentials& credentials);
+  absl::Status Delete(const server::RequestContext& request_context,
+                      const std::string& id, const DeleteCredentials& credentials);
 
-  absl::StatusOr<std::vector<MustacheStyle>> ListStyles(
-      const server::RequestContext& trace);
+  absl::StatusOr<std::vector<StyleSummary>> ListStyles(
+      const server::RequestContext& request_context);
 
  private:
-  CallContext Call(const server::RequestContext& trace) const;
+  CallContext Call(const server::RequestContext& request_context) const;
   // Best effort: used to undo a half-finished upload.
-  void DeleteQuietly(const server::RequestContext& trace,
+  void DeleteQuietly(const server::RequestContext& request_context,
                      const std::vector<std::string>& keys);
 
   DetectorClient* const detector_;
   OverlayClient* const overlay_;
-  StorageClient* const storage_;
+  NamespacedStorageClient* const storage_;
   const GalleryOptions options_;
   GatewayMetrics* const metrics_;
 };

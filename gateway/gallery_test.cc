@@ -15,7 +15,7 @@ namespace stache::gateway {
 namespace {
 
 // A request context with a fixed id, as the HTTP layer makes one.
-server::RequestContext Trace(const char* request_id) {
+server::RequestContext RequestWithId(const char* request_id) {
   return server::RequestContext::FromIncoming(request_id, "");
 }
 
@@ -53,7 +53,7 @@ class GalleryTest : public ::testing::Test {
   absl::StatusOr<UploadResult> UploadJpeg(std::string style = "",
                                           const std::string& owner = kOwner) {
     return gallery_.Upload(
-        Trace("req-1"),
+        RequestWithId("req-1"),
         {.image = TestJpeg(), .style = std::move(style), .owner_id = owner});
   }
 
@@ -64,7 +64,7 @@ class GalleryTest : public ::testing::Test {
   GatewayMetrics metrics_;
   DetectorClient detector_;
   OverlayClient overlay_;
-  StorageClient storage_;
+  NamespacedStorageClient storage_;
   Gallery gallery_;
 };
 
@@ -117,14 +117,14 @@ TEST_F(GalleryTest, NoFaceIsNotAnErrorAndTheResultIsTheOriginal) {
 
 TEST_F(GalleryTest, NoFaceButAnotherFormatIsReencoded) {
   absl::StatusOr<UploadResult> upload =
-      gallery_.Upload(Trace("req"), {.image = TestJpeg(), .format = "png"});
+      gallery_.Upload(RequestWithId("req"), {.image = TestJpeg(), .format = "png"});
   ASSERT_THAT(upload, IsOk());
   EXPECT_EQ(upload->record.result.content_type, "image/png");
   EXPECT_NE(upload->result_image, TestJpeg());
 }
 
 TEST_F(GalleryTest, RefusesWhatIsNotAnImageBeforeCallingAnyBackend) {
-  EXPECT_THAT(gallery_.Upload(Trace("req"), {.image = "hello, world"}),
+  EXPECT_THAT(gallery_.Upload(RequestWithId("req"), {.image = "hello, world"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not an image stache can read")));
   EXPECT_EQ(backends_.detector().calls(), 0);
@@ -132,10 +132,12 @@ TEST_F(GalleryTest, RefusesWhatIsNotAnImageBeforeCallingAnyBackend) {
 }
 
 TEST_F(GalleryTest, RefusesBadFormatsAndStyles) {
-  EXPECT_THAT(gallery_.Upload(Trace("req"), {.image = TestJpeg(), .format = "gif"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jpeg, png, webp")));
-  EXPECT_THAT(gallery_.Upload(Trace("req"), {.image = TestJpeg(), .style = "../x"}),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("style")));
+  EXPECT_THAT(
+      gallery_.Upload(RequestWithId("req"), {.image = TestJpeg(), .format = "gif"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("jpeg, png, webp")));
+  EXPECT_THAT(
+      gallery_.Upload(RequestWithId("req"), {.image = TestJpeg(), .style = "../x"}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("style")));
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
 
@@ -167,7 +169,7 @@ TEST_F(GalleryTest, StorageFailureIsReported) {
 }
 
 TEST_F(GalleryTest, SendsTheRequestIdToBackends) {
-  ASSERT_THAT(gallery_.Upload(Trace("abc-123"), {.image = TestJpeg()}), IsOk());
+  ASSERT_THAT(gallery_.Upload(RequestWithId("abc-123"), {.image = TestJpeg()}), IsOk());
   EXPECT_EQ(backends_.detector().last_request_id(), "abc-123");
 }
 
@@ -177,36 +179,36 @@ TEST_F(GalleryTest, ReadsBackRecordAndImages) {
   ASSERT_THAT(upload, IsOk());
   const std::string id = upload->record.id;
 
-  absl::StatusOr<ImageRecord> record = gallery_.GetRecord(Trace("req"), id);
+  absl::StatusOr<ImageRecord> record = gallery_.GetRecord(RequestWithId("req"), id);
   ASSERT_THAT(record, IsOk());
   EXPECT_EQ(ImageRecordToJson(*record), ImageRecordToJson(upload->record));
 
   absl::StatusOr<StoredObject> original =
-      gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
+      gallery_.GetImage(RequestWithId("req"), id, ImageVariant::kOriginal);
   ASSERT_THAT(original, IsOk());
   EXPECT_EQ(original->bytes, TestJpeg());
   EXPECT_EQ(original->info.content_type(), "image/jpeg");
   absl::StatusOr<StoredObject> result =
-      gallery_.GetImage(Trace("req"), id, ImageVariant::kResult);
+      gallery_.GetImage(RequestWithId("req"), id, ImageVariant::kResult);
   ASSERT_THAT(result, IsOk());
   EXPECT_EQ(result->bytes, upload->result_image);
   absl::StatusOr<storage::v1::ObjectInfo> stat =
-      gallery_.StatImage(Trace("req"), id, ImageVariant::kResult);
+      gallery_.StatImage(RequestWithId("req"), id, ImageVariant::kResult);
   ASSERT_THAT(stat, IsOk());
   EXPECT_EQ(stat->sha256_hex(), upload->record.result.sha256_hex);
 }
 
 TEST_F(GalleryTest, UnknownAndMalformedIdsAreNotFound) {
-  EXPECT_THAT(gallery_.GetRecord(Trace("req"), "0123456789abcdef01234567"),
+  EXPECT_THAT(gallery_.GetRecord(RequestWithId("req"), "0123456789abcdef01234567"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("no image")));
-  EXPECT_THAT(
-      gallery_.GetImage(Trace("req"), "../../etc/passwd", ImageVariant::kOriginal),
-      StatusIs(absl::StatusCode::kNotFound, _));
-  EXPECT_THAT(gallery_.Delete(Trace("req"), "ABC", {.owner_id = kOwner}),
+  EXPECT_THAT(gallery_.GetImage(RequestWithId("req"), "../../etc/passwd",
+                                ImageVariant::kOriginal),
               StatusIs(absl::StatusCode::kNotFound, _));
-  EXPECT_THAT(
-      gallery_.Delete(Trace("req"), "0123456789abcdef01234567", {.owner_id = kOwner}),
-      StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.Delete(RequestWithId("req"), "ABC", {.owner_id = kOwner}),
+              StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(gallery_.Delete(RequestWithId("req"), "0123456789abcdef01234567",
+                              {.owner_id = kOwner}),
+              StatusIs(absl::StatusCode::kNotFound, _));
   EXPECT_FALSE(IsValidImageId("0123456789ABCDEF01234567"));
   EXPECT_TRUE(IsValidImageId(NewImageId()));
   EXPECT_NE(NewImageId(), NewImageId());
@@ -219,21 +221,21 @@ TEST_F(GalleryTest, ListsNewestFirstInPages) {
     ASSERT_THAT(upload, IsOk());
     ids.push_back(upload->record.id);
   }
-  absl::StatusOr<ImagePage> first = gallery_.List(Trace("req"), kOwner, 2, "");
+  absl::StatusOr<ImagePage> first = gallery_.List(RequestWithId("req"), kOwner, 2, "");
   ASSERT_THAT(first, IsOk());
   ASSERT_EQ(first->images.size(), 2u);
   EXPECT_EQ(first->images[0].id, ids[4]);
   EXPECT_EQ(first->images[1].id, ids[3]);
   EXPECT_FALSE(first->next_page_token.empty());
   absl::StatusOr<ImagePage> second =
-      gallery_.List(Trace("req"), kOwner, 2, first->next_page_token);
+      gallery_.List(RequestWithId("req"), kOwner, 2, first->next_page_token);
   ASSERT_THAT(second, IsOk());
   EXPECT_EQ(second->images[0].id, ids[2]);
-  absl::StatusOr<ImagePage> all = gallery_.List(Trace("req"), kOwner, 0, "");
+  absl::StatusOr<ImagePage> all = gallery_.List(RequestWithId("req"), kOwner, 0, "");
   ASSERT_THAT(all, IsOk());
   EXPECT_EQ(all->images.size(), 5u);
   EXPECT_TRUE(all->next_page_token.empty());
-  EXPECT_THAT(gallery_.List(Trace("req"), kOwner, 101, ""),
+  EXPECT_THAT(gallery_.List(RequestWithId("req"), kOwner, 101, ""),
               StatusIs(absl::StatusCode::kInvalidArgument, _));
 }
 
@@ -242,20 +244,21 @@ TEST_F(GalleryTest, EachOwnerListsOnlyTheirOwnUploads) {
   absl::StatusOr<UploadResult> theirs = UploadJpeg("", kStranger);
   ASSERT_THAT(mine, IsOk());
   ASSERT_THAT(theirs, IsOk());
-  absl::StatusOr<ImagePage> page = gallery_.List(Trace("req"), kOwner, 0, "");
+  absl::StatusOr<ImagePage> page = gallery_.List(RequestWithId("req"), kOwner, 0, "");
   ASSERT_THAT(page, IsOk());
   ASSERT_EQ(page->images.size(), 1u);
   EXPECT_EQ(page->images[0].id, mine->record.id);
-  page = gallery_.List(Trace("req"), kStranger, 0, "");
+  page = gallery_.List(RequestWithId("req"), kStranger, 0, "");
   ASSERT_THAT(page, IsOk());
   ASSERT_EQ(page->images.size(), 1u);
   EXPECT_EQ(page->images[0].id, theirs->record.id);
-  page = gallery_.List(Trace("req"), "", 0, "");
+  page = gallery_.List(RequestWithId("req"), "", 0, "");
   ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->images, IsEmpty()) << "no session, no gallery";
   // Anyone with the id may read it: ids are share links.
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), theirs->record.id, ImageVariant::kResult),
-              IsOk());
+  EXPECT_THAT(
+      gallery_.GetImage(RequestWithId("req"), theirs->record.id, ImageVariant::kResult),
+      IsOk());
 }
 
 TEST_F(GalleryTest, StorageLearnsNoOwnerIdAndNoDeleteToken) {
@@ -280,19 +283,22 @@ TEST_F(GalleryTest, OnlyTheOwnerOrTheTokenDeletes) {
   absl::StatusOr<UploadResult> upload = UploadJpeg();
   ASSERT_THAT(upload, IsOk());
   const std::string id = upload->record.id;
-  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {}),
+  EXPECT_THAT(gallery_.Delete(RequestWithId("req"), id, {}),
               StatusIs(absl::StatusCode::kPermissionDenied, _));
-  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.owner_id = kStranger}),
+  EXPECT_THAT(gallery_.Delete(RequestWithId("req"), id, {.owner_id = kStranger}),
               StatusIs(absl::StatusCode::kPermissionDenied, _));
   // One hex digit changed (to another digit, whatever the token begins with).
   std::string wrong_token = upload->delete_token;
   wrong_token[0] = wrong_token[0] == '0' ? '1' : '0';
-  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = wrong_token}),
+  EXPECT_THAT(gallery_.Delete(RequestWithId("req"), id, {.delete_token = wrong_token}),
               StatusIs(absl::StatusCode::kPermissionDenied, _));
-  EXPECT_THAT(gallery_.GetRecord(Trace("req"), id), IsOk()) << "nothing was deleted";
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal), IsOk());
-  EXPECT_THAT(gallery_.Delete(Trace("req"), id, {.delete_token = upload->delete_token}),
+  EXPECT_THAT(gallery_.GetRecord(RequestWithId("req"), id), IsOk())
+      << "nothing was deleted";
+  EXPECT_THAT(gallery_.GetImage(RequestWithId("req"), id, ImageVariant::kOriginal),
               IsOk());
+  EXPECT_THAT(
+      gallery_.Delete(RequestWithId("req"), id, {.delete_token = upload->delete_token}),
+      IsOk());
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty());
 }
 
@@ -304,14 +310,14 @@ TEST_F(GalleryTest, ServesTheTypeItSniffsNeverTheStoredOne) {
   // A JPEG stored as text/html is served as image/jpeg.
   ASSERT_THAT(storage_.Put(call, OriginalKey(id), "text/html", {}, TestJpeg()), IsOk());
   absl::StatusOr<StoredObject> image =
-      gallery_.GetImage(Trace("req"), id, ImageVariant::kOriginal);
+      gallery_.GetImage(RequestWithId("req"), id, ImageVariant::kOriginal);
   ASSERT_THAT(image, IsOk());
   EXPECT_EQ(image->info.content_type(), "image/jpeg");
   // HTML under an image key is not served at all.
   ASSERT_THAT(storage_.Put(call, ResultKey(id), "text/html", {},
                            "<html><script>alert(document.cookie)</script></html>"),
               IsOk());
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), id, ImageVariant::kResult),
+  EXPECT_THAT(gallery_.GetImage(RequestWithId("req"), id, ImageVariant::kResult),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("not an image")));
   EXPECT_THAT(ServedImageType(TestPng()), IsOkAndHolds(std::string("image/png")));
   EXPECT_FALSE(ServedImageType("GIF89a").ok());
@@ -321,17 +327,21 @@ TEST_F(GalleryTest, ServesTheTypeItSniffsNeverTheStoredOne) {
 TEST_F(GalleryTest, DeleteRemovesEverythingOnce) {
   absl::StatusOr<UploadResult> upload = UploadJpeg();
   ASSERT_THAT(upload, IsOk());
-  ASSERT_THAT(gallery_.Delete(Trace("req"), upload->record.id, {.owner_id = kOwner}),
-              IsOk());
+  ASSERT_THAT(
+      gallery_.Delete(RequestWithId("req"), upload->record.id, {.owner_id = kOwner}),
+      IsOk());
   EXPECT_THAT(backends_.storage().Keys(), IsEmpty()) << "images, record and owner index";
-  EXPECT_THAT(gallery_.Delete(Trace("req"), upload->record.id, {.owner_id = kOwner}),
-              StatusIs(absl::StatusCode::kNotFound, _));
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), upload->record.id, ImageVariant::kResult),
-              StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(
+      gallery_.Delete(RequestWithId("req"), upload->record.id, {.owner_id = kOwner}),
+      StatusIs(absl::StatusCode::kNotFound, _));
+  EXPECT_THAT(
+      gallery_.GetImage(RequestWithId("req"), upload->record.id, ImageVariant::kResult),
+      StatusIs(absl::StatusCode::kNotFound, _));
 }
 
 TEST_F(GalleryTest, ListsStyles) {
-  absl::StatusOr<std::vector<MustacheStyle>> styles = gallery_.ListStyles(Trace("req"));
+  absl::StatusOr<std::vector<StyleSummary>> styles =
+      gallery_.ListStyles(RequestWithId("req"));
   ASSERT_THAT(styles, IsOk());
   ASSERT_EQ(styles->size(), 2u);
   EXPECT_EQ((*styles)[0].name, "handlebar");
@@ -346,7 +356,7 @@ TEST_F(GalleryTest, RefusesToBufferObjectsOverTheImageLimit) {
       storage_.Put(CallContext::WithTimeout(absl::Seconds(5)),
                    OriginalKey("0123456789abcdef01234567"), "image/png", {}, padded),
       IsOk());
-  EXPECT_THAT(gallery_.GetImage(Trace("req"), "0123456789abcdef01234567",
+  EXPECT_THAT(gallery_.GetImage(RequestWithId("req"), "0123456789abcdef01234567",
                                 ImageVariant::kOriginal),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("limit")));
 }

@@ -32,7 +32,7 @@ std::string WriteFile(const std::string& text) {
 
 TEST(LoadStorageTokenTest, AnEmptyValueIsAnErrorNotTheDevelopmentToken) {
   EXPECT_THAT(LoadStorageToken("", nullptr),
-              IsOkAndHolds(std::string(kDevelopmentStorageToken)));
+              IsOkAndHolds(std::string(storage::kDevelopmentToken)));
   EXPECT_THAT(LoadStorageToken("", " real-token \n"),
               IsOkAndHolds(std::string("real-token")));
   EXPECT_THAT(LoadStorageToken("", ""), StatusIs(absl::StatusCode::kInvalidArgument,
@@ -80,13 +80,13 @@ TEST(LoadSessionKeysTest, FromAFileOrTheEnvironmentNeverEmpty) {
 
 TEST(ValidateGatewayConfigTest, TheDevelopmentTokenOnlyOnLoopback) {
   GatewayConfig config;
-  config.storage_token = kDevelopmentStorageToken;
+  config.storage_token = storage::kDevelopmentToken;
   for (const char* host : {"127.0.0.1", "localhost", "::1"}) {
-    config.host = host;
+    config.http.host = host;
     EXPECT_THAT(ValidateGatewayConfig(config), IsOk()) << host;
   }
   for (const char* host : {"0.0.0.0", "::", "10.0.0.5"}) {
-    config.host = host;
+    config.http.host = host;
     EXPECT_THAT(ValidateGatewayConfig(config),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("development")))
         << host;

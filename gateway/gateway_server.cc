@@ -25,6 +25,7 @@
 #include "server/grpc_server.h"
 #include "server/log.h"
 #include "server/loopback.h"
+#include "server/termination_signals.h"
 
 namespace stache::gateway {
 
@@ -74,7 +75,7 @@ class GatewayParts {
         storage_probe(storage_channel),
         board(
             DescribeInstance(config.ecs_metadata_uri, config.probe_timeout),
-            config.max_body_bytes,
+            config.http.max_body_bytes,
             {{.name = "detector",
               .target = config.detector_address,
               .health_service = "stache.detector.v1.DetectorService",
@@ -102,7 +103,7 @@ class GatewayParts {
   std::shared_ptr<grpc::Channel> storage_channel;
   DetectorClient detector;
   OverlayClient overlay;
-  StorageClient storage;
+  NamespacedStorageClient storage;
   Gallery gallery;
   BackendProbe detector_probe;
   BackendProbe overlay_probe;
@@ -119,24 +120,14 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
   if (absl::Status status = server::ValidateServerConfig(grpc_limits); !status.ok()) {
     return status;
   }
-  if (absl::Status status = ValidateHttpServerOptions(
-          {.port = config.port,
-           .max_body_bytes = config.max_body_bytes,
-           .body_memory_bytes = config.http_body_memory_bytes,
-           .threads = config.http_threads,
-           .max_waiting_connections = config.http_max_waiting_connections,
-           .max_connections = config.http_max_connections,
-           .read_timeout = config.http_read_timeout,
-           .write_timeout = config.http_write_timeout,
-           .keep_alive_timeout = config.http_keep_alive_timeout});
-      !status.ok()) {
+  if (absl::Status status = ValidateHttpServerOptions(config.http); !status.ok()) {
     return status;
   }
-  if (config.max_body_bytes > config.max_image_bytes) {
+  if (config.http.max_body_bytes > config.max_image_bytes) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--max_body_bytes %d exceeds --max_image_bytes %d: the backends would refuse "
         "uploads the gateway accepts",
-        config.max_body_bytes, config.max_image_bytes));
+        config.http.max_body_bytes, config.max_image_bytes));
   }
   if (config.drain_delay < absl::ZeroDuration() ||
       config.drain_delay > config.grace_period) {
@@ -161,10 +152,10 @@ absl::Status ValidateGatewayConfig(const GatewayConfig& config) {
         "the storage token is empty and there is no client certificate (--tls_cert) to "
         "authenticate with instead");
   }
-  if (config.storage_token == kDevelopmentStorageToken &&
-      !server::IsLoopbackHost(config.host) && !config.insecure_dev_auth) {
+  if (config.storage_token == storage::kDevelopmentToken &&
+      !server::IsLoopbackHost(config.http.host) && !config.insecure_dev_auth) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "the gateway listens on ", config.host,
+        "the gateway listens on ", config.http.host,
         ", not loopback, so it will not use the published development storage token: set "
         "STACHE_STORAGE_TOKEN or --storage_token_file (or --insecure_dev_auth on a "
         "throwaway network)"));
@@ -222,7 +213,7 @@ absl::StatusOr<std::string> LoadStorageToken(const std::string& token_file,
     return token;
   }
   if (has_client_certificate) return std::string();
-  return std::string(kDevelopmentStorageToken);
+  return std::string(storage::kDevelopmentToken);
 }
 
 absl::StatusOr<std::vector<std::string>> LoadSessionKeys(
@@ -249,9 +240,9 @@ Gateway::~Gateway() { Shutdown(); }
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& config) {
   if (absl::Status status = ValidateGatewayConfig(config); !status.ok()) return status;
-  if (config.storage_token == kDevelopmentStorageToken) {
+  if (config.storage_token == storage::kDevelopmentToken) {
     server::LogWarning(
-        config.insecure_dev_auth && !server::IsLoopbackHost(config.host)
+        config.insecure_dev_auth && !server::IsLoopbackHost(config.http.host)
             ? "--insecure_dev_auth: sending the published development storage token from "
               "a "
               "gateway other machines can reach; never do this in production"
@@ -265,7 +256,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
     StatusBoard* board = &parts->board;
     absl::StatusOr<std::unique_ptr<server::AdminServer>> admin =
         server::AdminServer::Start(
-            config.host, config.admin_port, &parts->metrics.registry(),
+            config.http.host, config.admin_port, &parts->metrics.registry(),
             {{.path = "/v1/info", .content_type = "application/json", .render = [board] {
                 return board->Info(server::RequestContext()).dump();
               }}});
@@ -275,17 +266,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(const GatewayConfig& con
   absl::StatusOr<IpNetworks> exempt = IpNetworks::Parse(config.rate_limit_exempt_cidrs);
   if (!exempt.ok()) return exempt.status();
   absl::StatusOr<std::unique_ptr<HttpServer>> http =
-      HttpServer::Start({.host = config.host,
-                         .port = config.port,
-                         .max_body_bytes = config.max_body_bytes,
-                         .body_memory_bytes = config.http_body_memory_bytes,
-                         .threads = config.http_threads,
-                         .max_waiting_connections = config.http_max_waiting_connections,
-                         .max_connections = config.http_max_connections,
-                         .read_timeout = config.http_read_timeout,
-                         .write_timeout = config.http_write_timeout,
-                         .keep_alive_timeout = config.http_keep_alive_timeout},
-                        &parts->gallery, &parts->board, &parts->metrics,
+      HttpServer::Start(config.http, &parts->gallery, &parts->board, &parts->metrics,
                         VisitorGuards{.sessions = &parts->sessions,
                                       .upload_limiter = config.upload_rate_per_minute > 0
                                                             ? &parts->upload_limiter
@@ -319,12 +300,7 @@ absl::Status RunGatewayServer(const GatewayConfig& config) {
   absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(config);
   if (!gateway.ok()) return gateway.status();
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = server::WaitForTerminationSignal();
   server::LogInfo("shutting down",
                   {{"signal", strsignal(signal_number)},
                    {"grace_period_seconds", absl::ToDoubleSeconds(config.grace_period)}});

@@ -18,18 +18,16 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "gateway/http_server_options.h"
 #include "server/tls.h"
+#include "storage/development_token.h"
 
 namespace stache::gateway {
 
-// The storage token anyone can read in the README: used only when the
-// gateway listens on loopback alone (or with --insecure_dev_auth), and
-// logged as a warning when used.
-inline constexpr char kDevelopmentStorageToken[] = "dev-gateway-token";
-
 struct GatewayConfig {
-  std::string host = "127.0.0.1";
-  int port = 8000;
+  // Where the HTTP server listens and how it bounds clients, including
+  // --max_body_bytes.
+  HttpServerOptions http;
   // /metrics and the full /v1/info, on `host`; -1: none, 0: a free port.
   int admin_port = -1;
   // On SIGTERM, in-flight requests finish; see HttpServer::Shutdown.
@@ -42,12 +40,11 @@ struct GatewayConfig {
   // Client TLS for every backend channel (server::ClientTlsFromFlags);
   // empty: plaintext.
   server::TlsMaterial tls;
-  int64_t max_body_bytes = 20'000'000;
   // gRPC message limits fit this (the backends use the same flag).
   int64_t max_image_bytes = 25'000'000;
   std::string storage_namespace = "gateway";
   // Bearer token for storage; a secret, so never a flag (see LoadStorageToken).
-  std::string storage_token = kDevelopmentStorageToken;
+  std::string storage_token = storage::kDevelopmentToken;
   // Use the development token although `host` is not loopback.
   bool insecure_dev_auth = false;
   // Session cookie keys, the first signs (see LoadSessionKeys); empty: a
@@ -65,14 +62,6 @@ struct GatewayConfig {
   absl::Duration backend_timeout = absl::Seconds(10);
   // Deadline of health and info calls (/readyz, /v1/info).
   absl::Duration probe_timeout = absl::Seconds(2);
-  // See HttpServerOptions for what each bounds.
-  int http_threads = 32;
-  int http_max_waiting_connections = 256;
-  int http_max_connections = 512;
-  int64_t http_body_memory_bytes = 200'000'000;
-  absl::Duration http_read_timeout = absl::Seconds(60);
-  absl::Duration http_write_timeout = absl::Seconds(30);
-  absl::Duration http_keep_alive_timeout = absl::Seconds(5);
   // ECS_CONTAINER_METADATA_URI_V4, when running on ECS.
   std::string ecs_metadata_uri;
 };

@@ -50,6 +50,11 @@ int HttpStatusForCode(absl::StatusCode code) {
   }
 }
 
+int HttpStatusFor(const absl::Status& status) {
+  if (server::ReasonOf(status) == server::kReasonNotAnImage) return 415;
+  return HttpStatusForCode(status.code());
+}
+
 namespace {
 
 // Characters that end a word of a message for redaction purposes.

@@ -25,6 +25,10 @@ namespace stache::gateway {
 // INTERNAL 500, UNAVAILABLE 503, DATA_LOSS 500.
 int HttpStatusForCode(absl::StatusCode code);
 
+// The HTTP status for `status`: by its code, except where its reason has an
+// HTTP status of its own (NOT_AN_IMAGE: 415).
+int HttpStatusFor(const absl::Status& status);
+
 // `http_status` is usually HttpStatusForCode(status.code()); the adapter
 // passes 413, 415 or 400 itself for what only HTTP can get wrong (body size,
 // media type, multipart framing), with the status saying the gRPC-side code.

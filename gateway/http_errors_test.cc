@@ -33,6 +33,14 @@ TEST(HttpErrorsTest, MapsEveryCodeLikeGrpcGateway) {
   EXPECT_EQ(HttpStatusForCode(static_cast<absl::StatusCode>(99)), 500);
 }
 
+TEST(HttpErrorsTest, NotAnImageIs415WhateverItsCode) {
+  const absl::Status not_an_image = server::WithReason(
+      absl::InvalidArgumentError("no image"), server::kReasonNotAnImage);
+  EXPECT_EQ(HttpStatusFor(not_an_image), 415);
+  EXPECT_EQ(HttpStatusFor(absl::InvalidArgumentError("bad style")), 400);
+  EXPECT_EQ(HttpStatusFor(absl::UnavailableError("down")), 503);
+}
+
 TEST(HttpErrorsTest, BodyCarriesHttpCodeGrpcNameAndMessage) {
   nlohmann::json body = ErrorBody(404, absl::NotFoundError("no image with id 'x'"));
   EXPECT_EQ(body, nlohmann::json::parse(R"({"error": {"code": 404, "status": "NOT_FOUND",

@@ -102,7 +102,7 @@ class HttpServerTest : public ::testing::Test {
   }
 
   int64_t max_body_bytes() const {
-    return backends_.GatewayConfigForTest().max_body_bytes;
+    return backends_.GatewayConfigForTest().http.max_body_bytes;
   }
 
   FakeBackends backends_;
@@ -443,7 +443,7 @@ TEST_F(HttpServerTest, TraceparentIsHonouredEchoedAndContinuedToBackends) {
 TEST_F(HttpServerTest, TooLargeIs413BeforeTheBodyIsSent) {
   // Keep-alive long enough that only a deliberate close ends the connection.
   GatewayConfig config = backends_.GatewayConfigForTest();
-  config.http_keep_alive_timeout = absl::Seconds(30);
+  config.http.keep_alive_timeout = absl::Seconds(30);
   StartGateway(config);
   RawConnection connection(gateway_->port());
   // Headers only: the body is never sent, yet the answer comes, and the
@@ -459,7 +459,7 @@ TEST_F(HttpServerTest, TooLargeIs413BeforeTheBodyIsSent) {
 
 TEST_F(HttpServerTest, TooLargeIs413WhenTheClientAsksBeforeSending) {
   GatewayConfig config = backends_.GatewayConfigForTest();
-  config.http_keep_alive_timeout = absl::Seconds(30);
+  config.http.keep_alive_timeout = absl::Seconds(30);
   StartGateway(config);
   RawConnection connection(gateway_->port());
   ASSERT_TRUE(connection.Send(
@@ -504,6 +504,7 @@ TEST_F(HttpServerTest, NonImagesAre415) {
   ASSERT_TRUE(lying);
   EXPECT_EQ(lying->status, 415);
   EXPECT_THAT(ErrorOf(lying)["message"].get<std::string>(), HasSubstr("not an image"));
+  EXPECT_EQ(ErrorOf(lying)["reason"], "NOT_AN_IMAGE");
 
   httplib::Result form = UploadMultipart("just some text");
   ASSERT_TRUE(form);
@@ -691,7 +692,7 @@ TEST_F(HttpServerTest, ShutdownLetsInFlightUploadsFinish) {
 // memory, and is served once a place frees up.
 TEST_F(HttpServerTest, ConnectionsBeyondTheCapWaitOutsideTheProcess) {
   GatewayConfig config = backends_.GatewayConfigForTest();
-  config.http_max_connections = 2;
+  config.http.max_connections = 2;
   StartGateway(config);
   // The test process holds both ends: a connection the gateway accepted
   // adds two descriptors, one left in the backlog only the client's.
@@ -726,7 +727,7 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheCapWaitOutsideTheProcess) {
 // makes room for a new one: silent clients cannot lock others out.
 TEST_F(HttpServerTest, AtTheCapTheLongestWaitingHeadMakesRoom) {
   GatewayConfig config = backends_.GatewayConfigForTest();
-  config.http_max_connections = 2;
+  config.http.max_connections = 2;
   StartGateway(config);
   RawConnection oldest(gateway_->port());
   ASSERT_TRUE(oldest.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
@@ -760,7 +761,7 @@ TEST_F(HttpServerTest, Http10ClientsGetHttp11AnswersAndKeepAliveOnlyWhenAsked) {
 
 TEST_F(HttpServerTest, FailsFastWhenThePortIsTaken) {
   GatewayConfig config = backends_.GatewayConfigForTest();
-  config.port = gateway_->port();
+  config.http.port = gateway_->port();
   absl::StatusOr<std::unique_ptr<Gateway>> second = Gateway::Start(config);
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
@@ -881,17 +882,17 @@ TEST_F(HttpServerTest, ServesTheWebPageWithoutAnythingFromElsewhere) {
 TEST(GatewayConfigTest, RefusesImpossibleSettings) {
   GatewayConfig config;
   EXPECT_TRUE(ValidateGatewayConfig(config).ok());
-  config.max_body_bytes = config.max_image_bytes + 1;
+  config.http.max_body_bytes = config.max_image_bytes + 1;
   EXPECT_THAT(std::string(ValidateGatewayConfig(config).message()),
               HasSubstr("max_image_bytes"));
   config = GatewayConfig();
-  config.http_threads = 0;
+  config.http.threads = 0;
   EXPECT_FALSE(ValidateGatewayConfig(config).ok());
   config = GatewayConfig();
-  config.http_max_connections = 0;
+  config.http.max_connections = 0;
   EXPECT_FALSE(ValidateGatewayConfig(config).ok());
   config = GatewayConfig();
-  config.http_body_memory_bytes = config.max_body_bytes - 1;
+  config.http.body_memory_bytes = config.http.max_body_bytes - 1;
   EXPECT_THAT(std::string(ValidateGatewayConfig(config).message()),
               HasSubstr("http_body_memory_bytes"));
   config = GatewayConfig();
@@ -908,7 +909,7 @@ TEST(StorageTokenTest, FileThenEnvironmentThenDevelopmentDefault) {
   std::ofstream(file) << "from-file-token\n";
   EXPECT_EQ(*LoadStorageToken(file, "from-env"), "from-file-token");
   EXPECT_EQ(*LoadStorageToken("", "from-env"), "from-env");
-  EXPECT_EQ(*LoadStorageToken("", nullptr), kDevelopmentStorageToken);
+  EXPECT_EQ(*LoadStorageToken("", nullptr), storage::kDevelopmentToken);
   EXPECT_FALSE(LoadStorageToken(dir + "/missing", nullptr).ok());
   std::ofstream(dir + "/empty") << "\n";
   EXPECT_FALSE(LoadStorageToken(dir + "/empty", nullptr).ok());

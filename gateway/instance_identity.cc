@@ -1,12 +1,12 @@
 #include "gateway/instance_identity.h"
 
 #include <httplib.h>
-#include <unistd.h>
 
 #include <regex>
 
 #include "absl/strings/str_cat.h"
 #include "nlohmann/json.hpp"
+#include "server/instance_id.h"
 #include "server/log.h"
 
 namespace stache::gateway {
@@ -50,7 +50,7 @@ absl::StatusOr<InstanceIdentity> ReadEcsTaskIdentity(const std::string& metadata
   }
   const std::string arn = task["TaskARN"].get<std::string>();
   InstanceIdentity identity;
-  identity.instance_id = absl::StrCat(arn.substr(arn.rfind('/') + 1), "/", getpid());
+  identity.instance_id = server::InstanceId(arn.substr(arn.rfind('/') + 1));
   if (task.contains("AvailabilityZone") && task["AvailabilityZone"].is_string()) {
     identity.availability_zone = task["AvailabilityZone"].get<std::string>();
   }
@@ -59,10 +59,7 @@ absl::StatusOr<InstanceIdentity> ReadEcsTaskIdentity(const std::string& metadata
 }
 
 InstanceIdentity HostIdentity() {
-  char host[256] = {};
-  gethostname(host, sizeof(host) - 1);
-  return InstanceIdentity{.instance_id = absl::StrCat(host, "/", getpid()),
-                          .source = "hostname"};
+  return InstanceIdentity{.instance_id = server::InstanceId(), .source = "hostname"};
 }
 
 InstanceIdentity DescribeInstance(const std::string& ecs_metadata_uri,

@@ -30,7 +30,8 @@ struct InstanceIdentity {
 absl::StatusOr<InstanceIdentity> ReadEcsTaskIdentity(const std::string& metadata_uri,
                                                      absl::Duration timeout);
 
-// The host name identity.
+// The identity every service uses without task metadata (server::InstanceId:
+// the host name, or the container's id on ECS).
 InstanceIdentity HostIdentity();
 
 // ReadEcsTaskIdentity when `ecs_metadata_uri` is set, else (or when it

@@ -92,8 +92,16 @@ int main(int argc, char** argv) {
                                        std::getenv("STACHE_SESSION_KEY"));
   const char* ecs_metadata_uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4");
   stache::gateway::GatewayConfig config{
-      .host = absl::GetFlag(FLAGS_host),
-      .port = absl::GetFlag(FLAGS_port),
+      .http = {.host = absl::GetFlag(FLAGS_host),
+               .port = absl::GetFlag(FLAGS_port),
+               .max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes),
+               .body_memory_bytes = absl::GetFlag(FLAGS_http_body_memory_bytes),
+               .threads = absl::GetFlag(FLAGS_http_threads),
+               .max_waiting_connections = absl::GetFlag(FLAGS_http_max_waiting_connections),
+               .max_connections = absl::GetFlag(FLAGS_http_max_connections),
+               .read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
+               .write_timeout = absl::GetFlag(FLAGS_http_write_timeout),
+               .keep_alive_timeout = absl::GetFlag(FLAGS_http_keep_alive_timeout)},
       .admin_port = absl::GetFlag(FLAGS_admin_port),
       .grace_period = absl::GetFlag(FLAGS_grace_period),
       .drain_delay = absl::GetFlag(FLAGS_drain_delay),
@@ -101,7 +109,6 @@ int main(int argc, char** argv) {
       .overlay_address = absl::GetFlag(FLAGS_overlay_address),
       .storage_address = absl::GetFlag(FLAGS_storage_address),
       .tls = tls.ok() ? *tls : stache::server::TlsMaterial(),
-      .max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes),
       .max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes),
       .storage_namespace = absl::GetFlag(FLAGS_storage_namespace),
       .storage_token = token.ok() ? *token : "",
@@ -113,13 +120,6 @@ int main(int argc, char** argv) {
       .rate_limit_exempt_cidrs = absl::GetFlag(FLAGS_rate_limit_exempt_cidrs),
       .backend_timeout = absl::GetFlag(FLAGS_backend_timeout),
       .probe_timeout = absl::GetFlag(FLAGS_probe_timeout),
-      .http_threads = absl::GetFlag(FLAGS_http_threads),
-      .http_max_waiting_connections = absl::GetFlag(FLAGS_http_max_waiting_connections),
-      .http_max_connections = absl::GetFlag(FLAGS_http_max_connections),
-      .http_body_memory_bytes = absl::GetFlag(FLAGS_http_body_memory_bytes),
-      .http_read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
-      .http_write_timeout = absl::GetFlag(FLAGS_http_write_timeout),
-      .http_keep_alive_timeout = absl::GetFlag(FLAGS_http_keep_alive_timeout),
       .ecs_metadata_uri = ecs_metadata_uri != nullptr ? ecs_metadata_uri : ""};
   absl::Status status = !tls.ok()            ? tls.status()
                         : !token.ok()        ? token.status()

@@ -66,9 +66,9 @@ std::shared_ptr<BackendProbe> StatusBoard::ProbeFor(const BackendTarget& backend
 
 json StatusBoard::DescribeAddress(const BackendTarget& backend,
                                   const std::string& address,
-                                  const server::RequestContext& trace) {
+                                  const server::RequestContext& request_context) {
   std::shared_ptr<BackendProbe> probe = ProbeFor(backend, address);
-  const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
+  const CallContext call = CallContext::WithTimeout(probe_timeout_, request_context);
   auto health = std::async(std::launch::async, [&] {
     return probe->CheckHealth(call, backend.health_service);
   });
@@ -80,7 +80,7 @@ json StatusBoard::DescribeAddress(const BackendTarget& backend,
   return out;
 }
 
-json StatusBoard::Info(const server::RequestContext& trace) {
+json StatusBoard::Info(const server::RequestContext& request_context) {
   // One task per (backend, address), all in parallel, so the slowest
   // unreachable address bounds the answer, not their sum.
   std::vector<std::vector<std::string>> addresses;
@@ -90,8 +90,8 @@ json StatusBoard::Info(const server::RequestContext& trace) {
     answers.emplace_back();
     for (const std::string& address : addresses.back()) {
       answers.back().push_back(
-          std::async(std::launch::async, [this, &backend, address, &trace] {
-            return DescribeAddress(backend, address, trace);
+          std::async(std::launch::async, [this, &backend, address, &request_context] {
+            return DescribeAddress(backend, address, request_context);
           }));
     }
   }
@@ -132,8 +132,8 @@ json StatusBoard::Info(const server::RequestContext& trace) {
   return {{"gateway", std::move(gateway)}, {"backends", std::move(backends)}};
 }
 
-json StatusBoard::PublicInfo(const server::RequestContext& trace) {
-  return PublicInfoFrom(Info(trace));
+json StatusBoard::PublicInfo(const server::RequestContext& request_context) {
+  return PublicInfoFrom(Info(request_context));
 }
 
 json PublicInfoFrom(const json& info) {
@@ -173,8 +173,8 @@ json PublicInfoFrom(const json& info) {
   return {{"gateway", std::move(public_gateway)}, {"backends", std::move(backends)}};
 }
 
-Readiness StatusBoard::CheckReadiness(const server::RequestContext& trace) {
-  const CallContext call = CallContext::WithTimeout(probe_timeout_, trace);
+Readiness StatusBoard::CheckReadiness(const server::RequestContext& request_context) {
+  const CallContext call = CallContext::WithTimeout(probe_timeout_, request_context);
   // Health alone is not enough: a backend can answer SERVING (gRPC serves
   // health without the threads its calls need) while it refuses every call,
   // all its call slots taken. GetInfo goes through the same admission as

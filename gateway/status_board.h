@@ -71,18 +71,18 @@ class StatusBoard final {
   // a replica answering through several addresses is listed once, and an
   // unreachable address only when no replica of that backend answered.
   // For the admin port: it names addresses and targets.
-  nlohmann::json Info(const server::RequestContext& trace);
+  nlohmann::json Info(const server::RequestContext& request_context);
 
   // PublicInfoFrom(Info(trace)): for anyone.
-  nlohmann::json PublicInfo(const server::RequestContext& trace);
+  nlohmann::json PublicInfo(const server::RequestContext& request_context);
 
-  Readiness CheckReadiness(const server::RequestContext& trace);
+  Readiness CheckReadiness(const server::RequestContext& request_context);
 
  private:
   std::shared_ptr<BackendProbe> ProbeFor(const BackendTarget& backend,
                                          const std::string& address);
   nlohmann::json DescribeAddress(const BackendTarget& backend, const std::string& address,
-                                 const server::RequestContext& trace);
+                                 const server::RequestContext& request_context);
 
   const InstanceIdentity identity_;
   const int64_t max_body_bytes_;

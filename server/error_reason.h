@@ -31,6 +31,9 @@ inline constexpr absl::string_view kReasonUnknownOneofMember = "UNKNOWN_ONEOF_ME
 inline constexpr absl::string_view kReasonUnknownStyle = "UNKNOWN_STYLE";
 // An option out of its documented range (quality, scale, colour, ...).
 inline constexpr absl::string_view kReasonOptionOutOfRange = "OPTION_OUT_OF_RANGE";
+// The bytes are not an image in a format stache reads (the gateway answers
+// 415 Unsupported Media Type).
+inline constexpr absl::string_view kReasonNotAnImage = "NOT_AN_IMAGE";
 // The image bytes are over the server's byte limit.
 inline constexpr absl::string_view kReasonImageTooLarge = "IMAGE_TOO_LARGE";
 

@@ -192,21 +192,8 @@ void GrpcServer::Shutdown(absl::Duration grace) {
   server_->Wait();
 }
 
-void BlockTerminationSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-}
-
 absl::Status GrpcServer::RunUntilTerminated() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = WaitForTerminationSignal();
   LogInfo("shutting down",
           {{"signal", strsignal(signal_number)},
            {"grace_period_seconds", absl::ToDoubleSeconds(config_.grace_period)}});

@@ -24,6 +24,7 @@
 #include "server/info_service.h"
 #include "server/metrics.h"
 #include "server/rpc_observer.h"
+#include "server/termination_signals.h"
 #include "server/tls.h"
 
 namespace stache::server {
@@ -133,11 +134,6 @@ class GrpcServer final {
   int port_ = 0;
   std::atomic<bool> shut_down_{false};
 };
-
-// Blocks SIGTERM and SIGINT in the calling thread and every thread it starts
-// later, so that RunUntilTerminated can sigwait for them. Call at the top of
-// main, before any threads exist.
-void BlockTerminationSignals();
 
 }  // namespace stache::server
 

@@ -1,34 +1,15 @@
 #include "server/info_service.h"
 
-#include <unistd.h>
-
-#include <cstdlib>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "server/build_info.h"
 #include "server/call_handler.h"
+#include "server/instance_id.h"
 
 namespace stache::server {
 
-std::string DefaultInstanceId() {
-  // ECS sets ECS_CONTAINER_METADATA_URI_V4 to .../v4/<task id>-<container id>;
-  // the gateway reads the full task metadata, here the id is enough.
-  std::string base;
-  if (const char* uri = std::getenv("ECS_CONTAINER_METADATA_URI_V4"); uri) {
-    std::vector<std::string> parts = absl::StrSplit(uri, '/');
-    base = absl::StrCat("ecs-", parts.back());
-  } else {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    base = host;
-  }
-  return absl::StrCat(base, "/", getpid());
-}
-
 InfoServiceImpl::InfoServiceImpl(ServiceIdentity identity)
     : identity_(std::move(identity)),
-      instance_id_(DefaultInstanceId()),
+      instance_id_(InstanceId()),
       start_time_(absl::Now()) {}
 
 grpc::Status InfoServiceImpl::GetInfo(grpc::ServerContext* context,

@@ -31,10 +31,6 @@ struct ServiceIdentity {
   std::vector<LoadedComponent> components;
 };
 
-// An id for this process among replicas: the ECS task id when the ECS task
-// metadata is in the environment, else the host name; plus the process id.
-std::string DefaultInstanceId();
-
 // Immutable after construction, so thread-safe.
 class InfoServiceImpl final : public stache::info::v1::InfoService::Service {
  public:

@@ -31,13 +31,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "storage/development_token.h"
 
 namespace stache::storage {
 
-// The development default, used only when no policy is configured (and
-// logged as such): the gateway's token and namespace in `make run`.
-inline constexpr char kDevelopmentToken[] = "dev-gateway-token";
-inline constexpr char kDevelopmentNamespace[] = "gateway";
+// The development default (storage/development_token.h) is used only when no
+// policy is configured, and logged as such.
 inline constexpr size_t kMinTokenBytes = 16;
 
 enum class Access { kRead, kWrite };

@@ -27,8 +27,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "stache/storage/v1/storage.grpc.pb.h"
-#include "storage/blob_store.h"
-#include "storage/namespace_policy.h"
+#include "storage/blob_store.h"  // kChunkBytes
+#include "storage/development_token.h"
 
 namespace stache::storage {
 

@@ -39,5 +39,7 @@ rule "stache-storage links no OpenCV" links stache-storage "$opencv"
 rule "server_base refers to no gRPC or HTTP" refers libstache_server_base.a "$grpc"
 rule "detector_core refers to no gRPC or HTTP" refers libstache_detector_core.a "$grpc"
 rule "overlay_core refers to no gRPC or HTTP" refers libstache_overlay_core.a "$grpc"
+rule "storage_core refers to no gRPC or HTTP" refers libstache_storage_core.a "$grpc"
+rule "gateway_core refers to no gRPC or HTTP" refers libstache_gateway_core.a "$grpc"
 rule "image_format refers to no OpenCV" refers libstache_image_format.a "cv::"
 exit $failed

@@ -17,7 +17,6 @@
 #include "gateway/http_errors.h"
 #include "gateway/image_record.h"
 #include "gateway/web_assets.h"
-#include "imaging/image_format.h"
 #include "server/log.h"
 #include "server/loopback.h"
 
@@ -50,7 +49,7 @@ void WriteJson(HttpResponse& response, int http_status, const json& body) {
 }
 
 void WriteError(HttpResponse& response, int http_status, const absl::Status& status,
-                const server::RequestContext& trace,
+                const server::RequestContext& request_context,
                 absl::Duration retry_after = absl::ZeroDuration()) {
   // Shed load (429) and unavailable backends (503) are worth retrying soon:
   // say when, so that well-behaved clients back off instead of hammering.
@@ -64,16 +63,17 @@ void WriteError(HttpResponse& response, int http_status, const absl::Status& sta
     // The body says less than this (PublicErrorMessage); operators read it
     // here, by the request id the client was given.
     server::LogWarning("request failed",
-                       trace.WithLogFields(
+                       request_context.WithLogFields(
                            {{"http_status", http_status}, {"error", status.ToString()}}));
   }
-  WriteJson(response, http_status, ErrorBody(http_status, status, trace.request_id()));
+  WriteJson(response, http_status,
+            ErrorBody(http_status, status, request_context.request_id()));
 }
 
 // The table decides; only HTTP-level problems pass their own status.
 void WriteStatus(HttpResponse& response, const absl::Status& status,
-                 const server::RequestContext& trace) {
-  WriteError(response, HttpStatusForCode(status.code()), status, trace);
+                 const server::RequestContext& request_context) {
+  WriteError(response, HttpStatusFor(status), status, request_context);
 }
 
 // Whether the Accept header prefers an image to JSON: the media range with
@@ -255,26 +255,26 @@ HttpResponse HttpRoutes::Instrument(
   // The shared rule: honour a sane X-Request-Id and a valid traceparent,
   // make new ones otherwise; both go back to the caller and on to every
   // backend call.
-  const server::RequestContext trace = server::RequestContext::FromIncoming(
+  const server::RequestContext request_context = server::RequestContext::FromIncoming(
       request.HeaderValue("X-Request-Id"), request.HeaderValue("traceparent"));
   HttpResponse response;
   metrics_->http_requests_in_flight().Add({}, 1);
   try {
-    run(trace, response);
+    run(request_context, response);
   } catch (const std::exception& e) {
     // Bad input must never take the process down; this is a bug to report.
     response = HttpResponse();
     WriteError(response, 500,
                absl::InternalError(absl::StrCat("unexpected exception: ", e.what())),
-               trace);
+               request_context);
   } catch (...) {
     response = HttpResponse();
     WriteError(response, 500, absl::InternalError("unexpected exception of unknown type"),
-               trace);
+               request_context);
   }
   metrics_->http_requests_in_flight().Add({}, -1);
-  response.SetHeader("X-Request-Id", trace.request_id());
-  response.SetHeader("traceparent", trace.traceparent());
+  response.SetHeader("X-Request-Id", request_context.request_id());
+  response.SetHeader("traceparent", request_context.traceparent());
   response.SetHeader("X-Content-Type-Options", "nosniff");
   if (!response.HasHeader("Content-Security-Policy")) {
     response.SetHeader("Content-Security-Policy", kDataContentSecurityPolicy);
@@ -285,25 +285,27 @@ HttpResponse HttpRoutes::Instrument(
   const bool quiet = absl::StartsWith(route, "/healthz") ||
                      absl::StartsWith(route, "/livez") ||
                      absl::StartsWith(route, "/readyz");
-  server::Log(response.status >= 500 ? server::LogLevel::kWarning
-              : quiet                ? server::LogLevel::kDebug
-                                     : server::LogLevel::kInfo,
-              "http request",
-              trace.WithLogFields({{"method", request.method},
-                                   {"path", request.path},
-                                   {"route", route},
-                                   {"status", response.status},
-                                   {"duration_ms", absl::ToDoubleMilliseconds(latency)},
-                                   {"remote_addr", request.remote_addr}}));
+  server::Log(
+      response.status >= 500 ? server::LogLevel::kWarning
+      : quiet                ? server::LogLevel::kDebug
+                             : server::LogLevel::kInfo,
+      "http request",
+      request_context.WithLogFields({{"method", request.method},
+                                     {"path", request.path},
+                                     {"route", route},
+                                     {"status", response.status},
+                                     {"duration_ms", absl::ToDoubleMilliseconds(latency)},
+                                     {"remote_addr", request.remote_addr}}));
   return response;
 }
 
 HttpResponse HttpRoutes::Refuse(const HttpRequest& request, const HttpRefusal& refusal) {
-  HttpResponse response = Instrument(
-      IsUpload(request) ? "/v1/images" : "unmatched", request,
-      [&](const server::RequestContext& trace, HttpResponse& out) {
-        WriteError(out, refusal.http_status, refusal.status, trace, refusal.retry_after);
-      });
+  HttpResponse response =
+      Instrument(IsUpload(request) ? "/v1/images" : "unmatched", request,
+                 [&](const server::RequestContext& request_context, HttpResponse& out) {
+                   WriteError(out, refusal.http_status, refusal.status, request_context,
+                              refusal.retry_after);
+                 });
   response.close = true;
   return response;
 }
@@ -321,16 +323,17 @@ HttpResponse HttpRoutes::Handle(const HttpRequest& request, UploadForm* upload) 
   const char* route = "unmatched";
   std::function<void(const server::RequestContext&, HttpResponse&)> run;
   Route(request, upload, visitor, &route, &run);
-  return Instrument(route, request,
-                    [&](const server::RequestContext& trace, HttpResponse& response) {
-                      if (hook_) hook_(request);
-                      run(trace, response);
-                      if (visitor.set_cookie) {
-                        response.SetHeader("Set-Cookie", SetCookieValue(visitor));
-                        // A shared cache must never hand one visitor's cookie to another.
-                        response.SetHeader("Cache-Control", "no-store");
-                      }
-                    });
+  return Instrument(
+      route, request,
+      [&](const server::RequestContext& request_context, HttpResponse& response) {
+        if (hook_) hook_(request);
+        run(request_context, response);
+        if (visitor.set_cookie) {
+          response.SetHeader("Set-Cookie", SetCookieValue(visitor));
+          // A shared cache must never hand one visitor's cookie to another.
+          response.SetHeader("Cache-Control", "no-store");
+        }
+      });
 }
 
 void HttpRoutes::Route(
@@ -345,45 +348,49 @@ void HttpRoutes::Route(
   };
   const bool get = method == "GET" || method == "HEAD";
   if (IsUpload(request) && upload != nullptr) {
-    set("/v1/images", [this, &request, upload, &visitor](
-                          const server::RequestContext& trace, HttpResponse& response) {
-      Upload(request, *upload, visitor, response, trace);
-    });
+    set("/v1/images",
+        [this, &request, upload, &visitor](const server::RequestContext& request_context,
+                                           HttpResponse& response) {
+          Upload(request, *upload, visitor, response, request_context);
+        });
   } else if (get && path == "/v1/images") {
-    set("/v1/images", [this, &request, &visitor](const server::RequestContext& trace,
-                                                 HttpResponse& response) {
-      List(request, visitor, response, trace);
-    });
+    set("/v1/images",
+        [this, &request, &visitor](const server::RequestContext& request_context,
+                                   HttpResponse& response) {
+          List(request, visitor, response, request_context);
+        });
   } else if (auto image = ImagePath(path);
              image.has_value() && (get || method == "DELETE")) {
     const auto& [id, rest] = *image;
     if (method == "DELETE" && rest.empty()) {
       set("/v1/images/{id}",
-          [this, &request, &visitor, id = id](const server::RequestContext& trace,
-                                              HttpResponse& response) {
-            Delete(request, id, visitor, response, trace);
+          [this, &request, &visitor, id = id](
+              const server::RequestContext& request_context, HttpResponse& response) {
+            Delete(request, id, visitor, response, request_context);
           });
     } else if (get && rest.empty()) {
       set("/v1/images/{id}",
-          [this, id = id](const server::RequestContext& trace, HttpResponse& response) {
-            GetRecord(id, response, trace);
+          [this, id = id](const server::RequestContext& request_context,
+                          HttpResponse& response) {
+            GetRecord(id, response, request_context);
           });
     } else if (get && (rest == "/original" || rest == "/result")) {
       const ImageVariant variant =
           rest == "/original" ? ImageVariant::kOriginal : ImageVariant::kResult;
       set(rest == "/original" ? "/v1/images/{id}/original" : "/v1/images/{id}/result",
-          [this, &request, id = id, variant](const server::RequestContext& trace,
-                                             HttpResponse& response) {
-            GetImage(request, id, variant, response, trace);
+          [this, &request, id = id, variant](
+              const server::RequestContext& request_context, HttpResponse& response) {
+            GetImage(request, id, variant, response, request_context);
           });
     }
   } else if (get && path == "/v1/styles") {
-    set("/v1/styles", [this](const server::RequestContext& trace,
-                             HttpResponse& response) { Styles(response, trace); });
+    set("/v1/styles",
+        [this](const server::RequestContext& request_context, HttpResponse& response) {
+          Styles(response, request_context);
+        });
   } else if (get && path == "/v1/info") {
-    set("/v1/info", [this](const server::RequestContext& trace, HttpResponse& response) {
-      Info(response, trace);
-    });
+    set("/v1/info", [this](const server::RequestContext& request_context,
+                           HttpResponse& response) { Info(response, request_context); });
   } else if (get && path == "/healthz") {
     set("/healthz", [](const server::RequestContext&, HttpResponse& response) {
       response.SetContent("ok\n", "text/plain");
@@ -402,9 +409,8 @@ void HttpRoutes::Route(
       }
     });
   } else if (get && path == "/readyz") {
-    set("/readyz", [this](const server::RequestContext& trace, HttpResponse& response) {
-      Ready(response, trace);
-    });
+    set("/readyz", [this](const server::RequestContext& request_context,
+                          HttpResponse& response) { Ready(response, request_context); });
   } else if (get && (path == "/" || path == "/index.html" || path == "/app.js" ||
                      path == "/style.css")) {
     set("/{asset}",
@@ -414,45 +420,39 @@ void HttpRoutes::Route(
   }
   if (!*run) {
     *route = "unmatched";
-    *run = [&request](const server::RequestContext& trace, HttpResponse& response) {
+    *run = [&request](const server::RequestContext& request_context,
+                      HttpResponse& response) {
       WriteStatus(response,
                   absl::NotFoundError(
                       absl::StrCat("no route for ", request.method, " ", request.path)),
-                  trace);
+                  request_context);
     };
   }
 }
 
 void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form,
                         const Visitor& visitor, HttpResponse& response,
-                        const server::RequestContext& trace) {
+                        const server::RequestContext& request_context) {
   // Checked before the body was read too (AdmitUpload); again here for
   // callers that did not.
   if (std::optional<HttpRefusal> forged = CheckCsrf(visitor)) {
-    WriteError(response, forged->http_status, forged->status, trace);
+    WriteError(response, forged->http_status, forged->status, request_context);
     return;
   }
-  if (absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(form.image);
-      !header.ok()) {
-    WriteError(
-        response, 415,
-        absl::InvalidArgumentError(absl::StrCat(
-            "the upload is not an image stache can read: ", header.status().message())),
-        trace);
-    return;
-  }
+  // Whether the bytes are an image is the gallery's decision (one header
+  // parse per upload); its NOT_AN_IMAGE reason answers 415.
   // A form field wins over the query parameter of the same name.
   if (form.style.empty()) form.style = request.ParamValue("style");
   if (form.format.empty()) form.format = request.ParamValue("format");
-  absl::StatusOr<UploadResult> uploaded =
-      gallery_->Upload(trace, UploadRequest{.image = std::move(form.image),
-                                            .style = std::move(form.style),
-                                            .format = std::move(form.format),
-                                            .owner_id = visitor.session.has_value()
-                                                            ? visitor.session->owner_id
-                                                            : ""});
+  absl::StatusOr<UploadResult> uploaded = gallery_->Upload(
+      request_context,
+      UploadRequest{
+          .image = std::move(form.image),
+          .style = std::move(form.style),
+          .format = std::move(form.format),
+          .owner_id = visitor.session.has_value() ? visitor.session->owner_id : ""});
   if (!uploaded.ok()) {
-    WriteStatus(response, uploaded.status(), trace);
+    WriteStatus(response, uploaded.status(), request_context);
     return;
   }
   const ImageRecord& record = uploaded->record;
@@ -462,7 +462,7 @@ void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form,
   if (PrefersImage(request.HeaderValue("Accept"))) {
     absl::StatusOr<std::string> type = ServedImageType(uploaded->result_image);
     if (!type.ok()) {
-      WriteStatus(response, type.status(), trace);
+      WriteStatus(response, type.status(), request_context);
       return;
     }
     response.status = 201;
@@ -478,10 +478,10 @@ void HttpRoutes::Upload(const HttpRequest& request, UploadForm& form,
 }
 
 void HttpRoutes::GetRecord(const std::string& id, HttpResponse& response,
-                           const server::RequestContext& trace) {
-  absl::StatusOr<ImageRecord> record = gallery_->GetRecord(trace, id);
+                           const server::RequestContext& request_context) {
+  absl::StatusOr<ImageRecord> record = gallery_->GetRecord(request_context, id);
   if (!record.ok()) {
-    WriteStatus(response, record.status(), trace);
+    WriteStatus(response, record.status(), request_context);
     return;
   }
   WriteJson(response, 200, ImageRecordToJson(*record));
@@ -492,14 +492,14 @@ void HttpRoutes::GetRecord(const std::string& id, HttpResponse& response,
 // over in one answer.
 void HttpRoutes::GetImage(const HttpRequest& request, const std::string& id,
                           ImageVariant variant, HttpResponse& response,
-                          const server::RequestContext& trace) {
+                          const server::RequestContext& request_context) {
   const std::string if_none_match = request.HeaderValue("If-None-Match");
   if (!if_none_match.empty()) {
     // A cheap Stat answers a revalidation without moving the bytes.
     absl::StatusOr<storage::v1::ObjectInfo> info =
-        gallery_->StatImage(trace, id, variant);
+        gallery_->StatImage(request_context, id, variant);
     if (!info.ok()) {
-      WriteStatus(response, info.status(), trace);
+      WriteStatus(response, info.status(), request_context);
       return;
     }
     const std::string etag = QuotedEtag(info->sha256_hex());
@@ -510,9 +510,9 @@ void HttpRoutes::GetImage(const HttpRequest& request, const std::string& id,
       return;
     }
   }
-  absl::StatusOr<StoredObject> object = gallery_->GetImage(trace, id, variant);
+  absl::StatusOr<StoredObject> object = gallery_->GetImage(request_context, id, variant);
   if (!object.ok()) {
-    WriteStatus(response, object.status(), trace);
+    WriteStatus(response, object.status(), request_context);
     return;
   }
   response.status = 200;
@@ -525,26 +525,27 @@ void HttpRoutes::GetImage(const HttpRequest& request, const std::string& id,
 
 void HttpRoutes::Delete(const HttpRequest& request, const std::string& id,
                         const Visitor& visitor, HttpResponse& response,
-                        const server::RequestContext& trace) {
+                        const server::RequestContext& request_context) {
   const DeleteCredentials credentials{
       .owner_id = SessionCounts(visitor) ? visitor.session->owner_id : "",
       .delete_token = BearerToken(request)};
   if (credentials.delete_token.empty()) {
     if (std::optional<HttpRefusal> forged = CheckCsrf(visitor)) {
-      WriteError(response, forged->http_status, forged->status, trace);
+      WriteError(response, forged->http_status, forged->status, request_context);
       return;
     }
   }
-  absl::Status status = gallery_->Delete(trace, id, credentials);
+  absl::Status status = gallery_->Delete(request_context, id, credentials);
   if (!status.ok()) {
-    WriteStatus(response, status, trace);
+    WriteStatus(response, status, request_context);
     return;
   }
   response.status = 204;
 }
 
 void HttpRoutes::List(const HttpRequest& request, const Visitor& visitor,
-                      HttpResponse& response, const server::RequestContext& trace) {
+                      HttpResponse& response,
+                      const server::RequestContext& request_context) {
   uint32_t page_size = 0;
   if (request.HasParam("page_size") &&
       (!absl::SimpleAtoi(request.ParamValue("page_size"), &page_size) ||
@@ -552,15 +553,15 @@ void HttpRoutes::List(const HttpRequest& request, const Visitor& visitor,
     WriteStatus(response,
                 absl::InvalidArgumentError(absl::StrCat(
                     "page_size must be a number between 1 and ", kMaxPageSize)),
-                trace);
+                request_context);
     return;
   }
   // Only the visitor's own uploads; a new visitor has none.
-  absl::StatusOr<ImagePage> page =
-      gallery_->List(trace, visitor.had_valid_cookie ? visitor.session->owner_id : "",
-                     page_size, request.ParamValue("page_token"));
+  absl::StatusOr<ImagePage> page = gallery_->List(
+      request_context, visitor.had_valid_cookie ? visitor.session->owner_id : "",
+      page_size, request.ParamValue("page_token"));
   if (!page.ok()) {
-    WriteStatus(response, page.status(), trace);
+    WriteStatus(response, page.status(), request_context);
     return;
   }
   json images = json::array();
@@ -571,14 +572,16 @@ void HttpRoutes::List(const HttpRequest& request, const Visitor& visitor,
             {{"images", std::move(images)}, {"next_page_token", page->next_page_token}});
 }
 
-void HttpRoutes::Styles(HttpResponse& response, const server::RequestContext& trace) {
-  absl::StatusOr<std::vector<MustacheStyle>> styles = gallery_->ListStyles(trace);
+void HttpRoutes::Styles(HttpResponse& response,
+                        const server::RequestContext& request_context) {
+  absl::StatusOr<std::vector<StyleSummary>> styles =
+      gallery_->ListStyles(request_context);
   if (!styles.ok()) {
-    WriteStatus(response, styles.status(), trace);
+    WriteStatus(response, styles.status(), request_context);
     return;
   }
   json out = json::array();
-  for (const MustacheStyle& style : *styles) {
+  for (const StyleSummary& style : *styles) {
     out.push_back(
         {{"name", style.name},
          {"display_name", style.display_name},
@@ -592,20 +595,22 @@ void HttpRoutes::Styles(HttpResponse& response, const server::RequestContext& tr
   WriteJson(response, 200, {{"styles", std::move(out)}});
 }
 
-void HttpRoutes::Info(HttpResponse& response, const server::RequestContext& trace) {
+void HttpRoutes::Info(HttpResponse& response,
+                      const server::RequestContext& request_context) {
   response.SetHeader("Cache-Control", "no-store");
   // Versions and how many instances answer; the detail (addresses, the
   // bucket, where credentials came from) is on the admin port only.
-  WriteJson(response, 200, board_->PublicInfo(trace));
+  WriteJson(response, 200, board_->PublicInfo(request_context));
 }
 
-void HttpRoutes::Ready(HttpResponse& response, const server::RequestContext& trace) {
+void HttpRoutes::Ready(HttpResponse& response,
+                       const server::RequestContext& request_context) {
   response.SetHeader("Cache-Control", "no-store");
   if (draining_) {
     WriteJson(response, 503, {{"ready", false}, {"draining", true}});
     return;
   }
-  Readiness readiness = board_->CheckReadiness(trace);
+  Readiness readiness = board_->CheckReadiness(request_context);
   WriteJson(response, readiness.ready ? 200 : 503,
             {{"ready", readiness.ready}, {"backends", std::move(readiness.backends)}});
 }

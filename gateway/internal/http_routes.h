@@ -102,18 +102,18 @@ class HttpRoutes final {
   std::string SetCookieValue(const Visitor& visitor) const;
 
   void Upload(const HttpRequest& request, UploadForm& form, const Visitor& visitor,
-              HttpResponse& response, const server::RequestContext& trace);
+              HttpResponse& response, const server::RequestContext& request_context);
   void GetRecord(const std::string& id, HttpResponse& response,
-                 const server::RequestContext& trace);
+                 const server::RequestContext& request_context);
   void GetImage(const HttpRequest& request, const std::string& id, ImageVariant variant,
-                HttpResponse& response, const server::RequestContext& trace);
+                HttpResponse& response, const server::RequestContext& request_context);
   void Delete(const HttpRequest& request, const std::string& id, const Visitor& visitor,
-              HttpResponse& response, const server::RequestContext& trace);
+              HttpResponse& response, const server::RequestContext& request_context);
   void List(const HttpRequest& request, const Visitor& visitor, HttpResponse& response,
-            const server::RequestContext& trace);
-  void Styles(HttpResponse& response, const server::RequestContext& trace);
-  void Info(HttpResponse& response, const server::RequestContext& trace);
-  void Ready(HttpResponse& response, const server::RequestContext& trace);
+            const server::RequestContext& request_context);
+  void Styles(HttpResponse& response, const server::RequestContext& request_context);
+  void Info(HttpResponse& response, const server::RequestContext& request_context);
+  void Ready(HttpResponse& response, const server::RequestContext& request_context);
   void Asset(const HttpRequest& request, HttpResponse& response);
 
   Gallery* const gallery_;

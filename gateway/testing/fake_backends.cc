@@ -356,22 +356,22 @@ void FakeBackends::StopDetector() {
 }
 
 GatewayConfig FakeBackends::GatewayConfigForTest() const {
-  return GatewayConfig{.host = "127.0.0.1",
-                       .port = 0,
+  return GatewayConfig{.http = {.host = "127.0.0.1",
+                                .port = 0,
+                                .max_body_bytes = 1'000'000,
+                                .threads = 8,
+                                .read_timeout = absl::Seconds(5),
+                                .write_timeout = absl::Seconds(5),
+                                .keep_alive_timeout = absl::Seconds(1)},
                        .grace_period = absl::Seconds(5),
                        .detector_address = detector_address(),
                        .overlay_address = overlay_address(),
                        .storage_address = storage_address(),
-                       .max_body_bytes = 1'000'000,
                        .max_image_bytes = 2'000'000,
                        .storage_namespace = "gateway",
                        .storage_token = kFakeStorageToken,
                        .backend_timeout = absl::Seconds(5),
-                       .probe_timeout = absl::Seconds(1),
-                       .http_threads = 8,
-                       .http_read_timeout = absl::Seconds(5),
-                       .http_write_timeout = absl::Seconds(5),
-                       .http_keep_alive_timeout = absl::Seconds(1)};
+                       .probe_timeout = absl::Seconds(1)};
 }
 
 std::string TestJpeg(int width, int height) {

@@ -49,6 +49,7 @@
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
 #include "stache/storage/v1/storage.grpc.pb.h"
+#include "storage/development_token.h"
 #include "tests/e2e/service_stack.h"
 #include "tests/testing/hostile_images.h"
 #include "tests/testing/process.h"
@@ -70,7 +71,7 @@ using ::testing::Not;
 constexpr int64_t kMaxBodyBytes = 2'000'000;
 // A silent client is dropped after this (the gateway's --http_read_timeout).
 constexpr int kReadTimeoutSeconds = 2;
-constexpr char kStorageToken[] = "dev-gateway-token";
+constexpr const char* kStorageToken = storage::kDevelopmentToken;
 constexpr uint32_t kBombSide = 60000;
 
 // ---------------------------------------------------------------------------

@@ -52,7 +52,7 @@ using ::stache::testing::TestDataPath;
 using ::stache::testing::WaitFor;
 using ::testing::HasSubstr;
 
-constexpr char kStorageToken[] = "dev-gateway-token";
+constexpr const char* kStorageToken = storage::kDevelopmentToken;
 constexpr char kReflection[] =
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 constexpr char kPut[] = "/stache.storage.v1.StorageService/Put";

@@ -421,7 +421,7 @@ TEST_F(GatewayEndToEndTest, StoredHtmlIsNeverServedAsHtml) {
   storage::StorageClient storage(
       storage::v1::StorageService::NewStub(server::MakeChannel(
           absl::StrCat("127.0.0.1:", stack_->storage_port()), 64'000'000)),
-      {.token = gateway::kDevelopmentStorageToken});
+      {.token = storage::kDevelopmentToken});
   const std::string html = "<html><script>alert(document.cookie)</script></html>";
   ASSERT_TRUE(storage
                   .PutObject({.ns = "gateway",

@@ -38,10 +38,10 @@ struct Target {
 
   Target() {
     stache::gateway::GatewayConfig config = backends.GatewayConfigForTest();
-    config.max_body_bytes = 64 * 1024;
-    config.http_read_timeout = absl::Seconds(2);
-    config.http_write_timeout = absl::Seconds(2);
-    config.http_keep_alive_timeout = absl::Seconds(2);
+    config.http.max_body_bytes = 64 * 1024;
+    config.http.read_timeout = absl::Seconds(2);
+    config.http.write_timeout = absl::Seconds(2);
+    config.http.keep_alive_timeout = absl::Seconds(2);
     absl::StatusOr<std::unique_ptr<Gateway>> started = Gateway::Start(config);
     if (!started.ok()) {
       std::fprintf(stderr, "gateway did not start: %s\n",

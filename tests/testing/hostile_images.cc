@@ -1,10 +1,12 @@
 #include "tests/testing/hostile_images.h"
 
-#include <jpeglib.h>
 #include <zlib.h>
 
-#include <algorithm>
 #include <cstdio>
+// jpeglib.h uses FILE and size_t without including their headers.
+#include <jpeglib.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <vector>
 

@@ -75,7 +75,7 @@ class JpegCoefficientEditor final {
       absl::FunctionRef<absl::Status(cv::Mat& bgr, cv::Point origin)> draw);
 
   // A baseline JPEG of the coefficients with the source's quantisation
-  // tables and sampling, optimised Huffman tables, a JFIF header (with the
+  // tables and sampling, the standard Huffman tables, a JFIF header (with the
   // source's density) and no other marker: no EXIF, ICC profile or comment,
   // as EncodeImage writes none. The editor cannot be used afterwards.
   absl::StatusOr<std::string> Encode();

@@ -140,7 +140,7 @@ TEST_P(SamplingTest, ANoOpEditSeesTheDecodedPixelsAndChangesNoBit) {
   absl::StatusOr<std::string> output = editor->Encode();
   ASSERT_THAT(output, IsOk());
   EXPECT_EQ(cv::countNonZero(Changed(Decode(*output), reference)), 0);
-  // Optimised Huffman tables: about the source's size.
+  // The standard Huffman tables, as the source has: about its size.
   EXPECT_LT(output->size(), jpeg.size() * 11 / 10);
 }
 

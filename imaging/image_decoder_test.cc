@@ -8,6 +8,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "imaging/testing/jpeg_bytes.h"
 #include "tests/testing/hostile_images.h"
 #include "tests/testing/images.h"
 #include "tests/testing/process.h"
@@ -16,6 +17,7 @@
 namespace stache::imaging {
 namespace {
 
+using ::stache::imaging::testing::WithJpegSize;
 using ::stache::testing::FloatTiffHeader;
 using ::stache::testing::GdalPayloadInBmp;
 using ::stache::testing::GdalPayloadInFakeWebp;
@@ -131,22 +133,6 @@ TEST(DecodeImageTest, RejectsCorruptData) {
   for (size_t i = png.size() / 2; i < png.size() - 12; ++i) png[i] ^= 0x5A;
   EXPECT_THAT(DecodeImage(png, {}), StatusIs(absl::StatusCode::kInvalidArgument,
                                              HasSubstr("could not be decoded")));
-}
-
-// Rewrites the size a JPEG's frame header announces.
-std::string WithJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
-  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
-    const auto marker = static_cast<uint8_t>(jpeg[i + 1]);
-    if (static_cast<uint8_t>(jpeg[i]) == 0xFF && (marker == 0xC0 || marker == 0xC2)) {
-      jpeg[i + 5] = static_cast<char>(height >> 8);
-      jpeg[i + 6] = static_cast<char>(height & 0xFF);
-      jpeg[i + 7] = static_cast<char>(width >> 8);
-      jpeg[i + 8] = static_cast<char>(width & 0xFF);
-      return jpeg;
-    }
-  }
-  ADD_FAILURE() << "no SOF marker";
-  return jpeg;
 }
 
 TEST(DecodeImageTest, RefusesDecompressionBombsBeforeDecoding) {

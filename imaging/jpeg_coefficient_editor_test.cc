@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "imaging/testing/jpeg_bytes.h"
 #include "tests/testing/hostile_images.h"
 #include "tests/testing/images.h"
 #include "tests/testing/status_matchers.h"
@@ -21,6 +22,7 @@
 namespace stache::imaging {
 namespace {
 
+using ::stache::imaging::testing::WithJpegSize;
 using ::stache::testing::IsOk;
 using ::stache::testing::JpegWithRepeatedScans;
 using ::stache::testing::ProgressiveJpegWithScans;
@@ -270,17 +272,6 @@ TEST(JpegCoefficientEditorTest, DeclinesWhatItCannotChangeFaithfully) {
   ASSERT_THAT(editor->Encode(), IsOk());
   EXPECT_THAT(editor->Encode(), declined("encoded already"));
   EXPECT_THAT(editor->Edit({20, 20, 10, 10}, Nothing), declined("encoded already"));
-}
-
-// Rewrites the size a JPEG's frame header announces.
-std::string WithJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
-  const size_t sof = jpeg.find("\xFF\xC0");
-  if (sof == std::string::npos || sof + 9 > jpeg.size()) return jpeg;
-  jpeg[sof + 5] = static_cast<char>(height >> 8);
-  jpeg[sof + 6] = static_cast<char>(height & 0xFF);
-  jpeg[sof + 7] = static_cast<char>(width >> 8);
-  jpeg[sof + 8] = static_cast<char>(width & 0xFF);
-  return jpeg;
 }
 
 // Client bytes reach libjpeg here too: every refusal DecodeImage makes, this

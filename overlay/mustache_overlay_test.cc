@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "imaging/testing/jpeg_bytes.h"
 #include "overlay/testing/mustache_measure.h"
 #include "server/error_reason.h"
 #include "tests/testing/hostile_images.h"
@@ -23,6 +24,7 @@ namespace stache::overlay {
 namespace {
 
 using ::stache::imaging::ImageFormat;
+using ::stache::imaging::testing::WithJpegSize;
 using ::stache::overlay::testing::ChangedPixels;
 using ::stache::overlay::testing::CountOutside;
 using ::stache::overlay::testing::GraceHopperFace;
@@ -747,17 +749,6 @@ TEST_F(MustacheOverlayTest, TheCoefficientPathIsTakenOnlyWhenItIsRight) {
   EXPECT_EQ(cv::countNonZero(ChangedPixels(photo_, Decode(none->image))), 0);
   EXPECT_EQ(none->image.find("Exif"), std::string::npos);
   EXPECT_EQ(none->image.find("secret"), std::string::npos);
-}
-
-// Rewrites the size a JPEG's frame header announces.
-std::string WithJpegSize(std::string jpeg, uint16_t width, uint16_t height) {
-  const size_t sof = jpeg.find("\xFF\xC0");
-  if (sof == std::string::npos || sof + 9 > jpeg.size()) return jpeg;
-  jpeg[sof + 5] = static_cast<char>(height >> 8);
-  jpeg[sof + 6] = static_cast<char>(height & 0xFF);
-  jpeg[sof + 7] = static_cast<char>(width >> 8);
-  jpeg[sof + 8] = static_cast<char>(width & 0xFF);
-  return jpeg;
 }
 
 // Whichever path a JPEG would take, a bad one gets the answer it got when

@@ -6,6 +6,7 @@
 //   build/bin/overlay_benchmark --benchmark_min_time=1
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <memory>
@@ -112,6 +113,40 @@ BENCHMARK(BM_Apply)
     ->ArgsProduct({{1, 12}, {1, 5}, {0, 1}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// A group photo (issue #16): twelve faces 6% of the long side wide (inter-
+// ocular distance 2.5% of it, 32 px at 1 MP) in a grid over the photo.
+// Args: megapixels, path (0: pixels, 1: JPEG coefficients).
+void BM_ApplyGroup(benchmark::State& state) {
+  const BenchPhoto& photo = Photo(static_cast<int>(state.range(0)));
+  const cv::Size size = photo.pixels.size();
+  const double inter_ocular = 0.025 * std::max(size.width, size.height);
+  OverlayRequest request{.image = photo.jpeg};
+  for (int row = 0; row < 3; ++row) {
+    for (int column = 0; column < 4; ++column) {
+      request.faces.push_back(
+          MakeFace({(column + 0.5) * size.width / 4, (row + 0.5) * size.height / 3},
+                   inter_ocular, 0));
+    }
+  }
+  const OverlayPath path =
+      state.range(1) == 0 ? OverlayPath::kPixels : OverlayPath::kJpegCoefficients;
+  const MustacheOverlay& overlay =
+      path == OverlayPath::kPixels ? PixelOverlay() : Overlay();
+  state.SetLabel(OverlayPathName(path));
+  for (auto _ : state) {
+    absl::StatusOr<OverlayResult> result = overlay.Apply(request);
+    if (!result.ok() || result->path != path) {
+      state.SkipWithError("Apply failed or took the other path");
+      break;
+    }
+    benchmark::DoNotOptimize(result->image.data());
+  }
+}
+BENCHMARK(BM_ApplyGroup)
+    ->ArgNames({"MP", "path"})
+    ->ArgsProduct({{1, 12}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
 
 // Drawing one mustache, nothing else. Args: megapixels, style index.
 void BM_DrawOneFace(benchmark::State& state) {

@@ -800,6 +800,77 @@ TEST_F(MustacheOverlayTest, BadJpegsGetTheSameAnswerOnEitherPath) {
   }
 }
 
+// The coefficient path stops between the same stages, and concurrent calls
+// on it give what sequential ones give.
+TEST_F(MustacheOverlayTest, TheCoefficientPathStopsBetweenStagesAndRunsConcurrently) {
+  const std::string jpeg = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
+  const OverlayRequest request{.image = jpeg, .faces = {GraceHopperFace()}};
+  ASSERT_EQ(overlay_->Apply(request)->path, OverlayPath::kJpegCoefficients);
+  EXPECT_THAT(overlay_->Apply(request, {.cancelled = [] { return true; }}),
+              StatusIs(absl::StatusCode::kCancelled, HasSubstr("decoding")));
+  EXPECT_THAT(overlay_->Apply(request, {.deadline = absl::Now() - absl::Seconds(1)}),
+              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
+  auto checks_with = [&](int faces) {
+    int checks = 0;
+    OverlayRequest counted = request;
+    counted.faces.assign(faces, GraceHopperFace());
+    absl::StatusOr<OverlayResult> result = overlay_->Apply(counted, {.cancelled = [&] {
+                                                             ++checks;
+                                                             return false;
+                                                           }});
+    EXPECT_THAT(result, IsOk());
+    EXPECT_EQ(result.ok() ? result->path : OverlayPath::kPixels,
+              OverlayPath::kJpegCoefficients);
+    return checks;
+  };
+  // Three faces cover less than a quarter of the photo (five would not).
+  EXPECT_GE(checks_with(3) - checks_with(1), 2);
+  // Cancelled at any one check, from the first to the last (the reader's and
+  // the writer's own among them), Apply stops there, and at every stage.
+  const int all_checks = checks_with(1);
+  std::set<std::string> stopped_before;
+  for (int n = 0; n < all_checks; ++n) {
+    int checks = 0;
+    const absl::Status status =
+        overlay_->Apply(request, {.cancelled = [&] { return ++checks > n; }}).status();
+    EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << n << ": " << status;
+    const size_t stage = status.message().find("stopped before ");
+    if (stage != absl::string_view::npos) {
+      stopped_before.insert(std::string(status.message().substr(stage + 15)));
+    }
+  }
+  EXPECT_THAT(stopped_before, ::testing::ElementsAre("decoding", "drawing",
+                                                     "drawing faces[0]", "encoding"));
+
+  std::vector<std::string> expected;
+  for (const MustacheStyle& style : styles_) {
+    OverlayRequest styled = request;
+    styled.style = style.name;
+    expected.push_back(overlay_->Apply(styled)->image);
+  }
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 3;
+  std::vector<std::vector<std::string>> outputs(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < kRounds; ++round) {
+        OverlayRequest styled = request;
+        styled.style = styles_[(t + round) % styles_.size()].name;
+        absl::StatusOr<OverlayResult> result = overlay_->Apply(styled);
+        outputs[t].push_back(result.ok() ? result->image : "");
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) {
+    for (int round = 0; round < kRounds; ++round) {
+      EXPECT_EQ(outputs[t][round], expected[(t + round) % styles_.size()])
+          << "thread " << t << " round " << round;
+    }
+  }
+}
+
 TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {
   EXPECT_THAT(MustacheOverlay::Create({.default_style = "goatee"}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("--default_style")));

@@ -22,8 +22,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "gateway/client_address.h"
-#include "gateway/http_server_options.h"
 #include "gateway/gallery.h"
+#include "gateway/http_server_options.h"
 #include "gateway/metrics.h"
 #include "gateway/rate_limiter.h"
 #include "gateway/session.h"
@@ -34,7 +34,6 @@ namespace internal {
 class HttpRoutes;
 class HttpTransport;
 }  // namespace internal
-
 
 // Who a visitor is and what they may do: sessions, CSRF, the upload rate
 // limit. The pointers are not owned and must outlive the server.

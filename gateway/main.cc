@@ -97,7 +97,8 @@ int main(int argc, char** argv) {
                .max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes),
                .body_memory_bytes = absl::GetFlag(FLAGS_http_body_memory_bytes),
                .threads = absl::GetFlag(FLAGS_http_threads),
-               .max_waiting_connections = absl::GetFlag(FLAGS_http_max_waiting_connections),
+               .max_waiting_connections =
+                   absl::GetFlag(FLAGS_http_max_waiting_connections),
                .max_connections = absl::GetFlag(FLAGS_http_max_connections),
                .read_timeout = absl::GetFlag(FLAGS_http_read_timeout),
                .write_timeout = absl::GetFlag(FLAGS_http_write_timeout),

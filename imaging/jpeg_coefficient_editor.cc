@@ -119,18 +119,15 @@ void ForwardDct(const cv::Mat& plane, int x0, int y0, const std::array<float, 64
   }
 }
 
-uint8_t ToByte(float v) { return cv::saturate_cast<uint8_t>(v); }
-
-// JFIF's full-range YCbCr (ITU-R BT.601 weights).
-float LumaOf(const cv::Vec3b& bgr) {
-  return 0.299f * bgr[2] + 0.587f * bgr[1] + 0.114f * bgr[0];
-}
-float BlueDifferenceOf(const cv::Vec3b& bgr) {
-  return -0.168736f * bgr[2] - 0.331264f * bgr[1] + 0.5f * bgr[0] + 128;
-}
-float RedDifferenceOf(const cv::Vec3b& bgr) {
-  return 0.5f * bgr[2] - 0.418688f * bgr[1] - 0.081312f * bgr[0] + 128;
-}
+// JFIF's full-range YCbCr (ITU-R BT.601 weights), as affine maps for
+// cv::transform: [B G R] <- [Y Cb Cr 1] and back.
+const cv::Matx34f kYCbCrToBgr(1, 1.772f, 0, -1.772f * 128,  //
+                              1, -0.344136f, -0.714136f,
+                              (0.344136f + 0.714136f) * 128,  //
+                              1, 0, 1.402f, -1.402f * 128);
+const cv::Matx34f kBgrToYCbCr(0.114f, 0.587f, 0.299f, 0,          //
+                              0.5f, -0.331264f, -0.168736f, 128,  //
+                              -0.081312f, -0.418688f, 0.5f, 128);
 
 }  // namespace
 
@@ -478,18 +475,15 @@ absl::StatusOr<cv::Rect> JpegCoefficientEditor::Edit(
         cv::resize(planes[c], full[c], context, 0, 0, cv::INTER_LINEAR);
       }
     }
-    for (int y = 0; y < visible.height; ++y) {
-      const float* luma = full[0].ptr<float>(visible.y + y) + visible.x;
-      const float* cb = full[1].ptr<float>(visible.y + y) + visible.x;
-      const float* cr = full[2].ptr<float>(visible.y + y) + visible.x;
-      cv::Vec3b* out = bgr.ptr<cv::Vec3b>(y);
-      for (int x = 0; x < visible.width; ++x) {
-        const float blue = cb[x] - 128, red = cr[x] - 128;
-        out[x] = cv::Vec3b(ToByte(luma[x] + 1.772f * blue),
-                           ToByte(luma[x] - 0.344136f * blue - 0.714136f * red),
-                           ToByte(luma[x] + 1.402f * red));
-      }
-    }
+    // YCbCr to BGR as one affine map over the visible pixels (vectorised
+    // by OpenCV), rounded and saturated to bytes.
+    const cv::Rect inside(visible.tl(), visible.size());
+    cv::Mat ycbcr;
+    cv::merge(std::vector<cv::Mat>{full[0](inside), full[1](inside), full[2](inside)},
+              ycbcr);
+    cv::Mat bgr_float;
+    cv::transform(ycbcr, bgr_float, kYCbCrToBgr);
+    bgr_float.convertTo(bgr, CV_8U);
   } catch (const cv::Exception& e) {
     return absl::InternalError(absl::StrCat("decoding a jpeg region failed: ", e.what()));
   }
@@ -513,39 +507,49 @@ absl::StatusOr<cv::Rect> JpegCoefficientEditor::Edit(
   // New samples where pixels changed; every other sample keeps the value
   // its coefficients give, so unchanged blocks code back to themselves.
   const cv::Rect touched = cv::boundingRect(changed);
+  std::array<cv::Mat, 3> drawn;  // the changed pixels' Y, Cb, Cr over `touched`
+  try {
+    cv::Mat drawn_bgr, drawn_ycbcr;
+    bgr(touched).convertTo(drawn_bgr, CV_32F);
+    cv::transform(drawn_bgr, drawn_ycbcr, kBgrToYCbCr);
+    cv::split(drawn_ycbcr, drawn.data());
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(absl::StrCat("coding a jpeg region failed: ", e.what()));
+  }
   cv::Rect extent;
   for (int c = 0; c < 3; ++c) {
     const State::Component& component = state.components[c];
     cv::Mat& plane = planes[c];
     const int hr = component.h_ratio, vr = component.v_ratio;
-    auto value_of = c == 0 ? LumaOf : c == 1 ? BlueDifferenceOf : RedDifferenceOf;
     cv::Mat dirty = cv::Mat::zeros(plane.rows / kBlock, plane.cols / kBlock, CV_8U);
     // `visible` starts on an MCU boundary, so on a sample boundary.
     const int sx0 = visible.x / hr, sy0 = visible.y / vr;
     for (int sy = touched.y / vr; sy * vr < touched.br().y; ++sy) {
       float* row = plane.ptr<float>(sy0 + sy);
-      const int y_end = std::min((sy + 1) * vr, visible.height);
+      const int y_begin = std::max(sy * vr, touched.y);
+      const int y_end = std::min((sy + 1) * vr, touched.br().y);
       for (int sx = touched.x / hr; sx * hr < touched.br().x; ++sx) {
         // The sample covers hr x vr pixels; a changed one makes it their
-        // mean, with unchanged pixels counting at the old value.
-        const int x_end = std::min((sx + 1) * hr, visible.width);
-        int changed_pixels = 0;
-        for (int y = sy * vr; y < y_end; ++y) {
-          const uint8_t* is_changed = changed.ptr<uint8_t>(y);
-          for (int x = sx * hr; x < x_end; ++x) changed_pixels += is_changed[x];
-        }
-        if (changed_pixels == 0) continue;
+        // mean, with unchanged pixels counting at the old value. (Pixels
+        // outside `touched` are unchanged.)
+        const int x_begin = std::max(sx * hr, touched.x);
+        const int x_end = std::min((sx + 1) * hr, touched.br().x);
+        const int pixels = (std::min((sy + 1) * vr, visible.height) - sy * vr) *
+                           (std::min((sx + 1) * hr, visible.width) - sx * hr);
         const float old_value = row[sx0 + sx];
         float sum = 0;
-        int pixels = 0;
-        for (int y = sy * vr; y < y_end; ++y) {
+        int changed_pixels = 0;
+        for (int y = y_begin; y < y_end; ++y) {
           const uint8_t* is_changed = changed.ptr<uint8_t>(y);
-          const cv::Vec3b* pixel = bgr.ptr<cv::Vec3b>(y);
-          for (int x = sx * hr; x < x_end; ++x, ++pixels) {
-            sum += is_changed[x] != 0 ? value_of(pixel[x]) : old_value;
+          const float* value = drawn[c].ptr<float>(y - touched.y) - touched.x;
+          for (int x = x_begin; x < x_end; ++x) {
+            if (is_changed[x] == 0) continue;
+            ++changed_pixels;
+            sum += value[x];
           }
         }
-        row[sx0 + sx] = sum / pixels;
+        if (changed_pixels == 0) continue;
+        row[sx0 + sx] = (sum + old_value * (pixels - changed_pixels)) / pixels;
         dirty.at<uint8_t>((sy0 + sy) / kBlock, (sx0 + sx) / kBlock) = 1;
       }
     }

@@ -3,7 +3,6 @@
 // clang-format off
 #include <cstdio>  // jpeglib.h needs FILE first
 #include <jpeglib.h>
-#include <jerror.h>
 // clang-format on
 
 #include <algorithm>
@@ -247,11 +246,13 @@ void TermOutput(j_compress_ptr cinfo) {
 absl::Status WriteCoefficients(State* state) {
   j_compress_ptr cinfo = &state->destination;
   if (setjmp(state->write_guard.jump) != 0) {
-    // Coefficients from a hostile file that baseline Huffman coding cannot
-    // carry: the caller decodes the file instead, which clamps them.
-    if (cinfo->err != nullptr && cinfo->err->msg_code == JERR_BAD_DCT_COEF) {
+    // What libjpeg refuses to write, a decode may still take: coefficients
+    // out of baseline Huffman coding's range (a hostile file's), or a
+    // quantisation table the file redefined after a component's first scan
+    // (jpeg_copy_critical_parameters copies the last). The caller decodes.
+    if (state->write_guard.library_error) {
       return absl::FailedPreconditionError(
-          "the jpeg image has coefficients out of range; decode it instead");
+          absl::StrCat(state->write_guard.status.message(), "; decode it instead"));
     }
     return state->write_guard.status;
   }

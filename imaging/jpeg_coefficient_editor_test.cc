@@ -48,7 +48,7 @@ cv::Mat TexturedImage() {
 // Encodes with libjpeg directly, for sampling factors OpenCV does not offer:
 // luma `h` x `v` samples per chroma sample.
 std::string EncodeJpeg(const cv::Mat& bgr, int h, int v, bool progressive = false,
-                       int quality = 90) {
+                       int quality = 90, bool scan_per_component = false) {
   jpeg_compress_struct cinfo;
   jpeg_error_mgr errors;
   cinfo.err = jpeg_std_error(&errors);  // a test's own valid input: errors abort
@@ -65,6 +65,13 @@ std::string EncodeJpeg(const cv::Mat& bgr, int h, int v, bool progressive = fals
   cinfo.comp_info[0].h_samp_factor = h;
   cinfo.comp_info[0].v_samp_factor = v;
   if (progressive) jpeg_simple_progression(&cinfo);
+  // Sequential, but one scan per component (Y, then Cb, then Cr).
+  static const jpeg_scan_info kScans[3] = {
+      {1, {0}, 0, 63, 0, 0}, {1, {1}, 0, 63, 0, 0}, {1, {2}, 0, 63, 0, 0}};
+  if (scan_per_component) {
+    cinfo.scan_info = kScans;
+    cinfo.num_scans = 3;
+  }
   jpeg_start_compress(&cinfo, TRUE);
   while (cinfo.next_scanline < cinfo.image_height) {
     JSAMPROW row = const_cast<uint8_t*>(bgr.ptr<uint8_t>(cinfo.next_scanline));
@@ -272,6 +279,28 @@ TEST(JpegCoefficientEditorTest, DeclinesWhatItCannotChangeFaithfully) {
   ASSERT_THAT(editor->Encode(), IsOk());
   EXPECT_THAT(editor->Encode(), declined("encoded already"));
   EXPECT_THAT(editor->Edit({20, 20, 10, 10}, Nothing), declined("encoded already"));
+}
+
+// A file may redefine a quantisation table between scans (here table 0,
+// luma's, before the chroma scans): a decoder keeps the table each component
+// started with, but libjpeg's transcoder refuses to write such coefficients.
+// The editor says so (decode it instead) rather than failing the photo.
+TEST(JpegCoefficientEditorTest, DeclinesToWriteATableRedefinedBetweenScans) {
+  std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2, /*progressive=*/false, 90,
+                                /*scan_per_component=*/true);
+  const size_t first_scan = jpeg.find("\xFF\xDA");
+  const size_t second_scan = jpeg.find("\xFF\xDA", first_scan + 2);
+  ASSERT_NE(second_scan, std::string::npos);
+  std::string table("\xFF\xDB\x00\x43\x00", 5);
+  table.append(64, '\x07');
+  jpeg.insert(second_scan, table);
+  const cv::Mat reference = Decode(jpeg);
+  ASSERT_FALSE(reference.empty());
+  absl::StatusOr<JpegCoefficientEditor> editor =
+      JpegCoefficientEditor::Open(jpeg, {}, 1 << 20);
+  ASSERT_THAT(editor, IsOk());
+  EXPECT_THAT(editor->Encode(),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("decode it")));
 }
 
 // Client bytes reach libjpeg here too: every refusal DecodeImage makes, this

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <set>
 #include <string>
@@ -749,6 +750,41 @@ TEST_F(MustacheOverlayTest, TheCoefficientPathIsTakenOnlyWhenItIsRight) {
   EXPECT_EQ(cv::countNonZero(ChangedPixels(photo_, Decode(none->image))), 0);
   EXPECT_EQ(none->image.find("Exif"), std::string::npos);
   EXPECT_EQ(none->image.find("secret"), std::string::npos);
+}
+
+// A JPEG that the coefficient path declines only once it has read it
+// (a quantisation table redefined between scans, which libjpeg will not
+// write back): the photo is decoded and drawn on instead.
+TEST_F(MustacheOverlayTest, AJpegTheEditorCannotWriteIsDecodedInstead) {
+  // A progressive JPEG, and table 0 redefined before its second scan.
+  absl::StatusOr<std::string> multi_scan = [&]() -> absl::StatusOr<std::string> {
+    std::vector<uchar> bytes;
+    if (!cv::imencode(".jpg", photo_, bytes,
+                      {cv::IMWRITE_JPEG_QUALITY, 90, cv::IMWRITE_JPEG_PROGRESSIVE, 1})) {
+      return absl::InternalError("imencode");
+    }
+    return std::string(bytes.begin(), bytes.end());
+  }();
+  ASSERT_THAT(multi_scan, IsOk());
+  std::string redefined = *multi_scan;
+  const size_t first = redefined.find("\xFF\xDA");
+  const size_t second = redefined.find("\xFF\xDA", first + 2);
+  ASSERT_NE(second, std::string::npos);
+  std::string table("\xFF\xDB\x00\x43\x00", 5);
+  table.append(64, '\x07');
+  redefined.insert(second, table);
+  const cv::Mat before = Decode(redefined);
+  ASSERT_FALSE(before.empty());
+
+  absl::StatusOr<OverlayResult> result =
+      overlay_->Apply({.image = redefined, .faces = {GraceHopperFace()}});
+  ASSERT_THAT(result, IsOk());
+  EXPECT_EQ(result->path, OverlayPath::kPixels);
+  absl::StatusOr<OverlayResult> plain =
+      overlay_->Apply({.image = *multi_scan, .faces = {GraceHopperFace()}});
+  ASSERT_THAT(plain, IsOk());
+  EXPECT_EQ(plain->path, OverlayPath::kJpegCoefficients);
+  EXPECT_GT(cv::countNonZero(StronglyChanged(before, Decode(result->image))), 100);
 }
 
 // Whichever path a JPEG would take, a bad one gets the answer it got when

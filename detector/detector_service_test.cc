@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "detector/detector_server.h"
+#include "detector/detector_process.h"
 #include "detector/testing/detector_test_inputs.h"
 #include "imaging/image_decoder.h"
 #include "server/grpc_server.h"

@@ -3,7 +3,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "detector/detector_server.h"
+#include "detector/detector_process.h"
 #include "server/flags.h"
 #include "server/log.h"
 
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   stache::server::SetLogService("detector");
   stache::server::ParseFlags(
       argc, argv, "stache-detector: finds faces and the landmarks a mustache needs.");
-  stache::detector::DetectorServerConfig config{
+  stache::detector::DetectorProcessConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),
       .detector = {
@@ -89,7 +89,7 @@ int main(int argc, char** argv) {
         {{"error", "--face_finder must be 'coarse_to_fine', 'hog' or 'cascade'"}});
     return 2;
   }
-  if (absl::Status status = stache::detector::RunDetectorServer(config); !status.ok()) {
+  if (absl::Status status = stache::detector::RunDetectorProcess(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;
   }

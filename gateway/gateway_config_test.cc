@@ -6,7 +6,7 @@
 #include <fstream>
 #include <string>
 
-#include "gateway/gateway_server.h"
+#include "gateway/gateway_process.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
 

@@ -19,7 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "gateway/gateway_server.h"
+#include "gateway/gateway_process.h"
 #include "gateway/testing/fake_backends.h"
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"

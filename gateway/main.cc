@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "gateway/gateway_server.h"
+#include "gateway/gateway_process.h"
 #include "server/flags.h"
 #include "server/log.h"
 #include "server/tls_flags.h"
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
   absl::Status status = !tls.ok()            ? tls.status()
                         : !token.ok()        ? token.status()
                         : !session_keys.ok() ? session_keys.status()
-                                             : stache::gateway::RunGatewayServer(config);
+                                             : stache::gateway::RunGatewayProcess(config);
   if (!status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;

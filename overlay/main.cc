@@ -1,6 +1,6 @@
 // stache-overlay: draws mustaches on the faces the detector found.
 #include "absl/flags/flag.h"
-#include "overlay/overlay_server.h"
+#include "overlay/overlay_process.h"
 #include "server/flags.h"
 #include "server/log.h"
 
@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   stache::server::SetLogService("overlay");
   stache::server::ParseFlags(
       argc, argv, "stache-overlay: draws mustaches on the faces the detector found.");
-  stache::overlay::OverlayServerConfig config{
+  stache::overlay::OverlayProcessConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),
       .overlay = {.default_style = absl::GetFlag(FLAGS_default_style),
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
                   .default_quality = absl::GetFlag(FLAGS_default_quality),
                   .max_faces = absl::GetFlag(FLAGS_max_faces),
                   .edit_jpeg_coefficients = absl::GetFlag(FLAGS_edit_jpeg_coefficients)}};
-  if (absl::Status status = stache::overlay::RunOverlayServer(config); !status.ok()) {
+  if (absl::Status status = stache::overlay::RunOverlayProcess(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;
   }

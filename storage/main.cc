@@ -8,7 +8,7 @@
 #include "server/flags.h"
 #include "server/log.h"
 #include "storage/aws_shared_credentials.h"
-#include "storage/storage_server.h"
+#include "storage/storage_process.h"
 
 ABSL_FLAG(int, port, 50053, "gRPC port to listen on.");
 ABSL_FLAG(int, admin_port, 9093,
@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
                              {{"error", s3_credentials.status().ToString()}});
     return 1;
   }
-  stache::storage::StorageServerConfig config{
+  stache::storage::StorageProcessConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),
       .backend = absl::GetFlag(FLAGS_backend),
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
       .auth_policy_file = PolicyFile(),
       .auth_policy_json = OptionalEnvironment("STACHE_STORAGE_AUTH_POLICY"),
       .insecure_dev_auth = absl::GetFlag(FLAGS_insecure_dev_auth)};
-  if (absl::Status status = stache::storage::RunStorageServer(config); !status.ok()) {
+  if (absl::Status status = stache::storage::RunStorageProcess(config); !status.ok()) {
     stache::server::LogError("cannot serve", {{"error", status.ToString()}});
     return 1;
   }

@@ -1,6 +1,8 @@
 // The stache-storage binary, run for real: its defaults work out of the box,
 // its flags and environment configure the policy, limits and backends, and
 // bad configuration fails fast.
+#include "storage/testing/storage_binary.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -12,7 +14,6 @@
 #include "stache/info/v1/info.grpc.pb.h"
 #include "storage/namespace_policy.h"
 #include "storage/testing/minio_server.h"
-#include "storage/testing/storage_process.h"
 #include "storage/testing/store_helpers.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -23,7 +24,7 @@ namespace {
 using ::stache::server::FromGrpcStatus;
 using ::stache::storage::testing::MinioServer;
 using ::stache::storage::testing::ScratchDir;
-using ::stache::storage::testing::StorageProcess;
+using ::stache::storage::testing::StorageBinary;
 using ::stache::testing::BinaryPath;
 using ::stache::testing::ChildProcess;
 using ::stache::testing::IsOk;
@@ -38,7 +39,7 @@ std::string PolicyJson(const std::string& token) {
                       R"(", "read": ["gateway"], "write": ["gateway"]}]})");
 }
 
-stache::info::v1::GetInfoResponse GetInfo(const StorageProcess& server) {
+stache::info::v1::GetInfoResponse GetInfo(const StorageBinary& server) {
   auto stub = stache::info::v1::InfoService::NewStub(server.channel());
   grpc::ClientContext context;
   stache::info::v1::GetInfoResponse response;
@@ -70,8 +71,8 @@ std::pair<std::optional<int>, std::string> RunToExit(
 
 TEST(StorageBinaryTest, WorksOutOfTheBoxWithTheDevelopmentDefault) {
   const std::string data_dir = ScratchDir() + "/storage";
-  absl::StatusOr<std::unique_ptr<StorageProcess>> server =
-      StorageProcess::Start({"--data_dir=" + data_dir});
+  absl::StatusOr<std::unique_ptr<StorageBinary>> server =
+      StorageBinary::Start({"--data_dir=" + data_dir});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
   ASSERT_THAT(
@@ -91,7 +92,7 @@ TEST(StorageBinaryTest, WorksOutOfTheBoxWithTheDevelopmentDefault) {
 
 TEST(StorageBinaryTest, ItsAdminPortReportsStoredObjectsAndBytes) {
   const int admin_port = stache::testing::PickUnusedPort();
-  absl::StatusOr<std::unique_ptr<StorageProcess>> server = StorageProcess::Start(
+  absl::StatusOr<std::unique_ptr<StorageBinary>> server = StorageBinary::Start(
       {"--data_dir=" + ScratchDir(), absl::StrCat("--admin_port=", admin_port)});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
@@ -130,7 +131,7 @@ TEST(StorageBinaryTest, ItsAdminPortReportsStoredObjectsAndBytes) {
 TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {
   const std::string policy_file = ScratchDir() + "/policy.json";
   std::ofstream(policy_file) << PolicyJson(kFileToken);
-  absl::StatusOr<std::unique_ptr<StorageProcess>> from_file = StorageProcess::Start(
+  absl::StatusOr<std::unique_ptr<StorageBinary>> from_file = StorageBinary::Start(
       {"--data_dir=" + ScratchDir(), "--auth_policy_file=" + policy_file});
   ASSERT_THAT(from_file, IsOk());
   EXPECT_THAT(
@@ -140,9 +141,9 @@ TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {
               StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("unknown")));
   EXPECT_THAT(Component(GetInfo(**from_file), "policy"), HasSubstr(policy_file));
 
-  absl::StatusOr<std::unique_ptr<StorageProcess>> from_env =
-      StorageProcess::Start({"--data_dir=" + ScratchDir()},
-                            {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}});
+  absl::StatusOr<std::unique_ptr<StorageBinary>> from_env =
+      StorageBinary::Start({"--data_dir=" + ScratchDir()},
+                           {{"STACHE_STORAGE_AUTH_POLICY", PolicyJson(kEnvToken)}});
   ASSERT_THAT(from_env, IsOk());
   EXPECT_THAT(
       (*from_env)->Client(kEnvToken).PutObject({.ns = "gateway", .key = "k"}, "x"),
@@ -152,8 +153,8 @@ TEST(StorageBinaryTest, ThePolicyComesFromAFileOrTheEnvironment) {
 }
 
 TEST(StorageBinaryTest, MaxObjectBytesIsAFlag) {
-  absl::StatusOr<std::unique_ptr<StorageProcess>> server =
-      StorageProcess::Start({"--data_dir=" + ScratchDir(), "--max_object_bytes=1000"});
+  absl::StatusOr<std::unique_ptr<StorageBinary>> server =
+      StorageBinary::Start({"--data_dir=" + ScratchDir(), "--max_object_bytes=1000"});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
   EXPECT_THAT(client.PutObject({.ns = "gateway", .key = "fits"}, std::string(1000, 'x')),
@@ -195,8 +196,8 @@ TEST(StorageBinaryTest, TheDevelopmentTokenIsRefusedBeyondLoopback) {
   EXPECT_THAT(output, HasSubstr("--auth_policy_file"));
   EXPECT_THAT(output, HasSubstr("STACHE_STORAGE_AUTH_POLICY"));
 
-  absl::StatusOr<std::unique_ptr<StorageProcess>> loopback =
-      StorageProcess::Start({"--host=127.0.0.1", "--data_dir=" + ScratchDir()});
+  absl::StatusOr<std::unique_ptr<StorageBinary>> loopback =
+      StorageBinary::Start({"--host=127.0.0.1", "--data_dir=" + ScratchDir()});
   ASSERT_THAT(loopback, IsOk());
   EXPECT_THAT((*loopback)
                   ->Client(kDevelopmentToken)
@@ -227,8 +228,8 @@ TEST(StorageBinaryTest, AnEmptyPolicySettingIsAStartupError) {
 
 TEST(StorageBinaryTest, OneProcessPerDataDir) {
   const std::string data_dir = ScratchDir();
-  absl::StatusOr<std::unique_ptr<StorageProcess>> first =
-      StorageProcess::Start({"--data_dir=" + data_dir});
+  absl::StatusOr<std::unique_ptr<StorageBinary>> first =
+      StorageBinary::Start({"--data_dir=" + data_dir});
   ASSERT_THAT(first, IsOk());
   auto [code, output] = RunToExit({"--data_dir=" + data_dir});
   EXPECT_EQ(code, 1);
@@ -244,9 +245,9 @@ TEST(StorageBinaryTest, ServesFromS3WithCredentialsFromTheEnvironment) {
   const std::vector<std::string> flags = {
       "--backend=s3", "--s3_endpoint=" + minio->endpoint(), "--s3_bucket=" + *bucket,
       "--data_dir=" + ScratchDir()};
-  absl::StatusOr<std::unique_ptr<StorageProcess>> server =
-      StorageProcess::Start(flags, {{"AWS_ACCESS_KEY_ID", testing::kMinioAccessKey},
-                                    {"AWS_SECRET_ACCESS_KEY", testing::kMinioSecretKey}});
+  absl::StatusOr<std::unique_ptr<StorageBinary>> server =
+      StorageBinary::Start(flags, {{"AWS_ACCESS_KEY_ID", testing::kMinioAccessKey},
+                                   {"AWS_SECRET_ACCESS_KEY", testing::kMinioSecretKey}});
   ASSERT_THAT(server, IsOk());
   StorageClient client = (*server)->Client(kDevelopmentToken);
   ASSERT_THAT(client.PutObject({.ns = "gateway", .key = "in/s3"}, "bytes in a bucket"),

@@ -17,7 +17,7 @@
 #include "server/status_macros.h"
 #include "storage/internal/sha256.h"
 #include "storage/namespace_policy.h"
-#include "storage/testing/storage_process.h"
+#include "storage/testing/storage_binary.h"
 #include "storage/testing/store_helpers.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"
@@ -28,7 +28,7 @@ namespace {
 using ::stache::storage::internal::Sha256Hex;
 using ::stache::storage::testing::RandomBytes;
 using ::stache::storage::testing::ScratchDir;
-using ::stache::storage::testing::StorageProcess;
+using ::stache::storage::testing::StorageBinary;
 using ::stache::testing::IsOk;
 using ::stache::testing::StatusIs;
 using ::stache::testing::WaitFor;
@@ -47,7 +47,7 @@ struct Ledger {
 };
 
 // Puts objects of varied sizes until the server goes away.
-void Write(const StorageProcess& server, int writer, Ledger& ledger) {
+void Write(const StorageBinary& server, int writer, Ledger& ledger) {
   StorageClient client = server.Client(kDevelopmentToken);
   for (int i = 0; i < 10'000; ++i) {
     const std::string key = absl::StrCat("writer", writer, "/object", i);
@@ -67,7 +67,7 @@ void Write(const StorageProcess& server, int writer, Ledger& ledger) {
 
 // Sends half of a large object and holds the upload open until the server
 // is killed; `started` is set once that half is on its way.
-void HoldLargeUploadOpen(const StorageProcess& server, std::atomic<bool>& started,
+void HoldLargeUploadOpen(const StorageBinary& server, std::atomic<bool>& started,
                          const std::atomic<bool>& killed) {
   auto stub = v1::StorageService::NewStub(server.channel());
   grpc::ClientContext context;
@@ -97,8 +97,8 @@ TEST_P(StorageDurabilityTest,
   const std::string data_dir = ScratchDir() + "/storage";
   Ledger ledger;
   {
-    absl::StatusOr<std::unique_ptr<StorageProcess>> server =
-        StorageProcess::Start({"--data_dir=" + data_dir});
+    absl::StatusOr<std::unique_ptr<StorageBinary>> server =
+        StorageBinary::Start({"--data_dir=" + data_dir});
     ASSERT_THAT(server, IsOk());
     std::atomic<bool> large_upload_started{false};
     std::atomic<bool> killed{false};
@@ -120,8 +120,8 @@ TEST_P(StorageDurabilityTest,
     for (std::thread& thread : threads) thread.join();
   }
 
-  absl::StatusOr<std::unique_ptr<StorageProcess>> restarted =
-      StorageProcess::Start({"--data_dir=" + data_dir});
+  absl::StatusOr<std::unique_ptr<StorageBinary>> restarted =
+      StorageBinary::Start({"--data_dir=" + data_dir});
   ASSERT_THAT(restarted, IsOk());
   StorageClient client = (*restarted)->Client(kDevelopmentToken);
   absl::MutexLock lock(&ledger.mutex);

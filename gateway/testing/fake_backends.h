@@ -20,7 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
-#include "gateway/gateway_server.h"
+#include "gateway/gateway_process.h"
 #include "server/grpc_server.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"

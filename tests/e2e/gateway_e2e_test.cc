@@ -19,7 +19,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "gateway/gateway_server.h"
+#include "gateway/gateway_process.h"
 #include "gateway/testing/raw_connection.h"
 #include "nlohmann/json.hpp"
 #include "server/build_info.h"

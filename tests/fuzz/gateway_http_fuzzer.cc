@@ -24,7 +24,7 @@
 #include <memory>
 #include <string>
 
-#include "gateway/gateway_server.h"
+#include "gateway/gateway_process.h"
 #include "gateway/testing/fake_backends.h"
 
 namespace {

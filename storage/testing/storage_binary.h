@@ -1,11 +1,11 @@
 // The real stache-storage binary as a child process, for tests that need a
 // whole server: start-up flags, crashes (SIGKILL) and restarts.
 //
-//   absl::StatusOr<std::unique_ptr<StorageProcess>> server =
-//       StorageProcess::Start({"--data_dir=" + dir});
+//   absl::StatusOr<std::unique_ptr<StorageBinary>> server =
+//       StorageBinary::Start({"--data_dir=" + dir});
 //   StorageClient client = (*server)->Client(kDevelopmentToken);
-#ifndef STACHE_STORAGE_TESTING_STORAGE_PROCESS_H_
-#define STACHE_STORAGE_TESTING_STORAGE_PROCESS_H_
+#ifndef STACHE_STORAGE_TESTING_STORAGE_BINARY_H_
+#define STACHE_STORAGE_TESTING_STORAGE_BINARY_H_
 
 #include <grpcpp/channel.h>
 
@@ -20,12 +20,12 @@
 
 namespace stache::storage::testing {
 
-class StorageProcess final {
+class StorageBinary final {
  public:
   // Starts stache-storage on a free loopback port with `flags` and `env`
   // and waits until it accepts connections; the error carries its output
   // when it exits instead.
-  static absl::StatusOr<std::unique_ptr<StorageProcess>> Start(
+  static absl::StatusOr<std::unique_ptr<StorageBinary>> Start(
       const std::vector<std::string>& flags,
       const std::map<std::string, std::string>& env = {});
 
@@ -35,7 +35,7 @@ class StorageProcess final {
   StorageClient Client(const std::string& token) const;
 
  private:
-  StorageProcess(std::unique_ptr<stache::testing::ChildProcess> process, int port);
+  StorageBinary(std::unique_ptr<stache::testing::ChildProcess> process, int port);
 
   std::unique_ptr<stache::testing::ChildProcess> process_;
   int port_;
@@ -44,4 +44,4 @@ class StorageProcess final {
 
 }  // namespace stache::storage::testing
 
-#endif  // STACHE_STORAGE_TESTING_STORAGE_PROCESS_H_
+#endif  // STACHE_STORAGE_TESTING_STORAGE_BINARY_H_

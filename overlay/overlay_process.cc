@@ -1,4 +1,4 @@
-#include "overlay/overlay_server.h"
+#include "overlay/overlay_process.h"
 
 #include "absl/strings/str_join.h"
 #include "overlay/overlay_service.h"
@@ -7,7 +7,7 @@
 
 namespace stache::overlay {
 
-absl::Status RunOverlayServer(const OverlayServerConfig& config) {
+absl::Status RunOverlayProcess(const OverlayProcessConfig& config) {
   server::BlockTerminationSignals();
   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<MustacheOverlay> overlay,
                           MustacheOverlay::Create(config.overlay));

@@ -1,4 +1,4 @@
-#include "gateway/gateway_server.h"
+#include "gateway/gateway_process.h"
 
 #include <signal.h>
 
@@ -293,7 +293,7 @@ void Gateway::Shutdown(absl::Duration drain_delay) {
   parts_->http->Shutdown();
 }
 
-absl::Status RunGatewayServer(const GatewayConfig& config) {
+absl::Status RunGatewayProcess(const GatewayConfig& config) {
   // Before any thread exists, so that every thread inherits the mask and
   // sigwait below receives the signal.
   server::BlockTerminationSignals();

@@ -1,9 +1,9 @@
 // Runs the overlay service as a process: config in, serve until SIGTERM.
 //
-//   OverlayServerConfig config{.server = ServerConfigFromFlags(port)};
-//   return RunOverlayServer(config).ok() ? 0 : 1;
-#ifndef STACHE_OVERLAY_OVERLAY_SERVER_H_
-#define STACHE_OVERLAY_OVERLAY_SERVER_H_
+//   OverlayProcessConfig config{.server = ServerConfigFromFlags(port)};
+//   return RunOverlayProcess(config).ok() ? 0 : 1;
+#ifndef STACHE_OVERLAY_OVERLAY_PROCESS_H_
+#define STACHE_OVERLAY_OVERLAY_PROCESS_H_
 
 #include "absl/status/status.h"
 #include "overlay/mustache_overlay.h"
@@ -11,14 +11,14 @@
 
 namespace stache::overlay {
 
-struct OverlayServerConfig {
+struct OverlayProcessConfig {
   server::ServerConfig server;
   OverlayConfig overlay;
 };
 
 // Blocks until SIGTERM/SIGINT. Fails fast on bad config or a busy port.
-absl::Status RunOverlayServer(const OverlayServerConfig& config);
+absl::Status RunOverlayProcess(const OverlayProcessConfig& config);
 
 }  // namespace stache::overlay
 
-#endif  // STACHE_OVERLAY_OVERLAY_SERVER_H_
+#endif  // STACHE_OVERLAY_OVERLAY_PROCESS_H_

@@ -1,10 +1,10 @@
 // Runs the detector service as a process: config in, models loaded once,
 // serve until SIGTERM.
 //
-//   DetectorServerConfig config{.server = ServerConfigFromFlags(port)};
-//   return RunDetectorServer(config).ok() ? 0 : 1;
-#ifndef STACHE_DETECTOR_DETECTOR_SERVER_H_
-#define STACHE_DETECTOR_DETECTOR_SERVER_H_
+//   DetectorProcessConfig config{.server = ServerConfigFromFlags(port)};
+//   return RunDetectorProcess(config).ok() ? 0 : 1;
+#ifndef STACHE_DETECTOR_DETECTOR_PROCESS_H_
+#define STACHE_DETECTOR_DETECTOR_PROCESS_H_
 
 #include "absl/status/status.h"
 #include "detector/detector.h"
@@ -13,7 +13,7 @@
 
 namespace stache::detector {
 
-struct DetectorServerConfig {
+struct DetectorProcessConfig {
   server::ServerConfig server;
   DetectorConfig detector;
 };
@@ -23,8 +23,8 @@ server::ServiceIdentity DetectorIdentity(const FaceDetector& detector);
 
 // Loads the models (failing fast, naming a missing or unreadable file), then
 // blocks until SIGTERM/SIGINT. Fails fast on bad config or a busy port.
-absl::Status RunDetectorServer(const DetectorServerConfig& config);
+absl::Status RunDetectorProcess(const DetectorProcessConfig& config);
 
 }  // namespace stache::detector
 
-#endif  // STACHE_DETECTOR_DETECTOR_SERVER_H_
+#endif  // STACHE_DETECTOR_DETECTOR_PROCESS_H_

@@ -1,4 +1,4 @@
-#include "storage/storage_server.h"
+#include "storage/storage_process.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -12,7 +12,7 @@
 
 namespace stache::storage {
 
-absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
+absl::Status ValidateStorageProcessConfig(const StorageProcessConfig& config) {
   STACHE_RETURN_IF_ERROR(server::ValidateServerConfig(config.server));
   if (config.backend != "local" && config.backend != "s3") {
     return absl::InvalidArgumentError(
@@ -60,7 +60,7 @@ absl::Status ValidateStorageServerConfig(const StorageServerConfig& config) {
 }
 
 absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(
-    const StorageServerConfig& config) {
+    const StorageProcessConfig& config) {
   if (config.backend == "s3") {
     STACHE_ASSIGN_OR_RETURN(
         std::unique_ptr<S3BlobStore> store,
@@ -91,7 +91,7 @@ absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(
 
 namespace {
 
-absl::StatusOr<NamespacePolicy> LoadConfiguredPolicy(const StorageServerConfig& config,
+absl::StatusOr<NamespacePolicy> LoadConfiguredPolicy(const StorageProcessConfig& config,
                                                      std::string* source) {
   if (config.auth_policy_file.has_value()) {
     *source = absl::StrCat("file ", *config.auth_policy_file);
@@ -126,7 +126,7 @@ absl::StatusOr<NamespacePolicy> LoadConfiguredPolicy(const StorageServerConfig& 
 
 }  // namespace
 
-absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& config,
+absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageProcessConfig& config,
                                                     std::string* source) {
   STACHE_ASSIGN_OR_RETURN(NamespacePolicy policy, LoadConfiguredPolicy(config, source));
   if (policy.names_client_certs() && !config.server.tls.require_client_cert) {
@@ -138,9 +138,9 @@ absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& c
   return policy;
 }
 
-absl::Status RunStorageServer(const StorageServerConfig& config) {
+absl::Status RunStorageProcess(const StorageProcessConfig& config) {
   server::BlockTerminationSignals();
-  STACHE_RETURN_IF_ERROR(ValidateStorageServerConfig(config));
+  STACHE_RETURN_IF_ERROR(ValidateStorageProcessConfig(config));
   std::string policy_source;
   STACHE_ASSIGN_OR_RETURN(const NamespacePolicy policy,
                           LoadNamespacePolicy(config, &policy_source));

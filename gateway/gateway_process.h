@@ -3,12 +3,12 @@
 // config struct.
 //
 //   GatewayConfig config{.port = 8000};
-//   return RunGatewayServer(config).ok() ? 0 : 1;  // until SIGTERM
+//   return RunGatewayProcess(config).ok() ? 0 : 1;  // until SIGTERM
 //
 //   // Tests: the same wiring, on a free port, stopped by the test.
 //   auto gateway = Gateway::Start({.host = "127.0.0.1", .port = 0, ...});
-#ifndef STACHE_GATEWAY_GATEWAY_SERVER_H_
-#define STACHE_GATEWAY_GATEWAY_SERVER_H_
+#ifndef STACHE_GATEWAY_GATEWAY_PROCESS_H_
+#define STACHE_GATEWAY_GATEWAY_PROCESS_H_
 
 #include <cstdint>
 #include <memory>
@@ -108,8 +108,8 @@ class Gateway final {
 
 // Blocks until SIGTERM/SIGINT, then shuts down gracefully. Fails fast on bad
 // config or a busy port.
-absl::Status RunGatewayServer(const GatewayConfig& config);
+absl::Status RunGatewayProcess(const GatewayConfig& config);
 
 }  // namespace stache::gateway
 
-#endif  // STACHE_GATEWAY_GATEWAY_SERVER_H_
+#endif  // STACHE_GATEWAY_GATEWAY_PROCESS_H_

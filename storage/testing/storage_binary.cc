@@ -1,4 +1,4 @@
-#include "storage/testing/storage_process.h"
+#include "storage/testing/storage_binary.h"
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
@@ -14,7 +14,7 @@ using stache::testing::PickUnusedPort;
 using stache::testing::PortAcceptsConnections;
 using stache::testing::WaitFor;
 
-StorageProcess::StorageProcess(std::unique_ptr<ChildProcess> process, int port)
+StorageBinary::StorageBinary(std::unique_ptr<ChildProcess> process, int port)
     : process_(std::move(process)), port_(port) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(server::MaxMessageBytes(25'000'000));
@@ -23,7 +23,7 @@ StorageProcess::StorageProcess(std::unique_ptr<ChildProcess> process, int port)
                                        grpc::InsecureChannelCredentials(), arguments);
 }
 
-absl::StatusOr<std::unique_ptr<StorageProcess>> StorageProcess::Start(
+absl::StatusOr<std::unique_ptr<StorageBinary>> StorageBinary::Start(
     const std::vector<std::string>& flags,
     const std::map<std::string, std::string>& env) {
   const int port = PickUnusedPort();
@@ -38,10 +38,10 @@ absl::StatusOr<std::unique_ptr<StorageProcess>> StorageProcess::Start(
     return absl::UnavailableError(
         absl::StrCat("stache-storage did not start:\n", process->Output()));
   }
-  return std::unique_ptr<StorageProcess>(new StorageProcess(std::move(process), port));
+  return std::unique_ptr<StorageBinary>(new StorageBinary(std::move(process), port));
 }
 
-StorageClient StorageProcess::Client(const std::string& token) const {
+StorageClient StorageBinary::Client(const std::string& token) const {
   return StorageClient(v1::StorageService::NewStub(channel_), {.token = token});
 }
 

@@ -1,7 +1,7 @@
 // The storage server's configuration rules (#13): the development token only
 // where no other machine can connect, no fallback from an empty setting, and
 // certificate identities only where certificates are verified.
-#include "storage/storage_server.h"
+#include "storage/storage_process.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,14 +19,14 @@ using ::stache::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
-StorageServerConfig ConfigOn(const std::string& host) {
-  StorageServerConfig config;
+StorageProcessConfig ConfigOn(const std::string& host) {
+  StorageProcessConfig config;
   config.server.host = host;
   config.data_dir = stache::testing::MakeTempDir();
   return config;
 }
 
-absl::Status LoadPolicy(const StorageServerConfig& config,
+absl::Status LoadPolicy(const StorageProcessConfig& config,
                         std::string* source = nullptr) {
   std::string ignored;
   return LoadNamespacePolicy(config, source == nullptr ? &ignored : source).status();
@@ -48,7 +48,7 @@ TEST(StorageServerTest, TheDevelopmentDefaultNeedsALoopbackListener) {
 }
 
 TEST(StorageServerTest, InsecureDevAuthAcceptsTheDevelopmentTokenAnywhere) {
-  StorageServerConfig config = ConfigOn("0.0.0.0");
+  StorageProcessConfig config = ConfigOn("0.0.0.0");
   config.insecure_dev_auth = true;
   std::string source;
   EXPECT_THAT(LoadPolicy(config, &source), IsOk());
@@ -56,37 +56,37 @@ TEST(StorageServerTest, InsecureDevAuthAcceptsTheDevelopmentTokenAnywhere) {
 }
 
 TEST(StorageServerTest, AConfiguredPolicyNeedsNoLoopback) {
-  StorageServerConfig config = ConfigOn("0.0.0.0");
+  StorageProcessConfig config = ConfigOn("0.0.0.0");
   config.auth_policy_json =
       R"({"callers": [{"name": "g", "token": "token-0123456789abcdef", "read": ["g"]}]})";
   EXPECT_THAT(LoadPolicy(config), IsOk());
 }
 
 TEST(StorageServerTest, AnEmptySettingIsAnErrorNotTheDefault) {
-  StorageServerConfig config = ConfigOn("127.0.0.1");
+  StorageProcessConfig config = ConfigOn("127.0.0.1");
   config.auth_policy_json = "";
-  EXPECT_THAT(ValidateStorageServerConfig(config),
+  EXPECT_THAT(ValidateStorageProcessConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("STACHE_STORAGE_AUTH_POLICY is set but empty")));
   config.auth_policy_json = " \n";
-  EXPECT_THAT(ValidateStorageServerConfig(config),
+  EXPECT_THAT(ValidateStorageProcessConfig(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("empty")));
   config.auth_policy_json.reset();
   config.auth_policy_file = "";
   EXPECT_THAT(
-      ValidateStorageServerConfig(config),
+      ValidateStorageProcessConfig(config),
       StatusIs(
           absl::StatusCode::kInvalidArgument,
           HasSubstr("--auth_policy_file (STACHE_AUTH_POLICY_FILE) is set but empty")));
   config.auth_policy_file = config.data_dir + "/policy.json";
   std::ofstream(*config.auth_policy_file) << "";
-  EXPECT_THAT(ValidateStorageServerConfig(config), IsOk());
+  EXPECT_THAT(ValidateStorageProcessConfig(config), IsOk());
   EXPECT_THAT(LoadPolicy(config),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("is empty")));
 }
 
 TEST(StorageServerTest, CertificateCallersNeedVerifiedClientCertificates) {
-  StorageServerConfig config = ConfigOn("127.0.0.1");
+  StorageProcessConfig config = ConfigOn("127.0.0.1");
   config.auth_policy_json =
       R"({"callers": [{"name": "g", "client_cert": "gateway", "write": ["gateway"]}]})";
   EXPECT_THAT(LoadPolicy(config), StatusIs(absl::StatusCode::kFailedPrecondition,

@@ -1,4 +1,4 @@
-#include "detector/detector_server.h"
+#include "detector/detector_process.h"
 
 #include <memory>
 #include <utility>
@@ -21,7 +21,7 @@ server::ServiceIdentity DetectorIdentity(const FaceDetector& detector) {
   return identity;
 }
 
-absl::Status RunDetectorServer(const DetectorServerConfig& config) {
+absl::Status RunDetectorProcess(const DetectorProcessConfig& config) {
   server::BlockTerminationSignals();
   STACHE_RETURN_IF_ERROR(server::ValidateServerConfig(config.server));
   const absl::Time load_start = absl::Now();

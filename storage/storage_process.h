@@ -1,10 +1,10 @@
 // Runs the storage service as a process: config in, serve until SIGTERM.
 //
-//   StorageServerConfig config{.server = ServerConfigFromFlags(port),
+//   StorageProcessConfig config{.server = ServerConfigFromFlags(port),
 //                              .data_dir = "./data/storage"};
-//   return RunStorageServer(config).ok() ? 0 : 1;
-#ifndef STACHE_STORAGE_STORAGE_SERVER_H_
-#define STACHE_STORAGE_STORAGE_SERVER_H_
+//   return RunStorageProcess(config).ok() ? 0 : 1;
+#ifndef STACHE_STORAGE_STORAGE_PROCESS_H_
+#define STACHE_STORAGE_STORAGE_PROCESS_H_
 
 #include <memory>
 #include <optional>
@@ -19,7 +19,7 @@
 
 namespace stache::storage {
 
-struct StorageServerConfig {
+struct StorageProcessConfig {
   server::ServerConfig server;
   std::string backend = "local";  // "local" or "s3"
   // local: where objects live. s3: scratch space for uploads in flight.
@@ -40,24 +40,24 @@ struct StorageServerConfig {
 };
 
 // Rejects impossible values with a message naming the flag.
-absl::Status ValidateStorageServerConfig(const StorageServerConfig& config);
+absl::Status ValidateStorageProcessConfig(const StorageProcessConfig& config);
 
 // The backend the config names, opened (and recovered, or reached).
 absl::StatusOr<std::unique_ptr<BlobStore>> OpenBlobStore(
-    const StorageServerConfig& config);
+    const StorageProcessConfig& config);
 
 // The configured policy; `source` says where it came from, for logs and
 // GetInfo ("file <path>", "environment", "development default"). Fails when
 // none is configured and the server listens beyond loopback (without
 // insecure_dev_auth), and when the policy names callers by client
 // certificate but the server does not require verified ones.
-absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageServerConfig& config,
+absl::StatusOr<NamespacePolicy> LoadNamespacePolicy(const StorageProcessConfig& config,
                                                     std::string* source);
 
 // Blocks until SIGTERM/SIGINT. Fails fast on bad config, an unusable data
 // dir or bucket, a bad auth policy, or a busy port.
-absl::Status RunStorageServer(const StorageServerConfig& config);
+absl::Status RunStorageProcess(const StorageProcessConfig& config);
 
 }  // namespace stache::storage
 
-#endif  // STACHE_STORAGE_STORAGE_SERVER_H_
+#endif  // STACHE_STORAGE_STORAGE_PROCESS_H_

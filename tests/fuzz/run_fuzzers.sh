@@ -12,7 +12,7 @@ source_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 build_dir="${1:-$source_dir/build}"
 fuzz_dir="$build_dir/fuzz"
 seconds="${STACHE_FUZZ_SECONDS:-30}"
-fuzzers="${STACHE_FUZZERS:-image_header_fuzzer object_key_fuzzer gateway_http_fuzzer upload_body_fuzzer}"
+fuzzers="${STACHE_FUZZERS:-image_header_fuzzer jpeg_coefficient_editor_fuzzer object_key_fuzzer gateway_http_fuzzer upload_body_fuzzer}"
 
 command -v clang++ >/dev/null || { echo "run_fuzzers: clang++ not found (scripts/setup.sh installs it)"; exit 1; }
 
@@ -34,8 +34,13 @@ for fuzzer in $fuzzers; do
   name="${fuzzer%_fuzzer}"
   corpus="$fuzz_dir/corpus/$name"
   rm -rf "$corpus" && mkdir -p "$corpus" "$fuzz_dir/artifacts/$name"
-  cp "$source_dir/tests/fuzz/corpus/$name"/* "$corpus"/
+  # Committed seeds where there are any; generated ones for the images.
+  if [ -d "$source_dir/tests/fuzz/corpus/$name" ]; then
+    cp "$source_dir/tests/fuzz/corpus/$name"/* "$corpus"/
+  fi
   [ "$name" != image_header ] || "$fuzz_dir/bin/make_image_seeds" "$corpus"
+  [ "$name" != jpeg_coefficient_editor ] ||
+    "$fuzz_dir/bin/make_image_seeds" "$corpus" --jpeg-editor
   echo "run_fuzzers: $fuzzer for ${seconds}s"
   if ! "$fuzz_dir/bin/$fuzzer" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
       -print_final_stats=1 -artifact_prefix="$fuzz_dir/artifacts/$name/" \

@@ -1,0 +1,126 @@
+// libFuzzer target: imaging::JpegCoefficientEditor, the overlay's default
+// path for a JPEG in and a JPEG out, driven as the overlay drives it: Open
+// under the overlay's decode limits, one Edit per "face" that paints a
+// rectangle and an antialiased line, Encode. The input is 8 bytes that place
+// two rectangles (x, y, width, height as fractions of the image, 0..255),
+// then the JPEG. None of it may crash, hang or leak; a region must come back
+// in whole MCUs inside the image; every encoded output must decode with
+// imaging::DecodeImage to the editor's size; every lease on the memory
+// budget must be returned.
+//
+// The limits are the overlay's defaults (OverlayConfig) except max_pixels,
+// which is 512 x 512 instead of 40 MP so that each run stays in milliseconds
+// under ASan; the size checks themselves are the same code either way.
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <opencv2/imgproc.hpp>
+
+#include "imaging/image_decoder.h"
+#include "imaging/jpeg_coefficient_editor.h"
+
+namespace {
+
+using stache::imaging::DecodeLimits;
+using stache::imaging::DecodeMemoryBudget;
+using stache::imaging::JpegCoefficientEditor;
+
+constexpr size_t kPrefix = 8;
+constexpr int64_t kMaxPixels = 512 * 512;
+
+// The overlay's estimate of the pixels one mustache's region needs: whole
+// MCUs of up to 16 pixels and one more around (mustache_overlay.cc).
+int64_t PaddedArea(cv::Size size) {
+  auto span = [](int length) { return ((length + 15) / 16 + 1) * 16 + 32; };
+  return int64_t{span(size.width)} * span(size.height);
+}
+
+cv::Rect AreaFrom(const uint8_t* b, cv::Size image) {
+  const int x = b[0] * image.width / 256, y = b[1] * image.height / 256;
+  const int width = (b[2] * image.width + 255) / 256;
+  const int height = (b[3] * image.height + 255) / 256;
+  return cv::Rect(x, y, width, height) & cv::Rect(cv::Point(), image);
+}
+
+void Check(bool ok) {
+  if (!ok) std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < kPrefix) return 0;
+  const absl::string_view jpeg(reinterpret_cast<const char*>(data) + kPrefix,
+                               size - kPrefix);
+  static DecodeMemoryBudget budget(int64_t{1} << 30);  // --decode_memory_bytes
+  const DecodeLimits limits{.max_pixels = kMaxPixels,
+                            .max_decoded_bytes = 160'000'000,
+                            .budget = &budget,
+                            .keep_alpha = false};
+  {
+    // Open reads the header before it knows the image's size; the overlay
+    // sizes the editor from the header it read first, as this does.
+    absl::StatusOr<stache::imaging::ImageHeader> header =
+        stache::imaging::ReadImageHeader(jpeg);
+    if (!header.ok()) return 0;
+    const cv::Size stated(static_cast<int>(std::min<int64_t>(header->width, 1 << 16)),
+                          static_cast<int>(std::min<int64_t>(header->height, 1 << 16)));
+    const cv::Rect areas[2] = {AreaFrom(data, stated), AreaFrom(data + 4, stated)};
+    const int64_t max_edit_pixels =
+        std::max(PaddedArea(areas[0].size()), PaddedArea(areas[1].size()));
+
+    absl::StatusOr<JpegCoefficientEditor> editor =
+        JpegCoefficientEditor::Open(jpeg, limits, max_edit_pixels);
+    if (!editor.ok()) return 0;
+    const cv::Size image = editor->size();
+    Check(image == stated && image.area() <= kMaxPixels);
+    const cv::Size mcu = editor->mcu_size();
+    Check((mcu.width == 8 || mcu.width == 16) && (mcu.height == 8 || mcu.height == 16));
+
+    for (int i = 0; i < 2; ++i) {
+      const cv::Rect area = areas[i];
+      const cv::Scalar colour(data[4 * i] * 37 % 256, data[4 * i + 1] * 59 % 256,
+                              data[4 * i + 2] * 83 % 256);
+      bool drawn = false;
+      absl::StatusOr<cv::Rect> changed =
+          editor->Edit(area, [&](cv::Mat& bgr, cv::Point origin) -> absl::Status {
+            drawn = true;
+            // The region is whole MCUs from an MCU corner, cut at the
+            // image's edge, and covers the area asked for.
+            Check(bgr.type() == CV_8UC3);
+            Check(origin.x % mcu.width == 0 && origin.y % mcu.height == 0);
+            const cv::Rect region(origin, bgr.size());
+            Check((region & cv::Rect(cv::Point(), image)) == region);
+            Check((region & area) == area);
+            cv::Rect local = area - origin;
+            cv::rectangle(bgr, local, colour, cv::FILLED);
+            cv::line(bgr, local.tl(), local.br(), cv::Scalar::all(255) - colour, 3,
+                     cv::LINE_AA);
+            return absl::OkStatus();
+          });
+      if (!changed.ok()) {
+        // Only a region larger than the editor was opened for is refused.
+        Check(changed.status().code() == absl::StatusCode::kFailedPrecondition);
+        continue;
+      }
+      Check(drawn == !area.empty());
+      Check((*changed & cv::Rect(cv::Point(), image)) == *changed);
+    }
+
+    absl::StatusOr<std::string> encoded = editor->Encode();
+    if (encoded.ok()) {
+      absl::StatusOr<stache::imaging::DecodedImage> decoded =
+          stache::imaging::DecodeImage(*encoded, limits);
+      Check(decoded.ok());  // the editor wrote a JPEG that does not decode
+      Check(decoded->pixels.size() == image && decoded->orientation == 1);
+    } else {
+      // What libjpeg will not write goes to the decoder instead.
+      Check(encoded.status().code() == absl::StatusCode::kFailedPrecondition ||
+            encoded.status().code() == absl::StatusCode::kDeadlineExceeded ||
+            encoded.status().code() == absl::StatusCode::kResourceExhausted);
+    }
+  }
+  Check(budget.in_use() == 0);  // a lease was not returned
+  return 0;
+}

@@ -108,7 +108,13 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                          const DecodeLimits& limits) {
   absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
   if (!header.ok()) return header.status();
-  if (absl::Status status = internal::CheckHeaderSize(*header, limits); !status.ok()) {
+  return DecodeImage(bytes, *header, limits);
+}
+
+absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
+                                         const ImageHeader& header,
+                                         const DecodeLimits& limits) {
+  if (absl::Status status = internal::CheckHeaderSize(header, limits); !status.ok()) {
     return status;
   }
   const internal::DecodeControl control = internal::MakeDecodeControl(limits);
@@ -121,16 +127,16 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
     // The peak: the library's own buffers, our 8-bit pixels, and the copy
     // that orientation makes.
     const int64_t output_bytes = info.width * info.height * (limits.keep_alpha ? 4 : 3);
-    return internal::AdmitImage(*header, info, limits,
+    return internal::AdmitImage(header, info, limits,
                                 info.library_bytes + 2 * output_bytes, control.deadline,
                                 &memory);
   };
   absl::StatusOr<cv::Mat> decoded;
   int scale_denominator = 1;
   try {
-    decoded = DecodeAs(header->format, bytes, limits, control, admit, &scale_denominator);
+    decoded = DecodeAs(header.format, bytes, limits, control, admit, &scale_denominator);
   } catch (const cv::Exception&) {
-    decoded = absl::InternalError(absl::StrCat("the ", ImageFormatName(header->format),
+    decoded = absl::InternalError(absl::StrCat("the ", ImageFormatName(header.format),
                                                " image could not be converted"));
   } catch (const std::bad_alloc&) {
     decoded =
@@ -145,16 +151,16 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
     return absl::InvalidArgumentError(
         absl::StrFormat("the %s image is inconsistent: its header says %d x %d pixels "
                         "but it decodes to %d x %d",
-                        ImageFormatName(header->format), source.width, source.height,
+                        ImageFormatName(header.format), source.width, source.height,
                         decoded->cols, decoded->rows));
   }
   const int orientation =
-      source.orientation != 0 ? source.orientation : header->orientation;
+      source.orientation != 0 ? source.orientation : header.orientation;
   // Orientations 5-8 swap width and height.
   const cv::Size stored(static_cast<int>(source.width), static_cast<int>(source.height));
   return DecodedImage{
       .pixels = ApplyOrientation(*decoded, orientation),
-      .format = header->format,
+      .format = header.format,
       .orientation = orientation,
       .scale_denominator = scale_denominator,
       .full_size = orientation >= 5 ? cv::Size(stored.height, stored.width) : stored,

@@ -87,6 +87,15 @@ struct DecodedImage {
 absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
                                          const DecodeLimits& limits);
 
+// The same, for a caller that has read `header` from `bytes` already with
+// ReadImageHeader (to choose a path, say), so that the bytes are not parsed
+// twice. `header` picks the decoder, gives the EXIF orientation and is the
+// first size check; the size the format's library reads must still agree
+// with it, so a header of other bytes fails as an inconsistent image.
+absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
+                                         const ImageHeader& header,
+                                         const DecodeLimits& limits);
+
 // Returns `stored` as a viewer sees it under EXIF `orientation` (1..8).
 cv::Mat ApplyOrientation(const cv::Mat& stored, int orientation);
 

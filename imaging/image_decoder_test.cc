@@ -355,6 +355,68 @@ TEST(DecodeImageTest, DecodesALargeJpegAtTheScaleTheCallerNeeds) {
   EXPECT_EQ(png->pixels.size(), cv::Size(2400, 1600));
 }
 
+// Issue #17: a caller that has read the header (the overlay, to choose its
+// path) passes it in rather than have it parsed again. The result is the
+// same as DecodeImage's own reading, for good and bad images alike.
+TEST(DecodeImageTest, AHeaderReadBeforeGivesTheSameResult) {
+  const cv::Mat image = QuadrantImage();
+  const std::string jpeg = Encode(image, ImageFormat::kJpeg);
+  // Damaged scan data, with the header and end-of-image marker intact (the
+  // header guard refuses truncated files before any decoder).
+  std::string corrupt = jpeg;
+  for (size_t i = corrupt.find("\xFF\xDA") + 20; i < corrupt.size() - 2; i += 7) {
+    corrupt[i] ^= 0x5A;
+  }
+  struct Case {
+    std::string name;
+    std::string bytes;
+    DecodeLimits limits;
+  };
+  const Case cases[] = {
+      {"jpeg", jpeg, {}},
+      {"png", Encode(image, ImageFormat::kPng), {.keep_alpha = true}},
+      {"webp", Encode(image, ImageFormat::kWebp), {}},
+      {"bmp", Encode(image, ImageFormat::kBmp), {}},
+      {"tiff", Encode(image, ImageFormat::kTiff), {}},
+      {"orientation 6", WithExifOrientation(jpeg, 6), {}},
+      {"scaled", jpeg, {.min_long_side_px = 20}},
+      {"corrupt", corrupt, {}},
+      {"bomb", WithJpegSize(jpeg, 65000, 65000), {}},
+      {"pixel limit", jpeg, {.max_pixels = 60 * 40 - 1}},
+      {"150 scans", ProgressiveJpegWithScans(150), {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    absl::StatusOr<ImageHeader> header = ReadImageHeader(c.bytes);
+    ASSERT_THAT(header, IsOk());
+    absl::StatusOr<DecodedImage> read_here = DecodeImage(c.bytes, c.limits);
+    absl::StatusOr<DecodedImage> read_before = DecodeImage(c.bytes, *header, c.limits);
+    ASSERT_EQ(read_before.status(), read_here.status());
+    if (!read_here.ok()) continue;
+    EXPECT_EQ(read_before->format, read_here->format);
+    EXPECT_EQ(read_before->orientation, read_here->orientation);
+    EXPECT_EQ(read_before->scale_denominator, read_here->scale_denominator);
+    EXPECT_EQ(read_before->full_size, read_here->full_size);
+    ASSERT_EQ(read_before->pixels.size(), read_here->pixels.size());
+    EXPECT_EQ(cv::norm(read_before->pixels, read_here->pixels, cv::NORM_INF), 0);
+  }
+}
+
+// The header is not trusted: the format's library reads the size again.
+TEST(DecodeImageTest, AHeaderOfOtherBytesIsRefused) {
+  const std::string jpeg = Encode(QuadrantImage(), ImageFormat::kJpeg);
+  const std::string png = Encode(QuadrantImage(), ImageFormat::kPng);
+  const std::string larger = WithJpegSize(jpeg, 60, 41);
+  absl::StatusOr<ImageHeader> jpeg_header = ReadImageHeader(jpeg);
+  absl::StatusOr<ImageHeader> png_header = ReadImageHeader(png);
+  ASSERT_THAT(jpeg_header, IsOk());
+  ASSERT_THAT(png_header, IsOk());
+  EXPECT_THAT(DecodeImage(larger, *jpeg_header, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inconsistent")));
+  EXPECT_THAT(DecodeImage(jpeg, *png_header, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, _));
+}
+
 TEST(ApplyOrientationTest, MatchesTheExifDefinitionForAllEight) {
   // Where the stored top-left pixel ends up, for each orientation, in a
   // 3 wide x 2 high stored image.

@@ -292,19 +292,25 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
     absl::string_view bytes, const DecodeLimits& limits, int64_t max_edit_pixels) {
   absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
   if (!header.ok()) return header.status();
-  if (header->format != ImageFormat::kJpeg) {
+  return Open(bytes, *header, limits, max_edit_pixels);
+}
+
+absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
+    absl::string_view bytes, const ImageHeader& header, const DecodeLimits& limits,
+    int64_t max_edit_pixels) {
+  if (header.format != ImageFormat::kJpeg) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "a ", ImageFormatName(header->format), " image has no DCT coefficients"));
+        "a ", ImageFormatName(header.format), " image has no DCT coefficients"));
   }
-  if (absl::Status status = internal::CheckHeaderSize(*header, limits); !status.ok()) {
+  if (absl::Status status = internal::CheckHeaderSize(header, limits); !status.ok()) {
     return status;
   }
   auto state = std::make_unique<State>();
   state->control = internal::MakeDecodeControl(limits);
   if (absl::Status status = state->control.Check(); !status.ok()) return status;
-  if (header->orientation != 1) {
+  if (header.orientation != 1) {
     return absl::FailedPreconditionError(
-        absl::StrCat("the jpeg image has EXIF orientation ", header->orientation,
+        absl::StrCat("the jpeg image has EXIF orientation ", header.orientation,
                      ": its pixels turn when the tag is dropped; decode it instead"));
   }
   internal::InstallJpegGuard(reinterpret_cast<j_common_ptr>(&state->source),
@@ -362,7 +368,7 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
   // coefficients) and ours (the output, regions), not its small tables.
   const int64_t peak = coefficient_bytes + 2 * int64_t(bytes.size()) + kOutputChunk +
                        max_edit_pixels * kEditBytesPerPixel;
-  if (absl::Status status = internal::AdmitImage(*header, info, limits, peak,
+  if (absl::Status status = internal::AdmitImage(header, info, limits, peak,
                                                  state->control.deadline, &state->memory);
       !status.ok()) {
     return status;

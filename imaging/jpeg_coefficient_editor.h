@@ -53,6 +53,12 @@ class JpegCoefficientEditor final {
   static absl::StatusOr<JpegCoefficientEditor> Open(absl::string_view bytes,
                                                     const DecodeLimits& limits,
                                                     int64_t max_edit_pixels);
+  // The same with `header` read from `bytes` already by ReadImageHeader, as
+  // DecodeImage's overload takes it: the bytes are not parsed again.
+  static absl::StatusOr<JpegCoefficientEditor> Open(absl::string_view bytes,
+                                                    const ImageHeader& header,
+                                                    const DecodeLimits& limits,
+                                                    int64_t max_edit_pixels);
 
   JpegCoefficientEditor(JpegCoefficientEditor&&) noexcept;
   JpegCoefficientEditor& operator=(JpegCoefficientEditor&&) noexcept;

@@ -354,6 +354,55 @@ TEST(JpegCoefficientEditorTest, RefusesHostileFilesExactlyAsDecodeImageDoes) {
   }
 }
 
+// Issue #17: the overlay passes the header it read to choose its path. The
+// editor then does what it does when it reads the header itself, and a
+// header of other bytes is refused rather than trusted.
+TEST(JpegCoefficientEditorTest, AHeaderReadBeforeGivesTheSameResult) {
+  const std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2);
+  std::string corrupt = jpeg;
+  for (size_t i = corrupt.size() / 3; i < corrupt.size() - 2; i += 7) corrupt[i] ^= 0x5A;
+  const cv::Rect area(40, 30, 50, 20);
+  auto paint = [&](cv::Mat& bgr, cv::Point origin) {
+    cv::rectangle(bgr, area - origin, cv::Scalar(30, 40, 220), cv::FILLED);
+    return absl::OkStatus();
+  };
+  const std::string cases[] = {
+      jpeg,
+      EncodeJpeg(TexturedImage(), 1, 1, /*progressive=*/true),
+      WithExifOrientation(jpeg, 6),
+      corrupt,
+      WithJpegSize(jpeg, 65000, 65000),
+      ProgressiveJpegWithScans(150),
+  };
+  for (size_t i = 0; i < std::size(cases); ++i) {
+    SCOPED_TRACE(i);
+    const std::string& bytes = cases[i];
+    absl::StatusOr<ImageHeader> header = ReadImageHeader(bytes);
+    ASSERT_THAT(header, IsOk());
+    absl::StatusOr<JpegCoefficientEditor> read_here =
+        JpegCoefficientEditor::Open(bytes, {}, 1 << 20);
+    absl::StatusOr<JpegCoefficientEditor> read_before =
+        JpegCoefficientEditor::Open(bytes, *header, {}, 1 << 20);
+    ASSERT_EQ(read_before.status(), read_here.status());
+    if (!read_here.ok()) continue;
+    ASSERT_THAT(read_here->Edit(area, paint), IsOk());
+    ASSERT_THAT(read_before->Edit(area, paint), IsOk());
+    absl::StatusOr<std::string> here = read_here->Encode();
+    absl::StatusOr<std::string> before = read_before->Encode();
+    ASSERT_THAT(here, IsOk());
+    ASSERT_THAT(before, IsOk());
+    EXPECT_TRUE(*before == *here);  // bit for bit
+  }
+  absl::StatusOr<ImageHeader> header = ReadImageHeader(jpeg);
+  ASSERT_THAT(header, IsOk());
+  EXPECT_THAT(JpegCoefficientEditor::Open(WithJpegSize(jpeg, 203, 142), *header, {}, 0),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("inconsistent")));
+  ImageHeader png_header = *header;
+  png_header.format = ImageFormat::kPng;
+  EXPECT_THAT(JpegCoefficientEditor::Open(jpeg, png_header, {}, 0),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("png")));
+}
+
 TEST(JpegCoefficientEditorTest, HoldsItsShareOfTheBudgetUntilDestroyed) {
   const std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2);
   DecodeMemoryBudget budget(int64_t{1} << 30);

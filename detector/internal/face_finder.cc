@@ -301,8 +301,7 @@ class CoarseToFineFaceFinder final : public FaceFinder {
         const cv::Rect2f& b = candidate.box;
         candidate.box = cv::Rect2f(b.x / coarse_scale, b.y / coarse_scale,
                                    b.width / coarse_scale, b.height / coarse_scale);
-        absl::StatusOr<std::optional<FaceCandidate>> face =
-            Confirm(grey, candidate, kCropFaces);
+        absl::StatusOr<std::optional<FaceCandidate>> face = Confirm(grey, candidate);
         if (!face.ok()) return face.status();
         // HOG's box sizes come in steps of 1.2: when its box is far from
         // the cascade's, look again with the face at the size HOG's own box
@@ -312,8 +311,7 @@ class CoarseToFineFaceFinder final : public FaceFinder {
             std::abs((*face)->box.width / candidate.box.width - 1) > kRecheckShare) {
           FaceCandidate again = **face;
           again.roll_hint_degrees = candidate.roll_hint_degrees;
-          absl::StatusOr<std::optional<FaceCandidate>> second =
-              Confirm(grey, again, kRecheckCropFaces);
+          absl::StatusOr<std::optional<FaceCandidate>> second = Confirm(grey, again);
           if (!second.ok()) return second.status();
           if (second->has_value()) face = *std::move(second);
         }
@@ -330,10 +328,9 @@ class CoarseToFineFaceFinder final : public FaceFinder {
  private:
   // HOG confirms in a crop of this many face widths, where the candidate's
   // face is this wide: dlib's filters are 80 px, and a candidate box may be
-  // 20% off in size either way.
-  static constexpr float kCropFaces = 1.7f;
-  // The second look knows where the face is: a tighter crop.
-  static constexpr float kRecheckCropFaces = 1.7f;
+  // 20% off in size either way. Measured: 1.5 finds what 1.7 did for 22%
+  // less HOG work; 1.4 lost a PASCAL face.
+  static constexpr float kCropFaces = 1.5f;
   // HOG's pyramid levels in a crop: boxes of 80, 96 and 115 px cover the
   // candidate's 95 px face 20% off either way; a fourth level (138 px)
   // would cost 13% more for faces the candidate cannot be.
@@ -348,11 +345,10 @@ class CoarseToFineFaceFinder final : public FaceFinder {
   // dlib's HOG detector on `candidate`'s surroundings, turned upright by its
   // roll hint: the face it finds nearest the centre, in `grey`'s pixels, or
   // nothing.
-  absl::StatusOr<std::optional<FaceCandidate>> Confirm(const cv::Mat& grey,
-                                                       const FaceCandidate& candidate,
-                                                       float crop_faces) const {
+  absl::StatusOr<std::optional<FaceCandidate>> Confirm(
+      const cv::Mat& grey, const FaceCandidate& candidate) const {
     const float scale = kCropFacePx / candidate.box.width;
-    const int side = static_cast<int>(std::lround(crop_faces * kCropFacePx));
+    const int side = static_cast<int>(std::lround(kCropFaces * kCropFacePx));
     const cv::Point2f centre(candidate.box.x + candidate.box.width / 2,
                              candidate.box.y + candidate.box.height / 2);
     // OpenCV's positive angle turns counter-clockwise, undoing a clockwise roll.

@@ -32,6 +32,9 @@ constexpr long kLibjpegOverhead = 8 << 20;
 // A baseline Huffman code carries coefficients of at most 10 bits (AC) and
 // DC differences of at most 11: coded DC values stay within this too.
 constexpr int kMaxCoefficient = 1023;
+// The lowest DC a real 8-bit image has (all black with a quantiser of 1);
+// with kMaxCoefficient it keeps every DC difference within 11 bits.
+constexpr int kMinDc = -1024;
 
 // The orthonormal 8-point DCT-II basis, which is JPEG's DCT:
 // F = B f B^T and f = B^T F B for an 8 x 8 block (rows are y or v).
@@ -208,6 +211,37 @@ absl::Status ReadCoefficients(State* state) {
     }
   }
   return absl::OkStatus();
+}
+
+// Whether every coefficient can be written back as baseline JPEG. A hostile
+// file's own Huffman tables can code values no 8-bit image has (up to 15
+// bits); libjpeg-turbo's SIMD Huffman encoder writes those without an error
+// but as a corrupt stream, which decodes to other pixels all over the image.
+// One min/max pass over each block row (a loop of fixed length per block,
+// which the compiler vectorises), a block at a time only for a row that
+// fails it.
+bool FitsBaseline(const State& state) {
+  for (const State::Component& component : state.components) {
+    for (JBLOCKROW row : component.rows) {
+      JCOEF low = 0, high = 0;
+      for (int b = 0; b < component.width_in_blocks; ++b) {
+        const JCOEF* block = row[b];
+        for (int k = 0; k < DCTSIZE2; ++k) {
+          low = std::min(low, block[k]);
+          high = std::max(high, block[k]);
+        }
+      }
+      if (low >= -kMaxCoefficient && high <= kMaxCoefficient) continue;
+      for (int b = 0; b < component.width_in_blocks; ++b) {
+        const JCOEF* block = row[b];
+        if (block[0] < kMinDc || block[0] > kMaxCoefficient) return false;
+        for (int k = 1; k < DCTSIZE2; ++k) {
+          if (block[k] < -kMaxCoefficient || block[k] > kMaxCoefficient) return false;
+        }
+      }
+    }
+  }
+  return true;
 }
 
 // The output goes into State::output, a chunk at a time; an allocation
@@ -400,6 +434,11 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
             "the jpeg image could not be decoded: a quantisation table holds a zero");
       }
     }
+  }
+  if (!FitsBaseline(*state)) {
+    return absl::FailedPreconditionError(
+        "the jpeg image holds DCT coefficients beyond 8-bit JPEG's range, which a "
+        "baseline JPEG cannot code; decode it instead");
   }
   return JpegCoefficientEditor(std::move(state));
 }

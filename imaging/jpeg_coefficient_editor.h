@@ -47,9 +47,11 @@ class JpegCoefficientEditor final {
   // sampling other than 1 or 2 luma pixels per chroma sample each way.
   // Also FAILED_PRECONDITION for damage libjpeg finds after the last row of
   // image data (reading coefficients goes on to the end-of-image marker, a
-  // decode stops before), and from Encode for whatever libjpeg refuses to
-  // write (coefficients a baseline JPEG cannot code, a quantisation table
-  // redefined between scans): DecodeImage decides those files.
+  // decode stops before), for coefficients a baseline JPEG cannot code (a
+  // hostile Huffman table's; libjpeg-turbo's SIMD encoder would write them
+  // as a corrupt stream), and from Encode for whatever libjpeg refuses to
+  // write (a quantisation table redefined between scans): DecodeImage
+  // decides those files.
   static absl::StatusOr<JpegCoefficientEditor> Open(absl::string_view bytes,
                                                     const DecodeLimits& limits,
                                                     int64_t max_edit_pixels);

@@ -281,6 +281,32 @@ TEST(JpegCoefficientEditorTest, DeclinesWhatItCannotChangeFaithfully) {
   EXPECT_THAT(editor->Edit({20, 20, 10, 10}, Nothing), declined("encoded already"));
 }
 
+// Found by jpeg_coefficient_editor_fuzzer: a file's own Huffman table can
+// code coefficients of up to 15 bits, which no 8-bit image has and baseline
+// JPEG cannot code. libjpeg-turbo's SIMD encoder wrote them without an error
+// as a corrupt stream that decoded to other pixels across the photo; the
+// editor now declines such a file (decode it instead).
+TEST(JpegCoefficientEditorTest, DeclinesCoefficientsBeyondBaselineRange) {
+  std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2);
+  // Chroma's AC table (class 1, id 1) becomes three codes: 0 -> run 0 and
+  // 15 bits, 10 -> end of block, 110 -> run 0 and 1 bit. Half the chroma
+  // blocks' first codes now read a coefficient of 16384 or more.
+  size_t table = jpeg.find("\xFF\xC4");
+  while (table != std::string::npos && jpeg[table + 4] != '\x11') {
+    table = jpeg.find("\xFF\xC4", table + 2);
+  }
+  ASSERT_NE(table, std::string::npos);
+  const size_t length = (uint8_t(jpeg[table + 2]) << 8 | uint8_t(jpeg[table + 3])) + 2;
+  std::string hostile("\xFF\xC4\x00\x16\x11\x01\x01\x01", 8);
+  hostile.append(13, '\0');
+  hostile.append("\x0F\x00\x01", 3);
+  jpeg.replace(table, length, hostile);
+  EXPECT_THAT(JpegCoefficientEditor::Open(jpeg, {}, 1 << 20),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("baseline")));
+  // The pixel path still takes it, as libjpeg decodes it.
+  EXPECT_THAT(DecodeImage(jpeg, {}), IsOk());
+}
+
 // A file may redefine a quantisation table between scans (here table 0,
 // luma's, before the chroma scans): a decoder keeps the table each component
 // started with, but libjpeg's transcoder refuses to write such coefficients.

@@ -215,17 +215,18 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
         ApplyToJpegCoefficients(request, styles, header, result, deadline);
     if (edited.status().code() != absl::StatusCode::kFailedPrecondition) return edited;
   }
-  return ApplyToPixels(request, styles, std::move(result), deadline);
+  return ApplyToPixels(request, styles, header, std::move(result), deadline);
 }
 
 absl::StatusOr<OverlayResult> MustacheOverlay::ApplyToPixels(
     const OverlayRequest& request, const std::vector<const MustacheStyle*>& styles,
-    OverlayResult result, const server::CallDeadline& deadline) const {
+    const imaging::ImageHeader& header, OverlayResult result,
+    const server::CallDeadline& deadline) const {
   const absl::Time decode_start = absl::Now();
   STACHE_RETURN_IF_ERROR(deadline.Check("decoding"));
-  STACHE_ASSIGN_OR_RETURN(
-      imaging::DecodedImage decoded,
-      imaging::DecodeImage(request.image, DecodeLimitsFor(result.format, deadline)));
+  STACHE_ASSIGN_OR_RETURN(imaging::DecodedImage decoded,
+                          imaging::DecodeImage(request.image, header,
+                                               DecodeLimitsFor(result.format, deadline)));
   cv::Mat& pixels = decoded.pixels;
   result.decode_duration = Since(decode_start);
 
@@ -296,7 +297,7 @@ absl::StatusOr<OverlayResult> MustacheOverlay::ApplyToJpegCoefficients(
   STACHE_ASSIGN_OR_RETURN(
       imaging::JpegCoefficientEditor editor,
       imaging::JpegCoefficientEditor::Open(
-          request.image, DecodeLimitsFor(ImageFormat::kJpeg, deadline), largest));
+          request.image, header, DecodeLimitsFor(ImageFormat::kJpeg, deadline), largest));
   result.decode_duration = Since(decode_start);
 
   const absl::Time draw_start = absl::Now();

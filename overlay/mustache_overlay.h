@@ -155,10 +155,12 @@ class MustacheOverlay final {
 
   // The two ways Apply works; see OverlayPath. The coefficient path returns
   // FAILED_PRECONDITION for a photo it cannot take, before or after reading
-  // it, and Apply then takes the pixel path.
+  // it, and Apply then takes the pixel path. Both take the header Apply read,
+  // so that the photo's header is parsed once per call.
   absl::StatusOr<OverlayResult> ApplyToPixels(
       const OverlayRequest& request, const std::vector<const MustacheStyle*>& styles,
-      OverlayResult result, const server::CallDeadline& deadline) const;
+      const imaging::ImageHeader& header, OverlayResult result,
+      const server::CallDeadline& deadline) const;
   absl::StatusOr<OverlayResult> ApplyToJpegCoefficients(
       const OverlayRequest& request, const std::vector<const MustacheStyle*>& styles,
       const imaging::ImageHeader& header, OverlayResult result,

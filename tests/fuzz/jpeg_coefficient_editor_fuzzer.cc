@@ -5,8 +5,12 @@
 // two rectangles (x, y, width, height as fractions of the image, 0..255),
 // then the JPEG. None of it may crash, hang or leak; a region must come back
 // in whole MCUs inside the image; every encoded output must decode with
-// imaging::DecodeImage to the editor's size; every lease on the memory
-// budget must be returned.
+// imaging::DecodeImage to the editor's size, and, for a sequential source
+// that decodes too, to the same pixels outside the changed blocks and the
+// MCU around them (chroma upsampling reads that far); every lease on the
+// memory budget must be returned. (A progressive source is left out of
+// that comparison: libjpeg smooths the blocks of an incomplete progressive
+// file when it decodes it, and the baseline output has nothing to smooth.)
 //
 // The limits are the overlay's defaults (OverlayConfig) except max_pixels,
 // which is 512 x 512 instead of 40 MP so that each run stays in milliseconds
@@ -15,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "imaging/image_decoder.h"
@@ -45,6 +50,24 @@ cv::Rect AreaFrom(const uint8_t* b, cv::Size image) {
 
 void Check(bool ok) {
   if (!ok) std::abort();
+}
+
+// Whether the first frame header, found by walking the marker segments from
+// the start, is sequential (SOF0, SOF1, SOF9). False when it is progressive
+// or the walk cannot tell.
+bool IsSequential(absl::string_view jpeg) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(jpeg[i]); };
+  for (size_t i = 2; i + 4 <= jpeg.size();) {
+    if (byte(i) != 0xFF) return false;
+    const uint8_t marker = byte(i + 1);
+    if (marker == 0xC0 || marker == 0xC1 || marker == 0xC9) return true;
+    if (marker >= 0xC2 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+        marker != 0xCC) {
+      return false;
+    }
+    i += 2 + (size_t{byte(i + 2)} << 8 | byte(i + 3));
+  }
+  return false;
 }
 
 }  // namespace
@@ -78,6 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const cv::Size mcu = editor->mcu_size();
     Check((mcu.width == 8 || mcu.width == 16) && (mcu.height == 8 || mcu.height == 16));
 
+    cv::Rect changed_blocks;
     for (int i = 0; i < 2; ++i) {
       const cv::Rect area = areas[i];
       const cv::Scalar colour(data[4 * i] * 37 % 256, data[4 * i + 1] * 59 % 256,
@@ -106,6 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       Check(drawn == !area.empty());
       Check((*changed & cv::Rect(cv::Point(), image)) == *changed);
+      changed_blocks |= *changed;
     }
 
     absl::StatusOr<std::string> encoded = editor->Encode();
@@ -114,6 +139,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           stache::imaging::DecodeImage(*encoded, limits);
       Check(decoded.ok());  // the editor wrote a JPEG that does not decode
       Check(decoded->pixels.size() == image && decoded->orientation == 1);
+      absl::StatusOr<stache::imaging::DecodedImage> source =
+          IsSequential(jpeg) ? stache::imaging::DecodeImage(jpeg, limits)
+                             : absl::UnimplementedError("not compared");
+      if (source.ok()) {
+        cv::Mat differs;
+        cv::compare(source->pixels, decoded->pixels, differs, cv::CMP_NE);
+        if (!changed_blocks.empty()) {
+          const cv::Rect near(changed_blocks.tl() - cv::Point(mcu),
+                              changed_blocks.br() + cv::Point(mcu));
+          differs(near & cv::Rect(cv::Point(), image)).setTo(0);
+        }
+        Check(cv::countNonZero(differs.reshape(1)) == 0);
+      }
     } else {
       // What libjpeg will not write goes to the decoder instead.
       Check(encoded.status().code() == absl::StatusCode::kFailedPrecondition ||

@@ -6,8 +6,9 @@
 // With --jpeg-editor, writes seeds for jpeg_coefficient_editor_fuzzer
 // instead: small YCbCr JPEGs in each chroma sampling the editor takes (and
 // two it refuses), baseline and progressive, with and without restart
-// markers, at sizes that are and are not whole MCUs, each after the 8 bytes
-// that place that fuzzer's two rectangles.
+// markers, at sizes that are and are not whole MCUs, and one with a
+// hostile Huffman table, each after the 8 bytes that place that fuzzer's two
+// rectangles.
 // clang-format off
 #include <cstdio>  // jpeglib.h needs FILE first
 #include <jpeglib.h>
@@ -118,6 +119,21 @@ void WriteJpegEditorSeeds(const std::string& directory) {
     Write(directory, seed.name,
           std::string(reinterpret_cast<const char*>(seed.areas), sizeof(seed.areas)) +
               EncodeJpeg(seed.options));
+  }
+  // The editor's first finding: a chroma AC table (class 1, id 1) whose
+  // shortest code reads 15-bit coefficients, beyond baseline JPEG's range.
+  std::string wide = EncodeJpeg({});
+  for (size_t table = wide.find("\xFF\xC4"); table != std::string::npos;
+       table = wide.find("\xFF\xC4", table + 2)) {
+    if (wide[table + 4] != '\x11') continue;
+    const size_t length = (uint8_t(wide[table + 2]) << 8 | uint8_t(wide[table + 3])) + 2;
+    std::string codes("\xFF\xC4\x00\x16\x11\x01\x01\x01", 8);
+    codes.append(13, '\0');
+    codes.append("\x0F\x00\x01", 3);
+    wide.replace(table, length, codes);
+    Write(directory, "wide-ac-table.jpg",
+          std::string("\x20\x20\x80\x80\0\0\0\0", 8) + wide);
+    break;
   }
 }
 

@@ -1,8 +1,10 @@
 #include "detector/detector_process.h"
 
 #include <memory>
+#include <opencv2/core/utility.hpp>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "detector/detector_service.h"
 #include "server/log.h"
@@ -23,6 +25,12 @@ server::ServiceIdentity DetectorIdentity(const FaceDetector& detector) {
 
 absl::Status RunDetectorProcess(const DetectorProcessConfig& config) {
   server::BlockTerminationSignals();
+  if (config.opencv_threads < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "opencv_threads must not be negative (got ", config.opencv_threads, ")"));
+  }
+  // OpenCV's 0 means "run serially"; ours means its default (-1).
+  cv::setNumThreads(config.opencv_threads == 0 ? -1 : config.opencv_threads);
   STACHE_RETURN_IF_ERROR(server::ValidateServerConfig(config.server));
   const absl::Time load_start = absl::Now();
   STACHE_ASSIGN_OR_RETURN(std::unique_ptr<FaceDetector> detector,

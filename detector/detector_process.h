@@ -16,6 +16,11 @@ namespace stache::detector {
 struct DetectorProcessConfig {
   server::ServerConfig server;
   DetectorConfig detector;
+  // Threads OpenCV may split one call's work over (cv::setNumThreads, for
+  // the whole process). 1: each call runs on its own request thread, so
+  // concurrent calls use the cores without OpenCV's workers waiting on
+  // each other; 0: OpenCV's default, one per core.
+  int opencv_threads = 1;
 };
 
 // What GetInfo reports: the service and the models `detector` loaded.

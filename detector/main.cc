@@ -60,6 +60,10 @@ ABSL_FLAG(int, min_face_size_px, kDefaults.defaults.min_face_size_px,
           "Smallest face width when a request does not say; 0: what --min_face_fraction "
           "(coarse_to_fine) or --detection_size_px (hog, cascade) gives.");
 
+ABSL_FLAG(int, opencv_threads, stache::detector::DetectorProcessConfig().opencv_threads,
+          "Threads OpenCV may split one call's work over; 1: each call on its own "
+          "request thread (the least CPU per call); 0: one per core.");
+
 int main(int argc, char** argv) {
   stache::server::SetLogService("detector");
   stache::server::ParseFlags(
@@ -67,21 +71,23 @@ int main(int argc, char** argv) {
   stache::detector::DetectorProcessConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),
-      .detector = {
-          .face_cascade_path = absl::GetFlag(FLAGS_face_cascade),
-          .coarse_cascade_path = absl::GetFlag(FLAGS_coarse_cascade),
-          .min_face_fraction = absl::GetFlag(FLAGS_min_face_fraction),
-          .min_face_floor_px = absl::GetFlag(FLAGS_min_face_floor_px),
-          .eye_cascade_path = absl::GetFlag(FLAGS_eye_cascade),
-          .landmark_model_path = absl::GetFlag(FLAGS_landmark_model),
-          .detection_size_px = absl::GetFlag(FLAGS_detection_size_px),
-          .max_detection_size_px = absl::GetFlag(FLAGS_max_detection_size_px),
-          .min_decoded_long_side_px = absl::GetFlag(FLAGS_min_decoded_long_side_px),
-          .max_pixels = absl::GetFlag(FLAGS_max_pixels),
-          .max_decoded_bytes = absl::GetFlag(FLAGS_max_decoded_bytes),
-          .decode_memory_bytes = absl::GetFlag(FLAGS_decode_memory_bytes),
-          .defaults = {.max_faces = absl::GetFlag(FLAGS_max_faces),
-                       .min_face_size_px = absl::GetFlag(FLAGS_min_face_size_px)}}};
+      .detector = {.face_cascade_path = absl::GetFlag(FLAGS_face_cascade),
+                   .coarse_cascade_path = absl::GetFlag(FLAGS_coarse_cascade),
+                   .min_face_fraction = absl::GetFlag(FLAGS_min_face_fraction),
+                   .min_face_floor_px = absl::GetFlag(FLAGS_min_face_floor_px),
+                   .eye_cascade_path = absl::GetFlag(FLAGS_eye_cascade),
+                   .landmark_model_path = absl::GetFlag(FLAGS_landmark_model),
+                   .detection_size_px = absl::GetFlag(FLAGS_detection_size_px),
+                   .max_detection_size_px = absl::GetFlag(FLAGS_max_detection_size_px),
+                   .min_decoded_long_side_px =
+                       absl::GetFlag(FLAGS_min_decoded_long_side_px),
+                   .max_pixels = absl::GetFlag(FLAGS_max_pixels),
+                   .max_decoded_bytes = absl::GetFlag(FLAGS_max_decoded_bytes),
+                   .decode_memory_bytes = absl::GetFlag(FLAGS_decode_memory_bytes),
+                   .defaults = {.max_faces = absl::GetFlag(FLAGS_max_faces),
+                                .min_face_size_px =
+                                    absl::GetFlag(FLAGS_min_face_size_px)}},
+      .opencv_threads = absl::GetFlag(FLAGS_opencv_threads)};
   if (!stache::detector::ParseFaceFinderKind(absl::GetFlag(FLAGS_face_finder),
                                              &config.detector.face_finder)) {
     stache::server::LogError(

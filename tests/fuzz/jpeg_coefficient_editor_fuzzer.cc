@@ -82,8 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                             .budget = &budget,
                             .keep_alpha = false};
   {
-    // Open reads the header before it knows the image's size; the overlay
-    // sizes the editor from the header it read first, as this does.
+    // As the overlay does: read the header once, size the editor's regions
+    // from it, and hand it to Open.
     absl::StatusOr<stache::imaging::ImageHeader> header =
         stache::imaging::ReadImageHeader(jpeg);
     if (!header.ok()) return 0;
@@ -94,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::max(PaddedArea(areas[0].size()), PaddedArea(areas[1].size()));
 
     absl::StatusOr<JpegCoefficientEditor> editor =
-        JpegCoefficientEditor::Open(jpeg, limits, max_edit_pixels);
+        JpegCoefficientEditor::Open(jpeg, *header, limits, max_edit_pixels);
     if (!editor.ok()) return 0;
     const cv::Size image = editor->size();
     Check(image == stated && image.area() <= kMaxPixels);

@@ -17,6 +17,7 @@
 #include "detector/detector_process.h"
 #include "detector/testing/detector_test_inputs.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "server/grpc_server.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "stache/info/v1/info.grpc.pb.h"

@@ -25,6 +25,7 @@
 #include "detector/testing/detector_test_inputs.h"
 #include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "tests/testing/images.h"
 #include "tests/testing/process.h"
 #include "tests/testing/status_matchers.h"

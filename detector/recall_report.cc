@@ -21,6 +21,7 @@
 #include "detector/detector.h"
 #include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "tests/testing/process.h"
 
 namespace stache::detector {

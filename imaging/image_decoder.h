@@ -99,12 +99,6 @@ absl::StatusOr<DecodedImage> DecodeImage(absl::string_view bytes,
 // Returns `stored` as a viewer sees it under EXIF `orientation` (1..8).
 cv::Mat ApplyOrientation(const cv::Mat& stored, int orientation);
 
-// Encodes BGR/BGRA pixels. `quality` 1..100 applies to JPEG and WebP. The
-// output carries no EXIF, so no stale orientation tag. INVALID_ARGUMENT for
-// formats that cannot be written (kUnknown, kBmp, kTiff are written too).
-absl::StatusOr<std::string> EncodeImage(const cv::Mat& pixels, ImageFormat format,
-                                        int quality);
-
 }  // namespace stache::imaging
 
 #endif  // STACHE_IMAGING_IMAGE_DECODER_H_

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "imaging/image_encoder.h"
 #include "imaging/testing/jpeg_bytes.h"
 #include "tests/testing/hostile_images.h"
 #include "tests/testing/images.h"

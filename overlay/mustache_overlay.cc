@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "imaging/image_encoder.h"
 #include "imaging/jpeg_coefficient_editor.h"
 #include "server/error_reason.h"
 #include "server/status_macros.h"

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "imaging/image_encoder.h"
 #include "imaging/testing/jpeg_bytes.h"
 #include "overlay/testing/mustache_measure.h"
 #include "server/error_reason.h"

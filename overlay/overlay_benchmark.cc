@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "imaging/image_encoder.h"
 #include "overlay/mustache_overlay.h"
 #include "overlay/testing/mustache_measure.h"
 #include "tests/testing/process.h"

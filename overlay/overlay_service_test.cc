@@ -14,6 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "overlay/testing/mustache_measure.h"
 #include "server/grpc_server.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"

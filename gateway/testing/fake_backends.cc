@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "server/request_context.h"
 #include "server/status.h"
 #include "storage/internal/sha256.h"

@@ -44,6 +44,7 @@
 #include "absl/time/time.h"
 #include "gateway/testing/raw_connection.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "nlohmann/json.hpp"
 #include "server/grpc_channel.h"
 #include "stache/detector/v1/detector.grpc.pb.h"

@@ -31,6 +31,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "server/grpc_channel.h"
 #include "server/testing/idle_stream.h"
 #include "stache/detector/v1/detector.grpc.pb.h"

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "tests/testing/hostile_images.h"
 
 namespace {

@@ -41,6 +41,7 @@
 #include "detector/detector.h"
 #include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "overlay/mustache_overlay.h"
 #include "overlay/mustache_renderer.h"
 #include "overlay/mustache_style.h"

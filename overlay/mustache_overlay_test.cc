@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -111,6 +112,36 @@ class MustacheOverlayTest : public ::testing::Test {
                             .faces = std::move(faces),
                             .style = style,
                             .output_format = format});
+  }
+
+  // Runs `apply` for every style from `threads` threads, `rounds` times each
+  // (thread t, round r takes style (t + r) mod the count), and expects every
+  // output to equal what `apply` gives for that style called alone.
+  void ExpectConcurrentCallsMatchSequentialOnes(
+      int threads, int rounds,
+      const std::function<absl::StatusOr<OverlayResult>(const std::string& style)>&
+          apply) {
+    std::vector<std::string> expected;
+    for (const MustacheStyle& style : styles_)
+      expected.push_back(apply(style.name)->image);
+    std::vector<std::vector<std::string>> outputs(threads);
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+      workers.emplace_back([&, t] {
+        for (int round = 0; round < rounds; ++round) {
+          absl::StatusOr<OverlayResult> result =
+              apply(styles_[(t + round) % styles_.size()].name);
+          outputs[t].push_back(result.ok() ? result->image : "");
+        }
+      });
+    }
+    for (std::thread& worker : workers) worker.join();
+    for (int t = 0; t < threads; ++t) {
+      for (int round = 0; round < rounds; ++round) {
+        EXPECT_EQ(outputs[t][round], expected[(t + round) % styles_.size()])
+            << "thread " << t << " round " << round;
+      }
+    }
   }
 
   cv::Mat photo_;
@@ -433,29 +464,9 @@ TEST_F(MustacheOverlayTest, RandomPicksAStylePerFaceReproduciblyFromTheSeed) {
 }
 
 TEST_F(MustacheOverlayTest, ConcurrentCallsGiveTheSameResultsAsSequentialOnes) {
-  std::vector<std::string> expected;
-  for (const MustacheStyle& style : styles_)
-    expected.push_back(ApplyToPhoto(style.name)->image);
-  constexpr int kThreads = 6;
-  constexpr int kRounds = 3;
-  std::vector<std::vector<std::string>> outputs(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int round = 0; round < kRounds; ++round) {
-        const size_t index = (t + round) % styles_.size();
-        absl::StatusOr<OverlayResult> result = ApplyToPhoto(styles_[index].name);
-        outputs[t].push_back(result.ok() ? result->image : "");
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) {
-    for (int round = 0; round < kRounds; ++round) {
-      EXPECT_EQ(outputs[t][round], expected[(t + round) % styles_.size()])
-          << "thread " << t << " round " << round;
-    }
-  }
+  ExpectConcurrentCallsMatchSequentialOnes(
+      /*threads=*/6, /*rounds=*/3,
+      [&](const std::string& style) { return ApplyToPhoto(style); });
 }
 
 TEST_F(MustacheOverlayTest, RejectsEveryKindOfBadInputClearly) {
@@ -879,33 +890,12 @@ TEST_F(MustacheOverlayTest, TheCoefficientPathStopsBetweenStagesAndRunsConcurren
   EXPECT_THAT(stopped_before, ::testing::ElementsAre("decoding", "drawing",
                                                      "drawing faces[0]", "encoding"));
 
-  std::vector<std::string> expected;
-  for (const MustacheStyle& style : styles_) {
-    OverlayRequest styled = request;
-    styled.style = style.name;
-    expected.push_back(overlay_->Apply(styled)->image);
-  }
-  constexpr int kThreads = 4;
-  constexpr int kRounds = 3;
-  std::vector<std::vector<std::string>> outputs(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      for (int round = 0; round < kRounds; ++round) {
+  ExpectConcurrentCallsMatchSequentialOnes(
+      /*threads=*/4, /*rounds=*/3, [&](const std::string& style) {
         OverlayRequest styled = request;
-        styled.style = styles_[(t + round) % styles_.size()].name;
-        absl::StatusOr<OverlayResult> result = overlay_->Apply(styled);
-        outputs[t].push_back(result.ok() ? result->image : "");
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) {
-    for (int round = 0; round < kRounds; ++round) {
-      EXPECT_EQ(outputs[t][round], expected[(t + round) % styles_.size()])
-          << "thread " << t << " round " << round;
-    }
-  }
+        styled.style = style;
+        return overlay_->Apply(styled);
+      });
 }
 
 TEST(MustacheOverlayConfigTest, RejectsBadConfigs) {

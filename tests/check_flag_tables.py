@@ -18,7 +18,7 @@ import tempfile
 
 SERVICES = ["detector", "overlay", "storage", "gateway"]
 ROW = re.compile(r"^\|\s*`--([a-z0-9_]+)`\s*\|\s*([^|]*?)\s*\|")
-FLAG = re.compile(r"^    --([a-z0-9_]+) \((.*?)\);\s*default: (.*?);$", re.S | re.M)
+HELP_FLAG = re.compile(r"^    --([a-z0-9_]+) \(.*\); default: (.*);$")
 
 
 def help_flags(binary):
@@ -32,7 +32,7 @@ def help_flags(binary):
         # Join continuation lines so each flag is one line.
         joined = re.sub(r"\n      ", " ", body)
         for line in joined.splitlines():
-            m = re.match(r"^    --([a-z0-9_]+) \(.*\); default: (.*);$", line)
+            m = HELP_FLAG.match(line)
             if m:
                 flags[m.group(1)] = normalise(m.group(2))
         by_file[source.strip()] = flags

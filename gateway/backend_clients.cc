@@ -2,18 +2,11 @@
 
 #include <grpcpp/channel.h>
 #include <grpcpp/client_context.h>
-#include <netdb.h>
-#include <sys/socket.h>
-#include <sys/types.h>
 
-#include <algorithm>
-#include <cstring>
-
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "server/error_reason.h"
+#include "server/grpc_metadata.h"
 #include "server/status.h"
 
 namespace stache::gateway {
@@ -24,7 +17,7 @@ using ::grpc::health::v1::HealthCheckResponse;
 
 void AttachTrace(const CallContext& call, grpc::ClientContext& context) {
   if (!call.request_context.request_id().empty())
-    call.request_context.ChildSpan().AttachTo(&context);
+    server::AttachRequestContext(call.request_context.ChildSpan(), &context);
 }
 
 // Who a backend call is made for, for its metrics and error messages.
@@ -147,11 +140,11 @@ absl::StatusOr<StoredObject> NamespacedStorageClient::Get(const CallContext& cal
                                                           const std::string& key,
                                                           int64_t max_bytes) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<StoredObject> object =
+  absl::StatusOr<storage::StoredObject> object =
       client_.GetObject(namespace_, key, Options(call, static_cast<uint64_t>(max_bytes)));
   STACHE_RETURN_IF_ERROR(Record({metrics_, "storage", "Get", /*with_credentials=*/true},
                                 start, object.status()));
-  return object;
+  return StoredObject{.info = std::move(object->info), .bytes = std::move(object->bytes)};
 }
 
 absl::StatusOr<storage::v1::ObjectInfo> NamespacedStorageClient::Stat(
@@ -182,16 +175,17 @@ absl::Status NamespacedStorageClient::Delete(const CallContext& call,
                 client_.DeleteObject(namespace_, key, Options(call)));
 }
 
-BackendProbe::BackendProbe(
+GrpcBackendProbe::GrpcBackendProbe(
     std::unique_ptr<info::v1::InfoService::StubInterface> info,
     std::unique_ptr<grpc::health::v1::Health::StubInterface> health)
     : info_(std::move(info)), health_(std::move(health)) {}
 
-BackendProbe::BackendProbe(const std::shared_ptr<grpc::ChannelInterface>& channel)
-    : BackendProbe(info::v1::InfoService::NewStub(channel),
-                   grpc::health::v1::Health::NewStub(channel)) {}
+GrpcBackendProbe::GrpcBackendProbe(const std::shared_ptr<grpc::ChannelInterface>& channel)
+    : GrpcBackendProbe(info::v1::InfoService::NewStub(channel),
+                       grpc::health::v1::Health::NewStub(channel)) {}
 
-absl::StatusOr<info::v1::GetInfoResponse> BackendProbe::GetInfo(const CallContext& call) {
+absl::StatusOr<info::v1::GetInfoResponse> GrpcBackendProbe::GetInfo(
+    const CallContext& call) {
   return Unary<info::v1::GetInfoResponse>(
       call, {nullptr, "info", "GetInfo"},
       [&](grpc::ClientContext* context, info::v1::GetInfoResponse* response) {
@@ -199,7 +193,7 @@ absl::StatusOr<info::v1::GetInfoResponse> BackendProbe::GetInfo(const CallContex
       });
 }
 
-absl::StatusOr<HealthCheckResponse::ServingStatus> BackendProbe::CheckHealth(
+absl::StatusOr<HealthCheckResponse::ServingStatus> GrpcBackendProbe::CheckHealth(
     const CallContext& call, const std::string& service) {
   HealthCheckRequest request;
   request.set_service(service);
@@ -211,66 +205,6 @@ absl::StatusOr<HealthCheckResponse::ServingStatus> BackendProbe::CheckHealth(
             return health_->Check(context, request, out);
           }));
   return response.status();
-}
-
-std::vector<std::string> ResolveTargetAddresses(const std::string& target,
-                                                size_t max_addresses) {
-  absl::string_view rest = target;
-  if (!absl::ConsumePrefix(&rest, "dns:///") && absl::StrContains(rest, ":/")) {
-    return {target};  // another resolver scheme: ask the target as a whole
-  }
-  if (absl::StartsWith(rest, "ipv4:") || absl::StartsWith(rest, "ipv6:") ||
-      absl::StartsWith(rest, "unix:")) {
-    return {target};
-  }
-  std::string host;
-  std::string port;
-  if (absl::ConsumePrefix(&rest, "[")) {
-    const size_t close = rest.find(']');
-    if (close == absl::string_view::npos || rest.substr(close + 1, 1) != ":")
-      return {target};
-    host = std::string(rest.substr(0, close));
-    port = std::string(rest.substr(close + 2));
-  } else {
-    const size_t colon = rest.rfind(':');
-    if (colon == absl::string_view::npos) return {target};
-    host = std::string(rest.substr(0, colon));
-    port = std::string(rest.substr(colon + 1));
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* results = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &results) != 0) return {target};
-  std::vector<std::string> addresses;
-  for (addrinfo* entry = results; entry != nullptr && addresses.size() < max_addresses;
-       entry = entry->ai_next) {
-    char ip[NI_MAXHOST] = {};
-    if (getnameinfo(entry->ai_addr, entry->ai_addrlen, ip, sizeof(ip), nullptr, 0,
-                    NI_NUMERICHOST) != 0) {
-      continue;
-    }
-    std::string address = entry->ai_family == AF_INET6 ? absl::StrCat("[", ip, "]:", port)
-                                                       : absl::StrCat(ip, ":", port);
-    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) {
-      addresses.push_back(std::move(address));
-    }
-  }
-  freeaddrinfo(results);
-  if (addresses.empty()) return {target};
-  return addresses;
-}
-
-std::string TargetHost(absl::string_view target) {
-  if (!absl::ConsumePrefix(&target, "dns:///") && absl::StrContains(target, ":/"))
-    return "";
-  if (absl::StartsWith(target, "ipv4:") || absl::StartsWith(target, "ipv6:") ||
-      absl::StartsWith(target, "unix:")) {
-    return "";
-  }
-  if (absl::ConsumePrefix(&target, "["))
-    return std::string(target.substr(0, target.find(']')));
-  return std::string(target.substr(0, target.rfind(':')));
 }
 
 }  // namespace stache::gateway

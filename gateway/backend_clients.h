@@ -1,8 +1,9 @@
-// The gateway's view of its backends: one small client per gRPC service, over
-// the generated StubInterface, that puts a deadline (and the request id, and
-// for storage the bearer token) on every call, converts grpc::Status to
-// absl::Status and records each call in the metrics. Tests point them at
-// in-process servers on port 0; production at MakeChannel channels.
+// The gateway's backends over gRPC (the interfaces are gateway/backends.h):
+// one small client per service, over the generated StubInterface, that puts
+// a deadline (and the request id, and for storage the bearer token) on every
+// call, converts grpc::Status to absl::Status and records each call in the
+// metrics. Tests point them at in-process servers on port 0; production at
+// MakeChannel channels.
 //
 //   DetectorClient detector(DetectorService::NewStub(channel), &metrics);
 //   STACHE_ASSIGN_OR_RETURN(DetectResponse faces,
@@ -15,15 +16,13 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/time/time.h"
+#include "gateway/backends.h"
 #include "gateway/metrics.h"
 #include "grpc/health/v1/health.grpc.pb.h"
-#include "server/request_context.h"
 #include "stache/detector/v1/detector.grpc.pb.h"
 #include "stache/info/v1/info.grpc.pb.h"
 #include "stache/overlay/v1/overlay.grpc.pb.h"
@@ -36,29 +35,13 @@ class ChannelInterface;
 
 namespace stache::gateway {
 
-// What travels with one HTTP request to every backend call it makes.
-struct CallContext {
-  // Absolute deadline of each backend call made for the request.
-  absl::Time deadline = absl::InfiniteFuture();
-  // The request's id and trace context, sent as "x-request-id" and (as a
-  // child span) "traceparent" metadata so that backend logs join the
-  // gateway's. Empty for calls made for no request.
-  server::RequestContext request_context;
-
-  static CallContext WithTimeout(absl::Duration timeout,
-                                 server::RequestContext request_context = {}) {
-    return CallContext{.deadline = absl::Now() + timeout,
-                       .request_context = std::move(request_context)};
-  }
-};
-
 // stache.detector.v1.DetectorService. Thread-safe (stubs are).
-class DetectorClient final {
+class DetectorClient final : public DetectorBackend {
  public:
   DetectorClient(std::unique_ptr<detector::v1::DetectorService::StubInterface> stub,
                  GatewayMetrics* metrics);
   absl::StatusOr<detector::v1::DetectResponse> Detect(
-      const CallContext& context, const detector::v1::DetectRequest& request);
+      const CallContext& context, const detector::v1::DetectRequest& request) override;
 
  private:
   std::unique_ptr<detector::v1::DetectorService::StubInterface> stub_;
@@ -66,25 +49,24 @@ class DetectorClient final {
 };
 
 // stache.overlay.v1.OverlayService. Thread-safe.
-class OverlayClient final {
+class OverlayClient final : public OverlayBackend {
  public:
   OverlayClient(std::unique_ptr<overlay::v1::OverlayService::StubInterface> stub,
                 GatewayMetrics* metrics);
   absl::StatusOr<overlay::v1::ApplyResponse> Apply(
-      const CallContext& context, const overlay::v1::ApplyRequest& request);
-  absl::StatusOr<overlay::v1::ListStylesResponse> ListStyles(const CallContext& context);
+      const CallContext& context, const overlay::v1::ApplyRequest& request) override;
+  absl::StatusOr<overlay::v1::ListStylesResponse> ListStyles(
+      const CallContext& context) override;
 
  private:
   std::unique_ptr<overlay::v1::OverlayService::StubInterface> stub_;
   GatewayMetrics* metrics_;
 };
 
-using StoredObject = storage::StoredObject;
-
 // stache.storage.v1.StorageService through storage's own client (chunking,
 // SHA-256 both ways), confined to one namespace and authenticated with a
 // bearer token. Thread-safe.
-class NamespacedStorageClient final {
+class NamespacedStorageClient final : public StorageBackend {
  public:
   NamespacedStorageClient(
       std::unique_ptr<storage::v1::StorageService::StubInterface> stub,
@@ -94,21 +76,16 @@ class NamespacedStorageClient final {
   // received.
   absl::StatusOr<storage::v1::ObjectInfo> Put(
       const CallContext& context, const std::string& key, const std::string& content_type,
-      const std::map<std::string, std::string>& labels, absl::string_view bytes);
-  // Fails with RESOURCE_EXHAUSTED (and stops reading) when the object is
-  // larger than `max_bytes`; DATA_LOSS when its bytes do not match their
-  // SHA-256.
+      const std::map<std::string, std::string>& labels, absl::string_view bytes) override;
   absl::StatusOr<StoredObject> Get(const CallContext& context, const std::string& key,
-                                   int64_t max_bytes);
+                                   int64_t max_bytes) override;
   absl::StatusOr<storage::v1::ObjectInfo> Stat(const CallContext& context,
-                                               const std::string& key);
+                                               const std::string& key) override;
   absl::StatusOr<storage::v1::ListResponse> List(const CallContext& context,
                                                  const std::string& key_prefix,
                                                  uint32_t page_size,
-                                                 const std::string& page_token);
-  absl::Status Delete(const CallContext& context, const std::string& key);
-
-  const std::string& storage_namespace() const { return namespace_; }
+                                                 const std::string& page_token) override;
+  absl::Status Delete(const CallContext& context, const std::string& key) override;
 
  private:
   static storage::CallOptions Options(const CallContext& call,
@@ -119,36 +96,22 @@ class NamespacedStorageClient final {
   GatewayMetrics* metrics_;
 };
 
-// Health and identity of one backend (one address or a balanced target).
-// Thread-safe.
-class BackendProbe final {
+// grpc.health.v1 and stache.info.v1 of one backend. Thread-safe.
+class GrpcBackendProbe final : public BackendProbe {
  public:
-  BackendProbe(std::unique_ptr<info::v1::InfoService::StubInterface> info,
-               std::unique_ptr<grpc::health::v1::Health::StubInterface> health);
+  GrpcBackendProbe(std::unique_ptr<info::v1::InfoService::StubInterface> info,
+                   std::unique_ptr<grpc::health::v1::Health::StubInterface> health);
   // Builds both stubs on `channel`.
-  explicit BackendProbe(const std::shared_ptr<grpc::ChannelInterface>& channel);
+  explicit GrpcBackendProbe(const std::shared_ptr<grpc::ChannelInterface>& channel);
 
-  absl::StatusOr<info::v1::GetInfoResponse> GetInfo(const CallContext& context);
-  // grpc.health.v1 Check of `service` ("" for the server as a whole).
+  absl::StatusOr<info::v1::GetInfoResponse> GetInfo(const CallContext& context) override;
   absl::StatusOr<grpc::health::v1::HealthCheckResponse::ServingStatus> CheckHealth(
-      const CallContext& context, const std::string& service);
+      const CallContext& context, const std::string& service) override;
 
  private:
   std::unique_ptr<info::v1::InfoService::StubInterface> info_;
   std::unique_ptr<grpc::health::v1::Health::StubInterface> health_;
 };
-
-// The "host:port" addresses a gRPC target resolves to now (DNS A/AAAA
-// records), so that /v1/info can ask every replica. Accepts "host:port",
-// "dns:///host:port" and "[v6]:port"; other schemes (ipv4:, unix:) come back
-// as the target itself. At most `max_addresses`.
-std::vector<std::string> ResolveTargetAddresses(const std::string& target,
-                                                size_t max_addresses = 16);
-
-// The host a target names, which a backend's TLS certificate carries:
-// "dns:///detector:50051" and "detector:50051" -> "detector", "[::1]:1" ->
-// "::1"; "" for targets that name none ("ipv4:10.0.0.1:1,...", "unix:...").
-std::string TargetHost(absl::string_view target);
 
 }  // namespace stache::gateway
 

@@ -115,9 +115,8 @@ absl::StatusOr<std::string> ServedImageType(absl::string_view bytes) {
   return std::string(imaging::ImageFormatMimeType(header->format));
 }
 
-Gallery::Gallery(DetectorClient* detector, OverlayClient* overlay,
-                 NamespacedStorageClient* storage, GalleryOptions options,
-                 GatewayMetrics* metrics)
+Gallery::Gallery(DetectorBackend* detector, OverlayBackend* overlay,
+                 StorageBackend* storage, GalleryOptions options, GatewayMetrics* metrics)
     : detector_(detector),
       overlay_(overlay),
       storage_(storage),

@@ -1,8 +1,8 @@
 // The gateway's core: what happens to a photo. An upload is stored, its faces
-// detected, mustaches drawn and the result stored, all through the backend
-// clients; stored photos are read, listed newest first and deleted. No HTTP
-// here: callers get plain structs and absl::Status (gRPC codes), which the
-// HTTP adapter maps to responses.
+// detected, mustaches drawn and the result stored, all through the backends
+// (gateway/backends.h; gRPC clients in production); stored photos are read, listed newest
+// first and deleted. No HTTP here: callers get plain structs and absl::Status (gRPC
+// codes), which the HTTP adapter maps to responses.
 //
 // Uploads belong to who made them: each is listed only for its owner, and
 // deleted only by its owner or with its delete token; anyone with the
@@ -22,9 +22,11 @@
 //                          before owners were recorded) are listed for
 //                          nobody.
 //
-//   Gallery gallery(&detector, &overlay, &storage, {.backend_timeout =
-//   absl::Seconds(10)}); STACHE_ASSIGN_OR_RETURN(UploadResult upload,
-//                           gallery.Upload(trace, {.image = bytes, .owner_id = owner}));
+//   Gallery gallery(&detector, &overlay, &storage,
+//                   {.backend_timeout = absl::Seconds(10)});
+//   STACHE_ASSIGN_OR_RETURN(
+//       UploadResult upload,
+//       gallery.Upload(request_context, {.image = bytes, .owner_id = owner}));
 #ifndef STACHE_GATEWAY_GALLERY_H_
 #define STACHE_GATEWAY_GALLERY_H_
 
@@ -35,8 +37,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "gateway/backend_clients.h"
+#include "gateway/backends.h"
 #include "gateway/image_record.h"
+#include "gateway/metrics.h"
 #include "gateway/ownership.h"
 #include "server/request_context.h"
 
@@ -92,9 +95,8 @@ inline constexpr uint32_t kMaxPageSize = 100;
 // Thread-safe; the clients must outlive it.
 class Gallery final {
  public:
-  Gallery(DetectorClient* detector, OverlayClient* overlay,
-          NamespacedStorageClient* storage, GalleryOptions options,
-          GatewayMetrics* metrics = nullptr);
+  Gallery(DetectorBackend* detector, OverlayBackend* overlay, StorageBackend* storage,
+          GalleryOptions options, GatewayMetrics* metrics = nullptr);
 
   // Stores the original, detects faces, draws and stores the result. A photo
   // without faces is not an error: no faces, and the result is the original
@@ -140,9 +142,9 @@ class Gallery final {
   void DeleteQuietly(const server::RequestContext& request_context,
                      const std::vector<std::string>& keys);
 
-  DetectorClient* const detector_;
-  OverlayClient* const overlay_;
-  NamespacedStorageClient* const storage_;
+  DetectorBackend* const detector_;
+  OverlayBackend* const overlay_;
+  StorageBackend* const storage_;
   const GalleryOptions options_;
   GatewayMetrics* const metrics_;
 };

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "gateway/backend_clients.h"
 #include "gateway/session.h"
 #include "gateway/testing/fake_backends.h"
 #include "server/grpc_channel.h"

@@ -13,9 +13,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "gateway/backend_clients.h"
+#include "gateway/backend_targets.h"
+#include "gateway/ecs_task_metadata.h"
 #include "gateway/gallery.h"
 #include "gateway/http_server.h"
-#include "gateway/instance_identity.h"
 #include "gateway/metrics.h"
 #include "gateway/rate_limiter.h"
 #include "gateway/session.h"
@@ -89,7 +90,7 @@ class GatewayParts {
               .health_service = "stache.storage.v1.StorageService",
               .probe = &storage_probe}},
             [config](const std::string& target, const std::string& address) {
-              return std::make_unique<BackendProbe>(
+              return std::make_unique<GrpcBackendProbe>(
                   BackendChannel(config, address, TargetHost(target)));
             },
             config.probe_timeout),
@@ -105,9 +106,9 @@ class GatewayParts {
   OverlayClient overlay;
   NamespacedStorageClient storage;
   Gallery gallery;
-  BackendProbe detector_probe;
-  BackendProbe overlay_probe;
-  BackendProbe storage_probe;
+  GrpcBackendProbe detector_probe;
+  GrpcBackendProbe overlay_probe;
+  GrpcBackendProbe storage_probe;
   StatusBoard board;
   const SessionSigner sessions;
   RateLimiter upload_limiter;

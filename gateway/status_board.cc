@@ -4,6 +4,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "gateway/backend_targets.h"
 #include "gateway/image_record.h"
 #include "server/build_info.h"
 

@@ -12,6 +12,8 @@
 //                       .probe = &detector_probe}},
 //                     probe_for_address, /*probe_timeout=*/absl::Seconds(2));
 //   nlohmann::json info = board.Info(server::RequestContext::FromIncoming("req-1", ""));
+//
+// The probes are gateway/backends.h interfaces (gRPC clients in production).
 #ifndef STACHE_GATEWAY_STATUS_BOARD_H_
 #define STACHE_GATEWAY_STATUS_BOARD_H_
 
@@ -25,7 +27,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "gateway/backend_clients.h"
+#include "gateway/backends.h"
 #include "gateway/instance_identity.h"
 #include "nlohmann/json.hpp"
 #include "server/request_context.h"
@@ -73,7 +75,7 @@ class StatusBoard final {
   // For the admin port: it names addresses and targets.
   nlohmann::json Info(const server::RequestContext& request_context);
 
-  // PublicInfoFrom(Info(trace)): for anyone.
+  // PublicInfoFrom(Info(request_context)): for anyone.
   nlohmann::json PublicInfo(const server::RequestContext& request_context);
 
   Readiness CheckReadiness(const server::RequestContext& request_context);

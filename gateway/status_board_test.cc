@@ -9,7 +9,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "gateway/instance_identity.h"
+#include "gateway/backend_clients.h"
+#include "gateway/backend_targets.h"
+#include "gateway/ecs_task_metadata.h"
 #include "gateway/testing/fake_backends.h"
 #include "server/build_info.h"
 #include "server/grpc_channel.h"
@@ -31,7 +33,7 @@ using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
 std::unique_ptr<BackendProbe> ProbeTo(const std::string& address) {
-  return std::make_unique<BackendProbe>(server::MakeChannel(address, 1'000'000));
+  return std::make_unique<GrpcBackendProbe>(server::MakeChannel(address, 1'000'000));
 }
 
 std::unique_ptr<BackendProbe> ProbeToAddress(const std::string& /*target*/,
@@ -201,7 +203,8 @@ TEST(StatusBoardProbeTest, TheFactoryIsGivenTheTargetOfEachAddress) {
       {{.name = "detector", .target = "dns:///127.0.0.1:9", .health_service = "x"}},
       [&](const std::string& target, const std::string& address) {
         made.emplace_back(target, address);
-        return std::make_unique<BackendProbe>(server::MakeChannel(address, 1'000'000));
+        return std::make_unique<GrpcBackendProbe>(
+            server::MakeChannel(address, 1'000'000));
       },
       absl::Milliseconds(200));
   board.Info({});

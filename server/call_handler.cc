@@ -6,8 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "server/grpc_metadata.h"
 #include "server/log.h"
-#include "server/request_context.h"
 #include "server/status.h"
 
 namespace stache::server {

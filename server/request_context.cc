@@ -63,22 +63,11 @@ bool IsValidTraceparent(absl::string_view traceparent) {
 
 std::string NewRequestId() { return RandomHex(16); }
 
-std::string MetadataValue(const ReceivedMetadata& metadata, absl::string_view key) {
-  auto it = metadata.find(grpc::string_ref(key.data(), key.size()));
-  if (it == metadata.end()) return "";
-  return std::string(it->second.data(), it->second.size());
-}
-
 RequestContext RequestContext::FromIncoming(absl::string_view request_id,
                                             absl::string_view traceparent) {
   return RequestContext(
       IsSaneRequestId(request_id) ? std::string(request_id) : NewRequestId(),
       IsValidTraceparent(traceparent) ? std::string(traceparent) : NewTraceparent());
-}
-
-RequestContext RequestContext::FromMetadata(const ReceivedMetadata& metadata) {
-  return FromIncoming(MetadataValue(metadata, kRequestIdMetadata),
-                      MetadataValue(metadata, kTraceparentMetadata));
 }
 
 std::string RequestContext::trace_id() const {
@@ -89,11 +78,6 @@ RequestContext RequestContext::ChildSpan() const {
   if (!IsValidTraceparent(traceparent_)) return FromIncoming(request_id_, "");
   return RequestContext(request_id_, absl::StrCat(traceparent_.substr(0, 36),
                                                   RandomHex(8), traceparent_.substr(52)));
-}
-
-void RequestContext::AttachTo(grpc::ClientContext* context) const {
-  if (!request_id_.empty()) context->AddMetadata(kRequestIdMetadata, request_id_);
-  if (!traceparent_.empty()) context->AddMetadata(kTraceparentMetadata, traceparent_);
 }
 
 LogFields RequestContext::WithLogFields(LogFields fields) const {

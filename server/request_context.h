@@ -1,19 +1,16 @@
 // The identity of one request as it crosses services: a request id (an
 // incoming X-Request-Id, else a new one) and a W3C trace context
 // (`traceparent`). The gateway makes or honours them; every gRPC call carries
-// them as metadata ("x-request-id", "traceparent"); every log line about the
-// request names them.
+// them as metadata ("x-request-id", "traceparent"; server/grpc_metadata.h
+// reads and attaches them); every log line about the request names them.
+// No gRPC here: core libraries take a RequestContext as a plain value.
 //
-//   RequestContext request = RequestContext::FromMetadata(context->client_metadata());
+//   RequestContext request = RequestContext::FromIncoming(request_id, traceparent);
 //   LogWarning("decode failed", request.WithLogFields({{"error", message}}));
-//   request.ChildSpan().AttachTo(&client_context);  // when calling onwards
+//   RequestContext onwards = request.ChildSpan();  // when calling onwards
 #ifndef STACHE_SERVER_REQUEST_CONTEXT_H_
 #define STACHE_SERVER_REQUEST_CONTEXT_H_
 
-#include <grpcpp/client_context.h>
-#include <grpcpp/server_context.h>
-
-#include <map>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -31,12 +28,6 @@ bool IsValidTraceparent(absl::string_view traceparent);
 // A request id a person can read back from logs: 32 random hex characters.
 std::string NewRequestId();
 
-// A call's received metadata, as ServerContext::client_metadata() and
-// server interceptors see it.
-using ReceivedMetadata = std::multimap<grpc::string_ref, grpc::string_ref>;
-// The value of `key` in `metadata`; "" when absent.
-std::string MetadataValue(const ReceivedMetadata& metadata, absl::string_view key);
-
 class RequestContext final {
  public:
   RequestContext() = default;
@@ -48,8 +39,6 @@ class RequestContext final {
   // what is missing or malformed (a new trace when the traceparent is bad).
   static RequestContext FromIncoming(absl::string_view request_id,
                                      absl::string_view traceparent);
-  // From a gRPC call's metadata, as FromIncoming.
-  static RequestContext FromMetadata(const ReceivedMetadata& metadata);
 
   const std::string& request_id() const { return request_id_; }
   const std::string& traceparent() const { return traceparent_; }
@@ -58,8 +47,6 @@ class RequestContext final {
 
   // The same trace with a new span id, for an outgoing call.
   RequestContext ChildSpan() const;
-  // Adds both as metadata of an outgoing gRPC call.
-  void AttachTo(grpc::ClientContext* context) const;
   // `fields` (a JSON object or null) plus request_id and traceparent.
   LogFields WithLogFields(LogFields fields = nullptr) const;
 

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/grpc_metadata.h"
 #include "server/log.h"
-#include "server/request_context.h"
 
 namespace stache::server {
 namespace {
@@ -75,7 +75,7 @@ class RpcObserver final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(
             InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
       ReceivedMetadata* metadata = methods->GetRecvInitialMetadata();
-      request_ = RequestContext::FromMetadata(*metadata);
+      request_ = RequestContextFromMetadata(*metadata);
       ShareRequestId(*metadata);
       started_ = true;
       metrics_->CallStarted(service_, method_);

@@ -50,7 +50,7 @@ struct CallOptions {
   // Absolute deadline; unset: StorageClientOptions::timeout from now.
   std::optional<absl::Time> deadline;
   // Runs on the call's context before the call starts, e.g. to attach a
-  // request id and trace context (server::RequestContext::AttachTo).
+  // request id and trace context (server::AttachRequestContext).
   std::function<void(grpc::ClientContext&)> prepare;
   // GetObject: RESOURCE_EXHAUSTED, and the transfer stopped, as soon as the
   // object turns out to be larger.

@@ -19,7 +19,10 @@ refers() {  # static library, pattern: do its undefined symbols match?
   local library
   library="$(find "$build" -name "$1" -print -quit)"
   [ -n "$library" ] || { echo "layering: $1 is not built under $build" >&2; exit 2; }
-  nm -C --undefined-only "$library" | grep -E "$2" >/dev/null
+  # grpc.health.v1's messages are protobuf messages in namespace grpc::, not
+  # gRPC: a core may read a health status as it reads any other message.
+  nm -C --undefined-only "$library" |
+    grep -vE 'grpc::health::v1::HealthCheck(Request|Response)' | grep -E "$2" >/dev/null
 }
 rule() {  # description, command..., expecting no match
   if "${@:2}"; then echo "layering: VIOLATED: $1" >&2; failed=1; else echo "layering: ok: $1"; fi

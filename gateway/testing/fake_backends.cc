@@ -13,7 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "imaging/image_decoder.h"
 #include "imaging/image_encoder.h"
-#include "server/request_context.h"
+#include "server/grpc_metadata.h"
 #include "server/status.h"
 #include "storage/internal/sha256.h"
 

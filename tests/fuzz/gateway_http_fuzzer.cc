@@ -17,10 +17,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -57,20 +59,44 @@ Target& TheTarget() {
   return *target;
 }
 
-// Sends `data`, half-closes, and returns what came back until the gateway
-// closed (bounded by a deadline well above its read timeout).
-std::string Exchange(int port, const uint8_t* data, size_t size) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) std::abort();
+[[noreturn]] void Fail(const char* what) {
+  std::fprintf(stderr, "gateway_http_fuzzer: %s: %s\n", what, std::strerror(errno));
+  std::abort();
+}
+
+// connect(), finished when a signal interrupts it: libFuzzer's SIGALRM
+// (its -timeout watchdog, installed without SA_RESTART) arrives now and
+// then in the middle of a call, and the connection goes on being made.
+void ConnectToLoopback(int fd, int port) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0)
-    std::abort();
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) return;
+  if (errno != EINTR) Fail("connect");
+  pollfd writable{fd, POLLOUT, 0};
+  while (poll(&writable, 1, 10'000) < 0) {
+    if (errno != EINTR) Fail("poll");
+  }
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) Fail("getsockopt");
+  if (error != 0) {
+    errno = error;
+    Fail("connect");
+  }
+}
+
+// Sends `data`, half-closes, and returns what came back until the gateway
+// closed (bounded by a deadline well above its read timeout).
+std::string Exchange(int port, const uint8_t* data, size_t size) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) Fail("socket");
+  ConnectToLoopback(fd, port);
   size_t sent = 0;
   while (sent < size) {
     const ssize_t n = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the gateway stopped reading (e.g. after a 413)
     sent += static_cast<size_t>(n);
   }
@@ -79,11 +105,14 @@ std::string Exchange(int port, const uint8_t* data, size_t size) {
   char buffer[4096];
   for (int waited_ms = 0; waited_ms < 10'000;) {
     pollfd readable{fd, POLLIN, 0};
-    if (poll(&readable, 1, 100) == 0) {
+    const int ready = poll(&readable, 1, 100);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready == 0) {
       waited_ms += 100;
       continue;
     }
     const ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     received.append(buffer, static_cast<size_t>(n));
   }

@@ -29,7 +29,7 @@ fi
 cmake --build "$fuzz_dir" -j"${STACHE_FUZZ_JOBS:-2}" --target $fuzzers make_image_seeds
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
-status=0
+failed=()
 for fuzzer in $fuzzers; do
   name="${fuzzer%_fuzzer}"
   corpus="$fuzz_dir/corpus/$name"
@@ -47,9 +47,14 @@ for fuzzer in $fuzzers; do
       "$corpus" 2>"$fuzz_dir/$name.log"; then
     tail -60 "$fuzz_dir/$name.log"
     echo "run_fuzzers: $fuzzer FAILED; reproducer in $fuzz_dir/artifacts/$name/"
-    status=1
+    failed+=("$name")
   else
     grep -E "^stat::number_of_executed_units|^Done|INFO: seed corpus" "$fuzz_dir/$name.log" | tail -3
   fi
 done
-exit $status
+# Each failure's cause again, last, where a shortened CI log still shows it.
+for name in "${failed[@]}"; do
+  echo "run_fuzzers: why ${name}_fuzzer failed:"
+  grep -E "ERROR: |SUMMARY: |^    #[0-9]+ |_fuzzer: " "$fuzz_dir/$name.log" | head -25
+done
+[ ${#failed[@]} -eq 0 ]

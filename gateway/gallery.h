@@ -92,7 +92,7 @@ struct GalleryOptions {
 inline constexpr uint32_t kDefaultPageSize = 20;
 inline constexpr uint32_t kMaxPageSize = 100;
 
-// Thread-safe; the clients must outlive it.
+// Thread-safe; the backends must outlive it.
 class Gallery final {
  public:
   Gallery(DetectorBackend* detector, OverlayBackend* overlay, StorageBackend* storage,

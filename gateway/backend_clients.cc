@@ -140,11 +140,11 @@ absl::StatusOr<StoredObject> NamespacedStorageClient::Get(const CallContext& cal
                                                           const std::string& key,
                                                           int64_t max_bytes) {
   const absl::Time start = absl::Now();
-  absl::StatusOr<storage::StoredObject> object =
+  absl::StatusOr<StoredObject> object =
       client_.GetObject(namespace_, key, Options(call, static_cast<uint64_t>(max_bytes)));
   STACHE_RETURN_IF_ERROR(Record({metrics_, "storage", "Get", /*with_credentials=*/true},
                                 start, object.status()));
-  return StoredObject{.info = std::move(object->info), .bytes = std::move(object->bytes)};
+  return object;
 }
 
 absl::StatusOr<storage::v1::ObjectInfo> NamespacedStorageClient::Stat(

@@ -23,6 +23,7 @@
 #include "stache/info/v1/info.pb.h"
 #include "stache/overlay/v1/overlay.pb.h"
 #include "stache/storage/v1/storage.pb.h"
+#include "storage/stored_object.h"
 
 namespace stache::gateway {
 
@@ -60,11 +61,7 @@ class OverlayBackend {
       const CallContext& context) = 0;
 };
 
-// An object read back from storage.
-struct StoredObject {
-  storage::v1::ObjectInfo info;
-  std::string bytes;
-};
+using StoredObject = storage::StoredObject;
 
 // stache.storage.v1.StorageService, confined to the gateway's namespace.
 // Implementations are thread-safe and check every object's size and SHA-256

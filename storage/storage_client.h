@@ -29,6 +29,7 @@
 #include "stache/storage/v1/storage.grpc.pb.h"
 #include "storage/blob_store.h"  // kChunkBytes
 #include "storage/development_token.h"
+#include "storage/stored_object.h"
 
 namespace stache::storage {
 
@@ -38,11 +39,6 @@ struct ObjectToPut {
   std::string key;
   std::string content_type;
   std::map<std::string, std::string> labels;
-};
-
-struct StoredObject {
-  v1::ObjectInfo info;
-  std::string bytes;
 };
 
 // How one call is made; the defaults suit a call made for no request.

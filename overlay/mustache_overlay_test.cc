@@ -144,6 +144,31 @@ class MustacheOverlayTest : public ::testing::Test {
     }
   }
 
+  // Apply stops before decoding when cancelled or past its deadline at once.
+  void ExpectStopsBeforeDecoding(const OverlayRequest& request) {
+    EXPECT_THAT(overlay_->Apply(request, {.cancelled = [] { return true; }}),
+                StatusIs(absl::StatusCode::kCancelled, HasSubstr("decoding")));
+    EXPECT_THAT(overlay_->Apply(request, {.deadline = absl::Now() - absl::Seconds(1)}),
+                StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
+  }
+
+  // How many times Apply asks whether it is cancelled when `request`'s image
+  // carries `faces` copies of Grace Hopper's face; expects it to succeed by
+  // `path`.
+  int CancellationChecks(const OverlayRequest& request, int faces, OverlayPath path) {
+    int checks = 0;
+    OverlayRequest counted = request;
+    counted.faces.assign(faces, GraceHopperFace());
+    absl::StatusOr<OverlayResult> result = overlay_->Apply(counted, {.cancelled = [&] {
+                                                             ++checks;
+                                                             return false;
+                                                           }});
+    EXPECT_THAT(result, IsOk());
+    EXPECT_EQ(result.ok() ? result->path : OverlayPath::kPixels, path)
+        << faces << " faces: " << result.status();
+    return checks;
+  }
+
   cv::Mat photo_;
   std::string photo_png_;
   std::unique_ptr<MustacheOverlay> overlay_;
@@ -560,22 +585,10 @@ TEST_F(MustacheOverlayTest, RefusesAFaceBoxOutsideTheImage) {
 
 TEST_F(MustacheOverlayTest, StopsBetweenStagesOnceCancelledOrPastTheDeadline) {
   const OverlayRequest request{.image = photo_png_, .faces = {GraceHopperFace()}};
-  EXPECT_THAT(overlay_->Apply(request, {.cancelled = [] { return true; }}),
-              StatusIs(absl::StatusCode::kCancelled, HasSubstr("decoding")));
-  EXPECT_THAT(overlay_->Apply(request, {.deadline = absl::Now() - absl::Seconds(1)}),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
+  ExpectStopsBeforeDecoding(request);
   // Asked again before each face: five faces ask four times more than one.
   auto checks_with = [&](int faces) {
-    int checks = 0;
-    OverlayRequest counted = request;
-    counted.faces.assign(faces, GraceHopperFace());
-    EXPECT_THAT(overlay_->Apply(counted, {.cancelled =
-                                              [&] {
-                                                ++checks;
-                                                return false;
-                                              }}),
-                IsOk());
-    return checks;
+    return CancellationChecks(request, faces, OverlayPath::kPixels);
   };
   EXPECT_GE(checks_with(5) - checks_with(1), 4);
   // Cancelled after the decode: nothing is drawn or encoded.
@@ -854,22 +867,9 @@ TEST_F(MustacheOverlayTest, TheCoefficientPathStopsBetweenStagesAndRunsConcurren
   const std::string jpeg = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
   const OverlayRequest request{.image = jpeg, .faces = {GraceHopperFace()}};
   ASSERT_EQ(overlay_->Apply(request)->path, OverlayPath::kJpegCoefficients);
-  EXPECT_THAT(overlay_->Apply(request, {.cancelled = [] { return true; }}),
-              StatusIs(absl::StatusCode::kCancelled, HasSubstr("decoding")));
-  EXPECT_THAT(overlay_->Apply(request, {.deadline = absl::Now() - absl::Seconds(1)}),
-              StatusIs(absl::StatusCode::kDeadlineExceeded, HasSubstr("decoding")));
+  ExpectStopsBeforeDecoding(request);
   auto checks_with = [&](int faces) {
-    int checks = 0;
-    OverlayRequest counted = request;
-    counted.faces.assign(faces, GraceHopperFace());
-    absl::StatusOr<OverlayResult> result = overlay_->Apply(counted, {.cancelled = [&] {
-                                                             ++checks;
-                                                             return false;
-                                                           }});
-    EXPECT_THAT(result, IsOk());
-    EXPECT_EQ(result.ok() ? result->path : OverlayPath::kPixels,
-              OverlayPath::kJpegCoefficients);
-    return checks;
+    return CancellationChecks(request, faces, OverlayPath::kJpegCoefficients);
   };
   // Three faces cover less than a quarter of the photo (five would not).
   EXPECT_GE(checks_with(3) - checks_with(1), 2);

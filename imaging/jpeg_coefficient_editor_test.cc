@@ -29,6 +29,7 @@ using ::stache::testing::JpegWithRepeatedScans;
 using ::stache::testing::ProgressiveJpegWithScans;
 using ::stache::testing::StatusIs;
 using ::stache::testing::WithExifOrientation;
+using ::stache::testing::WithTableRedefinedBeforeSecondScan;
 using ::testing::HasSubstr;
 
 // A photo-like 203 x 141 picture (not a whole number of MCUs either way):
@@ -313,14 +314,10 @@ TEST(JpegCoefficientEditorTest, DeclinesCoefficientsBeyondBaselineRange) {
 // started with, but libjpeg's transcoder refuses to write such coefficients.
 // The editor says so (decode it instead) rather than failing the photo.
 TEST(JpegCoefficientEditorTest, DeclinesToWriteATableRedefinedBetweenScans) {
-  std::string jpeg = EncodeJpeg(TexturedImage(), 2, 2, /*progressive=*/false, 90,
-                                /*scan_per_component=*/true);
-  const size_t first_scan = jpeg.find("\xFF\xDA");
-  const size_t second_scan = jpeg.find("\xFF\xDA", first_scan + 2);
-  ASSERT_NE(second_scan, std::string::npos);
-  std::string table("\xFF\xDB\x00\x43\x00", 5);
-  table.append(64, '\x07');
-  jpeg.insert(second_scan, table);
+  const std::string jpeg = WithTableRedefinedBeforeSecondScan(
+      EncodeJpeg(TexturedImage(), 2, 2, /*progressive=*/false, 90,
+                 /*scan_per_component=*/true));
+  ASSERT_FALSE(jpeg.empty());
   const cv::Mat reference = Decode(jpeg);
   ASSERT_FALSE(reference.empty());
   absl::StatusOr<JpegCoefficientEditor> editor =

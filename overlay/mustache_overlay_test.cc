@@ -41,6 +41,7 @@ using ::stache::testing::ReadFileOrDie;
 using ::stache::testing::StatusIs;
 using ::stache::testing::TestDataPath;
 using ::stache::testing::WithExifOrientation;
+using ::stache::testing::WithTableRedefinedBeforeSecondScan;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
@@ -791,13 +792,8 @@ TEST_F(MustacheOverlayTest, AJpegTheEditorCannotWriteIsDecodedInstead) {
     return std::string(bytes.begin(), bytes.end());
   }();
   ASSERT_THAT(multi_scan, IsOk());
-  std::string redefined = *multi_scan;
-  const size_t first = redefined.find("\xFF\xDA");
-  const size_t second = redefined.find("\xFF\xDA", first + 2);
-  ASSERT_NE(second, std::string::npos);
-  std::string table("\xFF\xDB\x00\x43\x00", 5);
-  table.append(64, '\x07');
-  redefined.insert(second, table);
+  const std::string redefined = WithTableRedefinedBeforeSecondScan(*multi_scan);
+  ASSERT_FALSE(redefined.empty());
   const cv::Mat before = Decode(redefined);
   ASSERT_FALSE(before.empty());
 

@@ -19,4 +19,15 @@ std::string WithExifOrientation(const std::string& jpeg, int orientation) {
   return jpeg.substr(0, 2) + app1 + jpeg.substr(2);
 }
 
+std::string WithTableRedefinedBeforeSecondScan(const std::string& jpeg) {
+  const size_t first_scan = jpeg.find("\xFF\xDA");
+  const size_t second_scan = jpeg.find("\xFF\xDA", first_scan + 2);
+  if (first_scan == std::string::npos || second_scan == std::string::npos) return "";
+  std::string table("\xFF\xDB\x00\x43\x00", 5);  // DQT, length 67, 8-bit table 0
+  table.append(64, '\x07');
+  std::string redefined = jpeg;
+  redefined.insert(second_scan, table);
+  return redefined;
+}
+
 }  // namespace stache::testing

@@ -40,14 +40,7 @@ STACHE_TAG="$tag" STACHE_VERSION="$version" GIT_REVISION="$revision" \
   docker-compose -p stache-build -f "$tree/deploy/compose.yaml" build --quiet "${services[@]}"
 
 for service in "${services[@]}"; do
-  # A shared library missing from the runtime stage fails here, not at run time.
-  missing="$(docker run --rm --entrypoint sh "stache-$service:$tag" -c \
-    'ldd /usr/local/bin/stache-* | grep "not found" || true')"
-  if [ -n "$missing" ]; then
-    echo "build-images: stache-$service:$tag lacks shared libraries:" >&2
-    echo "$missing" >&2
-    exit 1
-  fi
+  "$repo_root/deploy/check-image-libraries.sh" "stache-$service:$tag"
   size="$(docker image inspect -f '{{.Size}}' "stache-$service:$tag")"
   echo "build-images: stache-$service:$tag $((size / 1000000)) MB"
 done

@@ -97,14 +97,8 @@ for service in "${missing[@]}"; do
     --build-arg STACHE_VERSION="$version" --build-arg GIT_REVISION="$revision" \
     --build-arg EXTRA_CA_CERTIFICATES="$extra_ca" \
     -t "stache-$service:$tag" "$scratch" >/dev/null
-  # As build-images.sh does: a shared library missing fails here.
-  lacking="$(docker run --rm --entrypoint sh "stache-$service:$tag" -c \
-    'ldd /usr/local/bin/stache-* | grep "not found" || true')"
-  if [ -n "$lacking" ]; then
-    echo "build_release_images: stache-$service:$tag lacks shared libraries:" >&2
-    echo "$lacking" >&2
-    exit 1
-  fi
+  # HEAD's check, as build-images.sh runs it.
+  deploy/check-image-libraries.sh "stache-$service:$tag"
   echo "release-images: stache-$service:$tag after $((SECONDS - start)) s"
 done
 echo "release-images: $tag (revision $revision) built in $((SECONDS - start)) s"

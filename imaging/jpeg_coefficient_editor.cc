@@ -36,6 +36,43 @@ constexpr int kMaxCoefficient = 1023;
 // with kMaxCoefficient it keeps every DC difference within 11 bits.
 constexpr int kMinDc = -1024;
 
+int64_t RoundUp(int64_t value, int64_t step) { return (value + step - 1) / step * step; }
+
+// How the stored image becomes the one a viewer sees under an EXIF
+// orientation, as ApplyOrientation turns decoded pixels: the viewer's pixel
+// (x, y) is the stored pixel (x, y), or (y, x) when transposed, with the
+// stored columns and rows then counted from the far edge where mirrored.
+// Blocks move the same way, each block's coefficients transposed with it
+// and, where mirrored, the odd frequencies of that direction negated.
+struct Turn {
+  bool transpose = false;  // orientations 5-8 swap width and height
+  bool mirror_x = false;   // the stored columns run from the right
+  bool mirror_y = false;   // the stored rows run from the bottom
+
+  bool any() const { return transpose || mirror_x || mirror_y; }
+
+  static Turn For(int orientation) {
+    switch (orientation) {
+      case 2:
+        return {.mirror_x = true};
+      case 3:
+        return {.mirror_x = true, .mirror_y = true};
+      case 4:
+        return {.mirror_y = true};
+      case 5:
+        return {.transpose = true};
+      case 6:
+        return {.transpose = true, .mirror_y = true};
+      case 7:
+        return {.transpose = true, .mirror_x = true, .mirror_y = true};
+      case 8:
+        return {.transpose = true, .mirror_x = true};
+      default:
+        return {};
+    }
+  }
+};
+
 // The orthonormal 8-point DCT-II basis, which is JPEG's DCT:
 // F = B f B^T and f = B^T F B for an 8 x 8 block (rows are y or v).
 struct DctBasis {
@@ -159,8 +196,11 @@ struct JpegCoefficientEditor::State {
     jpeg_destination_mgr pub;  // first, so libjpeg's pointer is ours
     State* state;
   } output_manager{};
-  jvirt_barray_ptr* coefficients = nullptr;
-  int width = 0;
+  jvirt_barray_ptr* coefficients = nullptr;  // as stored
+  Turn turn;
+  // The coefficients as a viewer sees them, when `turn` moves any.
+  std::array<jvirt_barray_ptr, 3> turned{};
+  int width = 0;  // as a viewer sees it
   int height = 0;
   cv::Size mcu;
   std::array<Component, 3> components;
@@ -199,15 +239,84 @@ absl::Status ReadCoefficients(State* state) {
     }
     return state->read_guard.status;
   }
+  const Turn turn = state->turn;
+  // The turned arrays hold whole MCUs of the turned sampling, as the
+  // encoder reads them.
+  auto turned_size = [&](int c) {
+    const State::Component& component = state->components[c];
+    const jpeg_component_info& info = cinfo->comp_info[c];
+    const int h = turn.transpose ? info.v_samp_factor : info.h_samp_factor;
+    const int v = turn.transpose ? info.h_samp_factor : info.v_samp_factor;
+    return cv::Size(static_cast<int>(RoundUp(component.width_in_blocks, h)),
+                    static_cast<int>(RoundUp(component.height_in_blocks, v)));
+  };
+  if (turn.any()) {
+    // libjpeg takes arrays only before it reads (as jpegtran's are).
+    for (int c = 0; c < 3; ++c) {
+      const cv::Size size = turned_size(c);
+      const int max_rows = turn.transpose ? cinfo->comp_info[c].h_samp_factor
+                                          : cinfo->comp_info[c].v_samp_factor;
+      state->turned[c] = (*cinfo->mem->request_virt_barray)(
+          reinterpret_cast<j_common_ptr>(cinfo), JPOOL_IMAGE, FALSE,
+          static_cast<JDIMENSION>(size.width), static_cast<JDIMENSION>(size.height),
+          static_cast<JDIMENSION>(max_rows));
+    }
+  }
   state->coefficients = jpeg_read_coefficients(cinfo);
+  // One row per access: libjpeg allows no more than the rows it asked for
+  // (all are in memory, as there is no backing store).
+  auto rows_of = [cinfo](jvirt_barray_ptr array, int count) {
+    std::vector<JBLOCKROW> rows;
+    rows.reserve(count);
+    for (int row = 0; row < count; ++row) {
+      rows.push_back(
+          (*cinfo->mem->access_virt_barray)(reinterpret_cast<j_common_ptr>(cinfo), array,
+                                            static_cast<JDIMENSION>(row), 1, TRUE)[0]);
+    }
+    return rows;
+  };
   for (int c = 0; c < 3; ++c) {
     State::Component& component = state->components[c];
-    // One row per access: libjpeg allows no more than the rows it asked for
-    // (all are in memory, as there is no backing store).
-    for (int row = 0; row < component.height_in_blocks; ++row) {
-      component.rows.push_back((*cinfo->mem->access_virt_barray)(
-          reinterpret_cast<j_common_ptr>(cinfo), state->coefficients[c],
-          static_cast<JDIMENSION>(row), 1, TRUE)[0]);
+    if (!turn.any()) {
+      component.rows = rows_of(state->coefficients[c], component.height_in_blocks);
+      continue;
+    }
+    const jpeg_component_info& info = cinfo->comp_info[c];
+    const int stored_width = static_cast<int>(info.width_in_blocks);
+    const int stored_height = static_cast<int>(info.height_in_blocks);
+    const std::vector<JBLOCKROW> stored = rows_of(state->coefficients[c], stored_height);
+    // Every row, the MCU padding below the image too: libjpeg refuses to
+    // read a row of an array that was never written. The padding is zeros.
+    const cv::Size turned = turned_size(c);
+    component.rows = rows_of(state->turned[c], turned.height);
+    for (size_t row = component.height_in_blocks; row < component.rows.size(); ++row) {
+      std::fill_n(&component.rows[row][0][0], size_t{DCTSIZE2} * turned.width, JCOEF{0});
+    }
+    component.rows.resize(component.height_in_blocks);
+    // Where each turned coefficient comes from, and its sign: a mirror
+    // negates the odd frequencies along the mirrored direction.
+    std::array<int, DCTSIZE2> from;
+    std::array<JCOEF, DCTSIZE2> sign;
+    for (int v = 0; v < kBlock; ++v) {
+      for (int u = 0; u < kBlock; ++u) {
+        // The stored block's horizontal and vertical frequencies.
+        const int su = turn.transpose ? v : u, sv = turn.transpose ? u : v;
+        from[v * kBlock + u] = sv * kBlock + su;
+        const bool negate =
+            (turn.mirror_x && su % 2 == 1) != (turn.mirror_y && sv % 2 == 1);
+        sign[v * kBlock + u] = negate ? -1 : 1;
+      }
+    }
+    for (int by = 0; by < component.height_in_blocks; ++by) {
+      for (int bx = 0; bx < component.width_in_blocks; ++bx) {
+        int sx = turn.transpose ? by : bx, sy = turn.transpose ? bx : by;
+        if (turn.mirror_x) sx = stored_width - 1 - sx;
+        if (turn.mirror_y) sy = stored_height - 1 - sy;
+        const JCOEF* in = stored[sy][sx];
+        JCOEF* out = component.rows[by][bx];
+        for (int k = 0; k < DCTSIZE2; ++k)
+          out[k] = static_cast<JCOEF>(in[from[k]] * sign[k]);
+      }
     }
   }
   return absl::OkStatus();
@@ -301,11 +410,29 @@ absl::Status WriteCoefficients(State* state) {
   // Quantisation tables, sampling, colour space and JFIF density from the
   // source; no marker is copied, so EXIF, ICC and comments are dropped.
   jpeg_copy_critical_parameters(&state->source, cinfo);
+  if (state->turn.transpose) {
+    // Turned a quarter: width and height, sampling, density and the
+    // quantisation tables (the blocks' rows are their columns now).
+    std::swap(cinfo->image_width, cinfo->image_height);
+    std::swap(cinfo->X_density, cinfo->Y_density);
+    for (int c = 0; c < cinfo->num_components; ++c) {
+      std::swap(cinfo->comp_info[c].h_samp_factor, cinfo->comp_info[c].v_samp_factor);
+    }
+    for (JQUANT_TBL* table : cinfo->quant_tbl_ptrs) {
+      if (table == nullptr) continue;
+      for (int v = 0; v < kBlock; ++v) {
+        for (int u = v + 1; u < kBlock; ++u) {
+          std::swap(table->quantval[v * kBlock + u], table->quantval[u * kBlock + v]);
+        }
+      }
+    }
+  }
   // The standard Huffman tables: fitting tables to this image takes a second
   // pass that triples the cost of writing (36 instead of 11 ms for 12 MP)
   // for files about 2% smaller.
   cinfo->optimize_coding = FALSE;
-  jpeg_write_coefficients(cinfo, state->coefficients);
+  jpeg_write_coefficients(cinfo,
+                          state->turn.any() ? state->turned.data() : state->coefficients);
   jpeg_finish_compress(cinfo);
   return absl::OkStatus();
 }
@@ -342,11 +469,7 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
   auto state = std::make_unique<State>();
   state->control = internal::MakeDecodeControl(limits);
   if (absl::Status status = state->control.Check(); !status.ok()) return status;
-  if (header.orientation != 1) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the jpeg image has EXIF orientation ", header.orientation,
-                     ": its pixels turn when the tag is dropped; decode it instead"));
-  }
+  state->turn = Turn::For(header.orientation);
   internal::InstallJpegGuard(reinterpret_cast<j_common_ptr>(&state->source),
                              &state->read_guard, &state->control, /*decompressing=*/true);
   internal::InstallJpegGuard(reinterpret_cast<j_common_ptr>(&state->destination),
@@ -382,16 +505,47 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
     component.height_in_blocks = static_cast<int>(info.height_in_blocks);
     component.width = static_cast<int>(info.downsampled_width);
     component.height = static_cast<int>(info.downsampled_height);
-    // libjpeg rounds its whole-image arrays up to whole iMCU rows.
-    const int64_t rows = (int64_t{info.height_in_blocks} + info.v_samp_factor - 1) /
-                         info.v_samp_factor * info.v_samp_factor;
-    coefficient_bytes += int64_t{info.width_in_blocks} * rows * sizeof(JBLOCK);
+    // libjpeg's whole-image arrays hold whole MCUs.
+    auto array_bytes = [](int64_t width_in_blocks, int64_t height_in_blocks, int h,
+                          int v) {
+      return RoundUp(width_in_blocks, h) * RoundUp(height_in_blocks, v) *
+             int64_t{sizeof(JBLOCK)};
+    };
+    const int64_t stored_bytes = array_bytes(info.width_in_blocks, info.height_in_blocks,
+                                             info.h_samp_factor, info.v_samp_factor);
+    coefficient_bytes += stored_bytes;
+    // Turned blocks take a second array, of whole turned MCUs.
+    if (state->turn.transpose) {
+      coefficient_bytes += array_bytes(info.height_in_blocks, info.width_in_blocks,
+                                       info.v_samp_factor, info.h_samp_factor);
+    } else if (state->turn.any()) {
+      coefficient_bytes += stored_bytes;
+    }
+    if (state->turn.transpose) {
+      std::swap(component.h_ratio, component.v_ratio);
+      std::swap(component.width_in_blocks, component.height_in_blocks);
+      std::swap(component.width, component.height);
+    }
   }
-  if (max_edit_pixels < 0) max_edit_pixels = 0;
-  state->max_edit_pixels = max_edit_pixels;
   state->width = static_cast<int>(source.image_width);
   state->height = static_cast<int>(source.image_height);
   state->mcu = cv::Size(kBlock * max_h, kBlock * max_v);
+  // A mirror moves whole blocks, so the mirrored side must be whole MCUs:
+  // a partial MCU at the far edge holds padding that would come first
+  // (jpegtran's -perfect). Most cameras' sizes are (4032 x 3024 at 4:2:0).
+  if ((state->turn.mirror_x && state->width % state->mcu.width != 0) ||
+      (state->turn.mirror_y && state->height % state->mcu.height != 0)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the jpeg image has EXIF orientation ", header.orientation,
+        " and a partial block at the edge it would turn to the front; decode it "
+        "instead"));
+  }
+  if (state->turn.transpose) {
+    std::swap(state->width, state->height);
+    std::swap(state->mcu.width, state->mcu.height);
+  }
+  if (max_edit_pixels < 0) max_edit_pixels = 0;
+  state->max_edit_pixels = max_edit_pixels;
 
   const internal::SourceInfo info{.width = source.image_width,
                                   .height = source.image_height,
@@ -428,7 +582,9 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
           "the jpeg image could not be decoded: a component has no quantisation table");
     }
     for (int i = 0; i < 64; ++i) {
-      state->components[c].quant[i] = table->quantval[i];
+      // Turned blocks are transposed: so is their table.
+      const int turned = state->turn.transpose ? i % kBlock * kBlock + i / kBlock : i;
+      state->components[c].quant[turned] = table->quantval[i];
       if (table->quantval[i] == 0) {
         return absl::InvalidArgumentError(
             "the jpeg image could not be decoded: a quantisation table holds a zero");

@@ -39,12 +39,18 @@ class JpegCoefficientEditor final {
   // errors), reserving the coefficients, the output and regions of up to
   // `max_edit_pixels` pixels from `limits.budget`.
   //
+  // An EXIF orientation other than 1 is applied losslessly, as jpegtran
+  // turns a photo: blocks are moved, transposed and mirrored, so the editor,
+  // its regions and the output (which carries no EXIF) show the photo as a
+  // viewer and DecodeImage do.
+  //
   // FAILED_PRECONDITION, before any coefficient is read, for a valid JPEG
   // this editor cannot change faithfully, so the caller decodes it instead:
-  // an EXIF orientation other than 1 (the output carries no EXIF, so it
-  // would turn), a colour space other than YCbCr (greyscale cannot carry a
-  // coloured drawing; CMYK), a precision other than 8 bits, or chroma
-  // sampling other than 1 or 2 luma pixels per chroma sample each way.
+  // an orientation that would mirror a side that is not a whole number of
+  // MCUs (its padding would come first), a colour space other than YCbCr
+  // (greyscale cannot carry a coloured drawing; CMYK), a precision other
+  // than 8 bits, or chroma sampling other than 1 or 2 luma pixels per
+  // chroma sample each way.
   // Also FAILED_PRECONDITION for damage libjpeg finds after the last row of
   // image data (reading coefficients goes on to the end-of-image marker, a
   // decode stops before), for coefficients a baseline JPEG cannot code (a
@@ -66,9 +72,10 @@ class JpegCoefficientEditor final {
   JpegCoefficientEditor& operator=(JpegCoefficientEditor&&) noexcept;
   ~JpegCoefficientEditor();
 
-  // Width and height (the stored size; orientation is 1).
+  // Width and height as a viewer sees them (orientation applied).
   cv::Size size() const;
-  // Pixels per MCU each way: 8 or 16, by the chroma sampling.
+  // Pixels per MCU each way, as a viewer sees them: 8 or 16, by the chroma
+  // sampling.
   cv::Size mcu_size() const;
 
   // Decodes `area` (clipped to the image, rounded out to whole MCUs) to

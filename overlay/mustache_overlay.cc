@@ -210,8 +210,7 @@ absl::StatusOr<OverlayResult> MustacheOverlay::Apply(
   result.format = request.output_format.value_or(
       IsWritableFormat(header.format) ? header.format : ImageFormat::kJpeg);
   if (config_.edit_jpeg_coefficients && header.format == ImageFormat::kJpeg &&
-      result.format == ImageFormat::kJpeg && request.quality == 0 &&
-      header.orientation == 1) {
+      result.format == ImageFormat::kJpeg && request.quality == 0) {
     absl::StatusOr<OverlayResult> edited =
         ApplyToJpegCoefficients(request, styles, header, result, deadline);
     if (edited.status().code() != absl::StatusCode::kFailedPrecondition) return edited;
@@ -262,8 +261,10 @@ absl::StatusOr<OverlayResult> MustacheOverlay::ApplyToJpegCoefficients(
     const imaging::ImageHeader& header, OverlayResult result,
     const server::CallDeadline& deadline) const {
   STACHE_RETURN_IF_ERROR(deadline.Check("decoding"));
-  // Orientation 1: the stored size is the size the faces refer to.
-  const cv::Size size(static_cast<int>(header.width), static_cast<int>(header.height));
+  // The faces refer to the photo as a viewer sees it, which is how the
+  // editor turns it: orientations 5-8 swap width and height.
+  cv::Size size(static_cast<int>(header.width), static_cast<int>(header.height));
+  if (header.orientation >= 5) std::swap(size.width, size.height);
   // A bad face is refused by the pixel path, after the checks of the image
   // that come first there.
   absl::StatusOr<std::vector<MustachePlacement>> placed = PlaceAll(request, size);

@@ -718,6 +718,71 @@ TEST_F(MustacheOverlayTest, AJpegWithManyFacesChangesOnlyTheirBlocks) {
   EXPECT_EQ(ChangedOutside(ChangedPixels(before, output), blocks), 0);
 }
 
+// Phone photos stored sideways or upside down: the coefficient path turns
+// the blocks, draws where the faces are in the upright photo, and agrees
+// with the decode-and-encode path.
+TEST_F(MustacheOverlayTest, APhotoStoredTurnedIsTurnedLosslesslyAndDrawnUpright) {
+  const cv::Mat upright = photo_(cv::Rect(0, 0, 512, 592));  // whole MCUs
+  std::unique_ptr<MustacheOverlay> pixel_path =
+      MakeOverlay({.edit_jpeg_coefficients = false});
+  const Face face = GraceHopperFace();
+  const MustachePlacement placement = *PlaceMustache(face, upright.size());
+  const MustacheStyle& style = *FindStyle(styles_, "walrus");
+  const double inter_ocular =
+      cv::norm(face.landmarks.right_eye_center - face.landmarks.left_eye_center);
+  for (const auto& [orientation, turn_back] :
+       {std::pair{6, cv::ROTATE_90_COUNTERCLOCKWISE},
+        std::pair{8, cv::ROTATE_90_CLOCKWISE}, std::pair{3, cv::ROTATE_180}}) {
+    SCOPED_TRACE(orientation);
+    cv::Mat stored;
+    cv::rotate(upright, stored, turn_back);
+    const std::string tagged =
+        WithExifOrientation(Encode(stored, ImageFormat::kJpeg), orientation);
+    const cv::Mat as_viewed = Decode(tagged);
+    ASSERT_EQ(as_viewed.size(), upright.size());
+
+    absl::StatusOr<OverlayResult> untouched = overlay_->Apply({.image = tagged});
+    ASSERT_THAT(untouched, IsOk());
+    EXPECT_EQ(untouched->path, OverlayPath::kJpegCoefficients);
+    const cv::Mat before = Decode(untouched->image);
+    const OverlayRequest request{.image = tagged, .faces = {face}, .style = "walrus"};
+    absl::StatusOr<OverlayResult> result = overlay_->Apply(request);
+    ASSERT_THAT(result, IsOk());
+    EXPECT_EQ(result->path, OverlayPath::kJpegCoefficients);
+    EXPECT_EQ(result->width_px, 512);
+    EXPECT_EQ(result->height_px, 592);
+    EXPECT_EQ(imaging::ReadImageHeader(result->image)->orientation, 1);
+    const cv::Mat output = Decode(result->image);
+    ASSERT_EQ(output.size(), upright.size());
+
+    // Upright: what the viewer saw before, up to libjpeg's rounding of
+    // turned blocks (see the editor's OrientationTest).
+    cv::Mat difference;
+    cv::absdiff(before, as_viewed, difference);
+    double largest = 0;
+    cv::minMaxLoc(difference.reshape(1), nullptr, &largest);
+    EXPECT_LE(largest, 3);
+    // Only the mustache's blocks change, and the mustache is on the face.
+    const cv::Rect blocks = MustacheBlocks(placement, style, {16, 16}, upright.size());
+    EXPECT_EQ(ChangedOutside(ChangedPixels(before, output), {blocks}), 0);
+    const cv::Mat drawn = StronglyChanged(before, output);
+    ASSERT_GT(cv::countNonZero(drawn), 100);
+    EXPECT_LE(cv::norm(MeasureShape(drawn).centroid - placement.anchor),
+              0.05 * inter_ocular);
+
+    // The same mustache as the decode-and-encode path draws.
+    absl::StatusOr<OverlayResult> decoded_whole = pixel_path->Apply(request);
+    ASSERT_THAT(decoded_whole, IsOk());
+    const cv::Mat whole = Decode(decoded_whole->image);
+    const cv::Mat drawn_whole = StronglyChanged(as_viewed, whole);
+    EXPECT_GT(cv::countNonZero(drawn & drawn_whole),
+              0.75 * cv::countNonZero(drawn | drawn_whole));
+    cv::absdiff(output(blocks), whole(blocks), difference);
+    EXPECT_LT(cv::mean(difference)[0] + cv::mean(difference)[1] + cv::mean(difference)[2],
+              12);
+  }
+}
+
 TEST_F(MustacheOverlayTest, TheCoefficientPathIsTakenOnlyWhenItIsRight) {
   const std::string jpeg = ReadFileOrDie(TestDataPath("grace_hopper.jpg"));
   auto path_of = [&](const OverlayRequest& request,
@@ -740,12 +805,19 @@ TEST_F(MustacheOverlayTest, TheCoefficientPathIsTakenOnlyWhenItIsRight) {
             OverlayPath::kPixels);
   EXPECT_EQ(path_of({.image = photo_png_, .faces = {face}}, *overlay_),
             OverlayPath::kPixels);
-  // A phone photo turns when its orientation is applied.
+  // A phone photo stored sideways turns losslessly when the side it mirrors
+  // is whole MCUs (512 rows, stored bottom first under orientation 6), and
+  // is decoded when it is not (600 columns, mirrored under 8).
   cv::Mat stored;
   cv::rotate(photo_, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
-  const std::string phone_jpeg =
-      WithExifOrientation(Encode(stored, ImageFormat::kJpeg), 6);
-  EXPECT_EQ(path_of({.image = phone_jpeg, .faces = {face}}, *overlay_),
+  const std::string stored_jpeg = Encode(stored, ImageFormat::kJpeg);
+  EXPECT_EQ(
+      path_of({.image = WithExifOrientation(stored_jpeg, 6), .faces = {face}}, *overlay_),
+      OverlayPath::kJpegCoefficients);
+  cv::rotate(photo_, stored, cv::ROTATE_90_CLOCKWISE);
+  EXPECT_EQ(path_of({.image = WithExifOrientation(Encode(stored, ImageFormat::kJpeg), 8),
+                     .faces = {face}},
+                    *overlay_),
             OverlayPath::kPixels);
   // A mustache over much of the photo costs less decoded whole.
   EXPECT_EQ(path_of({.image = jpeg, .faces = {MakeFace({256, 300}, 400, 0)}}, *overlay_),

@@ -24,6 +24,7 @@
 #include "imaging/image_decoder.h"
 #include "imaging/image_encoder.h"
 #include "tests/testing/hostile_images.h"
+#include "tests/testing/images.h"
 
 namespace {
 
@@ -120,6 +121,27 @@ void WriteJpegEditorSeeds(const std::string& directory) {
     Write(directory, seed.name,
           std::string(reinterpret_cast<const char*>(seed.areas), sizeof(seed.areas)) +
               EncodeJpeg(seed.options));
+  }
+  // Phone photos stored turned, which the editor turns back: a quarter turn
+  // (whole MCUs), a transposition with a partial MCU, a half turn, and a
+  // mirror of a partial MCU, which it declines.
+  const struct {
+    const char* name;
+    JpegOptions options;
+    int orientation;
+  } turned[] = {
+      {"420-orientation6.jpg", {}, 6},
+      {"422-orientation5-odd.jpg",
+       {.width = 40, .height = 29, .h_samp = 2, .v_samp = 1},
+       5},
+      {"444-orientation3.jpg", {.h_samp = 1, .v_samp = 1}, 3},
+      {"420-orientation8-partial.jpg", {.width = 37}, 8},
+  };
+  for (const auto& seed : turned) {
+    Write(directory, seed.name,
+          std::string("\x10\x20\x60\x40\x80\x00\x30\x30", 8) +
+              stache::testing::WithExifOrientation(EncodeJpeg(seed.options),
+                                                   seed.orientation));
   }
   // The editor's first finding: a chroma AC table (class 1, id 1) whose
   // shortest code reads 15-bit coefficients, beyond baseline JPEG's range.

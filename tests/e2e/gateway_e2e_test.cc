@@ -13,6 +13,8 @@
 
 #include <fstream>
 #include <memory>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
 #include <string>
 #include <vector>
 
@@ -21,11 +23,14 @@
 #include "absl/time/clock.h"
 #include "gateway/gateway_process.h"
 #include "gateway/testing/raw_connection.h"
+#include "imaging/image_decoder.h"
+#include "imaging/image_encoder.h"
 #include "nlohmann/json.hpp"
 #include "server/build_info.h"
 #include "server/grpc_channel.h"
 #include "storage/storage_client.h"
 #include "tests/e2e/service_stack.h"
+#include "tests/testing/images.h"
 #include "tests/testing/process.h"
 
 namespace stache {
@@ -181,6 +186,69 @@ TEST_F(GatewayEndToEndTest, UploadFindsTheFaceAndDrawsTheMustache) {
           ->Get("/v1/images/" + id + "/result", {{"If-None-Match", "\"" + sha256 + "\""}})
           .first,
       304);
+}
+
+// A portrait as a phone stores it: the pixels sideways and EXIF orientation
+// 6. The detector finds the face in the upright photo, the overlay draws
+// the mustache there (turning the JPEG's blocks losslessly, issue #16) and
+// the result comes back upright, with the mustache across the lip, not
+// along it.
+TEST_F(GatewayEndToEndTest, APhonePhotoStoredSidewaysComesBackUprightWithItsMustache) {
+  absl::StatusOr<imaging::DecodedImage> photo = imaging::DecodeImage(grace_hopper_, {});
+  ASSERT_TRUE(photo.ok()) << photo.status();
+  const cv::Mat upright = photo->pixels(cv::Rect(0, 0, 512, 592));  // whole MCUs
+  cv::Mat stored;
+  cv::rotate(upright, stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+  absl::StatusOr<std::string> stored_jpeg =
+      imaging::EncodeImage(stored, imaging::ImageFormat::kJpeg, 90);
+  ASSERT_TRUE(stored_jpeg.ok()) << stored_jpeg.status();
+  const std::string phone = stache::testing::WithExifOrientation(*stored_jpeg, 6);
+
+  httplib::Result response = stack_->Upload(phone, "walrus", session_);
+  ASSERT_TRUE(response);
+  ASSERT_EQ(response->status, 201) << response->body << stack_->Logs();
+  const json record = json::parse(response->body, nullptr, false);
+  EXPECT_EQ(record["original"]["width_px"], 512);
+  EXPECT_EQ(record["original"]["height_px"], 592);
+  ASSERT_EQ(record["faces"].size(), 1u) << record.dump(2);
+  const json& landmarks = record["faces"][0]["landmarks"];
+  auto point = [&](const char* name) {
+    return cv::Point2d(landmarks[name]["x_px"].get<double>(),
+                       landmarks[name]["y_px"].get<double>());
+  };
+  const cv::Point2d nose = point("nose_base"), lip = point("upper_lip_top");
+  EXPECT_LT(point("left_eye_center").y, nose.y) << "the face was found upright";
+  EXPECT_LT(nose.y, lip.y);
+
+  httplib::Result result =
+      stack_->Client()->Get("/v1/images/" + record["id"].get<std::string>() + "/result");
+  ASSERT_TRUE(result);
+  ASSERT_EQ(result->status, 200);
+  absl::StatusOr<imaging::ImageHeader> header = imaging::ReadImageHeader(result->body);
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_EQ(header->format, imaging::ImageFormat::kJpeg);
+  EXPECT_EQ(header->orientation, 1);
+  EXPECT_EQ(cv::Size(header->width, header->height), cv::Size(512, 592)) << "upright";
+  absl::StatusOr<imaging::DecodedImage> drawn = imaging::DecodeImage(result->body, {});
+  ASSERT_TRUE(drawn.ok()) << drawn.status();
+  absl::StatusOr<imaging::DecodedImage> as_viewed = imaging::DecodeImage(phone, {});
+  ASSERT_TRUE(as_viewed.ok()) << as_viewed.status();
+
+  // The mustache: pixels far from what the viewer saw (coding elsewhere
+  // moves a pixel by a few levels at most).
+  cv::Mat difference, mustache;
+  cv::absdiff(drawn->pixels, as_viewed->pixels, difference);
+  cv::transform(difference, difference, cv::Matx13f(1, 1, 1));
+  cv::compare(difference, 90, mustache, cv::CMP_GT);
+  ASSERT_GT(cv::countNonZero(mustache), 200);
+  const cv::Rect extent = cv::boundingRect(mustache);
+  EXPECT_GT(extent.width, 1.5 * extent.height) << "drawn across the face: " << extent;
+  const cv::Moments moments = cv::moments(mustache, true);
+  const cv::Point2d centre(moments.m10 / moments.m00, moments.m01 / moments.m00);
+  const double inter_ocular =
+      cv::norm(point("right_eye_center") - point("left_eye_center"));
+  EXPECT_LT(cv::norm(centre - (nose + lip) / 2), 0.3 * inter_ocular)
+      << "mustache at " << centre << ", philtrum at " << (nose + lip) / 2;
 }
 
 TEST_F(GatewayEndToEndTest, EveryEndpoint) {

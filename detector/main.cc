@@ -4,6 +4,7 @@
 
 #include "absl/flags/flag.h"
 #include "detector/detector_process.h"
+#include "server/allocator.h"
 #include "server/flags.h"
 #include "server/log.h"
 
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   stache::server::SetLogService("detector");
   stache::server::ParseFlags(
       argc, argv, "stache-detector: finds faces and the landmarks a mustache needs.");
+  stache::server::KeepFreedMemoryForReuse();
   stache::detector::DetectorProcessConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),

@@ -7,6 +7,7 @@
 
 #include "absl/flags/flag.h"
 #include "gateway/gateway_process.h"
+#include "server/allocator.h"
 #include "server/flags.h"
 #include "server/log.h"
 #include "server/tls_flags.h"
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   stache::server::ParseFlags(
       argc, argv,
       "stache-gateway: the HTTP API and web page in front of the gRPC services.");
+  stache::server::KeepFreedMemoryForReuse();
   absl::StatusOr<stache::server::TlsMaterial> tls = stache::server::ClientTlsFromFlags();
   absl::StatusOr<std::string> token = stache::gateway::LoadStorageToken(
       absl::GetFlag(FLAGS_storage_token_file), std::getenv("STACHE_STORAGE_TOKEN"),

@@ -1,6 +1,7 @@
 // stache-overlay: draws mustaches on the faces the detector found.
 #include "absl/flags/flag.h"
 #include "overlay/overlay_process.h"
+#include "server/allocator.h"
 #include "server/flags.h"
 #include "server/log.h"
 
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
   stache::server::SetLogService("overlay");
   stache::server::ParseFlags(
       argc, argv, "stache-overlay: draws mustaches on the faces the detector found.");
+  stache::server::KeepFreedMemoryForReuse();
   stache::overlay::OverlayProcessConfig config{
       .server = stache::server::ServerConfigFromFlags(absl::GetFlag(FLAGS_port),
                                                       absl::GetFlag(FLAGS_admin_port)),

@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/status/statusor.h"
+#include "server/allocator.h"
 #include "server/flags.h"
 #include "server/log.h"
 #include "storage/aws_shared_credentials.h"
@@ -86,6 +87,7 @@ int main(int argc, char** argv) {
   stache::server::SetLogService("storage");
   stache::server::ParseFlags(
       argc, argv, "stache-storage: stores each service's objects in its own namespaces.");
+  stache::server::KeepFreedMemoryForReuse();
   const int64_t max_object_bytes = absl::GetFlag(FLAGS_max_object_bytes);
   absl::StatusOr<stache::storage::S3Credentials> s3_credentials =
       S3CredentialsFromEnvironment();

@@ -1,7 +1,8 @@
 // Cost of Apply (decode + draw + encode) on 1 and 12 MP JPEG photos with one
-// and five faces, on each path (decoding and encoding the whole photo, or
-// changing only the mustaches' DCT blocks), of drawing alone per face and
-// style, and Apply's throughput on one and two threads.
+// and five faces, twelve small ones, or one in a photo stored sideways, on
+// each path (decoding and encoding the whole photo, or changing only the
+// mustaches' DCT blocks), of drawing alone per face and style, and Apply's
+// throughput on one and two threads.
 //
 //   build/bin/overlay_benchmark --benchmark_min_time=1
 #include <benchmark/benchmark.h>
@@ -18,6 +19,7 @@
 #include "imaging/image_encoder.h"
 #include "overlay/mustache_overlay.h"
 #include "overlay/testing/mustache_measure.h"
+#include "tests/testing/images.h"
 #include "tests/testing/process.h"
 
 namespace stache::overlay {
@@ -145,6 +147,46 @@ void BM_ApplyGroup(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ApplyGroup)
+    ->ArgNames({"MP", "path"})
+    ->ArgsProduct({{1, 12}, {0, 1}})
+    ->Unit(benchmark::kMillisecond);
+
+// A portrait as a phone stores it: sideways, with EXIF orientation 6, at a
+// size of whole MCUs as cameras' are (the photo cropped by up to 15 px), so
+// the coefficient path turns its blocks. Its face, as the detector reports
+// it, is in the upright photo. Args: megapixels, path (0: pixels, 1: JPEG
+// coefficients).
+void BM_ApplySideways(benchmark::State& state) {
+  const int megapixels = static_cast<int>(state.range(0));
+  static const auto* const sideways = [] {
+    auto* jpegs = new std::map<int, std::string>;
+    for (int mp : {1, 12}) {
+      const cv::Mat& upright = Photo(mp).pixels;
+      cv::Mat stored;
+      cv::rotate(upright(cv::Rect(0, 0, upright.cols / 16 * 16, upright.rows / 16 * 16)),
+                 stored, cv::ROTATE_90_COUNTERCLOCKWISE);
+      (*jpegs)[mp] = stache::testing::WithExifOrientation(
+          *imaging::EncodeImage(stored, imaging::ImageFormat::kJpeg, 90), 6);
+    }
+    return jpegs;
+  }();
+  const OverlayRequest request{.image = sideways->at(megapixels),
+                               .faces = {Photo(megapixels).faces[0]}};
+  const OverlayPath path =
+      state.range(1) == 0 ? OverlayPath::kPixels : OverlayPath::kJpegCoefficients;
+  const MustacheOverlay& overlay =
+      path == OverlayPath::kPixels ? PixelOverlay() : Overlay();
+  state.SetLabel(OverlayPathName(path));
+  for (auto _ : state) {
+    absl::StatusOr<OverlayResult> result = overlay.Apply(request);
+    if (!result.ok() || result->path != path) {
+      state.SkipWithError("Apply failed or took the other path");
+      break;
+    }
+    benchmark::DoNotOptimize(result->image.data());
+  }
+}
+BENCHMARK(BM_ApplySideways)
     ->ArgNames({"MP", "path"})
     ->ArgsProduct({{1, 12}, {0, 1}})
     ->Unit(benchmark::kMillisecond);

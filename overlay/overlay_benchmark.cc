@@ -117,6 +117,24 @@ BENCHMARK(BM_Apply)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// Runs Apply on `request` through the path state.range(path_arg) names
+// (0: pixels, 1: JPEG coefficients), and fails when it takes the other.
+void ApplyOnPath(benchmark::State& state, const OverlayRequest& request, int path_arg) {
+  const OverlayPath path =
+      state.range(path_arg) == 0 ? OverlayPath::kPixels : OverlayPath::kJpegCoefficients;
+  const MustacheOverlay& overlay =
+      path == OverlayPath::kPixels ? PixelOverlay() : Overlay();
+  state.SetLabel(OverlayPathName(path));
+  for (auto _ : state) {
+    absl::StatusOr<OverlayResult> result = overlay.Apply(request);
+    if (!result.ok() || result->path != path) {
+      state.SkipWithError("Apply failed or took the other path");
+      break;
+    }
+    benchmark::DoNotOptimize(result->image.data());
+  }
+}
+
 // A group photo (issue #16): twelve faces 6% of the long side wide (inter-
 // ocular distance 2.5% of it, 32 px at 1 MP) in a grid over the photo.
 // Args: megapixels, path (0: pixels, 1: JPEG coefficients).
@@ -132,19 +150,7 @@ void BM_ApplyGroup(benchmark::State& state) {
                    inter_ocular, 0));
     }
   }
-  const OverlayPath path =
-      state.range(1) == 0 ? OverlayPath::kPixels : OverlayPath::kJpegCoefficients;
-  const MustacheOverlay& overlay =
-      path == OverlayPath::kPixels ? PixelOverlay() : Overlay();
-  state.SetLabel(OverlayPathName(path));
-  for (auto _ : state) {
-    absl::StatusOr<OverlayResult> result = overlay.Apply(request);
-    if (!result.ok() || result->path != path) {
-      state.SkipWithError("Apply failed or took the other path");
-      break;
-    }
-    benchmark::DoNotOptimize(result->image.data());
-  }
+  ApplyOnPath(state, request, 1);
 }
 BENCHMARK(BM_ApplyGroup)
     ->ArgNames({"MP", "path"})
@@ -172,19 +178,7 @@ void BM_ApplySideways(benchmark::State& state) {
   }();
   const OverlayRequest request{.image = sideways->at(megapixels),
                                .faces = {Photo(megapixels).faces[0]}};
-  const OverlayPath path =
-      state.range(1) == 0 ? OverlayPath::kPixels : OverlayPath::kJpegCoefficients;
-  const MustacheOverlay& overlay =
-      path == OverlayPath::kPixels ? PixelOverlay() : Overlay();
-  state.SetLabel(OverlayPathName(path));
-  for (auto _ : state) {
-    absl::StatusOr<OverlayResult> result = overlay.Apply(request);
-    if (!result.ok() || result->path != path) {
-      state.SkipWithError("Apply failed or took the other path");
-      break;
-    }
-    benchmark::DoNotOptimize(result->image.data());
-  }
+  ApplyOnPath(state, request, 1);
 }
 BENCHMARK(BM_ApplySideways)
     ->ArgNames({"MP", "path"})

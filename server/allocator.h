@@ -8,9 +8,9 @@
 // Every request moves photos of up to tens of megabytes (bodies, protobuf
 // messages, decoded pixels). glibc's defaults give buffers of a few
 // megabytes their own mappings, or trim the heap once they are freed, so
-// the next request's buffer is faulted in page by page again; on a
-// virtual machine each fault is expensive (measured: the gateway spent
-// most of its CPU in page faults and copies into fresh pages).
+// the next request's buffers are mapped, faulted in and zeroed again; on a
+// virtual machine that is expensive (measured: the gateway spent most of
+// its CPU in page faults and copies into fresh pages).
 #ifndef STACHE_SERVER_ALLOCATOR_H_
 #define STACHE_SERVER_ALLOCATOR_H_
 

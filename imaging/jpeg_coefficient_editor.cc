@@ -514,17 +514,16 @@ absl::StatusOr<JpegCoefficientEditor> JpegCoefficientEditor::Open(
     const int64_t stored_bytes = array_bytes(info.width_in_blocks, info.height_in_blocks,
                                              info.h_samp_factor, info.v_samp_factor);
     coefficient_bytes += stored_bytes;
-    // Turned blocks take a second array, of whole turned MCUs.
+    // Turned blocks take a second array, of whole turned MCUs, and the
+    // component is described as a viewer sees it.
     if (state->turn.transpose) {
       coefficient_bytes += array_bytes(info.height_in_blocks, info.width_in_blocks,
                                        info.v_samp_factor, info.h_samp_factor);
-    } else if (state->turn.any()) {
-      coefficient_bytes += stored_bytes;
-    }
-    if (state->turn.transpose) {
       std::swap(component.h_ratio, component.v_ratio);
       std::swap(component.width_in_blocks, component.height_in_blocks);
       std::swap(component.width, component.height);
+    } else if (state->turn.any()) {
+      coefficient_bytes += stored_bytes;
     }
   }
   state->width = static_cast<int>(source.image_width);

@@ -73,40 +73,59 @@ std::optional<std::string> Rewritten(absl::string_view jpeg, const DecodeLimits&
   return *std::move(output);
 }
 
+// Calls visit(marker, offset, length) for each marker segment from the one
+// after SOI (length counts the marker and its length field), until visit
+// returns false or a segment does not start with 0xFF. Returns whether
+// visit stopped the walk.
+template <typename Visit>
+bool WalkSegments(absl::string_view jpeg, Visit visit) {
+  const auto byte = [&](size_t i) { return static_cast<uint8_t>(jpeg[i]); };
+  for (size_t i = 2; i + 4 <= jpeg.size();) {
+    if (byte(i) != 0xFF) return false;
+    const size_t length = 2 + (size_t{byte(i + 2)} << 8 | byte(i + 3));
+    if (!visit(byte(i + 1), i, length)) return true;
+    i += length;
+  }
+  return false;
+}
+
 // `jpeg` without its APP1 segments (so without EXIF), walking the marker
 // segments up to the first scan; nothing when the walk cannot tell.
 std::optional<std::string> WithoutApp1(absl::string_view jpeg) {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(jpeg[i]); };
-  if (jpeg.size() < 2 || byte(0) != 0xFF || byte(1) != 0xD8) return std::nullopt;
-  std::string stripped(jpeg.data(), 2);
-  for (size_t i = 2; i + 4 <= jpeg.size();) {
-    if (byte(i) != 0xFF) return std::nullopt;
-    const uint8_t marker = byte(i + 1);
-    if (marker == 0xDA) return stripped.append(jpeg.data() + i, jpeg.size() - i);
-    const size_t length = 2 + (size_t{byte(i + 2)} << 8 | byte(i + 3));
-    if (i + length > jpeg.size()) return std::nullopt;
-    if (marker != 0xE1) stripped.append(jpeg.data() + i, length);
-    i += length;
+  if (jpeg.size() < 2 || static_cast<uint8_t>(jpeg[0]) != 0xFF ||
+      static_cast<uint8_t>(jpeg[1]) != 0xD8) {
+    return std::nullopt;
   }
-  return std::nullopt;
+  std::string stripped(jpeg.data(), 2);
+  bool reached_scan = false;
+  WalkSegments(jpeg, [&](uint8_t marker, size_t offset, size_t length) {
+    if (marker == 0xDA) {
+      stripped.append(jpeg.data() + offset, jpeg.size() - offset);
+      reached_scan = true;
+      return false;
+    }
+    if (offset + length > jpeg.size()) return false;
+    if (marker != 0xE1) stripped.append(jpeg.data() + offset, length);
+    return true;
+  });
+  if (!reached_scan) return std::nullopt;
+  return stripped;
 }
 
 // Whether the first frame header, found by walking the marker segments from
 // the start, is sequential (SOF0, SOF1, SOF9). False when it is progressive
 // or the walk cannot tell.
 bool IsSequential(absl::string_view jpeg) {
-  const auto byte = [&](size_t i) { return static_cast<uint8_t>(jpeg[i]); };
-  for (size_t i = 2; i + 4 <= jpeg.size();) {
-    if (byte(i) != 0xFF) return false;
-    const uint8_t marker = byte(i + 1);
-    if (marker == 0xC0 || marker == 0xC1 || marker == 0xC9) return true;
-    if (marker >= 0xC2 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
-        marker != 0xCC) {
+  bool sequential = false;
+  WalkSegments(jpeg, [&](uint8_t marker, size_t, size_t) {
+    if (marker == 0xC0 || marker == 0xC1 || marker == 0xC9) {
+      sequential = true;
       return false;
     }
-    i += 2 + (size_t{byte(i + 2)} << 8 | byte(i + 3));
-  }
-  return false;
+    return !(marker >= 0xC2 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 &&
+             marker != 0xCC);
+  });
+  return sequential;
 }
 
 }  // namespace
@@ -120,12 +139,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                             .max_decoded_bytes = 160'000'000,
                             .budget = &budget,
                             .keep_alpha = false};
+  // As the overlay does: read the header once, size the editor's regions
+  // from it, and hand it to Open.
+  const absl::StatusOr<stache::imaging::ImageHeader> header =
+      stache::imaging::ReadImageHeader(jpeg);
+  if (!header.ok()) return 0;
   {
-    // As the overlay does: read the header once, size the editor's regions
-    // from it, and hand it to Open.
-    absl::StatusOr<stache::imaging::ImageHeader> header =
-        stache::imaging::ReadImageHeader(jpeg);
-    if (!header.ok()) return 0;
     // As a viewer sees it: orientations 5-8 swap width and height.
     cv::Size stated(static_cast<int>(std::min<int64_t>(header->width, 1 << 16)),
                     static_cast<int>(std::min<int64_t>(header->height, 1 << 16)));
@@ -201,9 +220,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             encoded.status().code() == absl::StatusCode::kResourceExhausted);
     }
   }
-  if (absl::StatusOr<stache::imaging::ImageHeader> header =
-          stache::imaging::ReadImageHeader(jpeg);
-      header.ok() && header->orientation != 1) {
+  if (header->orientation != 1) {
     const int orientation = header->orientation;
     const int inverse = orientation == 6 ? 8 : orientation == 8 ? 6 : orientation;
     const std::optional<std::string> stripped = WithoutApp1(jpeg);

@@ -10,16 +10,19 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
 #include <string>
 #include <tuple>
 
 #include "absl/synchronization/mutex.h"
 #include "detector/detector.h"
+#include "detector/internal/lbp_cascade.h"
 #include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
 #include "imaging/image_encoder.h"
@@ -165,6 +168,48 @@ void BM_DetectGroupEncoded(benchmark::State& state) {
 }
 BENCHMARK(BM_DetectGroupEncoded)
     ->ArgsProduct({{10, 120}, {0, 2}})
+    ->Unit(benchmark::kMillisecond)
+    ->MeasureProcessCPUTime()
+    ->UseRealTime();
+
+// The coarse finder's cascade alone, one scan of every window size on the
+// 1 MP group photo's grey copy at the coarse finder's scale (520x390):
+// OpenCV's cv::CascadeClassifier (Arg 0) against LbpCascade (Arg 1), which
+// accept the same windows (lbp_cascade_test).
+void BM_CascadeScan(benchmark::State& state) {
+  cv::setNumThreads(1);
+  std::string label;
+  absl::StatusOr<std::vector<testing::GroupPhoto>> photos = testing::MakeGroupPhotos();
+  if (!photos.ok()) {
+    state.SkipWithError("the group photos need the test data: set STACHE_TESTDATA_DIR");
+    return;
+  }
+  cv::Mat small, grey;
+  cv::resize((*photos)[1].pixels, small, cv::Size(520, 390), 0, 0, cv::INTER_AREA);
+  cv::cvtColor(small, grey, cv::COLOR_BGR2GRAY);
+  const std::string path = DetectorConfig().coarse_cascade_path;
+  cv::CascadeClassifier opencv(path);
+  const std::string xml = [&] {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  const internal::LbpCascade ours = internal::LbpCascade::FromXml(xml).value();
+  size_t hits = 0;
+  for (auto _ : state) {
+    std::vector<cv::Rect> found;
+    if (state.range(0) == 0) {
+      std::vector<int> counts;
+      opencv.detectMultiScale(grey, found, counts, 1.1, 0);
+    } else {
+      ours.Scan(grey, 1.1, cv::Size(), cv::Size(), &found);
+    }
+    hits = found.size();
+  }
+  state.SetLabel(std::to_string(hits) + " windows accepted");
+}
+BENCHMARK(BM_CascadeScan)
+    ->Arg(0)
+    ->Arg(1)
     ->Unit(benchmark::kMillisecond)
     ->MeasureProcessCPUTime()
     ->UseRealTime();

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "detector/internal/lbp_cascade.h"
 #include "detector/internal/model_files.h"
 #include "detector/internal/object_pool.h"
 
@@ -103,6 +104,41 @@ struct CascadeScan {
   bool by_octaves = false;
 };
 
+// Every window a cascade accepts, ungrouped: LBP stump cascades (the
+// ones opencv-data ships) through LbpCascade, which finds what OpenCV finds
+// for about a third of the CPU; any other cascade (Haar) through OpenCV.
+class CascadeWindows {
+ public:
+  explicit CascadeWindows(std::string xml)
+      : xml_(std::move(xml)),
+        lbp_(LbpCascade::FromXml(xml_)),
+        window_(lbp_.ok() ? lbp_->window()
+                          : CascadeFromXml(xml_)->getOriginalWindowSize()),
+        pool_([this] { return CascadeFromXml(xml_); }) {}
+
+  cv::Size window() const { return window_; }
+
+  // As detectMultiScale with these arguments and no grouping.
+  std::vector<cv::Rect> Scan(const cv::Mat& grey, double scale_step, cv::Size min_size,
+                             cv::Size max_size) const {
+    std::vector<cv::Rect> hits;
+    if (lbp_.ok()) {
+      lbp_->Scan(grey, scale_step, min_size, max_size, &hits);
+    } else {
+      std::vector<int> counts;
+      pool_.Acquire()->detectMultiScale(grey, hits, counts, scale_step,
+                                        /*minNeighbors=*/0, 0, min_size, max_size);
+    }
+    return hits;
+  }
+
+ private:
+  const std::string xml_;
+  const absl::StatusOr<LbpCascade> lbp_;
+  const cv::Size window_;
+  mutable ObjectPool<cv::CascadeClassifier> pool_;
+};
+
 // The cascade over `image` for windows from `min_window` up: the same window
 // sizes (the cascade's window times scale_step^n) as one detectMultiScale
 // call, at about two thirds of its cost. OpenCV moves a window of at least
@@ -115,10 +151,10 @@ struct CascadeScan {
 // a reduced octave counts as two neighbours, since the one-pixel steps of a
 // single call would have seen about four (measured: the real group photos
 // lose 2 of 43 faces when it counts as one).
-void DetectByOctaves(cv::CascadeClassifier& cascade, const cv::Mat& image,
+void DetectByOctaves(const CascadeWindows& windows, const cv::Mat& image,
                      float min_window, const CascadeScan& scan,
                      std::vector<cv::Rect>* boxes, std::vector<int>* neighbours) {
-  const cv::Size window = cascade.getOriginalWindowSize();
+  const cv::Size window = windows.window();
   int levels = 1;
   while (std::pow(scan.scale_step, levels + 1) < 2) ++levels;
   const double octave_ratio = std::pow(scan.scale_step, levels);
@@ -139,11 +175,8 @@ void DetectByOctaves(cv::CascadeClassifier& cascade, const cv::Mat& image,
         static_cast<int>(std::lround(image.rows / (reduction * octave_ratio))));
     const bool last = next_size.width < window.width || next_size.height < window.height;
     if (min_size.width <= largest.width || last) {
-      std::vector<cv::Rect> found;
-      std::vector<int> counts;
-      cascade.detectMultiScale(level, found, counts, scan.scale_step,
-                               /*minNeighbors=*/0, 0, min_size,
-                               last ? cv::Size() : largest);
+      const std::vector<cv::Rect> found =
+          windows.Scan(level, scan.scale_step, min_size, last ? cv::Size() : largest);
       const double sx = static_cast<double>(image.cols) / level.cols;
       const double sy = static_cast<double>(image.rows) / level.rows;
       for (const cv::Rect& r : found) {
@@ -168,11 +201,8 @@ void DetectByOctaves(cv::CascadeClassifier& cascade, const cv::Mat& image,
 
 class CascadeFaceFinder final : public FaceFinder {
  public:
-  CascadeFaceFinder(std::string xml, cv::Size window, CascadeScan scan = {})
-      : xml_(std::move(xml)),
-        window_(window),
-        scan_(scan),
-        pool_([this] { return CascadeFromXml(xml_); }) {}
+  explicit CascadeFaceFinder(std::string xml, CascadeScan scan = {})
+      : windows_(std::move(xml)), window_(windows_.window()), scan_(scan) {}
 
   // The smallest window, grown to a dlib-style box.
   float smallest_face_px() const override { return scan_.box_growth * window_.width; }
@@ -184,14 +214,13 @@ class CascadeFaceFinder final : public FaceFinder {
     std::vector<FaceCandidate> candidates;
     try {
       cv::equalizeHist(grey, equalized);
-      auto cascade = pool_.Acquire();
       for (float roll : {0.f, kCascadeRollDegrees, -kCascadeRollDegrees}) {
         if (absl::Status go_on = deadline.Check(absl::StrCat(
                 "the face cascade's pass for faces rolled ", roll, " degrees"));
             !go_on.ok()) {
           return go_on;
         }
-        FindRolled(*cascade, equalized, roll, min_face_px, &candidates);
+        FindRolled(equalized, roll, min_face_px, &candidates);
       }
     } catch (const cv::Exception& e) {
       return absl::InternalError(absl::StrCat("the face cascade failed: ", e.what()));
@@ -202,8 +231,8 @@ class CascadeFaceFinder final : public FaceFinder {
  private:
   // Runs the cascade on `grey` turned so that a face rolled by `roll`
   // degrees (clockwise) stands upright, and maps the boxes back.
-  void FindRolled(cv::CascadeClassifier& cascade, const cv::Mat& grey, float roll,
-                  float min_face_px, std::vector<FaceCandidate>* candidates) const {
+  void FindRolled(const cv::Mat& grey, float roll, float min_face_px,
+                  std::vector<FaceCandidate>* candidates) const {
     cv::Mat turned = grey;
     cv::Mat back = cv::Mat::eye(2, 3, CV_64F);
     if (roll != 0) {
@@ -225,11 +254,13 @@ class CascadeFaceFinder final : public FaceFinder {
     std::vector<cv::Rect> boxes;
     std::vector<int> neighbours;
     if (scan_.by_octaves) {
-      DetectByOctaves(cascade, turned, min_window, scan_, &boxes, &neighbours);
+      DetectByOctaves(windows_, turned, min_window, scan_, &boxes, &neighbours);
     } else {
-      cascade.detectMultiScale(
-          turned, boxes, neighbours, scan_.scale_step, scan_.min_neighbours, 0,
-          cv::Size(std::lround(min_window), std::lround(min_window)));
+      // As detectMultiScale groups (its GROUP_EPS is 0.2).
+      const int min_size = static_cast<int>(std::lround(min_window));
+      boxes = windows_.Scan(turned, scan_.scale_step, cv::Size(min_size, min_size),
+                            cv::Size());
+      cv::groupRectangles(boxes, neighbours, scan_.min_neighbours, 0.2);
     }
     for (size_t i = 0; i < boxes.size(); ++i) {
       const cv::Rect2f box = boxes[i];
@@ -246,16 +277,15 @@ class CascadeFaceFinder final : public FaceFinder {
     }
   }
 
-  const std::string xml_;
+  const CascadeWindows windows_;
   const cv::Size window_;
   const CascadeScan scan_;
-  mutable ObjectPool<cv::CascadeClassifier> pool_;
 };
 
 class CoarseToFineFaceFinder final : public FaceFinder {
  public:
-  CoarseToFineFaceFinder(std::string xml, cv::Size window)
-      : coarse_(std::move(xml), window,
+  explicit CoarseToFineFaceFinder(std::string xml)
+      : coarse_(std::move(xml),
                 // Recall first: HOG throws out what is not a face. Measured
                 // on the group photos (detector/testing/group_photos.h):
                 // steps of 1.1 and one neighbour find 63 of 64 faces, 1.2 or
@@ -421,16 +451,14 @@ absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCascadeFaceFinder(
     const std::string& path) {
   absl::StatusOr<std::string> xml = ReadCascadeFile(path, "face cascade");
   if (!xml.ok()) return xml.status();
-  const cv::Size window = CascadeFromXml(*xml)->getOriginalWindowSize();
-  return std::make_unique<CascadeFaceFinder>(*std::move(xml), window);
+  return std::make_unique<CascadeFaceFinder>(*std::move(xml));
 }
 
 absl::StatusOr<std::unique_ptr<FaceFinder>> MakeCoarseToFineFaceFinder(
     const std::string& cascade_path) {
   absl::StatusOr<std::string> xml = ReadCascadeFile(cascade_path, "coarse face cascade");
   if (!xml.ok()) return xml.status();
-  const cv::Size window = CascadeFromXml(*xml)->getOriginalWindowSize();
-  return std::make_unique<CoarseToFineFaceFinder>(*std::move(xml), window);
+  return std::make_unique<CoarseToFineFaceFinder>(*std::move(xml));
 }
 
 std::vector<FaceCandidate> SuppressOverlaps(std::vector<FaceCandidate> candidates,

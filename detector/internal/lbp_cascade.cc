@@ -1,0 +1,280 @@
+#include "detector/internal/lbp_cascade.h"
+
+#include <algorithm>
+#include <cstring>
+#include <opencv2/imgproc.hpp>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace stache::detector::internal {
+namespace {
+
+// Windows evaluated together; the lane loops below are written so that the
+// compiler turns each into vector instructions.
+constexpr int kLanes = 8;
+
+// OpenCV lowers every stage threshold by this much as it reads a cascade.
+constexpr float kThresholdEpsilon = 1e-5f;
+
+// An LBP feature reads a 4x4 grid of integral-image corners: the 3x3 blocks
+// of `block`'s size from its top-left corner.
+constexpr int kCorners = 16;
+
+// Columns are split into `step` planes (x, x + step, ... in one plane), so
+// that the windows of one row, step pixels apart, read consecutive ints.
+struct Planes {
+  std::vector<int32_t> data;
+  int rows = 0;
+  int cols = 0;  // per plane row, with kLanes of padding
+  int step = 1;
+
+  // The offset of integral-image point (dx, dy) from window (0, 0).
+  int Offset(int dx, int dy) const {
+    return ((dx % step) * rows + dy) * cols + dx / step;
+  }
+};
+
+Planes SplitColumns(const cv::Mat& sum, int step) {
+  Planes planes{
+      .rows = sum.rows, .cols = (sum.cols + step - 1) / step + kLanes, .step = step};
+  planes.data.assign(static_cast<size_t>(step) * planes.rows * planes.cols, 0);
+  for (int p = 0; p < step; ++p) {
+    for (int r = 0; r < sum.rows; ++r) {
+      const int32_t* in = sum.ptr<int32_t>(r);
+      int32_t* out =
+          &planes.data[(static_cast<size_t>(p) * planes.rows + r) * planes.cols];
+      for (int j = 0, x = p; x < sum.cols; ++j, x += step) out[j] = in[x];
+    }
+  }
+  return planes;
+}
+
+// kLanes values, one per window, in GCC's (and Clang's) vector extension:
+// arithmetic and comparisons on them are single vector instructions.
+using Ints = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
+using Floats = float __attribute__((vector_size(kLanes * sizeof(float))));
+using Doubles = double __attribute__((vector_size(kLanes / 2 * sizeof(double))));
+
+struct StumpAt {
+  std::array<int, kCorners> corners;
+  Ints categories;  // the 256 bits of Stump::categories
+  float left;
+  float right;
+};
+
+// Sums the stage's stumps for kLanes windows in a row, the first at `at`,
+// in double as OpenCV does, and sets pass[l] when window l reaches the
+// stage's threshold.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void EvaluateStage(const StumpAt* stumps, int count, float threshold, const int32_t* at,
+                   bool* pass) {
+  Doubles low = {}, high = {};
+  for (int s = 0; s < count; ++s) {
+    const StumpAt& stump = stumps[s];
+    // The 3x3 blocks, row by row, from the grid's rows of corners: the
+    // differences along a row, then between rows (fewer values live at
+    // once than all 16 corners).
+    Ints block[9];
+    Ints above[3] = {};
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) {
+      Ints corner[4];
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        std::memcpy(&corner[c], at + stump.corners[r * 4 + c], sizeof corner[c]);
+      }
+#pragma GCC unroll 3
+      for (int c = 0; c < 3; ++c) {
+        const Ints across = corner[c] - corner[c + 1];
+        if (r > 0) block[(r - 1) * 3 + c] = above[c] - across;
+        above[c] = across;
+      }
+    }
+    const Ints centre = block[4];
+    // Clockwise from the top-left block, most significant bit first; a
+    // comparison gives -1 where it holds.
+    const Ints code = ((block[0] >= centre) & 128) | ((block[1] >= centre) & 64) |
+                      ((block[2] >= centre) & 32) | ((block[5] >= centre) & 16) |
+                      ((block[8] >= centre) & 8) | ((block[7] >= centre) & 4) |
+                      ((block[6] >= centre) & 2) | ((block[3] >= centre) & 1);
+    // The word of the category set that holds each code's bit.
+    Ints word;
+#if defined(__GNUC__) && !defined(__clang__)
+    // One permute instruction with AVX2.
+    word = __builtin_shuffle(stump.categories, code >> 5);
+#else
+    for (int l = 0; l < kLanes; ++l) word[l] = stump.categories[code[l] >> 5];
+#endif
+    const Ints left = ((word >> (code & 31)) & 1) != 0;
+    const Floats leaf = left ? Floats{} + stump.left : Floats{} + stump.right;
+    low +=
+        __builtin_convertvector(__builtin_shufflevector(leaf, leaf, 0, 1, 2, 3), Doubles);
+    high +=
+        __builtin_convertvector(__builtin_shufflevector(leaf, leaf, 4, 5, 6, 7), Doubles);
+  }
+  for (int l = 0; l < kLanes / 2; ++l) {
+    pass[l] = !(low[l] < threshold);
+    pass[l + kLanes / 2] = !(high[l] < threshold);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<LbpCascade> LbpCascade::FromXml(const std::string& xml) {
+  auto invalid = [](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the cascade is not an LBP stump cascade: ", why));
+  };
+  LbpCascade cascade;
+  try {
+    cv::FileStorage storage(xml, cv::FileStorage::READ | cv::FileStorage::MEMORY);
+    if (!storage.isOpened()) return invalid("it does not parse");
+    const cv::FileNode root = storage.getFirstTopLevelNode();
+    if (static_cast<std::string>(root["stageType"]) != "BOOST") {
+      return invalid("its stages are not boosted");
+    }
+    if (static_cast<std::string>(root["featureType"]) != "LBP") {
+      return invalid("its features are not LBP");
+    }
+    if (static_cast<int>(root["featureParams"]["maxCatCount"]) != 256) {
+      return invalid("its features do not have 256 categories");
+    }
+    cascade.window_ =
+        cv::Size(static_cast<int>(root["width"]), static_cast<int>(root["height"]));
+    if (cascade.window_.width <= 0 || cascade.window_.height <= 0) {
+      return invalid("it has no window size");
+    }
+    std::vector<cv::Rect> blocks;
+    for (const cv::FileNode& feature : root["features"]) {
+      std::vector<int> rect;
+      feature["rect"] >> rect;
+      if (rect.size() != 4) return invalid("a feature is not a rectangle");
+      const cv::Rect block(rect[0], rect[1], rect[2], rect[3]);
+      if (block.x < 0 || block.y < 0 || block.width <= 0 || block.height <= 0 ||
+          block.x + 3 * block.width > cascade.window_.width ||
+          block.y + 3 * block.height > cascade.window_.height) {
+        return invalid("a feature reaches outside the window");
+      }
+      blocks.push_back(block);
+    }
+    for (const cv::FileNode& stage_node : root["stages"]) {
+      Stage stage{.first = static_cast<int>(cascade.stumps_.size()),
+                  .threshold = static_cast<float>(stage_node["stageThreshold"]) -
+                               kThresholdEpsilon};
+      for (const cv::FileNode& weak : stage_node["weakClassifiers"]) {
+        std::vector<int> nodes;
+        std::vector<float> leaves;
+        weak["internalNodes"] >> nodes;
+        weak["leafValues"] >> leaves;
+        // left, right, feature, then 8 words of categories: one split.
+        if (nodes.size() != 11 || leaves.size() != 2) {
+          return invalid("a weak classifier is deeper than one split");
+        }
+        if (nodes[2] < 0 || nodes[2] >= static_cast<int>(blocks.size())) {
+          return invalid("a weak classifier names a feature that does not exist");
+        }
+        Stump stump{.block = blocks[nodes[2]], .left = leaves[0], .right = leaves[1]};
+        for (int w = 0; w < 8; ++w)
+          stump.categories[w] = static_cast<uint32_t>(nodes[3 + w]);
+        cascade.stumps_.push_back(stump);
+        ++stage.count;
+      }
+      if (stage.count == 0) return invalid("a stage has no weak classifiers");
+      cascade.stages_.push_back(stage);
+    }
+  } catch (const cv::Exception& e) {
+    return invalid(e.what());
+  }
+  if (cascade.stages_.empty()) return invalid("it has no stages");
+  return cascade;
+}
+
+void LbpCascade::Scan(const cv::Mat& grey, double scale_step, cv::Size min_size,
+                      cv::Size max_size, std::vector<cv::Rect>* hits) const {
+  CV_Assert(grey.type() == CV_8UC1 && scale_step > 1);
+  if (max_size.width == 0 || max_size.height == 0) max_size = grey.size();
+  // The sizes detectMultiScale picks, each scale rounded to float as it
+  // keeps them.
+  for (double factor = 1;; factor *= scale_step) {
+    const cv::Size size(cvRound(window_.width * factor),
+                        cvRound(window_.height * factor));
+    if (size.width > max_size.width || size.height > max_size.height ||
+        size.width > grey.cols || size.height > grey.rows) {
+      break;
+    }
+    if (size.width < min_size.width || size.height < min_size.height) continue;
+    ScanScale(grey, static_cast<float>(factor), hits);
+  }
+}
+
+void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
+                           std::vector<cv::Rect>* hits) const {
+  const cv::Size size(cvRound(grey.cols / scale), cvRound(grey.rows / scale));
+  cv::Mat scaled;
+  cv::resize(grey, scaled, size, 1. / scale, 1. / scale, cv::INTER_LINEAR_EXACT);
+  cv::Mat sum;
+  cv::integral(scaled, sum, CV_32S);
+  // Window origins: x and y below these, `step` apart.
+  const int end_x = sum.cols - window_.width;
+  const int end_y = sum.rows - window_.height;
+  if (end_x <= 0 || end_y <= 0) return;
+  const int step = scale >= 2 ? 1 : 2;
+  const Planes planes = SplitColumns(sum, step);
+
+  std::vector<StumpAt> stumps;
+  stumps.reserve(stumps_.size());
+  for (const Stump& stump : stumps_) {
+    StumpAt at{.left = stump.left, .right = stump.right};
+    std::memcpy(&at.categories, stump.categories.data(), sizeof at.categories);
+    for (int k = 0; k < kCorners; ++k) {
+      at.corners[k] = planes.Offset(stump.block.x + (k % 4) * stump.block.width,
+                                    stump.block.y + (k / 4) * stump.block.height);
+    }
+    stumps.push_back(at);
+  }
+  const cv::Size found(cvRound(window_.width * scale), cvRound(window_.height * scale));
+
+  const int positions = (end_x + step - 1) / step;
+  const int padded = (positions + kLanes - 1) / kLanes * kLanes;
+  std::vector<char> passed_first(padded);
+  std::vector<char> candidate(padded);
+  bool pass[kLanes];
+  for (int y = 0; y < end_y; y += step) {
+    const int32_t* row = planes.data.data() + static_cast<size_t>(y) * planes.cols;
+    const Stage& first = stages_[0];
+    for (int j = 0; j < padded; j += kLanes) {
+      EvaluateStage(&stumps[first.first], first.count, first.threshold, row + j, pass);
+      std::copy(pass, pass + kLanes, &passed_first[j]);
+    }
+    // OpenCV skips the window after one the first stage rejects.
+    std::fill(candidate.begin(), candidate.end(), 0);
+    for (int j = 0; j < positions; j += passed_first[j] ? 1 : 2) {
+      candidate[j] = passed_first[j];
+    }
+    for (int j = 0; j < padded; j += kLanes) {
+      bool alive[kLanes];
+      bool any = false;
+      for (int l = 0; l < kLanes; ++l) any |= (alive[l] = candidate[j + l]);
+      for (size_t s = 1; any && s < stages_.size(); ++s) {
+        const Stage& stage = stages_[s];
+        EvaluateStage(&stumps[stage.first], stage.count, stage.threshold, row + j, pass);
+        any = false;
+        for (int l = 0; l < kLanes; ++l) any |= (alive[l] = alive[l] && pass[l]);
+      }
+      for (int l = 0; any && l < kLanes; ++l) {
+        if (!alive[l]) continue;
+        const int x = (j + l) * step;
+        // OpenCV clips its windows to the image, rounding may cross it.
+        const cv::Rect hit =
+            cv::Rect(cvRound(x * scale), cvRound(y * scale), found.width, found.height) &
+            cv::Rect(0, 0, grey.cols, grey.rows);
+        if (!hit.empty()) hits->push_back(hit);
+      }
+    }
+  }
+}
+
+}  // namespace stache::detector::internal

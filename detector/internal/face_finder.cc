@@ -118,12 +118,14 @@ class CascadeWindows {
 
   cv::Size window() const { return window_; }
 
-  // As detectMultiScale with these arguments and no grouping.
+  // As detectMultiScale with these arguments and no grouping. Windows
+  // centred outside `region` (a convex polygon; empty: none) may be skipped.
   std::vector<cv::Rect> Scan(const cv::Mat& grey, double scale_step, cv::Size min_size,
-                             cv::Size max_size) const {
+                             cv::Size max_size,
+                             const std::vector<cv::Point2f>& region = {}) const {
     std::vector<cv::Rect> hits;
     if (lbp_.ok()) {
-      lbp_->Scan(grey, scale_step, min_size, max_size, &hits);
+      lbp_->Scan(grey, scale_step, min_size, max_size, &hits, region);
     } else {
       std::vector<int> counts;
       pool_.Acquire()->detectMultiScale(grey, hits, counts, scale_step,
@@ -152,8 +154,9 @@ class CascadeWindows {
 // single call would have seen about four (measured: the real group photos
 // lose 2 of 43 faces when it counts as one).
 void DetectByOctaves(const CascadeWindows& windows, const cv::Mat& image,
-                     float min_window, const CascadeScan& scan,
-                     std::vector<cv::Rect>* boxes, std::vector<int>* neighbours) {
+                     const std::vector<cv::Point2f>& region, float min_window,
+                     const CascadeScan& scan, std::vector<cv::Rect>* boxes,
+                     std::vector<int>* neighbours) {
   const cv::Size window = windows.window();
   int levels = 1;
   while (std::pow(scan.scale_step, levels + 1) < 2) ++levels;
@@ -175,10 +178,15 @@ void DetectByOctaves(const CascadeWindows& windows, const cv::Mat& image,
         static_cast<int>(std::lround(image.rows / (reduction * octave_ratio))));
     const bool last = next_size.width < window.width || next_size.height < window.height;
     if (min_size.width <= largest.width || last) {
-      const std::vector<cv::Rect> found =
-          windows.Scan(level, scan.scale_step, min_size, last ? cv::Size() : largest);
       const double sx = static_cast<double>(image.cols) / level.cols;
       const double sy = static_cast<double>(image.rows) / level.rows;
+      std::vector<cv::Point2f> region_here;
+      for (const cv::Point2f& p : region) {
+        region_here.emplace_back(static_cast<float>(p.x / sx),
+                                 static_cast<float>(p.y / sy));
+      }
+      const std::vector<cv::Rect> found = windows.Scan(
+          level, scan.scale_step, min_size, last ? cv::Size() : largest, region_here);
       for (const cv::Rect& r : found) {
         const cv::Rect in_image(static_cast<int>(std::lround(r.x * sx)),
                                 static_cast<int>(std::lround(r.y * sy)),
@@ -235,6 +243,9 @@ class CascadeFaceFinder final : public FaceFinder {
                   std::vector<FaceCandidate>* candidates) const {
     cv::Mat turned = grey;
     cv::Mat back = cv::Mat::eye(2, 3, CV_64F);
+    // Where the turned copy holds the photo; the rest of its canvas is the
+    // photo's edges replicated, where no face can be centred.
+    std::vector<cv::Point2f> photo_area;
     if (roll != 0) {
       // OpenCV's positive angle turns the picture counter-clockwise, which
       // stands up a face rolled clockwise. The canvas grows to keep corners.
@@ -247,6 +258,10 @@ class CascadeFaceFinder final : public FaceFinder {
       cv::warpAffine(grey, turned, forward, bounds.size(), cv::INTER_LINEAR,
                      cv::BORDER_REPLICATE);
       cv::invertAffineTransform(forward, back);
+      const float w = static_cast<float>(grey.cols);
+      const float h = static_cast<float>(grey.rows);
+      cv::transform(std::vector<cv::Point2f>{{0, 0}, {w, 0}, {w, h}, {0, h}}, photo_area,
+                    forward);
     }
     // The cascade's box covers less than dlib's: grow it to the same kind.
     const float min_window =
@@ -254,12 +269,13 @@ class CascadeFaceFinder final : public FaceFinder {
     std::vector<cv::Rect> boxes;
     std::vector<int> neighbours;
     if (scan_.by_octaves) {
-      DetectByOctaves(windows_, turned, min_window, scan_, &boxes, &neighbours);
+      DetectByOctaves(windows_, turned, photo_area, min_window, scan_, &boxes,
+                      &neighbours);
     } else {
       // As detectMultiScale groups (its GROUP_EPS is 0.2).
       const int min_size = static_cast<int>(std::lround(min_window));
       boxes = windows_.Scan(turned, scan_.scale_step, cv::Size(min_size, min_size),
-                            cv::Size());
+                            cv::Size(), photo_area);
       cv::groupRectangles(boxes, neighbours, scan_.min_neighbours, 0.2);
     }
     for (size_t i = 0; i < boxes.size(); ++i) {

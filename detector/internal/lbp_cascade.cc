@@ -1,8 +1,11 @@
 #include "detector/internal/lbp_cascade.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <limits>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,7 +27,7 @@ constexpr int kCorners = 16;
 // Columns are split into `step` planes (x, x + step, ... in one plane), so
 // that the windows of one row, step pixels apart, read consecutive ints.
 struct Planes {
-  std::vector<int32_t> data;
+  int32_t* data = nullptr;
   int rows = 0;
   int cols = 0;  // per plane row, with kLanes of padding
   int step = 1;
@@ -35,16 +38,25 @@ struct Planes {
   }
 };
 
-Planes SplitColumns(const cv::Mat& sum, int step) {
+// `sum`'s columns into planes held in `buffer` (reused from scale to scale).
+Planes SplitColumns(const cv::Mat& sum, int step, std::vector<int32_t>* buffer) {
   Planes planes{
       .rows = sum.rows, .cols = (sum.cols + step - 1) / step + kLanes, .step = step};
-  planes.data.assign(static_cast<size_t>(step) * planes.rows * planes.cols, 0);
+  buffer->resize(static_cast<size_t>(step) * planes.rows * planes.cols);
+  planes.data = buffer->data();
   for (int p = 0; p < step; ++p) {
     for (int r = 0; r < sum.rows; ++r) {
       const int32_t* in = sum.ptr<int32_t>(r);
       int32_t* out =
-          &planes.data[(static_cast<size_t>(p) * planes.rows + r) * planes.cols];
-      for (int j = 0, x = p; x < sum.cols; ++j, x += step) out[j] = in[x];
+          planes.data + (static_cast<size_t>(p) * planes.rows + r) * planes.cols;
+      int j = 0;
+      if (step == 1) {
+        std::memcpy(out, in, sum.cols * sizeof(int32_t));
+        j = sum.cols;
+      } else {
+        for (int x = p; x < sum.cols; ++j, x += step) out[j] = in[x];
+      }
+      std::fill(out + j, out + planes.cols, 0);
     }
   }
   return planes;
@@ -121,7 +133,35 @@ void EvaluateStage(const StumpAt* stumps, int count, float threshold, const int3
   }
 }
 
+// Where the horizontal line at `y` crosses the convex polygon `region`:
+// its leftmost and rightmost x, or nothing when it misses it.
+std::optional<std::pair<float, float>> Across(const std::vector<cv::Point2f>& region,
+                                              float y) {
+  float left = std::numeric_limits<float>::max();
+  float right = std::numeric_limits<float>::lowest();
+  for (size_t i = 0; i < region.size(); ++i) {
+    const cv::Point2f& p = region[i];
+    const cv::Point2f& q = region[(i + 1) % region.size()];
+    if (y < std::min(p.y, q.y) || y > std::max(p.y, q.y)) continue;
+    const float x = p.y == q.y ? p.x : p.x + (y - p.y) * (q.x - p.x) / (q.y - p.y);
+    const float x2 = p.y == q.y ? q.x : x;
+    left = std::min({left, x, x2});
+    right = std::max({right, x, x2});
+  }
+  if (left > right) return std::nullopt;
+  return std::make_pair(left, right);
+}
+
 }  // namespace
+
+struct LbpCascade::Scratch {
+  cv::Mat scaled;
+  cv::Mat sum;
+  std::vector<int32_t> planes;
+  std::vector<StumpAt> stumps;
+  std::vector<char> passed_first;
+  std::vector<char> candidate;
+};
 
 absl::StatusOr<LbpCascade> LbpCascade::FromXml(const std::string& xml) {
   auto invalid = [](absl::string_view why) {
@@ -193,9 +233,11 @@ absl::StatusOr<LbpCascade> LbpCascade::FromXml(const std::string& xml) {
 }
 
 void LbpCascade::Scan(const cv::Mat& grey, double scale_step, cv::Size min_size,
-                      cv::Size max_size, std::vector<cv::Rect>* hits) const {
+                      cv::Size max_size, std::vector<cv::Rect>* hits,
+                      const std::vector<cv::Point2f>& region) const {
   CV_Assert(grey.type() == CV_8UC1 && scale_step > 1);
   if (max_size.width == 0 || max_size.height == 0) max_size = grey.size();
+  Scratch scratch;
   // The sizes detectMultiScale picks, each scale rounded to float as it
   // keeps them.
   for (double factor = 1;; factor *= scale_step) {
@@ -206,26 +248,27 @@ void LbpCascade::Scan(const cv::Mat& grey, double scale_step, cv::Size min_size,
       break;
     }
     if (size.width < min_size.width || size.height < min_size.height) continue;
-    ScanScale(grey, static_cast<float>(factor), hits);
+    ScanScale(grey, static_cast<float>(factor), region, &scratch, hits);
   }
 }
 
 void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
+                           const std::vector<cv::Point2f>& region, Scratch* scratch,
                            std::vector<cv::Rect>* hits) const {
   const cv::Size size(cvRound(grey.cols / scale), cvRound(grey.rows / scale));
-  cv::Mat scaled;
+  cv::Mat& scaled = scratch->scaled;
   cv::resize(grey, scaled, size, 1. / scale, 1. / scale, cv::INTER_LINEAR_EXACT);
-  cv::Mat sum;
+  cv::Mat& sum = scratch->sum;
   cv::integral(scaled, sum, CV_32S);
   // Window origins: x and y below these, `step` apart.
   const int end_x = sum.cols - window_.width;
   const int end_y = sum.rows - window_.height;
   if (end_x <= 0 || end_y <= 0) return;
   const int step = scale >= 2 ? 1 : 2;
-  const Planes planes = SplitColumns(sum, step);
+  const Planes planes = SplitColumns(sum, step, &scratch->planes);
 
-  std::vector<StumpAt> stumps;
-  stumps.reserve(stumps_.size());
+  std::vector<StumpAt>& stumps = scratch->stumps;
+  stumps.clear();
   for (const Stump& stump : stumps_) {
     StumpAt at{.left = stump.left, .right = stump.right};
     std::memcpy(&at.categories, stump.categories.data(), sizeof at.categories);
@@ -239,22 +282,42 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
 
   const int positions = (end_x + step - 1) / step;
   const int padded = (positions + kLanes - 1) / kLanes * kLanes;
-  std::vector<char> passed_first(padded);
-  std::vector<char> candidate(padded);
+  std::vector<char>& passed_first = scratch->passed_first;
+  std::vector<char>& candidate = scratch->candidate;
+  passed_first.resize(padded);
+  candidate.resize(padded);
   bool pass[kLanes];
   for (int y = 0; y < end_y; y += step) {
-    const int32_t* row = planes.data.data() + static_cast<size_t>(y) * planes.cols;
-    const Stage& first = stages_[0];
-    for (int j = 0; j < padded; j += kLanes) {
-      EvaluateStage(&stumps[first.first], first.count, first.threshold, row + j, pass);
+    // The windows whose centres lie in the region: positions first..last.
+    int first = 0;
+    int last = positions - 1;
+    if (!region.empty()) {
+      const float half_width = window_.width / 2.f;
+      const std::optional<std::pair<float, float>> across =
+          Across(region, (y + window_.height / 2.f) * scale);
+      if (!across.has_value()) continue;
+      first = std::max(
+          first,
+          static_cast<int>(std::ceil((across->first / scale - half_width) / step)));
+      last = std::min(
+          last,
+          static_cast<int>(std::floor((across->second / scale - half_width) / step)));
+      if (first > last) continue;
+    }
+    const int begin = first / kLanes * kLanes;
+    const int end = (last / kLanes + 1) * kLanes;
+    const int32_t* row = planes.data + static_cast<size_t>(y) * planes.cols;
+    const Stage& stage0 = stages_[0];
+    for (int j = begin; j < end; j += kLanes) {
+      EvaluateStage(&stumps[stage0.first], stage0.count, stage0.threshold, row + j, pass);
       std::copy(pass, pass + kLanes, &passed_first[j]);
     }
     // OpenCV skips the window after one the first stage rejects.
-    std::fill(candidate.begin(), candidate.end(), 0);
-    for (int j = 0; j < positions; j += passed_first[j] ? 1 : 2) {
+    std::fill(candidate.begin() + begin, candidate.begin() + end, 0);
+    for (int j = first; j <= last; j += passed_first[j] ? 1 : 2) {
       candidate[j] = passed_first[j];
     }
-    for (int j = 0; j < padded; j += kLanes) {
+    for (int j = begin; j < end; j += kLanes) {
       bool alive[kLanes];
       bool any = false;
       for (int l = 0; l < kLanes; ++l) any |= (alive[l] = candidate[j + l]);

@@ -41,8 +41,15 @@ class LbpCascade {
   // grouping (minNeighbors 0) finds them: window sizes from the cascade's
   // own up by `scale_step`, those below `min_size` skipped, none above
   // `max_size` (empty: the image's size).
+  //
+  // With a `region` (a convex polygon in `grey`'s pixels, such as where a
+  // turned copy holds the photo rather than its replicated edges), only
+  // windows whose centres lie in it are tested. The skip after a rejected
+  // window then starts afresh at the region's edge in each row, so hits near
+  // its left edge may differ from OpenCV's.
   void Scan(const cv::Mat& grey, double scale_step, cv::Size min_size, cv::Size max_size,
-            std::vector<cv::Rect>* hits) const;
+            std::vector<cv::Rect>* hits,
+            const std::vector<cv::Point2f>& region = {}) const;
 
  private:
   struct Stump {
@@ -57,7 +64,11 @@ class LbpCascade {
     float threshold = 0;
   };
 
-  void ScanScale(const cv::Mat& grey, float scale, std::vector<cv::Rect>* hits) const;
+  // Buffers one Scan reuses from scale to scale.
+  struct Scratch;
+
+  void ScanScale(const cv::Mat& grey, float scale, const std::vector<cv::Point2f>& region,
+                 Scratch* scratch, std::vector<cv::Rect>* hits) const;
 
   cv::Size window_;
   std::vector<Stump> stumps_;

@@ -115,6 +115,57 @@ TEST_P(LbpCascadeTest, AcceptsExactlyTheWindowsOpenCvAccepts) {
   EXPECT_GT(compared, 100u);
 }
 
+bool CentredIn(const cv::Rect& r, const std::vector<cv::Point2f>& region) {
+  const cv::Point2f centre(r.x + r.width / 2.f, r.y + r.height / 2.f);
+  // Rounding puts a centre up to a pixel from where the scan computed it.
+  return cv::pointPolygonTest(region, centre, /*measureDist=*/true) > -1.5;
+}
+
+TEST_P(LbpCascadeTest, ARegionKeepsTheWindowsCentredInIt) {
+  absl::StatusOr<LbpCascade> cascade = LbpCascade::FromXml(ReadFile(GetParam()));
+  ASSERT_TRUE(cascade.ok()) << cascade.status();
+  const cv::Mat grey = Grey(testing::LoadPhoto("grace_hopper.jpg"), 0.6);
+  ASSERT_FALSE(grey.empty());
+  const float w = static_cast<float>(grey.cols);
+  const float h = static_cast<float>(grey.rows);
+  std::vector<cv::Rect> all;
+  cascade->Scan(grey, 1.1, cv::Size(), cv::Size(), &all);
+  ASSERT_FALSE(all.empty());
+
+  // The whole image: the same windows.
+  std::vector<cv::Rect> whole;
+  cascade->Scan(grey, 1.1, cv::Size(), cv::Size(), &whole,
+                {{0, 0}, {w, 0}, {w, h}, {0, h}});
+  EXPECT_EQ(Sorted(whole), Sorted(all));
+
+  // Rows cut, every row from its first window: exactly the windows centred
+  // in the region (give or take the pixel that rounding moves a centre).
+  const std::vector<cv::Point2f> top_half = {{0, 0}, {w, 0}, {w, h / 2}, {0, h / 2}};
+  std::vector<cv::Rect> in_top_half;
+  cascade->Scan(grey, 1.1, cv::Size(), cv::Size(), &in_top_half, top_half);
+  EXPECT_FALSE(in_top_half.empty());
+  for (const cv::Rect& r : all) {
+    const float centre_y = r.y + r.height / 2.f;
+    const bool kept = std::count(in_top_half.begin(), in_top_half.end(), r) > 0;
+    if (centre_y < h / 2 - 1) {
+      EXPECT_TRUE(kept) << r;
+    } else if (centre_y > h / 2 + 1) {
+      EXPECT_FALSE(kept) << r;
+    }
+  }
+  for (const cv::Rect& r : in_top_half) {
+    EXPECT_TRUE(std::count(all.begin(), all.end(), r) > 0) << r;
+  }
+
+  // A turned square around the face: every window centred in it.
+  const std::vector<cv::Point2f> diamond = {
+      {w / 2, h * 0.1f}, {w * 0.9f, h / 2}, {w / 2, h * 0.9f}, {w * 0.1f, h / 2}};
+  std::vector<cv::Rect> in_diamond;
+  cascade->Scan(grey, 1.1, cv::Size(), cv::Size(), &in_diamond, diamond);
+  EXPECT_FALSE(in_diamond.empty());
+  for (const cv::Rect& r : in_diamond) EXPECT_TRUE(CentredIn(r, diamond)) << r;
+}
+
 INSTANTIATE_TEST_SUITE_P(DebianCascades, LbpCascadeTest,
                          ::testing::Values(DetectorConfig().coarse_cascade_path,
                                            DetectorConfig().face_cascade_path));

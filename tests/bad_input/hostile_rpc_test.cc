@@ -112,10 +112,12 @@ class HostileRpcTest : public ::testing::Test {
         {BinaryPath("stache-storage"), "--data_dir=" + *data_dir_ + "/storage", idle},
         kStoragePeakRssLimit);
     // A large detection copy when a request asks for small faces, so that an
-    // abandoned Detect has a long stage left to skip.
-    detector_ = Start(
-        "detector", {BinaryPath("stache-detector"), idle, "--max_detection_size_px=2400"},
-        kDetectorPeakRssLimit);
+    // abandoned Detect has a long stage left to skip: photos decoded at 1/2
+    // rather than 1/4 (the coarse finder searches the decoded pixels).
+    detector_ = Start("detector",
+                      {BinaryPath("stache-detector"), idle,
+                       "--max_detection_size_px=2400", "--min_decoded_long_side_px=2000"},
+                      kDetectorPeakRssLimit);
     overlay_ =
         Start("overlay", {BinaryPath("stache-overlay"), idle}, kOverlayPeakRssLimit);
     gateway_port_ = PickUnusedPort();

@@ -2,7 +2,7 @@
 // 3x3-block local binary patterns), evaluated eight windows at a time.
 //
 // cv::CascadeClassifier tests one window at a time, each feature through a
-// virtual call and a trace region; the coarse face finder spends four
+// virtual call and a trace region; the coarse face finder spent four
 // fifths of its CPU there. This evaluator accepts exactly the windows
 // OpenCV's CPU path accepts (the same scales, resized copies, steps and the
 // skip after a window rejected at the first stage; lbp_cascade_test holds

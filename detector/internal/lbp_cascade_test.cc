@@ -178,6 +178,15 @@ TEST(LbpCascadeFromXmlTest, RefusesWhatIsNotAnLbpStumpCascade) {
   ASSERT_FALSE(haar.empty());
   EXPECT_THAT(LbpCascade::FromXml(haar).status().message(),
               HasSubstr("features are not LBP"));
+
+  // A stump naming a feature past the end, as a damaged file might.
+  std::string xml = ReadFile(DetectorConfig().coarse_cascade_path);
+  const std::string first_stump = "0 -1 46 ";
+  const size_t at = xml.find(first_stump);
+  ASSERT_NE(at, std::string::npos);
+  xml.replace(at, first_stump.size(), "0 -1 4600 ");
+  EXPECT_THAT(LbpCascade::FromXml(xml).status().message(),
+              HasSubstr("names a feature that does not exist"));
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // core call on decoded pixels (BM_Detect), and decode + detect from JPEG
 // bytes as the RPC does it (BM_DetectEncoded); and on group photos with 12
 // and 9 faces of 5-9% of the long side at 1 and 12 MP (BM_DetectGroupEncoded,
-// see detector/testing/group_photos.h). One thread, like one core. The
+// see detector/testing/group_photos.h); and the coarse cascade's scan alone,
+// OpenCV's evaluator against ours (BM_CascadeScan). One thread, like one core. The
 // finder argument: 0 hog (the default before issue #16), 1 cascade,
 // 2 coarse_to_fine (the default since).
 //
@@ -178,7 +179,6 @@ BENCHMARK(BM_DetectGroupEncoded)
 // accept the same windows (lbp_cascade_test).
 void BM_CascadeScan(benchmark::State& state) {
   cv::setNumThreads(1);
-  std::string label;
   absl::StatusOr<std::vector<testing::GroupPhoto>> photos = testing::MakeGroupPhotos();
   if (!photos.ok()) {
     state.SkipWithError("the group photos need the test data: set STACHE_TESTDATA_DIR");

@@ -11,7 +11,6 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <opencv2/core.hpp>
@@ -24,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "detector/detector.h"
 #include "detector/internal/lbp_cascade.h"
+#include "detector/internal/model_files.h"
 #include "detector/testing/group_photos.h"
 #include "imaging/image_decoder.h"
 #include "imaging/image_encoder.h"
@@ -187,19 +187,17 @@ void BM_CascadeScan(benchmark::State& state) {
   cv::Mat small, grey;
   cv::resize((*photos)[1].pixels, small, cv::Size(520, 390), 0, 0, cv::INTER_AREA);
   cv::cvtColor(small, grey, cv::COLOR_BGR2GRAY);
-  const std::string path = DetectorConfig().coarse_cascade_path;
-  cv::CascadeClassifier opencv(path);
-  const std::string xml = [&] {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }();
+  const std::string xml =
+      internal::ReadCascadeFile(DetectorConfig().coarse_cascade_path, "coarse cascade")
+          .value();
+  const std::unique_ptr<cv::CascadeClassifier> opencv = internal::CascadeFromXml(xml);
   const internal::LbpCascade ours = internal::LbpCascade::FromXml(xml).value();
   size_t hits = 0;
   for (auto _ : state) {
     std::vector<cv::Rect> found;
     if (state.range(0) == 0) {
       std::vector<int> counts;
-      opencv.detectMultiScale(grey, found, counts, 1.1, 0);
+      opencv->detectMultiScale(grey, found, counts, 1.1, 0);
     } else {
       ours.Scan(grey, 1.1, cv::Size(), cv::Size(), &found);
     }

@@ -4,15 +4,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <fstream>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
-#include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
 #include "detector/detector.h"
+#include "detector/internal/model_files.h"
 #include "detector/testing/detector_test_inputs.h"
 #include "detector/testing/group_photos.h"
 
@@ -21,11 +20,12 @@ namespace {
 
 using ::testing::HasSubstr;
 
+// The file's contents, as the detector reads cascades; empty, and a test
+// failure, when it cannot be read or is not a cascade.
 std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream contents;
-  contents << in.rdbuf();
-  return contents.str();
+  absl::StatusOr<std::string> xml = ReadCascadeFile(path, "test cascade");
+  EXPECT_TRUE(xml.ok()) << xml.status();
+  return xml.value_or("");
 }
 
 std::vector<cv::Rect> Sorted(std::vector<cv::Rect> rects) {
@@ -39,13 +39,10 @@ std::vector<cv::Rect> Sorted(std::vector<cv::Rect> rects) {
 std::vector<cv::Rect> OpenCvHits(const std::string& xml, const cv::Mat& grey,
                                  double scale_step, cv::Size min_size,
                                  cv::Size max_size) {
-  cv::CascadeClassifier cascade;
-  cv::FileStorage storage(xml, cv::FileStorage::READ | cv::FileStorage::MEMORY);
-  EXPECT_TRUE(cascade.read(storage.getFirstTopLevelNode()));
   std::vector<cv::Rect> hits;
   std::vector<int> neighbours;
-  cascade.detectMultiScale(grey, hits, neighbours, scale_step, /*minNeighbors=*/0, 0,
-                           min_size, max_size);
+  CascadeFromXml(xml)->detectMultiScale(grey, hits, neighbours, scale_step,
+                                        /*minNeighbors=*/0, 0, min_size, max_size);
   return Sorted(hits);
 }
 

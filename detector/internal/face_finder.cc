@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "detector/internal/area_shrink.h"
 #include "detector/internal/lbp_cascade.h"
 #include "detector/internal/model_files.h"
 #include "detector/internal/object_pool.h"
@@ -197,9 +198,7 @@ void DetectByOctaves(const CascadeWindows& windows, const cv::Mat& image,
       }
     }
     if (last) break;
-    cv::Mat smaller;
-    cv::resize(level, smaller, next_size, 0, 0, cv::INTER_AREA);
-    level = smaller;
+    level = ShrinkByArea(level, next_size);
     reduction *= octave_ratio;
   }
   // As detectMultiScale groups (its GROUP_EPS is 0.2).
@@ -334,7 +333,7 @@ class CoarseToFineFaceFinder final : public FaceFinder {
     cv::Mat small = grey;
     std::vector<FaceCandidate> confirmed;
     try {
-      if (coarse_scale < 1) cv::resize(grey, small, coarse_size, 0, 0, cv::INTER_AREA);
+      if (coarse_scale < 1) small = ShrinkByArea(grey, coarse_size);
       absl::StatusOr<std::vector<FaceCandidate>> candidates =
           coarse_.Find(small, static_cast<float>(wanted * coarse_scale), deadline);
       if (!candidates.ok()) return candidates.status();

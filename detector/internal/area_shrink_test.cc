@@ -1,0 +1,86 @@
+#include "detector/internal/area_shrink.h"
+
+#include <gtest/gtest.h>
+
+#include <opencv2/imgproc.hpp>
+#include <vector>
+
+#include "detector/testing/detector_test_inputs.h"
+
+namespace stache::detector::internal {
+namespace {
+
+cv::Mat OpenCvShrink(const cv::Mat& grey, cv::Size size) {
+  cv::Mat result;
+  cv::resize(grey, result, size, 0, 0, cv::INTER_AREA);
+  return result;
+}
+
+// The number of pixels where the two differ (0: the same image).
+int DifferentPixels(const cv::Mat& ours, const cv::Mat& theirs) {
+  EXPECT_EQ(ours.size(), theirs.size());
+  EXPECT_EQ(ours.type(), theirs.type());
+  if (ours.size() != theirs.size() || ours.type() != theirs.type()) return -1;
+  return cv::countNonZero(ours != theirs);
+}
+
+cv::Mat Noise(cv::Size size, int seed) {
+  cv::Mat noise(size, CV_8UC1);
+  cv::RNG rng(seed);
+  rng.fill(noise, cv::RNG::UNIFORM, 0, 256);
+  return noise;
+}
+
+cv::Mat PhotoGrey() {
+  cv::Mat grey;
+  cv::cvtColor(testing::LoadPhoto("grace_hopper.jpg"), grey, cv::COLOR_BGR2GRAY);
+  return grey;
+}
+
+TEST(ShrinkByAreaTest, IsOpenCvsAreaShrinkPixelForPixel) {
+  const cv::Mat photo = PhotoGrey();  // 512x600
+  // The coarse finder's ratios (about 1.95 per octave, 2-3 for the coarse
+  // copy), ratios under 1.5 (two taps) and up to 7 (eight), odd sizes.
+  const std::vector<cv::Size> sizes = {{263, 308}, {233, 273}, {120, 141}, {511, 599},
+                                       {400, 599}, {341, 500}, {73, 86},   {300, 200},
+                                       {257, 301}, {1, 1},     {1, 600},   {512, 7}};
+  for (const cv::Size& size : sizes) {
+    const cv::Mat theirs = OpenCvShrink(photo, size);
+    EXPECT_EQ(DifferentPixels(ShrinkByArea(photo, size), theirs), 0)
+        << "photo to " << size;
+    EXPECT_EQ(DifferentPixels(ShrinkByArea(photo, size, /*use_avx2=*/false), theirs), 0)
+        << "photo to " << size << ", without AVX2";
+  }
+  for (int seed = 0; seed < 40; ++seed) {
+    cv::RNG rng(seed);
+    const cv::Size from(rng.uniform(2, 900), rng.uniform(2, 900));
+    const cv::Size to(rng.uniform(1, from.width + 1), rng.uniform(1, from.height + 1));
+    const cv::Mat noise = Noise(from, seed);
+    const cv::Mat theirs = OpenCvShrink(noise, to);
+    EXPECT_EQ(DifferentPixels(ShrinkByArea(noise, to), theirs), 0)
+        << "noise " << from << " to " << to;
+    EXPECT_EQ(DifferentPixels(ShrinkByArea(noise, to, /*use_avx2=*/false), theirs), 0)
+        << "noise " << from << " to " << to << ", without AVX2";
+  }
+}
+
+TEST(ShrinkByAreaTest, ReadsAPartOfAnImageAsItsOwnImage) {
+  const cv::Mat photo = PhotoGrey();
+  const cv::Mat part = photo(cv::Rect(31, 17, 300, 400));
+  ASSERT_FALSE(part.isContinuous());
+  const cv::Size size(139, 187);
+  EXPECT_EQ(DifferentPixels(ShrinkByArea(part, size), OpenCvShrink(part.clone(), size)),
+            0);
+}
+
+TEST(ShrinkByAreaTest, WholeRatiosAndEnlargingAreOpenCvsOwn) {
+  const cv::Mat photo = PhotoGrey();
+  for (const cv::Size& size : {cv::Size(256, 300), cv::Size(128, 150), cv::Size(512, 600),
+                               cv::Size(700, 600), cv::Size(600, 300)}) {
+    EXPECT_EQ(DifferentPixels(ShrinkByArea(photo, size), OpenCvShrink(photo, size)), 0)
+        << "photo to " << size;
+  }
+}
+
+}  // namespace
+}  // namespace stache::detector::internal

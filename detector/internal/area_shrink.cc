@@ -1,6 +1,9 @@
 #include "detector/internal/area_shrink.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#define STACHE_AREA_SHRINK_AVX2 1
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -78,6 +81,7 @@ void HorizontalSumsPortable(const float* row, const AxisTaps& axis, float* out) 
   }
 }
 
+#ifdef STACHE_AREA_SHRINK_AVX2
 // Eight destination pixels at a time, each tap one gather. AVX2 without
 // FMA, so the products are rounded before they are added, as above.
 __attribute__((target("avx2"))) void HorizontalSumsAvx2(const float* row,
@@ -107,6 +111,7 @@ __attribute__((target("avx2"))) void HorizontalSumsAvx2(const float* row,
     out[d] = sum;
   }
 }
+#endif
 
 // OpenCV's saturate_cast<uchar>(float): rounded to nearest, ties to even.
 inline uint8_t ToPixel(float value) {
@@ -114,8 +119,9 @@ inline uint8_t ToPixel(float value) {
 }
 
 // The shrink of `grey` into `result`, for both instruction sets: the plain
-// loops are vectorised by the compiler for whichever the caller targets.
-template <bool kAvx2>
+// loops are vectorised by the compiler for whichever the caller targets,
+// the horizontal sums are the given function's.
+template <void (*kHorizontalSums)(const float*, const AxisTaps&, float*)>
 [[gnu::always_inline]] inline void ShrinkRows(const cv::Mat& grey, const AxisTaps& across,
                                               const AxisTaps& down, cv::Mat& result) {
   const int width = result.cols;
@@ -138,11 +144,7 @@ template <bool kAvx2>
       if (s != row_read) {
         const uint8_t* __restrict pixels = grey.ptr<uint8_t>(s);
         for (int x = 0; x < grey.cols; ++x) row_data[x] = pixels[x];
-        if constexpr (kAvx2) {
-          HorizontalSumsAvx2(row_data, across, sums_data);
-        } else {
-          HorizontalSumsPortable(row_data, across, sums_data);
-        }
+        kHorizontalSums(row_data, across, sums_data);
         row_read = s;
       }
       if (t == 0) {
@@ -156,19 +158,20 @@ template <bool kAvx2>
   }
 }
 
+#ifdef STACHE_AREA_SHRINK_AVX2
 __attribute__((target("avx2"))) void ShrinkRowsAvx2(const cv::Mat& grey,
                                                     const AxisTaps& across,
                                                     const AxisTaps& down,
                                                     cv::Mat& result) {
-  ShrinkRows<true>(grey, across, down, result);
+  ShrinkRows<HorizontalSumsAvx2>(grey, across, down, result);
 }
+const bool kHasAvx2 = __builtin_cpu_supports("avx2");
+#endif
 
 void ShrinkRowsPortable(const cv::Mat& grey, const AxisTaps& across, const AxisTaps& down,
                         cv::Mat& result) {
-  ShrinkRows<false>(grey, across, down, result);
+  ShrinkRows<HorizontalSumsPortable>(grey, across, down, result);
 }
-
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
 
 // As OpenCV decides that a ratio takes its whole-number path.
 bool IsWhole(double ratio) {
@@ -191,11 +194,15 @@ cv::Mat ShrinkByArea(const cv::Mat& grey, cv::Size size, bool use_avx2) {
   const AxisTaps across = AreaTaps(grey.cols, size.width);
   const AxisTaps down = AreaTaps(grey.rows, size.height);
   cv::Mat result(size, CV_8UC1);
+#ifdef STACHE_AREA_SHRINK_AVX2
   if (use_avx2 && kHasAvx2) {
     ShrinkRowsAvx2(grey, across, down, result);
-  } else {
-    ShrinkRowsPortable(grey, across, down, result);
+    return result;
   }
+#else
+  (void)use_avx2;
+#endif
+  ShrinkRowsPortable(grey, across, down, result);
   return result;
 }
 

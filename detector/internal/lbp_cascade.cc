@@ -1,6 +1,7 @@
 #include "detector/internal/lbp_cascade.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -99,13 +100,13 @@ struct StumpAt {
 };
 
 // Sums the stage's stumps for kLanes windows in a row, the first at `at`,
-// in double as OpenCV does, and sets pass[l] when window l reaches the
-// stage's threshold.
+// in double as OpenCV does: bit l of the result is set when window l
+// reaches the stage's threshold.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-void EvaluateStage(const StumpAt* stumps, int count, float threshold, const int32_t* at,
-                   bool* pass) {
+uint8_t
+EvaluateStage(const StumpAt* stumps, int count, float threshold, const int32_t* at) {
   Doubles low = {}, high = {};
   for (int s = 0; s < count; ++s) {
     const StumpAt& stump = stumps[s];
@@ -150,10 +151,12 @@ void EvaluateStage(const StumpAt* stumps, int count, float threshold, const int3
     high +=
         __builtin_convertvector(__builtin_shufflevector(leaf, leaf, 4, 5, 6, 7), Doubles);
   }
+  unsigned pass = 0;
   for (int l = 0; l < kLanes / 2; ++l) {
-    pass[l] = !(low[l] < threshold);
-    pass[l + kLanes / 2] = !(high[l] < threshold);
+    pass |= static_cast<unsigned>(!(low[l] < threshold)) << l;
+    pass |= static_cast<unsigned>(!(high[l] < threshold)) << (l + kLanes / 2);
   }
+  return static_cast<uint8_t>(pass);
 }
 
 // Where the horizontal line at `y` crosses the convex polygon `region`:
@@ -182,8 +185,9 @@ struct LbpCascade::Scratch {
   cv::Mat sum;
   Buffer planes;
   std::vector<StumpAt> stumps;
-  std::vector<char> passed_first;
-  std::vector<char> candidate;
+  // One bit per window, kLanes windows per byte.
+  std::vector<uint8_t> passed_first;
+  std::vector<uint8_t> candidate;
 };
 
 absl::StatusOr<LbpCascade> LbpCascade::FromXml(const std::string& xml) {
@@ -304,12 +308,13 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
   const cv::Size found(cvRound(window_.width * scale), cvRound(window_.height * scale));
 
   const int positions = (end_x + step - 1) / step;
-  const int padded = (positions + kLanes - 1) / kLanes * kLanes;
-  std::vector<char>& passed_first = scratch->passed_first;
-  std::vector<char>& candidate = scratch->candidate;
-  passed_first.resize(padded);
-  candidate.resize(padded);
-  bool pass[kLanes];
+  const int groups = (positions + kLanes - 1) / kLanes;
+  scratch->passed_first.resize(groups);
+  scratch->candidate.resize(groups);
+  // Local pointers: byte stores through the vectors' own would make the
+  // compiler reload their data pointers after each one.
+  uint8_t* const passed_first = scratch->passed_first.data();
+  uint8_t* const candidate = scratch->candidate.data();
   for (int y = 0; y < end_y; y += step) {
     // The windows whose centres lie in the region: positions first..last.
     int first = 0;
@@ -327,32 +332,34 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
           static_cast<int>(std::floor((across->second / scale - half_width) / step)));
       if (first > last) continue;
     }
-    const int begin = first / kLanes * kLanes;
-    const int end = (last / kLanes + 1) * kLanes;
+    const int begin = first / kLanes;
+    const int end = last / kLanes + 1;
     const int32_t* row = planes.data + static_cast<size_t>(y) * planes.cols;
     const Stage& stage0 = stages_[0];
-    for (int j = begin; j < end; j += kLanes) {
-      EvaluateStage(&stumps[stage0.first], stage0.count, stage0.threshold, row + j, pass);
-      std::copy(pass, pass + kLanes, &passed_first[j]);
+    for (int g = begin; g < end; ++g) {
+      passed_first[g] = EvaluateStage(&stumps[stage0.first], stage0.count,
+                                      stage0.threshold, row + g * kLanes);
     }
     // OpenCV skips the window after one the first stage rejects.
-    std::fill(candidate.begin() + begin, candidate.begin() + end, 0);
-    for (int j = first; j <= last; j += passed_first[j] ? 1 : 2) {
-      candidate[j] = passed_first[j];
-    }
-    for (int j = begin; j < end; j += kLanes) {
-      bool alive[kLanes];
-      bool any = false;
-      for (int l = 0; l < kLanes; ++l) any |= (alive[l] = candidate[j + l]);
-      for (size_t s = 1; any && s < stages_.size(); ++s) {
-        const Stage& stage = stages_[s];
-        EvaluateStage(&stumps[stage.first], stage.count, stage.threshold, row + j, pass);
-        any = false;
-        for (int l = 0; l < kLanes; ++l) any |= (alive[l] = alive[l] && pass[l]);
+    std::fill(candidate + begin, candidate + end, 0);
+    for (int j = first; j <= last;) {
+      const uint8_t bit = static_cast<uint8_t>(1u << (j % kLanes));
+      if (passed_first[j / kLanes] & bit) {
+        candidate[j / kLanes] |= bit;
+        j += 1;
+      } else {
+        j += 2;
       }
-      for (int l = 0; any && l < kLanes; ++l) {
-        if (!alive[l]) continue;
-        const int x = (j + l) * step;
+    }
+    for (int g = begin; g < end; ++g) {
+      unsigned alive = candidate[g];
+      for (size_t s = 1; alive != 0 && s < stages_.size(); ++s) {
+        const Stage& stage = stages_[s];
+        alive &= EvaluateStage(&stumps[stage.first], stage.count, stage.threshold,
+                               row + g * kLanes);
+      }
+      for (; alive != 0; alive &= alive - 1) {
+        const int x = (g * kLanes + std::countr_zero(alive)) * step;
         // OpenCV clips its windows to the image, rounding may cross it.
         const cv::Rect hit =
             cv::Rect(cvRound(x * scale), cvRound(y * scale), found.width, found.height) &

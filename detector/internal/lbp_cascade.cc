@@ -1,6 +1,7 @@
 #include "detector/internal/lbp_cascade.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -158,6 +159,35 @@ EvaluateStage(const StumpAt* stumps, int count, float threshold, const int32_t* 
   }
   return static_cast<uint8_t>(pass);
 }
+
+// OpenCV's walk along a row of windows, eight at a time: from one the first
+// stage passes it goes to the next, from one it rejects to the one after.
+// For whether the first of eight windows is looked at, and which of them
+// the first stage passes (bit l for window l): the windows looked at and
+// passed, and whether the first window of the next eight is looked at.
+struct SkipStep {
+  uint8_t candidates;
+  uint8_t next_looked_at;
+};
+static_assert(kLanes == 8, "kSkips walks a byte of windows");
+constexpr std::array<std::array<SkipStep, 256>, 2> kSkips = [] {
+  std::array<std::array<SkipStep, 256>, 2> table{};
+  for (unsigned looked_at_first = 0; looked_at_first < 2; ++looked_at_first) {
+    for (unsigned passed = 0; passed < 256; ++passed) {
+      unsigned looked_at = looked_at_first;
+      unsigned candidates = 0;
+      for (int l = 0; l < kLanes; ++l) {
+        const unsigned pass = (passed >> l) & 1;
+        candidates |= (looked_at & pass) << l;
+        // The next window is looked at unless this one was and was rejected.
+        looked_at = pass | (looked_at ^ 1);
+      }
+      table[looked_at_first][passed] = {static_cast<uint8_t>(candidates),
+                                        static_cast<uint8_t>(looked_at)};
+    }
+  }
+  return table;
+}();
 
 // Where the horizontal line at `y` crosses the convex polygon `region`:
 // its leftmost and rightmost x, or nothing when it misses it.
@@ -340,16 +370,23 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
       passed_first[g] = EvaluateStage(&stumps[stage0.first], stage0.count,
                                       stage0.threshold, row + g * kLanes);
     }
-    // OpenCV skips the window after one the first stage rejects.
-    std::fill(candidate + begin, candidate + end, 0);
-    for (int j = first; j <= last;) {
-      const uint8_t bit = static_cast<uint8_t>(1u << (j % kLanes));
-      if (passed_first[j / kLanes] & bit) {
-        candidate[j / kLanes] |= bit;
-        j += 1;
-      } else {
-        j += 2;
+    // OpenCV skips the window after one the first stage rejects: a byte of
+    // windows at a time through kSkips. Windows before `first` count as
+    // passed, so that `first` is looked at; those outside first..last are
+    // no candidates.
+    unsigned looked_at = 1;
+    for (int g = begin; g < end; ++g) {
+      unsigned passed = passed_first[g];
+      unsigned in_range = 0xff;
+      if (g == begin) {
+        const unsigned before = (1u << (first % kLanes)) - 1;
+        passed |= before;
+        in_range &= ~before;
       }
+      if (g == end - 1) in_range &= (2u << (last % kLanes)) - 1;
+      const SkipStep& step = kSkips[looked_at][passed];
+      candidate[g] = step.candidates & in_range;
+      looked_at = step.next_looked_at;
     }
     for (int g = begin; g < end; ++g) {
       unsigned alive = candidate[g];

@@ -11,10 +11,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "detector/internal/area_shrink.h"
 #include "detector/internal/lbp_cascade.h"
 #include "detector/internal/model_files.h"
 #include "detector/internal/object_pool.h"
+#include "detector/internal/shrink.h"
 
 namespace stache::detector::internal {
 namespace {

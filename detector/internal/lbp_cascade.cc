@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "detector/internal/shrink.h"
 
 namespace stache::detector::internal {
 namespace {
@@ -314,7 +315,7 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
                            std::vector<cv::Rect>* hits) const {
   const cv::Size size(cvRound(grey.cols / scale), cvRound(grey.rows / scale));
   cv::Mat& scaled = scratch->scaled;
-  cv::resize(grey, scaled, size, 1. / scale, 1. / scale, cv::INTER_LINEAR_EXACT);
+  ShrinkBilinearExact(grey, size, &scaled);
   cv::Mat& sum = scratch->sum;
   cv::integral(scaled, sum, CV_32S);
   // Window origins: x and y below these, `step` apart.

@@ -1,4 +1,4 @@
-#include "detector/internal/area_shrink.h"
+#include "detector/internal/shrink.h"
 
 #include <gtest/gtest.h>
 
@@ -78,6 +78,70 @@ TEST(ShrinkByAreaTest, WholeRatiosAndEnlargingAreOpenCvsOwn) {
   for (const cv::Size& size : {cv::Size(256, 300), cv::Size(128, 150), cv::Size(512, 600),
                                cv::Size(700, 600), cv::Size(600, 300)}) {
     EXPECT_EQ(DifferentPixels(ShrinkByArea(photo, size), OpenCvShrink(photo, size)), 0)
+        << "photo to " << size;
+  }
+}
+
+cv::Mat OpenCvBilinear(const cv::Mat& grey, cv::Size size) {
+  cv::Mat result;
+  cv::resize(grey, result, size, 0, 0, cv::INTER_LINEAR_EXACT);
+  return result;
+}
+
+cv::Mat OurBilinear(const cv::Mat& grey, cv::Size size, bool use_avx2) {
+  cv::Mat result;
+  ShrinkBilinearExact(grey, size, &result, use_avx2);
+  return result;
+}
+
+TEST(ShrinkBilinearExactTest, IsOpenCvsBitExactBilinearPixelForPixel) {
+  const cv::Mat photo = PhotoGrey();  // 512x600
+  // The cascade's scales (steps of 1.1 up to just under 2), ratios just
+  // over 1 and up to 4, half (OpenCV then averages), the same size, sizes
+  // of one and two pixels, and odd sizes.
+  std::vector<cv::Size> sizes = {{511, 599}, {256, 300}, {512, 600}, {1, 1},
+                                 {2, 600},   {512, 2},   {255, 301}, {3, 3},
+                                 {129, 151}, {100, 90}};
+  for (double factor = 1.1; factor < 2; factor *= 1.1) {
+    sizes.emplace_back(cvRound(512 / factor), cvRound(600 / factor));
+  }
+  for (const cv::Size& size : sizes) {
+    const cv::Mat theirs = OpenCvBilinear(photo, size);
+    EXPECT_EQ(DifferentPixels(OurBilinear(photo, size, true), theirs), 0)
+        << "photo to " << size;
+    EXPECT_EQ(DifferentPixels(OurBilinear(photo, size, false), theirs), 0)
+        << "photo to " << size << ", without AVX2";
+  }
+  for (int seed = 0; seed < 40; ++seed) {
+    cv::RNG rng(seed);
+    const cv::Size from(rng.uniform(2, 900), rng.uniform(2, 900));
+    const cv::Size to(rng.uniform(1, from.width + 1), rng.uniform(1, from.height + 1));
+    const cv::Mat noise = Noise(from, seed);
+    const cv::Mat theirs = OpenCvBilinear(noise, to);
+    EXPECT_EQ(DifferentPixels(OurBilinear(noise, to, true), theirs), 0)
+        << "noise " << from << " to " << to;
+    EXPECT_EQ(DifferentPixels(OurBilinear(noise, to, false), theirs), 0)
+        << "noise " << from << " to " << to << ", without AVX2";
+  }
+}
+
+TEST(ShrinkBilinearExactTest, ReusesTheResultsBufferAndReadsPartsOfImages) {
+  const cv::Mat photo = PhotoGrey();
+  const cv::Mat part = photo(cv::Rect(31, 17, 300, 400));
+  ASSERT_FALSE(part.isContinuous());
+  cv::Mat result;
+  ShrinkBilinearExact(part, cv::Size(250, 333), &result);
+  const uchar* buffer = result.data;
+  ShrinkBilinearExact(part, cv::Size(250, 333), &result);
+  EXPECT_EQ(result.data, buffer);
+  EXPECT_EQ(DifferentPixels(result, OpenCvBilinear(part.clone(), cv::Size(250, 333))), 0);
+}
+
+TEST(ShrinkBilinearExactTest, EnlargingIsOpenCvsOwn) {
+  const cv::Mat photo = PhotoGrey();
+  for (const cv::Size& size : {cv::Size(700, 600), cv::Size(600, 900)}) {
+    EXPECT_EQ(
+        DifferentPixels(OurBilinear(photo, size, true), OpenCvBilinear(photo, size)), 0)
         << "photo to " << size;
   }
 }

@@ -1,6 +1,5 @@
 #include "detector/internal/landmark_fitter.h"
 
-#include <dlib/image_processing/shape_predictor.h>
 #include <dlib/opencv/cv_image.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "detector/internal/model_files.h"
 #include "detector/internal/object_pool.h"
+#include "detector/internal/shape_model.h"
 
 namespace stache::detector::internal {
 namespace {
@@ -79,11 +79,11 @@ cv::Point2f Part(const dlib::full_object_detection& shape, unsigned i) {
   return cv::Point2f(shape.part(i).x(), shape.part(i).y());
 }
 
-// The 68-point model, loaded once and used read-only (dlib documents
-// shape_predictor as safe to share between threads).
+// The 68-point model (dlib's, evaluated by ShapeModel), loaded once and
+// used read-only from any thread.
 class ShapePredictorFitter final : public LandmarkFitter {
  public:
-  explicit ShapePredictorFitter(dlib::shape_predictor predictor)
+  explicit ShapePredictorFitter(ShapeModel predictor)
       : predictor_(std::move(predictor)) {}
 
   absl::StatusOr<FittedFace> Fit(const cv::Mat& bgr, const cv::Rect2f& box,
@@ -179,7 +179,7 @@ class ShapePredictorFitter final : public LandmarkFitter {
                       .source = LandmarkSource::kShapePredictor68};
   }
 
-  const dlib::shape_predictor predictor_;
+  const ShapeModel predictor_;
 };
 
 // Face box geometry; with an eye cascade, the eyes where it finds a
@@ -304,24 +304,14 @@ FaceLandmarks LandmarksFromEyes(const cv::Point2f& left_eye,
 
 absl::StatusOr<std::unique_ptr<LandmarkFitter>> MakeShapePredictorFitter(
     const std::string& model_path) {
-  if (absl::Status readable = CheckReadable(model_path, "landmark model");
-      !readable.ok()) {
-    return readable;
-  }
-  dlib::shape_predictor predictor;
-  try {
-    dlib::deserialize(model_path) >> predictor;
-  } catch (const std::exception& e) {
+  absl::StatusOr<ShapeModel> predictor = ShapeModel::Load(model_path);
+  if (!predictor.ok()) return predictor.status();
+  if (predictor->num_parts() != 68) {
     return absl::InvalidArgumentError(
-        absl::StrCat("the landmark model ", model_path,
-                     " is not a dlib shape predictor file: ", e.what()));
-  }
-  if (predictor.num_parts() != 68) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the landmark model ", model_path, " has ", predictor.num_parts(),
+        absl::StrCat("the landmark model ", model_path, " has ", predictor->num_parts(),
                      " points; the 68-point model is needed"));
   }
-  return std::make_unique<ShapePredictorFitter>(std::move(predictor));
+  return std::make_unique<ShapePredictorFitter>(*std::move(predictor));
 }
 
 absl::StatusOr<std::unique_ptr<LandmarkFitter>> MakeGeometryFitter(

@@ -138,13 +138,13 @@ EvaluateStage(const StumpAt* stumps, int count, float threshold, const int32_t* 
                       ((block[2] >= centre) & 32) | ((block[5] >= centre) & 16) |
                       ((block[8] >= centre) & 8) | ((block[7] >= centre) & 4) |
                       ((block[6] >= centre) & 2) | ((block[3] >= centre) & 1);
-    // The word of the category set that holds each code's bit.
     // Copied: the vector inside a StumpAt of a std::vector is only as
     // aligned as the default target's allocator makes it (16 bytes), while
     // code built for AVX2 and up may assume 32 (an AVX-512 version of this
     // loop did, and crashed).
     Ints categories;
     std::memcpy(&categories, &stump.categories, sizeof categories);
+    // The word of the category set that holds each code's bit.
     Ints word;
 #if defined(__GNUC__) && !defined(__clang__)
     // One permute instruction with AVX2.

@@ -37,18 +37,31 @@ cv::Mat PhotoGrey() {
   return grey;
 }
 
-TEST(ShrinkByAreaTest, IsOpenCvsAreaShrinkPixelForPixel) {
+cv::Mat OpenCvBilinear(const cv::Mat& grey, cv::Size size) {
+  cv::Mat result;
+  cv::resize(grey, result, size, 0, 0, cv::INTER_LINEAR_EXACT);
+  return result;
+}
+
+cv::Mat OurBilinear(const cv::Mat& grey, cv::Size size, bool use_avx2) {
+  cv::Mat result;
+  ShrinkBilinearExact(grey, size, &result, use_avx2);
+  return result;
+}
+
+using Ours = cv::Mat (*)(const cv::Mat& grey, cv::Size size, bool use_avx2);
+using Theirs = cv::Mat (*)(const cv::Mat& grey, cv::Size size);
+
+// Ours and OpenCV's give the same pixels, with AVX2 and without, on the
+// photo at `photo_sizes` and on 40 random sizes of noise.
+void ExpectOpenCvsPixels(Ours ours, Theirs theirs,
+                         const std::vector<cv::Size>& photo_sizes) {
   const cv::Mat photo = PhotoGrey();  // 512x600
-  // The coarse finder's ratios (about 1.95 per octave, 2-3 for the coarse
-  // copy), ratios under 1.5 (two taps) and up to 7 (eight), odd sizes.
-  const std::vector<cv::Size> sizes = {{263, 308}, {233, 273}, {120, 141}, {511, 599},
-                                       {400, 599}, {341, 500}, {73, 86},   {300, 200},
-                                       {257, 301}, {1, 1},     {1, 600},   {512, 7}};
-  for (const cv::Size& size : sizes) {
-    const cv::Mat theirs = OpenCvShrink(photo, size);
-    EXPECT_EQ(DifferentPixels(ShrinkByArea(photo, size), theirs), 0)
+  for (const cv::Size& size : photo_sizes) {
+    const cv::Mat expected = theirs(photo, size);
+    EXPECT_EQ(DifferentPixels(ours(photo, size, true), expected), 0)
         << "photo to " << size;
-    EXPECT_EQ(DifferentPixels(ShrinkByArea(photo, size, /*use_avx2=*/false), theirs), 0)
+    EXPECT_EQ(DifferentPixels(ours(photo, size, false), expected), 0)
         << "photo to " << size << ", without AVX2";
   }
   for (int seed = 0; seed < 40; ++seed) {
@@ -56,12 +69,30 @@ TEST(ShrinkByAreaTest, IsOpenCvsAreaShrinkPixelForPixel) {
     const cv::Size from(rng.uniform(2, 900), rng.uniform(2, 900));
     const cv::Size to(rng.uniform(1, from.width + 1), rng.uniform(1, from.height + 1));
     const cv::Mat noise = Noise(from, seed);
-    const cv::Mat theirs = OpenCvShrink(noise, to);
-    EXPECT_EQ(DifferentPixels(ShrinkByArea(noise, to), theirs), 0)
+    const cv::Mat expected = theirs(noise, to);
+    EXPECT_EQ(DifferentPixels(ours(noise, to, true), expected), 0)
         << "noise " << from << " to " << to;
-    EXPECT_EQ(DifferentPixels(ShrinkByArea(noise, to, /*use_avx2=*/false), theirs), 0)
+    EXPECT_EQ(DifferentPixels(ours(noise, to, false), expected), 0)
         << "noise " << from << " to " << to << ", without AVX2";
   }
+}
+
+TEST(ShrinkByAreaTest, IsOpenCvsAreaShrinkPixelForPixel) {
+  // The coarse finder's ratios (about 1.95 per octave, 2-3 for the coarse
+  // copy), ratios under 1.5 (two taps) and up to 7 (eight), odd sizes.
+  ExpectOpenCvsPixels(ShrinkByArea, OpenCvShrink,
+                      {{263, 308},
+                       {233, 273},
+                       {120, 141},
+                       {511, 599},
+                       {400, 599},
+                       {341, 500},
+                       {73, 86},
+                       {300, 200},
+                       {257, 301},
+                       {1, 1},
+                       {1, 600},
+                       {512, 7}});
 }
 
 TEST(ShrinkByAreaTest, ReadsAPartOfAnImageAsItsOwnImage) {
@@ -82,20 +113,7 @@ TEST(ShrinkByAreaTest, WholeRatiosAndEnlargingAreOpenCvsOwn) {
   }
 }
 
-cv::Mat OpenCvBilinear(const cv::Mat& grey, cv::Size size) {
-  cv::Mat result;
-  cv::resize(grey, result, size, 0, 0, cv::INTER_LINEAR_EXACT);
-  return result;
-}
-
-cv::Mat OurBilinear(const cv::Mat& grey, cv::Size size, bool use_avx2) {
-  cv::Mat result;
-  ShrinkBilinearExact(grey, size, &result, use_avx2);
-  return result;
-}
-
 TEST(ShrinkBilinearExactTest, IsOpenCvsBitExactBilinearPixelForPixel) {
-  const cv::Mat photo = PhotoGrey();  // 512x600
   // The cascade's scales (steps of 1.1 up to just under 2), ratios just
   // over 1 and up to 4, half (OpenCV then averages), the same size, sizes
   // of one and two pixels, and odd sizes.
@@ -105,24 +123,7 @@ TEST(ShrinkBilinearExactTest, IsOpenCvsBitExactBilinearPixelForPixel) {
   for (double factor = 1.1; factor < 2; factor *= 1.1) {
     sizes.emplace_back(cvRound(512 / factor), cvRound(600 / factor));
   }
-  for (const cv::Size& size : sizes) {
-    const cv::Mat theirs = OpenCvBilinear(photo, size);
-    EXPECT_EQ(DifferentPixels(OurBilinear(photo, size, true), theirs), 0)
-        << "photo to " << size;
-    EXPECT_EQ(DifferentPixels(OurBilinear(photo, size, false), theirs), 0)
-        << "photo to " << size << ", without AVX2";
-  }
-  for (int seed = 0; seed < 40; ++seed) {
-    cv::RNG rng(seed);
-    const cv::Size from(rng.uniform(2, 900), rng.uniform(2, 900));
-    const cv::Size to(rng.uniform(1, from.width + 1), rng.uniform(1, from.height + 1));
-    const cv::Mat noise = Noise(from, seed);
-    const cv::Mat theirs = OpenCvBilinear(noise, to);
-    EXPECT_EQ(DifferentPixels(OurBilinear(noise, to, true), theirs), 0)
-        << "noise " << from << " to " << to;
-    EXPECT_EQ(DifferentPixels(OurBilinear(noise, to, false), theirs), 0)
-        << "noise " << from << " to " << to << ", without AVX2";
-  }
+  ExpectOpenCvsPixels(OurBilinear, OpenCvBilinear, sizes);
 }
 
 TEST(ShrinkBilinearExactTest, ReusesTheResultsBufferAndReadsPartsOfImages) {

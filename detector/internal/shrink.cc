@@ -17,6 +17,13 @@
 namespace stache::detector::internal {
 namespace {
 
+// cv::resize's scale from `source` to `destination` pixels: the inverse of
+// the ratio it derives from the sizes, which can round differently from
+// source / destination.
+double OpenCvScale(int source, int destination) {
+  return 1. / (static_cast<double>(destination) / source);
+}
+
 // Which source pixels make up each destination pixel along one axis, and
 // with what weights: OpenCV's computeResizeAreaTab, entry for entry, but
 // grouped by destination pixel. Every destination pixel gets `taps`
@@ -30,8 +37,7 @@ struct AxisTaps {
 };
 
 AxisTaps AreaTaps(int source, int destination) {
-  // OpenCV derives the scale from the inverse ratio it was given.
-  const double scale = 1. / (static_cast<double>(destination) / source);
+  const double scale = OpenCvScale(source, destination);
   // Each destination pixel's weights, one after another, and where each
   // pixel's run starts in that list.
   std::vector<float> runs;
@@ -70,10 +76,11 @@ AxisTaps AreaTaps(int source, int destination) {
 
 // out[d] = sum over t of row[first[d] + t] * weight(d, t), added in that
 // order from 0, as OpenCV adds them (a multiply, then an add: never fused,
-// which would round differently).
-void HorizontalSumsPortable(const float* row, const AxisTaps& axis, float* out) {
+// which would round differently), for destination pixels from `from` on.
+void HorizontalSumsPortable(const float* row, const AxisTaps& axis, int from,
+                            float* out) {
   const int destination = static_cast<int>(axis.first.size());
-  for (int d = 0; d < destination; ++d) {
+  for (int d = from; d < destination; ++d) {
     const float* s = row + axis.first[d];
     float sum = 0.f;
     for (int t = 0; t < axis.taps; ++t) {
@@ -104,14 +111,7 @@ __attribute__((target("avx2"))) void HorizontalSumsAvx2(const float* row,
     }
     _mm256_storeu_ps(out + d, sum);
   }
-  for (; d < destination; ++d) {
-    const float* s = row + axis.first[d];
-    float sum = 0.f;
-    for (int t = 0; t < axis.taps; ++t) {
-      sum += s[t] * axis.weights[static_cast<size_t>(t) * destination + d];
-    }
-    out[d] = sum;
-  }
+  HorizontalSumsPortable(row, axis, d, out);
 }
 #endif
 
@@ -121,11 +121,12 @@ inline uint8_t ToPixel(float value) {
 }
 
 // The shrink of `grey` into `result`, for both instruction sets: the plain
-// loops are vectorised by the compiler for whichever the caller targets,
-// the horizontal sums are the given function's.
-template <void (*kHorizontalSums)(const float*, const AxisTaps&, float*)>
+// loops are vectorised by the compiler for whichever the caller targets;
+// `horizontal` fills a row of horizontal sums.
+template <typename Horizontal>
 [[gnu::always_inline]] inline void ShrinkRows(const cv::Mat& grey, const AxisTaps& across,
-                                              const AxisTaps& down, cv::Mat& result) {
+                                              const AxisTaps& down, Horizontal horizontal,
+                                              cv::Mat& result) {
   const int width = result.cols;
   const int height = result.rows;
   // A source row as floats, with room for the zero-weighted taps past its
@@ -146,7 +147,7 @@ template <void (*kHorizontalSums)(const float*, const AxisTaps&, float*)>
       if (s != row_read) {
         const uint8_t* __restrict pixels = grey.ptr<uint8_t>(s);
         for (int x = 0; x < grey.cols; ++x) row_data[x] = pixels[x];
-        kHorizontalSums(row_data, across, sums_data);
+        horizontal(row_data, sums_data);
         row_read = s;
       }
       if (t == 0) {
@@ -165,14 +166,22 @@ __attribute__((target("avx2"))) void ShrinkRowsAvx2(const cv::Mat& grey,
                                                     const AxisTaps& across,
                                                     const AxisTaps& down,
                                                     cv::Mat& result) {
-  ShrinkRows<HorizontalSumsAvx2>(grey, across, down, result);
+  ShrinkRows(
+      grey, across, down,
+      [&](const float* row, float* sums) { HorizontalSumsAvx2(row, across, sums); },
+      result);
 }
 const bool kHasAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 void ShrinkRowsPortable(const cv::Mat& grey, const AxisTaps& across, const AxisTaps& down,
                         cv::Mat& result) {
-  ShrinkRows<HorizontalSumsPortable>(grey, across, down, result);
+  ShrinkRows(
+      grey, across, down,
+      [&](const float* row, float* sums) {
+        HorizontalSumsPortable(row, across, 0, sums);
+      },
+      result);
 }
 
 // As OpenCV decides that a ratio takes its whole-number path.
@@ -193,7 +202,7 @@ struct LinearTaps {
 LinearTaps BilinearTaps(int source, int destination) {
   // OpenCV works these out in software floating point, which rounds as
   // hardware doubles do (each operation on its own: nothing here is fused).
-  const double scale = 1. / (static_cast<double>(destination) / source);
+  const double scale = OpenCvScale(source, destination);
   LinearTaps taps;
   taps.offset.reserve(destination);
   taps.weight.reserve(destination);
@@ -349,8 +358,8 @@ void ShrinkBilinearRowsPortable(const cv::Mat& grey, const LinearTaps& across,
 
 cv::Mat ShrinkByArea(const cv::Mat& grey, cv::Size size, bool use_avx2) {
   CV_Assert(grey.type() == CV_8UC1);
-  const double ratio_x = 1. / (static_cast<double>(size.width) / grey.cols);
-  const double ratio_y = 1. / (static_cast<double>(size.height) / grey.rows);
+  const double ratio_x = OpenCvScale(grey.cols, size.width);
+  const double ratio_y = OpenCvScale(grey.rows, size.height);
   if (ratio_x < 1 || ratio_y < 1 || (IsWhole(ratio_x) && IsWhole(ratio_y)) ||
       size.width <= 0 || size.height <= 0) {
     cv::Mat result;
@@ -375,8 +384,8 @@ cv::Mat ShrinkByArea(const cv::Mat& grey, cv::Size size, bool use_avx2) {
 void ShrinkBilinearExact(const cv::Mat& grey, cv::Size size, cv::Mat* result,
                          bool use_avx2) {
   CV_Assert(grey.type() == CV_8UC1);
-  const double ratio_x = 1. / (static_cast<double>(size.width) / grey.cols);
-  const double ratio_y = 1. / (static_cast<double>(size.height) / grey.rows);
+  const double ratio_x = OpenCvScale(grey.cols, size.width);
+  const double ratio_y = OpenCvScale(grey.rows, size.height);
   const bool halved = IsWhole(ratio_x) && IsWhole(ratio_y) && std::lround(ratio_x) == 2 &&
                       std::lround(ratio_y) == 2;
   LinearTaps across;

@@ -14,6 +14,11 @@
 #include "absl/strings/str_cat.h"
 #include "detector/internal/shrink.h"
 
+// Lookup and TakesLeft return vectors by value, whose ABI depends on the
+// target; they are always inlined into the stage functions, so no call
+// crosses it. (GCC reports it at the end of the file, hence file-wide.)
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace stache::detector::internal {
 namespace {
 
@@ -94,6 +99,18 @@ using Ints = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
 using Floats = float __attribute__((vector_size(kLanes * sizeof(float))));
 using Doubles = double __attribute__((vector_size(kLanes / 2 * sizeof(double))));
 
+// The word of `words` that `index` names, in each lane: one permute
+// instruction with AVX2.
+[[gnu::always_inline]] inline Ints Lookup(const Ints& words, const Ints& index) {
+#if defined(__GNUC__) && !defined(__clang__)
+  return __builtin_shuffle(words, index);
+#else
+  Ints word;
+  for (int l = 0; l < kLanes; ++l) word[l] = words[index[l]];
+  return word;
+#endif
+}
+
 struct StumpAt {
   std::array<int, kCorners> corners;
   Ints categories;  // the 256 bits of Stump::categories
@@ -101,9 +118,47 @@ struct StumpAt {
   float right;
 };
 
-// Sums the stage's stumps for kLanes windows in a row, the first at `at`,
-// in double as OpenCV does: bit l of the result is set when window l
-// reaches the stage's threshold.
+// For kLanes windows in a row, the first at `at`: -1 in the lanes whose
+// LBP code for `stump` takes its left leaf, 0 in the others.
+[[gnu::always_inline]] inline Ints TakesLeft(const StumpAt& stump, const int32_t* at) {
+  // The 3x3 blocks, row by row, from the grid's rows of corners: the
+  // differences along a row, then between rows (fewer values live at once
+  // than all 16 corners).
+  Ints block[9];
+  Ints above[3] = {};
+#pragma GCC unroll 4
+  for (int r = 0; r < 4; ++r) {
+    Ints corner[4];
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      std::memcpy(&corner[c], at + stump.corners[r * 4 + c], sizeof corner[c]);
+    }
+#pragma GCC unroll 3
+    for (int c = 0; c < 3; ++c) {
+      const Ints across = corner[c] - corner[c + 1];
+      if (r > 0) block[(r - 1) * 3 + c] = above[c] - across;
+      above[c] = across;
+    }
+  }
+  const Ints centre = block[4];
+  // Clockwise from the top-left block, most significant bit first; a
+  // comparison gives -1 where it holds.
+  const Ints code = ((block[0] >= centre) & 128) | ((block[1] >= centre) & 64) |
+                    ((block[2] >= centre) & 32) | ((block[5] >= centre) & 16) |
+                    ((block[8] >= centre) & 8) | ((block[7] >= centre) & 4) |
+                    ((block[6] >= centre) & 2) | ((block[3] >= centre) & 1);
+  // Copied: the vector inside a StumpAt of a std::vector is only as aligned
+  // as the default target's allocator makes it (16 bytes), while code built
+  // for AVX2 and up may assume 32 (an AVX-512 version of this loop did, and
+  // crashed).
+  Ints categories;
+  std::memcpy(&categories, &stump.categories, sizeof categories);
+  return ((Lookup(categories, code >> 5) >> (code & 31)) & 1) != 0;
+}
+
+// Whether each of kLanes windows, the first at `at`, reaches the threshold
+// of the stage made of `stumps[0..count)`: bit l of the result for window l.
+// The leaves are summed in double, as OpenCV does.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 __attribute__((target_clones("avx2", "default")))
 #endif
@@ -111,49 +166,8 @@ uint8_t
 EvaluateStage(const StumpAt* stumps, int count, float threshold, const int32_t* at) {
   Doubles low = {}, high = {};
   for (int s = 0; s < count; ++s) {
-    const StumpAt& stump = stumps[s];
-    // The 3x3 blocks, row by row, from the grid's rows of corners: the
-    // differences along a row, then between rows (fewer values live at
-    // once than all 16 corners).
-    Ints block[9];
-    Ints above[3] = {};
-#pragma GCC unroll 4
-    for (int r = 0; r < 4; ++r) {
-      Ints corner[4];
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) {
-        std::memcpy(&corner[c], at + stump.corners[r * 4 + c], sizeof corner[c]);
-      }
-#pragma GCC unroll 3
-      for (int c = 0; c < 3; ++c) {
-        const Ints across = corner[c] - corner[c + 1];
-        if (r > 0) block[(r - 1) * 3 + c] = above[c] - across;
-        above[c] = across;
-      }
-    }
-    const Ints centre = block[4];
-    // Clockwise from the top-left block, most significant bit first; a
-    // comparison gives -1 where it holds.
-    const Ints code = ((block[0] >= centre) & 128) | ((block[1] >= centre) & 64) |
-                      ((block[2] >= centre) & 32) | ((block[5] >= centre) & 16) |
-                      ((block[8] >= centre) & 8) | ((block[7] >= centre) & 4) |
-                      ((block[6] >= centre) & 2) | ((block[3] >= centre) & 1);
-    // Copied: the vector inside a StumpAt of a std::vector is only as
-    // aligned as the default target's allocator makes it (16 bytes), while
-    // code built for AVX2 and up may assume 32 (an AVX-512 version of this
-    // loop did, and crashed).
-    Ints categories;
-    std::memcpy(&categories, &stump.categories, sizeof categories);
-    // The word of the category set that holds each code's bit.
-    Ints word;
-#if defined(__GNUC__) && !defined(__clang__)
-    // One permute instruction with AVX2.
-    word = __builtin_shuffle(categories, code >> 5);
-#else
-    for (int l = 0; l < kLanes; ++l) word[l] = categories[code[l] >> 5];
-#endif
-    const Ints left = ((word >> (code & 31)) & 1) != 0;
-    const Floats leaf = left ? Floats{} + stump.left : Floats{} + stump.right;
+    const Floats leaf =
+        TakesLeft(stumps[s], at) ? Floats{} + stumps[s].left : Floats{} + stumps[s].right;
     low +=
         __builtin_convertvector(__builtin_shufflevector(leaf, leaf, 0, 1, 2, 3), Doubles);
     high +=
@@ -165,6 +179,27 @@ EvaluateStage(const StumpAt* stumps, int count, float threshold, const int32_t* 
     pass |= static_cast<unsigned>(!(high[l] < threshold)) << (l + kLanes / 2);
   }
   return static_cast<uint8_t>(pass);
+}
+
+// As EvaluateStage for a stage of at most LbpCascade::kPatternStumps stumps,
+// whose sum depends only on which leaf each stump takes: bit s of a window's
+// pattern says stump s took its left leaf, and bit `pattern` of `passes`
+// whether that sum reaches the threshold (worked out once, by OpenCV's
+// arithmetic, in FromXml).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+uint8_t
+EvaluateStageByPattern(const StumpAt* stumps, int count, const uint32_t* pass_table,
+                       const int32_t* at) {
+  Ints passes;
+  std::memcpy(&passes, pass_table, sizeof passes);
+  Ints pattern = {};
+  for (int s = 0; s < count; ++s) pattern |= TakesLeft(stumps[s], at) & (1 << s);
+  const Ints pass = (Lookup(passes, pattern >> 5) >> (pattern & 31)) & 1;
+  unsigned bits = 0;
+  for (int l = 0; l < kLanes; ++l) bits |= static_cast<unsigned>(pass[l]) << l;
+  return static_cast<uint8_t>(bits);
 }
 
 // OpenCV's walk along a row of windows, eight at a time: from one the first
@@ -287,6 +322,18 @@ absl::StatusOr<LbpCascade> LbpCascade::FromXml(const std::string& xml) {
         ++stage.count;
       }
       if (stage.count == 0) return invalid("a stage has no weak classifiers");
+      if (stage.count <= kPatternStumps) {
+        for (unsigned pattern = 0; pattern < (1u << stage.count); ++pattern) {
+          // As OpenCV sums: in double, stump by stump.
+          double sum = 0;
+          for (int s = 0; s < stage.count; ++s) {
+            const Stump& stump = cascade.stumps_[stage.first + s];
+            sum += (pattern >> s) & 1 ? stump.left : stump.right;
+          }
+          if (!(sum < stage.threshold))
+            stage.passes[pattern / 32] |= 1u << (pattern % 32);
+        }
+      }
       cascade.stages_.push_back(stage);
     }
   } catch (const cv::Exception& e) {
@@ -342,6 +389,15 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
     }
     stumps.push_back(at);
   }
+  auto evaluate = [&stumps](const Stage& stage, const int32_t* at) {
+    if (stage.count > kPatternStumps) {
+      return EvaluateStage(&stumps[stage.first], stage.count, stage.threshold, at);
+    }
+    // One word of the table per lane.
+    static_assert(sizeof stage.passes == sizeof(Ints));
+    return EvaluateStageByPattern(&stumps[stage.first], stage.count, stage.passes.data(),
+                                  at);
+  };
   const cv::Size found(cvRound(window_.width * scale), cvRound(window_.height * scale));
 
   const int positions = (end_x + step - 1) / step;
@@ -372,10 +428,8 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
     const int begin = first / kLanes;
     const int end = last / kLanes + 1;
     const int32_t* row = planes.data + static_cast<size_t>(y) * planes.cols;
-    const Stage& stage0 = stages_[0];
     for (int g = begin; g < end; ++g) {
-      passed_first[g] = EvaluateStage(&stumps[stage0.first], stage0.count,
-                                      stage0.threshold, row + g * kLanes);
+      passed_first[g] = evaluate(stages_[0], row + g * kLanes);
     }
     // OpenCV skips the window after one the first stage rejects: a byte of
     // windows at a time through kSkips. Windows before `first` count as
@@ -398,9 +452,7 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
     for (int g = begin; g < end; ++g) {
       unsigned alive = candidate[g];
       for (size_t s = 1; alive != 0 && s < stages_.size(); ++s) {
-        const Stage& stage = stages_[s];
-        alive &= EvaluateStage(&stumps[stage.first], stage.count, stage.threshold,
-                               row + g * kLanes);
+        alive &= evaluate(stages_[s], row + g * kLanes);
       }
       for (; alive != 0; alive &= alive - 1) {
         const int x = (g * kLanes + std::countr_zero(alive)) * step;

@@ -58,10 +58,16 @@ class LbpCascade {
     float left = 0;
     float right = 0;
   };
+  // A stage of at most this many stumps is decided by a table of which
+  // leaves its stumps took rather than by summing them.
+  static constexpr int kPatternStumps = 8;
   struct Stage {
     int first = 0;  // index into stumps_
     int count = 0;
     float threshold = 0;
+    // When count <= kPatternStumps: bit p says whether the stage passes a
+    // window whose stump s took its left leaf where bit s of p is set.
+    std::array<uint32_t, (1 << kPatternStumps) / 32> passes{};
   };
 
   // Buffers one Scan reuses from scale to scale.

@@ -1,5 +1,5 @@
 // OpenCV's LBP cascades (lbpcascade_frontalface*.xml: boosted stumps on
-// 3x3-block local binary patterns), evaluated eight windows at a time.
+// 3x3-block local binary patterns), evaluated sixteen windows at a time.
 //
 // cv::CascadeClassifier tests one window at a time, each feature through a
 // virtual call and a trace region; the coarse face finder spent four
@@ -30,7 +30,8 @@ namespace stache::detector::internal {
 class LbpCascade {
  public:
   // INVALID_ARGUMENT unless `xml` is an OpenCV cascade (the format
-  // opencv_traincascade writes) of LBP stumps over 256 categories; Haar
+  // opencv_traincascade writes) of LBP stumps over 256 categories, with
+  // blocks of at most 257 pixels (every cascade opencv-data ships); Haar
   // cascades and trees deeper than one split are not supported.
   static absl::StatusOr<LbpCascade> FromXml(const std::string& xml);
 
@@ -47,9 +48,11 @@ class LbpCascade {
   // windows whose centres lie in it are tested. The skip after a rejected
   // window then starts afresh at the region's edge in each row, so hits near
   // its left edge may differ from OpenCV's.
+  //
+  // `use_avx2`: false tries the path of CPUs without AVX2 (for tests).
   void Scan(const cv::Mat& grey, double scale_step, cv::Size min_size, cv::Size max_size,
-            std::vector<cv::Rect>* hits,
-            const std::vector<cv::Point2f>& region = {}) const;
+            std::vector<cv::Rect>* hits, const std::vector<cv::Point2f>& region = {},
+            bool use_avx2 = true) const;
 
  private:
   struct Stump {

@@ -47,9 +47,10 @@ std::vector<cv::Rect> OpenCvHits(const std::string& xml, const cv::Mat& grey,
 }
 
 std::vector<cv::Rect> OurHits(const LbpCascade& cascade, const cv::Mat& grey,
-                              double scale_step, cv::Size min_size, cv::Size max_size) {
+                              double scale_step, cv::Size min_size, cv::Size max_size,
+                              bool use_avx2) {
   std::vector<cv::Rect> hits;
-  cascade.Scan(grey, scale_step, min_size, max_size, &hits);
+  cascade.Scan(grey, scale_step, min_size, max_size, &hits, {}, use_avx2);
   return Sorted(hits);
 }
 
@@ -103,8 +104,13 @@ TEST_P(LbpCascadeTest, AcceptsExactlyTheWindowsOpenCvAccepts) {
           std::tuple{1.1, window, window * 9 / 5}}) {
       const std::vector<cv::Rect> expected =
           OpenCvHits(xml, grey, step, min_size, max_size);
-      EXPECT_EQ(OurHits(*cascade, grey, step, min_size, max_size), expected)
-          << grey.size() << " step " << step << " sizes " << min_size << "-" << max_size;
+      // Both builds of the stage loop (and of the shrink it uses): with
+      // AVX2 where the CPU has it, and the one for CPUs without.
+      for (bool use_avx2 : {true, false}) {
+        EXPECT_EQ(OurHits(*cascade, grey, step, min_size, max_size, use_avx2), expected)
+            << grey.size() << " step " << step << " sizes " << min_size << "-" << max_size
+            << (use_avx2 ? "" : " without AVX2");
+      }
       compared += expected.size();
     }
   }
@@ -184,6 +190,20 @@ TEST(LbpCascadeFromXmlTest, RefusesWhatIsNotAnLbpStumpCascade) {
   xml.replace(at, first_stump.size(), "0 -1 4600 ");
   EXPECT_THAT(LbpCascade::FromXml(xml).status().message(),
               HasSubstr("names a feature that does not exist"));
+
+  // Blocks of more than 257 pixels, whose sums would not fit the 16 bits
+  // the stage loop keeps (in a window made large enough to hold them).
+  xml = ReadFile(DetectorConfig().coarse_cascade_path);
+  for (const auto& [from, to] :
+       {std::pair<std::string, std::string>{"<width>24</width>", "<width>60</width>"},
+        {"<height>24</height>", "<height>60</height>"},
+        {"0 0 3 5</rect>", "0 0 17 17</rect>"}}) {
+    const size_t found = xml.find(from);
+    ASSERT_NE(found, std::string::npos) << from;
+    xml.replace(found, from.size(), to);
+  }
+  EXPECT_THAT(LbpCascade::FromXml(xml).status().message(),
+              HasSubstr("blocks are larger than 257 pixels"));
 }
 
 }  // namespace

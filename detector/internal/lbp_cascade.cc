@@ -1,10 +1,5 @@
 #include "detector/internal/lbp_cascade.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define STACHE_LBP_AVX2 1
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -17,6 +12,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "detector/internal/avx2.h"
 #include "detector/internal/shrink.h"
 
 // The helpers of the stage loop pass vectors by value, whose ABI depends
@@ -155,7 +151,7 @@ struct Portable {
   }
 };
 
-#ifdef STACHE_LBP_AVX2
+#ifdef STACHE_AVX2
 struct Avx2 {
   // Without assuming alignment: a vector type is only as aligned as the
   // default target makes it (16 bytes), and an aligned load of one that was
@@ -297,13 +293,12 @@ using StageFunction = Mask (*)(const StumpAt* stumps, const StageAt& stage,
                                        const uint16_t* at) {
   return Evaluate<Portable>(stumps, stage, at);
 }
-#ifdef STACHE_LBP_AVX2
+#ifdef STACHE_AVX2
 [[gnu::flatten]] __attribute__((target("avx2"))) Mask EvaluateAvx2(const StumpAt* stumps,
                                                                    const StageAt& stage,
                                                                    const uint16_t* at) {
   return Evaluate<Avx2>(stumps, stage, at);
 }
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 // OpenCV's walk along a row of windows, eight at a time: from one the first
@@ -510,8 +505,8 @@ void LbpCascade::ScanScale(const cv::Mat& grey, float scale,
     }
   }
   StageFunction evaluate_stage = EvaluatePortable;
-#ifdef STACHE_LBP_AVX2
-  if (scratch->use_avx2 && kHasAvx2) evaluate_stage = EvaluateAvx2;
+#ifdef STACHE_AVX2
+  if (scratch->use_avx2 && CpuHasAvx2()) evaluate_stage = EvaluateAvx2;
 #endif
   const StumpAt* const stumps = scratch->stumps.data();
   auto evaluate = [&](size_t stage, const uint16_t* at) {

@@ -1,10 +1,5 @@
 #include "detector/internal/shrink.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define STACHE_SHRINK_AVX2 1
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -13,6 +8,8 @@
 #include <limits>
 #include <opencv2/imgproc.hpp>
 #include <vector>
+
+#include "detector/internal/avx2.h"
 
 namespace stache::detector::internal {
 namespace {
@@ -90,7 +87,7 @@ void HorizontalSumsPortable(const float* row, const AxisTaps& axis, int from,
   }
 }
 
-#ifdef STACHE_SHRINK_AVX2
+#ifdef STACHE_AVX2
 // Eight destination pixels at a time, each tap one gather. AVX2 without
 // FMA, so the products are rounded before they are added, as above.
 __attribute__((target("avx2"))) void HorizontalSumsAvx2(const float* row,
@@ -161,7 +158,7 @@ template <typename Horizontal>
   }
 }
 
-#ifdef STACHE_SHRINK_AVX2
+#ifdef STACHE_AVX2
 __attribute__((target("avx2"))) void ShrinkRowsAvx2(const cv::Mat& grey,
                                                     const AxisTaps& across,
                                                     const AxisTaps& down,
@@ -171,7 +168,6 @@ __attribute__((target("avx2"))) void ShrinkRowsAvx2(const cv::Mat& grey,
       [&](const float* row, float* sums) { HorizontalSumsAvx2(row, across, sums); },
       result);
 }
-const bool kHasAvx2 = __builtin_cpu_supports("avx2");
 #endif
 
 void ShrinkRowsPortable(const cv::Mat& grey, const AxisTaps& across, const AxisTaps& down,
@@ -227,7 +223,7 @@ void HorizontalBilinearPortable(const uint8_t* row, const LinearTaps& across, in
   }
 }
 
-#ifdef STACHE_SHRINK_AVX2
+#ifdef STACHE_AVX2
 // The same for eight destination pixels per step, as two blocks of four:
 // each block's source pixels lie within 16 bytes of its first offset, so
 // one byte shuffle lays out the (p[o], p[o + 1]) pairs as 16-bit ints and
@@ -329,7 +325,7 @@ template <typename Horizontal>
   }
 }
 
-#ifdef STACHE_SHRINK_AVX2
+#ifdef STACHE_AVX2
 __attribute__((target("avx2"))) void ShrinkBilinearRowsAvx2(const cv::Mat& grey,
                                                             const LinearTaps& across,
                                                             const BilinearBlocks& blocks,
@@ -369,8 +365,8 @@ cv::Mat ShrinkByArea(const cv::Mat& grey, cv::Size size, bool use_avx2) {
   const AxisTaps across = AreaTaps(grey.cols, size.width);
   const AxisTaps down = AreaTaps(grey.rows, size.height);
   cv::Mat result(size, CV_8UC1);
-#ifdef STACHE_SHRINK_AVX2
-  if (use_avx2 && kHasAvx2) {
+#ifdef STACHE_AVX2
+  if (use_avx2 && CpuHasAvx2()) {
     ShrinkRowsAvx2(grey, across, down, result);
     return result;
   }
@@ -400,8 +396,8 @@ void ShrinkBilinearExact(const cv::Mat& grey, cv::Size size, cv::Mat* result,
     return;
   }
   result->create(size, CV_8UC1);
-#ifdef STACHE_SHRINK_AVX2
-  if (use_avx2 && kHasAvx2) {
+#ifdef STACHE_AVX2
+  if (use_avx2 && CpuHasAvx2()) {
     ShrinkBilinearRowsAvx2(grey, across, MakeBilinearBlocks(across), down, *result);
     return;
   }
